@@ -1,0 +1,115 @@
+/**
+ * Configuration of one member of a Raft group, with validation.
+ *
+ * @module
+ */
+
+import type { Membership, NodeId } from "./types.ts";
+
+/** Options for {@linkcode RaftNode}. Times are in ticks: the host decides how long a tick is. */
+export interface RaftConfig {
+  /** This member's id. */
+  readonly id: NodeId;
+  /**
+   * Ticks without hearing from a leader before a follower campaigns. The actual timeout is
+   * drawn from `[electionTicks, 2 × electionTicks)` each time. Default 10.
+   */
+  readonly electionTicks?: number;
+  /** Ticks between leader heartbeats. Must be < `electionTicks`. Default 1. */
+  readonly heartbeatTicks?: number;
+  /** Uniform random numbers in [0, 1), from a seeded generator in tests. Required. */
+  readonly random: () => number;
+  /** Run a pre-vote before campaigning (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** A leader steps down when it has not heard from a quorum for an election timeout. Default true. */
+  readonly checkQuorum?: boolean;
+  /** Largest total entry bytes in one Append message (always at least one entry). Default 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Largest number of Append messages in flight to one follower. Default 64. */
+  readonly maxInflightMessages?: number;
+  /** Largest number of entry bytes in flight to one follower. Default 16 MiB. */
+  readonly maxInflightBytes?: number;
+  /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Largest number of proposed entries not yet committed; more are refused. Default 10000. */
+  readonly maxUncommittedEntries?: number;
+  /**
+   * Bound on relative clock drift between members, for lease reads: the lease lasts
+   * `electionTicks × (1 − maxClockDrift)` ticks from the heartbeat round that a quorum acknowledged.
+   * Default 0.1 (10 %).
+   */
+  readonly maxClockDrift?: number;
+  /** The members of a brand-new group. Ignored when storage already holds state. */
+  readonly bootstrap?: Membership;
+  /** Index the host's state machine has applied already (restored from its snapshot). Default 0. */
+  readonly applied?: number;
+}
+
+/** A {@linkcode RaftConfig} with every default filled in. */
+export type ResolvedRaftConfig = Required<Omit<RaftConfig, "bootstrap">> & {
+  readonly bootstrap: Membership | null;
+};
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot configure Raft as '${name}' must be a positive integer: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Fills in defaults and checks every value.
+ *
+ * @param config The options given.
+ * @returns The complete configuration.
+ * @throws {RangeError} If a value is out of range; the message names it.
+ * @throws {TypeError} If `id` is empty or `random` is not a function.
+ */
+export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
+  if (typeof config.id !== "string" || config.id.length === 0) {
+    throw new TypeError("Cannot configure Raft as 'id' must be a non-empty string");
+  }
+  if (typeof config.random !== "function") {
+    throw new TypeError("Cannot configure Raft as 'random' must be a function returning [0, 1)");
+  }
+  const resolved: ResolvedRaftConfig = {
+    id: config.id,
+    electionTicks: config.electionTicks ?? 10,
+    heartbeatTicks: config.heartbeatTicks ?? 1,
+    random: config.random,
+    preVote: config.preVote ?? true,
+    checkQuorum: config.checkQuorum ?? true,
+    maxMessageBytes: config.maxMessageBytes ?? 1 << 20,
+    maxInflightMessages: config.maxInflightMessages ?? 64,
+    maxInflightBytes: config.maxInflightBytes ?? 16 << 20,
+    snapshotChunkBytes: config.snapshotChunkBytes ?? 1 << 20,
+    maxUncommittedEntries: config.maxUncommittedEntries ?? 10_000,
+    maxClockDrift: config.maxClockDrift ?? 0.1,
+    bootstrap: config.bootstrap ?? null,
+    applied: config.applied ?? 0,
+  };
+  positiveInteger("electionTicks", resolved.electionTicks);
+  positiveInteger("heartbeatTicks", resolved.heartbeatTicks);
+  positiveInteger("maxMessageBytes", resolved.maxMessageBytes);
+  positiveInteger("maxInflightMessages", resolved.maxInflightMessages);
+  positiveInteger("maxInflightBytes", resolved.maxInflightBytes);
+  positiveInteger("snapshotChunkBytes", resolved.snapshotChunkBytes);
+  positiveInteger("maxUncommittedEntries", resolved.maxUncommittedEntries);
+  if (resolved.heartbeatTicks >= resolved.electionTicks) {
+    throw new RangeError(
+      `Cannot configure Raft as 'heartbeatTicks' must be < 'electionTicks': current values ${resolved.heartbeatTicks} and ${resolved.electionTicks}`,
+    );
+  }
+  if (!(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1)) {
+    throw new RangeError(
+      `Cannot configure Raft as 'maxClockDrift' must be in [0, 1): current value is ${resolved.maxClockDrift}`,
+    );
+  }
+  if (!Number.isSafeInteger(resolved.applied) || resolved.applied < 0) {
+    throw new RangeError(
+      `Cannot configure Raft as 'applied' must be a non-negative integer: current value is ${resolved.applied}`,
+    );
+  }
+  return resolved;
+}

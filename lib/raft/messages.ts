@@ -1,0 +1,130 @@
+/**
+ * Messages exchanged by members of a Raft group.
+ *
+ * Every message type has a stable numeric tag, used on the wire (see `docs/wire-format.md`).
+ * A message is one flat record (after etcd's `raftpb.Message`); each type documents which
+ * fields it uses, and the others are left at their defaults.
+ *
+ * @module
+ */
+
+import type { Entry, NodeId, SnapshotMetadata } from "./types.ts";
+
+/** Message type tags. Stable: never renumber, only add. */
+export const MessageType = {
+  /** Pre-vote request (thesis §9.6): `term` is the term the sender would campaign in. */
+  PreVote: 1,
+  /** Answer to `PreVote`: `reject`. */
+  PreVoteResponse: 2,
+  /** Vote request: `term`, `index`/`logTerm` = the candidate's last entry; `context` "transfer" when forced. */
+  Vote: 3,
+  /** Answer to `Vote`: `reject`. */
+  VoteResponse: 4,
+  /** AppendEntries: `index`/`logTerm` = the entry before `entries`, `commit` = leader's commit. */
+  Append: 5,
+  /** Answer to `Append`: on success `index` = last index matched; on reject `index` = the rejected
+   * `index` and `rejectHint`/`logTerm` = the follower's hint for fast back-off. */
+  AppendResponse: 6,
+  /** Heartbeat: `commit` = min(leader commit, follower match); `context` carries a ReadIndex round. */
+  Heartbeat: 7,
+  /** Answer to `Heartbeat`: `context` echoed. */
+  HeartbeatResponse: 8,
+  /** InstallSnapshot chunk: `snapshot` metadata, `offset`, `chunk`, `done`. */
+  Snapshot: 9,
+  /** Answer to `Snapshot`: `index` = snapshot index, `offset` = bytes received so far, `reject`. */
+  SnapshotResponse: 10,
+  /** Leadership transfer: the receiver starts an election at once, skipping pre-vote. */
+  TimeoutNow: 11,
+} as const;
+/** One of {@linkcode MessageType}'s values. */
+export type MessageType = typeof MessageType[keyof typeof MessageType];
+
+/** Names of message types, for logs and traces. */
+export const MESSAGE_TYPE_NAMES: Readonly<Record<MessageType, string>> = {
+  1: "PreVote",
+  2: "PreVoteResponse",
+  3: "Vote",
+  4: "VoteResponse",
+  5: "Append",
+  6: "AppendResponse",
+  7: "Heartbeat",
+  8: "HeartbeatResponse",
+  9: "Snapshot",
+  10: "SnapshotResponse",
+  11: "TimeoutNow",
+};
+
+/** A message between two members of a group. */
+export interface Message {
+  /** What kind of message this is. */
+  readonly type: MessageType;
+  /** Sender. */
+  readonly from: NodeId;
+  /** Receiver. */
+  readonly to: NodeId;
+  /** Sender's term (for `PreVote`, the term it would campaign in). */
+  readonly term: number;
+  /** Log term (see each type). */
+  readonly logTerm: number;
+  /** Log index (see each type). */
+  readonly index: number;
+  /** Entries carried by `Append`. */
+  readonly entries: readonly Entry[];
+  /** Leader's commit index (`Append`, `Heartbeat`). */
+  readonly commit: number;
+  /** Whether a response refuses the request. */
+  readonly reject: boolean;
+  /** Fast back-off hint on a rejected `Append`: the follower's best guess for the match. */
+  readonly rejectHint: number;
+  /** Opaque context: the ReadIndex round on heartbeats, "transfer" on forced votes. */
+  readonly context: string;
+  /** Snapshot being installed (`Snapshot` only). */
+  readonly snapshot: SnapshotMetadata | null;
+  /** Byte offset of `chunk` in the snapshot (`Snapshot`) or bytes received (`SnapshotResponse`). */
+  readonly offset: number;
+  /** Snapshot bytes (`Snapshot` only). */
+  readonly chunk: Uint8Array | null;
+  /** Whether `chunk` is the last one (`Snapshot` only). */
+  readonly done: boolean;
+}
+
+const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([]) as readonly Entry[];
+
+/**
+ * Builds a message, filling every field the caller leaves out with its default.
+ *
+ * @param fields The type, endpoints, term and any other fields.
+ * @returns A complete message.
+ */
+export function message(
+  fields: Partial<Message> & Pick<Message, "type" | "from" | "to" | "term">,
+): Message {
+  return {
+    logTerm: 0,
+    index: 0,
+    entries: EMPTY_ENTRIES,
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: "",
+    snapshot: null,
+    offset: 0,
+    chunk: null,
+    done: false,
+    ...fields,
+  };
+}
+
+/** Whether a message answers a request (it never starts work at its receiver by itself). */
+export function isResponse(type: MessageType): boolean {
+  return type === MessageType.PreVoteResponse || type === MessageType.VoteResponse ||
+    type === MessageType.AppendResponse || type === MessageType.HeartbeatResponse ||
+    type === MessageType.SnapshotResponse;
+}
+
+/** Approximate bytes a message costs on the wire, used for flow control. */
+export function messageSize(msg: Message): number {
+  let size = 64 + msg.context.length + (msg.chunk?.byteLength ?? 0);
+  for (const e of msg.entries) size += e.data.byteLength + 24;
+  return size;
+}
