@@ -1,14 +1,55 @@
 /**
- * The Raft core: a pure state machine. PLACEHOLDER SURFACE — implementation in progress.
+ * The Raft core: one member of a group as a pure, synchronous state machine.
+ *
+ * Inputs are `step(message)`, `tick()`, `propose()`, `proposeMembershipChange()`,
+ * `transferLeadership()` and `readIndex()`; the output is a {@linkcode Ready} that the host works
+ * through (persist → send → apply) and acknowledges with `advance()`. Nothing here reads a clock,
+ * sleeps, does I/O or draws randomness except through `config.random`, so a whole cluster runs
+ * inside the deterministic simulator (lib/testing/sim).
+ *
+ * References: the Raft paper (Ongaro & Ousterhout 2014, "§5.x", "Fig. N") and Ongaro's thesis
+ * (2014, "thesis §N").
  *
  * @module
  */
 
-import type { RaftConfig } from "./config.ts";
-import type { Message } from "./messages.ts";
+import {
+  ConfigurationInProgressError,
+  IllegalMemberStateError,
+  NotLeaderError,
+  ProposalDroppedError,
+} from "../errors.ts";
+import { assert, assertNever } from "./_assert.ts";
+import { type RaftConfig, type ResolvedRaftConfig, resolveRaftConfig } from "./config.ts";
+import { RaftLog } from "./log.ts";
+import {
+  applyMembershipChange,
+  findMember,
+  isReplicatedType,
+  isVoterType,
+  majorityIndex,
+  quorumOf,
+  voterIds,
+} from "./membership.ts";
+import { type Message, message, MessageType } from "./messages.ts";
+import { Progress, type ProgressState } from "./progress.ts";
 import type { Ready } from "./ready.ts";
 import type { LogStorage } from "./storage.ts";
-import type { Membership, MembershipChange, NodeId, Role } from "./types.ts";
+import {
+  decodeMembership,
+  encodeMembership,
+  type Entry,
+  entrySize,
+  EntryType,
+  type HardState,
+  type Membership,
+  type MembershipChange,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SoftState,
+} from "./types.ts";
 
 /** A follower's replication state as the leader tracks it. */
 export interface ProgressStatus {
@@ -17,68 +58,1298 @@ export interface ProgressStatus {
   /** Next index to send. */
   readonly next: number;
   /** `probe` (one message at a time), `replicate` (pipelined) or `snapshot` (installing). */
-  readonly state: "probe" | "replicate" | "snapshot";
+  readonly state: ProgressState;
+  /** Whether the follower answered during the current check-quorum window. */
+  readonly recentActive: boolean;
 }
 
 /** A snapshot of a member's Raft state, for the host, tests and metrics. */
 export interface RaftStatus {
+  /** This member. */
   readonly id: NodeId;
+  /** Current term. */
   readonly term: number;
+  /** Vote in the current term. */
   readonly vote: NodeId | null;
+  /** Current role. */
   readonly role: Role;
+  /** Known leader. */
   readonly leader: NodeId | null;
+  /** Commit index. */
   readonly commit: number;
+  /** Applied index (as reported by the host). */
   readonly applied: number;
+  /** First readable log index. */
   readonly firstIndex: number;
+  /** Last log index. */
   readonly lastIndex: number;
+  /** Latest configuration in the log. */
   readonly membership: Membership;
   /** Leader only: per-follower progress. */
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
+  /** Leader only: the member leadership is being transferred to. */
+  readonly leadTransferee: NodeId | null;
 }
 
-/** One member of a Raft group, as a pure state machine. */
+/** Largest number of reads waiting for a heartbeat round or the leader's first commit. */
+export const PENDING_READS_MAX = 10_000;
+/** Largest number of messages produced between two Readys; more means the host is stuck. */
+export const OUTBOX_MESSAGES_MAX = 1_000_000;
+/** Heartbeat rounds without an answer to a snapshot chunk before it is sent again. */
+const SNAPSHOT_IDLE_ROUNDS_MAX = 2;
+/** Context of a Vote that must not be ignored because of leader stickiness (transfer). */
+const TRANSFER_CONTEXT = "transfer";
+
+interface ConfigAt {
+  readonly index: number;
+  readonly membership: Membership;
+}
+
+interface IncomingSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly chunks: Uint8Array[];
+  received: number;
+}
+
+interface PendingRead {
+  readonly context: string;
+  readonly index: number;
+  readonly round: number;
+}
+
+/**
+ * One member of a Raft group.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage, RaftNode } from "./mod.ts";
+ * const storage = new MemoryStorage();
+ * const node = new RaftNode({
+ *   id: "a",
+ *   random: () => 0.5,
+ *   bootstrap: { members: [{ id: "a", type: "active" }] },
+ * }, storage);
+ * node.campaign();
+ * const rd = node.ready();
+ * storage.append(rd.entries);
+ * if (rd.hardState) storage.setHardState(rd.hardState);
+ * node.advance(rd);
+ * console.assert(node.role === "leader");
+ * ```
+ */
 export class RaftNode {
-  constructor(_config: RaftConfig, _storage: LogStorage) {
-    throw new Error("unimplemented");
+  readonly #config: ResolvedRaftConfig;
+  readonly #log: RaftLog;
+
+  #term = 0;
+  #vote: NodeId | null = null;
+  #role: Role = "follower";
+  #leader: NodeId | null = null;
+
+  /** Ticks since the last valid message from a leader (follower) or last quorum check (leader). */
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedElectionTimeout = 0;
+  /** Ticks since this node started; used for lease bookkeeping only. */
+  #ticks = 0;
+
+  /** (Pre-)votes received in the current campaign. */
+  #votes = new Map<NodeId, boolean>();
+
+  /** Configurations in the log above the snapshot; the last one is in force (thesis §4.1). */
+  #configs: ConfigAt[] = [];
+
+  /** Leader only: progress of every other replicated or reserve member. */
+  #progress = new Map<NodeId, Progress>();
+  /** Leader only: index of the no-op that opened this term (Raft §5.4.2, thesis §4.1 fix). */
+  #termStartIndex = 0;
+  /** Leader only: member that leadership is being transferred to. */
+  #leadTransferee: NodeId | null = null;
+  /** Leader only: latest heartbeat round sent, and the tick at which each unacked round left. */
+  #round = 0;
+  #roundTicks = new Map<number, number>();
+  /** Leader only: lease reads are safe while `#ticks < #leaseUntilTick`. */
+  #leaseUntilTick = 0;
+  /** Leader only: set once a TimeoutNow was sent in this term. */
+  #leaseDisabled = false;
+  /** Leader only: reads waiting for a heartbeat round acknowledged by a quorum. */
+  #pendingReads: PendingRead[] = [];
+  /** Leader only: reads waiting for the first commit of this term. */
+  #readsBeforeCommit: { context: string; lease: boolean }[] = [];
+
+  #incomingSnapshot: IncomingSnapshot | null = null;
+
+  #msgs: Message[] = [];
+  #readStates: ReadState[] = [];
+  #prevSoft: SoftState = { leader: null, role: "follower" };
+  #prevHard: HardState;
+
+  /**
+   * Creates a member from its stored state.
+   *
+   * @param config Options; `id` and `random` are required.
+   * @param storage The member's durable log (read only: the host writes it from Readys).
+   * @throws {RangeError} If an option is out of range.
+   * @throws {TypeError} If `id` or `random` is missing.
+   */
+  constructor(config: RaftConfig, storage: LogStorage) {
+    this.#config = resolveRaftConfig(config);
+    const hs = storage.hardState();
+    this.#log = new RaftLog(storage, this.#config.applied);
+    this.#term = hs.term;
+    this.#vote = hs.vote;
+    this.#prevHard = hs;
+    this.#loadConfigs();
+    if (this.#isNewGroup() && this.#config.bootstrap !== null) this.#bootstrap();
+    this.#becomeFollower(this.#term, null);
+    this.#prevSoft = this.#softState();
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public surface.
+
+  /** This member's id. */
   get id(): NodeId {
-    throw new Error("unimplemented");
+    return this.#config.id;
   }
+
+  /** Current term. */
   get term(): number {
-    throw new Error("unimplemented");
+    return this.#term;
   }
+
+  /** Current role. */
   get role(): Role {
-    throw new Error("unimplemented");
+    return this.#role;
   }
+
+  /** The leader known for the current term, or `null`. */
   get leader(): NodeId | null {
-    throw new Error("unimplemented");
+    return this.#leader;
   }
+
+  /** Highest committed index. */
   get commitIndex(): number {
-    throw new Error("unimplemented");
+    return this.#log.committed;
   }
+
+  /** Last index in the log. */
+  get lastIndex(): number {
+    return this.#log.lastIndex();
+  }
+
+  /** The configuration in force: the latest one in the log, committed or not. */
   get membership(): Membership {
-    throw new Error("unimplemented");
+    return this.#membership();
   }
+
+  /** A copy of the member's state for observers. */
   status(): RaftStatus {
-    throw new Error("unimplemented");
+    const progress: Record<NodeId, ProgressStatus> = {};
+    for (const [id, pr] of this.#progress) {
+      progress[id] = {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        recentActive: pr.recentActive,
+      };
+    }
+    return {
+      id: this.id,
+      term: this.#term,
+      vote: this.#vote,
+      role: this.#role,
+      leader: this.#leader,
+      commit: this.#log.committed,
+      applied: this.#log.applied,
+      firstIndex: this.#log.firstIndex(),
+      lastIndex: this.#log.lastIndex(),
+      membership: this.#membership(),
+      progress,
+      leadTransferee: this.#leadTransferee,
+    };
   }
-  tick(): void {}
-  step(_msg: Message): void {}
-  campaign(): void {}
-  propose(_data: Uint8Array): number {
-    throw new Error("unimplemented");
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.#ticks++;
+    if (this.#role === "leader") this.#tickHeartbeat();
+    else this.#tickElection();
   }
-  proposeMembershipChange(_change: MembershipChange): number {
-    throw new Error("unimplemented");
+
+  /** Starts an election now (as if the election timeout had passed). */
+  campaign(): void {
+    this.#hup(false);
   }
-  transferLeadership(_to: NodeId): void {}
-  readIndex(_context: string, _options?: { lease?: boolean }): void {}
-  reportUnreachable(_id: NodeId): void {}
+
+  /**
+   * Processes a message from another member.
+   *
+   * @param msg The message; `msg.to` must be this member.
+   * @throws {AssertionError} If the message is addressed elsewhere or breaks an invariant.
+   */
+  step(msg: Message): void {
+    assert(msg.to === this.id, `step: message for '${msg.to}' given to '${this.id}'`);
+    assert(msg.from !== this.id, `step: message from self`);
+    assert(Number.isSafeInteger(msg.term) && msg.term >= 0, `step: bad term ${msg.term}`);
+    if (!this.#stepTerm(msg)) return;
+    switch (msg.type) {
+      case MessageType.PreVote:
+      case MessageType.Vote:
+        this.#handleVoteRequest(msg);
+        return;
+      default:
+        break;
+    }
+    switch (this.#role) {
+      case "leader":
+        this.#stepLeader(msg);
+        return;
+      case "precandidate":
+      case "candidate":
+        this.#stepCandidate(msg);
+        return;
+      case "follower":
+        this.#stepFollower(msg);
+        return;
+      default:
+        assertNever(this.#role, "role");
+    }
+  }
+
+  /**
+   * Appends application data to the log (leader only).
+   *
+   * @param data The entry payload.
+   * @returns The index the entry will have if it commits.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ProposalDroppedError} During a leadership transfer, or when too many entries are
+   *   uncommitted.
+   */
+  propose(data: Uint8Array): number {
+    this.#checkCanPropose();
+    return this.#appendAsLeader(EntryType.Normal, data);
+  }
+
+  /**
+   * Proposes a one-server membership change (leader only). It takes effect as soon as it is
+   * appended (thesis §4.1).
+   *
+   * @param change The change.
+   * @returns The index of the configuration entry.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ConfigurationInProgressError} If this leader has not committed an entry of its own
+   *   term yet, or another change is not committed yet.
+   * @throws {IllegalMemberStateError} If the change is invalid, or would leave the group without
+   *   a reachable quorum.
+   */
+  proposeMembershipChange(change: MembershipChange): number {
+    this.#checkCanPropose();
+    const current = this.#membership();
+    const next = applyMembershipChange(current, change);
+    this.#checkConfigurable();
+    this.#checkQuorumReachable(next, change);
+    return this.#appendAsLeader(EntryType.Config, encodeMembership(next));
+  }
+
+  /**
+   * Hands leadership to another voter: catch it up, then tell it to campaign at once
+   * (thesis §3.10). Proposals are refused until the transfer ends or times out (one election
+   * timeout).
+   *
+   * @param to The voter to hand leadership to.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {IllegalMemberStateError} If `to` is this member or not a voter.
+   */
+  transferLeadership(to: NodeId): void {
+    if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
+    const member = findMember(this.#membership(), to);
+    if (to === this.id || member === undefined || !isVoterType(member.type)) {
+      throw new IllegalMemberStateError(
+        `Cannot transfer leadership to '${to}' as it is ${
+          to === this.id ? "already the leader" : "not a voting member"
+        }`,
+      );
+    }
+    this.#leadTransferee = to;
+    this.#electionElapsed = 0;
+    const pr = this.#progress.get(to)!;
+    if (pr.match === this.#log.lastIndex()) this.#sendTimeoutNow(to);
+    else this.#maybeSendAppend(to, true);
+  }
+
+  /**
+   * Requests a linearizable read (thesis §6.4). The read is released in a later Ready's
+   * `readStates` with the index the state machine must reach before serving it.
+   *
+   * With `lease: true` the read is released at once while the leader's lease holds: the lease
+   * lasts `electionTicks × (1 − maxClockDrift)` ticks from the start of the last heartbeat round a
+   * quorum acknowledged, which is safe as long as no member's clock runs slower than that bound
+   * (followers refuse votes for `electionTicks` after hearing from the leader).
+   *
+   * @param context Returned unchanged with the read state.
+   * @param options `lease` to allow a lease read.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ProposalDroppedError} If too many reads are pending.
+   */
+  readIndex(context: string, options: { lease?: boolean } = {}): void {
+    if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
+    if (this.#pendingReads.length + this.#readsBeforeCommit.length >= PENDING_READS_MAX) {
+      throw new ProposalDroppedError(`Too many pending reads (${PENDING_READS_MAX})`);
+    }
+    if (this.#log.term(this.#log.committed) !== this.#term) {
+      // Thesis §6.4 step 1: the leader must have committed an entry of its term first.
+      this.#readsBeforeCommit.push({ context, lease: options.lease === true });
+      return;
+    }
+    this.#startRead(context, options.lease === true);
+  }
+
+  /** Tells the core that messages to `id` could not be delivered. */
+  reportUnreachable(id: NodeId): void {
+    const pr = this.#progress.get(id);
+    if (this.#role === "leader" && pr?.state === "replicate") pr.becomeProbe();
+  }
+
+  /** Whether `ready()` would return any work. */
   hasReady(): boolean {
-    return false;
+    return this.#msgs.length > 0 || this.#readStates.length > 0 ||
+      this.#log.unstableEntries().length > 0 || this.#log.unstableSnapshot() !== null ||
+      this.#log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#prevSoft) ||
+      !sameHard(this.#hardState(), this.#prevHard);
   }
+
+  /** The work the host must do now; acknowledge it with {@linkcode RaftNode.advance}. */
   ready(): Ready {
-    throw new Error("unimplemented");
+    const soft = this.#softState();
+    const hard = this.#hardState();
+    const entries = [...this.#log.unstableEntries()];
+    const snapshot = this.#log.unstableSnapshot();
+    const committedEntries = this.#log.nextCommittedEntries(this.#config.maxMessageBytes * 4);
+    const hardChanged = !sameHard(hard, this.#prevHard);
+    const rd: Ready = {
+      softState: sameSoft(soft, this.#prevSoft) ? null : soft,
+      hardState: hardChanged ? hard : null,
+      entries,
+      snapshot,
+      committedEntries,
+      messages: this.#msgs,
+      readStates: this.#readStates,
+      mustSync: entries.length > 0 || snapshot !== null ||
+        hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote,
+    };
+    if (committedEntries.length > 0) {
+      this.#log.applying = committedEntries[committedEntries.length - 1]!.index;
+    }
+    this.#msgs = [];
+    this.#readStates = [];
+    if (rd.softState !== null) this.#prevSoft = soft;
+    if (rd.hardState !== null) this.#prevHard = hard;
+    return rd;
   }
-  advance(_rd: Ready): void {}
+
+  /**
+   * Acknowledges a Ready: its entries and snapshot are durable and its committed entries applied.
+   *
+   * @param rd The Ready returned by the last `ready()`.
+   */
+  advance(rd: Ready): void {
+    if (rd.snapshot !== null) {
+      this.#log.stableSnapshotTo(rd.snapshot.metadata.index);
+      if (rd.snapshot.metadata.index > this.#log.applied) {
+        this.#log.appliedTo(rd.snapshot.metadata.index);
+      }
+    }
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) this.#log.stableTo(last.index, last.term);
+    const applied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (applied !== undefined && applied.index > this.#log.applied) {
+      this.#log.appliedTo(applied.index);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Startup.
+
+  #isNewGroup(): boolean {
+    return this.#term === 0 && this.#log.lastIndex() === 0 && this.#configs.length === 0;
+  }
+
+  /**
+   * A brand-new group starts with its configuration as entry 1 in term 1, identical on every
+   * founding member, so it is committed from the start (as etcd's bootstrap does).
+   */
+  #bootstrap(): void {
+    const membership = this.#config.bootstrap!;
+    assert(voterIds(membership).length > 0, "bootstrap: no voting member");
+    const entry: Entry = {
+      index: 1,
+      term: 1,
+      type: EntryType.Config,
+      data: encodeMembership(membership),
+    };
+    this.#term = 1;
+    this.#log.append([entry]);
+    this.#log.commitTo(1);
+    this.#configs = [{ index: 1, membership }];
+  }
+
+  /** Finds the configuration in force: the snapshot's, then every config entry after it. */
+  #loadConfigs(): void {
+    const snap = this.#log.snapshotMetadata();
+    this.#configs = snap !== null ? [{ index: snap.index, membership: snap.membership }] : [];
+    const from = Math.max(this.#log.firstIndex(), (snap?.index ?? 0) + 1);
+    const last = this.#log.lastIndex();
+    // TODO(#3): the disk log could index config entries so that restart need not scan.
+    for (let lo = from; lo <= last;) {
+      const batch = this.#log.entries(lo, last + 1, 8 << 20);
+      for (const e of batch) {
+        if (e.type === EntryType.Config) {
+          this.#configs.push({ index: e.index, membership: decodeMembership(e.data) });
+        }
+      }
+      lo += batch.length;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership.
+
+  #membership(): Membership {
+    return this.#configs[this.#configs.length - 1]?.membership ?? { members: [] };
+  }
+
+  #configIndex(): number {
+    return this.#configs[this.#configs.length - 1]?.index ?? 0;
+  }
+
+  #isVoter(id: NodeId): boolean {
+    const m = findMember(this.#membership(), id);
+    return m !== undefined && isVoterType(m.type);
+  }
+
+  #voters(): NodeId[] {
+    return voterIds(this.#membership());
+  }
+
+  /** Tracks configuration entries as they enter the log; truncation drops later ones. */
+  #noteAppended(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    const before = this.#configIndex();
+    while (this.#configs.length > 0 && this.#configs[this.#configs.length - 1]!.index >= first) {
+      this.#configs.pop();
+    }
+    for (const e of entries) {
+      if (e.type === EntryType.Config) {
+        this.#configs.push({ index: e.index, membership: decodeMembership(e.data) });
+      }
+    }
+    if (this.#configIndex() !== before) this.#onMembershipChanged();
+  }
+
+  /** Adjusts leader bookkeeping to the configuration now in force. */
+  #onMembershipChanged(): void {
+    if (this.#role !== "leader") {
+      if (this.#role !== "follower" && !this.#isVoter(this.id)) {
+        this.#becomeFollower(this.#term, null);
+      }
+      return;
+    }
+    const members = this.#membership().members;
+    for (const id of [...this.#progress.keys()]) {
+      if (!members.some((m) => m.id === id)) this.#progress.delete(id);
+    }
+    for (const m of members) {
+      if (m.id !== this.id && !this.#progress.has(m.id)) {
+        const pr = this.#newProgress();
+        pr.recentActive = true;
+        this.#progress.set(m.id, pr);
+      }
+    }
+    if (this.#leadTransferee !== null && !this.#isVoter(this.#leadTransferee)) {
+      this.#leadTransferee = null;
+    }
+    // A smaller quorum may already hold entries that were not committed before.
+    if (this.#maybeCommit()) this.#bcastAppend();
+  }
+
+  #newProgress(): Progress {
+    return new Progress(
+      this.#log.lastIndex() + 1,
+      this.#config.maxInflightMessages,
+      this.#config.maxInflightBytes,
+    );
+  }
+
+  /** Thesis §4.1 (and the 2015 single-server fix): one change at a time, own-term entry first. */
+  #checkConfigurable(): void {
+    if (this.#log.committed < this.#termStartIndex) {
+      throw new ConfigurationInProgressError(
+        `Cannot change membership until this leader commits an entry of term ${this.#term}`,
+      );
+    }
+    if (this.#configIndex() > this.#log.committed) {
+      throw new ConfigurationInProgressError(
+        `Cannot change membership while the change at index ${this.#configIndex()} is uncommitted`,
+      );
+    }
+  }
+
+  /** Refuses a change after which the members known to be alive could not form a quorum. */
+  #checkQuorumReachable(next: Membership, change: MembershipChange): void {
+    const voters = voterIds(next);
+    // The member being added or promoted counts as alive: the operator is starting it (as
+    // etcd's strict reconfiguration check assumes). Add it as `promotable` to wait for catch-up.
+    const subject = change.kind === "add" || change.kind === "promote" ? change.id : null;
+    const alive = voters.filter((id) =>
+      id === this.id || id === subject || this.#progress.get(id)?.recentActive
+    );
+    if (alive.length < quorumOf(voters.length)) {
+      throw new IllegalMemberStateError(
+        `Cannot ${change.kind} member '${change.id}' as only ${alive.length} of the ${voters.length} voters after the change are known to be reachable, fewer than a quorum of ${
+          quorumOf(voters.length)
+        }`,
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Role transitions.
+
+  #reset(term: number): void {
+    if (this.#term !== term) {
+      this.#term = term;
+      this.#vote = null;
+    }
+    this.#leader = null;
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    this.#randomizedElectionTimeout = this.#config.electionTicks +
+      Math.floor(this.#config.random() * this.#config.electionTicks);
+    this.#votes.clear();
+    this.#progress.clear();
+    this.#leadTransferee = null;
+    this.#pendingReads = [];
+    this.#readsBeforeCommit = [];
+    this.#roundTicks.clear();
+    this.#leaseUntilTick = 0;
+    this.#leaseDisabled = false;
+  }
+
+  #becomeFollower(term: number, leader: NodeId | null): void {
+    this.#reset(term);
+    this.#role = "follower";
+    this.#leader = leader;
+  }
+
+  #becomePreCandidate(): void {
+    assert(this.#role !== "leader", "becomePreCandidate: leader");
+    // Thesis §9.6: a pre-vote changes neither term nor vote.
+    const term = this.#term;
+    const vote = this.#vote;
+    this.#reset(term);
+    this.#vote = vote;
+    this.#role = "precandidate";
+  }
+
+  #becomeCandidate(): void {
+    assert(this.#role !== "leader", "becomeCandidate: leader");
+    this.#reset(this.#term + 1);
+    this.#vote = this.id;
+    this.#role = "candidate";
+  }
+
+  #becomeLeader(): void {
+    assert(this.#role === "candidate", `becomeLeader: role is ${this.#role}`);
+    const term = this.#term;
+    const vote = this.#vote;
+    this.#reset(term);
+    this.#vote = vote;
+    this.#role = "leader";
+    this.#leader = this.id;
+    for (const m of this.#membership().members) {
+      if (m.id === this.id) continue;
+      const pr = this.#newProgress();
+      pr.recentActive = true;
+      this.#progress.set(m.id, pr);
+    }
+    // Raft §5.4.2 / §8: commit a no-op of the new term; earlier entries commit with it.
+    this.#termStartIndex = this.#appendAsLeader(EntryType.Noop, new Uint8Array());
+  }
+
+  #hup(transfer: boolean): void {
+    if (this.#role === "leader") return;
+    if (!this.#isVoter(this.id)) return;
+    if (this.#config.preVote && !transfer) this.#campaign("pre");
+    else this.#campaign(transfer ? "transfer" : "election");
+  }
+
+  #campaign(kind: "pre" | "election" | "transfer"): void {
+    let term: number;
+    let type: MessageType;
+    if (kind === "pre") {
+      this.#becomePreCandidate();
+      term = this.#term + 1;
+      type = MessageType.PreVote;
+    } else {
+      this.#becomeCandidate();
+      term = this.#term;
+      type = MessageType.Vote;
+    }
+    this.#votes.set(this.id, true);
+    if (this.#tally() === "won") {
+      this.#winCampaign();
+      return;
+    }
+    const index = this.#log.lastIndex();
+    const logTerm = this.#log.lastTerm();
+    for (const id of this.#voters()) {
+      if (id === this.id) continue;
+      this.#msgs.push(message({
+        type,
+        from: this.id,
+        to: id,
+        term,
+        index,
+        logTerm,
+        context: kind === "transfer" ? TRANSFER_CONTEXT : "",
+      }));
+    }
+  }
+
+  #winCampaign(): void {
+    if (this.#role === "precandidate") this.#campaign("election");
+    else this.#becomeLeader();
+  }
+
+  #tally(): "won" | "lost" | "pending" {
+    const voters = this.#voters();
+    const quorum = quorumOf(voters.length);
+    let granted = 0;
+    let rejected = 0;
+    for (const id of voters) {
+      const v = this.#votes.get(id);
+      if (v === true) granted++;
+      else if (v === false) rejected++;
+    }
+    if (granted >= quorum) return "won";
+    if (rejected > voters.length - quorum) return "lost";
+    return "pending";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ticks.
+
+  #tickElection(): void {
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#randomizedElectionTimeout) {
+      this.#electionElapsed = 0;
+      this.#hup(false);
+    }
+  }
+
+  #tickHeartbeat(): void {
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#config.electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.#config.checkQuorum && !this.#quorumActive()) {
+        // Thesis §6.2: a leader that cannot reach a quorum steps down.
+        this.#becomeFollower(this.#term, null);
+        return;
+      }
+      for (const pr of this.#progress.values()) pr.recentActive = false;
+      this.#leadTransferee = null; // A transfer that took an election timeout is abandoned.
+    }
+    if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.#bcastHeartbeat();
+    }
+  }
+
+  #quorumActive(): boolean {
+    const voters = this.#voters();
+    const active = voters.filter((id) => id === this.id || this.#progress.get(id)?.recentActive);
+    return active.length >= quorumOf(voters.length);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Message dispatch.
+
+  /**
+   * Applies the term rules common to every role (Raft Fig. 2, "All servers"; thesis §9.6).
+   *
+   * @returns Whether the message should be processed further.
+   */
+  #stepTerm(m: Message): boolean {
+    const isVoteRequest = m.type === MessageType.PreVote || m.type === MessageType.Vote;
+    if (m.term > this.#term) {
+      if (isVoteRequest) {
+        const force = m.context === TRANSFER_CONTEXT;
+        const inLease = this.#config.checkQuorum && this.#leader !== null &&
+          this.#electionElapsed < this.#config.electionTicks;
+        // Thesis §4.2.3: a member that hears from a live leader ignores (pre-)votes, so a
+        // rejoining server cannot depose it.
+        if (!force && inLease) return false;
+      }
+      if (m.type === MessageType.PreVote) return true;
+      if (m.type === MessageType.PreVoteResponse && !m.reject) return true;
+      const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat ||
+        m.type === MessageType.Snapshot;
+      this.#becomeFollower(m.term, fromLeader ? m.from : null);
+      return true;
+    }
+    if (m.term < this.#term) {
+      if (
+        (this.#config.checkQuorum || this.#config.preVote) &&
+        (m.type === MessageType.Append || m.type === MessageType.Heartbeat)
+      ) {
+        // Tell a stale leader about the newer term, so it steps down (etcd's rule).
+        this.#send(m.from, MessageType.AppendResponse, {});
+      } else if (m.type === MessageType.PreVote) {
+        this.#send(m.from, MessageType.PreVoteResponse, { reject: true });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  #handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.PreVote;
+    const canVote = this.#vote === m.from ||
+      (this.#vote === null && this.#leader === null) ||
+      (pre && m.term > this.#term);
+    const known = this.#isVoter(m.from);
+    const grant = canVote && known && this.#log.isUpToDate(m.index, m.logTerm);
+    const responseType = pre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
+    if (grant) {
+      // A pre-vote grant carries the term it was asked for, so the candidate does not step down.
+      this.#msgs.push(message({ type: responseType, from: this.id, to: m.from, term: m.term }));
+      if (!pre) {
+        this.#electionElapsed = 0;
+        this.#vote = m.from;
+      }
+    } else {
+      this.#send(m.from, responseType, { reject: true });
+    }
+  }
+
+  #stepLeader(m: Message): void {
+    const pr = this.#progress.get(m.from);
+    switch (m.type) {
+      case MessageType.AppendResponse:
+        if (pr) this.#handleAppendResponse(m, pr);
+        return;
+      case MessageType.HeartbeatResponse:
+        if (pr) this.#handleHeartbeatResponse(m, pr);
+        return;
+      case MessageType.SnapshotResponse:
+        if (pr) this.#handleSnapshotResponse(m, pr);
+        return;
+      case MessageType.Append:
+      case MessageType.Heartbeat:
+      case MessageType.Snapshot:
+        assert(false, `election safety: two leaders in term ${this.#term}: ${this.id}, ${m.from}`);
+        return;
+      case MessageType.PreVoteResponse:
+      case MessageType.VoteResponse:
+      case MessageType.TimeoutNow:
+        return;
+      default:
+        assertNever(m.type as never, "message type");
+    }
+  }
+
+  #stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+      case MessageType.Heartbeat:
+      case MessageType.Snapshot:
+        this.#becomeFollower(m.term, m.from);
+        this.#stepFollower(m);
+        return;
+      case MessageType.PreVoteResponse:
+      case MessageType.VoteResponse: {
+        const expected = this.#role === "precandidate"
+          ? MessageType.PreVoteResponse
+          : MessageType.VoteResponse;
+        if (m.type !== expected) return;
+        this.#votes.set(m.from, !m.reject);
+        const result = this.#tally();
+        if (result === "won") this.#winCampaign();
+        else if (result === "lost") this.#becomeFollower(this.#term, null);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.#electionElapsed = 0;
+        this.#leader = m.from;
+        this.#handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.#electionElapsed = 0;
+        this.#leader = m.from;
+        this.#handleHeartbeat(m);
+        return;
+      case MessageType.Snapshot:
+        this.#electionElapsed = 0;
+        this.#leader = m.from;
+        this.#handleSnapshotChunk(m);
+        return;
+      case MessageType.TimeoutNow:
+        // Thesis §3.10: the transfer target campaigns at once, skipping pre-vote.
+        this.#hup(true);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower handlers.
+
+  #handleAppend(m: Message): void {
+    if (m.index < this.#log.committed) {
+      // Everything up to our commit point matches already (pitfall 4: never truncate there).
+      this.#send(m.from, MessageType.AppendResponse, { index: this.#log.committed });
+      return;
+    }
+    const result = this.#log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (result !== undefined) {
+      this.#noteAppended(result.appended);
+      this.#send(m.from, MessageType.AppendResponse, { index: result.lastNew });
+      return;
+    }
+    // Fast back-off: point the leader at the last index whose term is ≤ the one it tried.
+    const hintIndex = this.#log.findConflictByTerm(
+      Math.min(m.index, this.#log.lastIndex()),
+      m.logTerm,
+    );
+    this.#send(m.from, MessageType.AppendResponse, {
+      index: m.index,
+      reject: true,
+      rejectHint: hintIndex,
+      logTerm: this.#log.term(hintIndex) ?? 0,
+    });
+  }
+
+  #handleHeartbeat(m: Message): void {
+    // The leader never sends a commit beyond what it knows we hold.
+    this.#log.commitTo(Math.min(m.commit, this.#log.lastIndex()));
+    this.#send(m.from, MessageType.HeartbeatResponse, { index: m.index });
+  }
+
+  #handleSnapshotChunk(m: Message): void {
+    const meta = m.snapshot;
+    assert(meta !== null, "snapshot message without metadata");
+    if (meta.index <= this.#log.committed) {
+      // Pitfall 9: never install a snapshot at or below what we have committed.
+      this.#send(m.from, MessageType.SnapshotResponse, {
+        index: this.#log.committed,
+        done: true,
+      });
+      return;
+    }
+    let incoming = this.#incomingSnapshot;
+    if (m.offset === 0) {
+      incoming = { index: meta.index, term: meta.term, chunks: [], received: 0 };
+      this.#incomingSnapshot = incoming;
+    }
+    if (
+      incoming === null || incoming.index !== meta.index || incoming.term !== meta.term ||
+      incoming.received !== m.offset
+    ) {
+      // Out of order or for another snapshot: tell the leader where we are.
+      const offset = incoming?.index === meta.index ? incoming.received : 0;
+      this.#send(m.from, MessageType.SnapshotResponse, {
+        index: meta.index,
+        offset,
+        reject: offset === 0,
+      });
+      return;
+    }
+    const chunk = m.chunk ?? new Uint8Array();
+    incoming.chunks.push(chunk);
+    incoming.received += chunk.byteLength;
+    if (!m.done) {
+      this.#send(m.from, MessageType.SnapshotResponse, {
+        index: meta.index,
+        offset: incoming.received,
+      });
+      return;
+    }
+    this.#incomingSnapshot = null;
+    const data = concat(incoming.chunks, incoming.received);
+    this.#restore({ metadata: meta, data });
+    this.#send(m.from, MessageType.SnapshotResponse, {
+      index: this.#log.committed,
+      offset: incoming.received,
+      done: true,
+    });
+  }
+
+  /** Installs a snapshot, or fast-forwards if our log already holds its last entry. */
+  #restore(snapshot: Snapshot): void {
+    const { index, term, membership } = snapshot.metadata;
+    if (this.#log.matchTerm(index, term)) {
+      // Fig. 13 rule 6: the log already contains the entry; keep it and what follows.
+      this.#log.commitTo(index);
+      return;
+    }
+    this.#log.restore(snapshot);
+    this.#configs = [{ index, membership }];
+    this.#onMembershipChanged();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader handlers.
+
+  #handleAppendResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.logTerm > 0) hint = this.#log.findConflictByTerm(m.rejectHint, m.logTerm);
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === "replicate") pr.becomeProbe();
+        this.#maybeSendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === "probe") pr.becomeReplicate();
+    else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
+    else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
+
+    if (this.#maybeCommit()) {
+      this.#bcastAppend();
+      if (this.#role !== "leader") return;
+    } else if (wasPaused) {
+      this.#maybeSendAppend(m.from, false);
+    }
+    // Pipelining: keep the window full while there is more to send.
+    while (this.#maybeSendAppend(m.from, false));
+    this.#maybePromote(m.from, pr);
+    if (m.from === this.#leadTransferee && pr.match === this.#log.lastIndex()) {
+      this.#sendTimeoutNow(m.from);
+    }
+  }
+
+  #handleHeartbeatResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state !== "snapshot" && pr.match < this.#log.lastIndex()) {
+      this.#maybeSendAppend(m.from, true);
+    }
+    if (m.index > pr.ackedRound) {
+      pr.ackedRound = m.index;
+      this.#releaseReads();
+    }
+  }
+
+  #handleSnapshotResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    if (pr.state !== "snapshot") {
+      if (m.done) pr.maybeUpdate(m.index);
+      return;
+    }
+    if (m.done) {
+      pr.becomeProbe();
+      pr.maybeUpdate(m.index);
+      this.#maybeSendAppend(m.from, true);
+      return;
+    }
+    if (m.index !== pr.pendingSnapshot || m.reject) {
+      // The follower lost track (or the snapshot changed): start over.
+      pr.snapshotOffset = 0;
+    } else {
+      pr.snapshotOffset = m.offset;
+    }
+    this.#sendSnapshotChunk(m.from, pr);
+  }
+
+  /** A `promotable` member that has caught up is promoted to `active`. */
+  #maybePromote(id: NodeId, pr: Progress): void {
+    const member = findMember(this.#membership(), id);
+    if (member?.type !== "promotable" || pr.match < this.#log.committed) return;
+    if (this.#leadTransferee !== null) return;
+    try {
+      this.proposeMembershipChange({ kind: "promote", id, type: "active" });
+    } catch (e) {
+      // Not now (another change pending, or quorum doubts): retried on the next response.
+      if (!(e instanceof ConfigurationInProgressError || e instanceof IllegalMemberStateError)) {
+        throw e;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replication.
+
+  #checkCanPropose(): void {
+    if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
+    if (this.#leadTransferee !== null) {
+      throw new ProposalDroppedError(
+        `Leadership is being transferred to '${this.#leadTransferee}'`,
+      );
+    }
+    const uncommitted = this.#log.lastIndex() - this.#log.committed;
+    if (uncommitted >= this.#config.maxUncommittedEntries) {
+      throw new ProposalDroppedError(
+        `Too many uncommitted entries (${uncommitted}, limit ${this.#config.maxUncommittedEntries})`,
+      );
+    }
+  }
+
+  #appendAsLeader(type: EntryType, data: Uint8Array): number {
+    assert(this.#role === "leader", "appendAsLeader: not leader");
+    const entry: Entry = { index: this.#log.lastIndex() + 1, term: this.#term, type, data };
+    this.#log.append([entry]);
+    this.#noteAppended([entry]);
+    if (this.#role === "leader") {
+      if (this.#maybeCommit()) {
+        if (this.#role === "leader") this.#bcastAppend();
+      } else {
+        this.#bcastAppend();
+      }
+    }
+    return entry.index;
+  }
+
+  /**
+   * Advances the commit index to the highest index a majority of voters hold, counting only
+   * entries of the current term (Raft §5.4.2, Fig. 8). A leader that is no longer a voter does
+   * not count itself (thesis §4.2.2).
+   *
+   * @returns Whether the commit index moved.
+   */
+  #maybeCommit(): boolean {
+    const matches: number[] = [];
+    for (const id of this.#voters()) {
+      matches.push(id === this.id ? this.#log.lastIndex() : this.#progress.get(id)?.match ?? 0);
+    }
+    const index = majorityIndex(matches);
+    if (index <= this.#log.committed || this.#log.term(index) !== this.#term) return false;
+    this.#log.commitTo(index);
+    this.#afterCommit();
+    return true;
+  }
+
+  #afterCommit(): void {
+    if (this.#readsBeforeCommit.length > 0 && this.#log.term(this.#log.committed) === this.#term) {
+      const waiting = this.#readsBeforeCommit;
+      this.#readsBeforeCommit = [];
+      for (const r of waiting) this.#startRead(r.context, r.lease);
+    }
+    // Thesis §4.2.2: a leader removed (or demoted) by a committed change steps down.
+    if (!this.#isVoter(this.id) && this.#log.committed >= this.#configIndex()) {
+      this.#becomeFollower(this.#term, null);
+    }
+  }
+
+  #bcastAppend(): void {
+    for (const [id, pr] of this.#progress) {
+      if (this.#isReplicated(id) && !pr.isPaused()) this.#maybeSendAppend(id, true);
+    }
+  }
+
+  #isReplicated(id: NodeId): boolean {
+    const m = findMember(this.#membership(), id);
+    return m !== undefined && isReplicatedType(m.type);
+  }
+
+  /**
+   * Sends the next Append to `to` if flow control allows.
+   *
+   * @param sendIfEmpty Send even with no entries (a probe, or to carry the commit index).
+   * @returns Whether a message was sent.
+   */
+  #maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.#progress.get(to);
+    if (pr === undefined || pr.isPaused() || !this.#isReplicated(to)) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.#log.term(prevIndex);
+    if (prevTerm === undefined || pr.next < this.#log.firstIndex()) {
+      return this.#startSnapshot(to, pr);
+    }
+    const last = this.#log.lastIndex();
+    const entries = pr.next <= last
+      ? this.#log.entries(pr.next, last + 1, this.#config.maxMessageBytes)
+      : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.#msgs.push(message({
+      type: MessageType.Append,
+      from: this.id,
+      to,
+      term: this.#term,
+      index: prevIndex,
+      logTerm: prevTerm,
+      entries,
+      commit: this.#log.committed,
+    }));
+    this.#checkOutbox();
+    if (pr.state === "replicate" && entries.length > 0) {
+      let bytes = 0;
+      for (const e of entries) bytes += entrySize(e);
+      const lastSent = entries[entries.length - 1]!.index;
+      pr.next = lastSent + 1;
+      pr.inflights.add(lastSent, bytes);
+    } else if (pr.state === "probe") {
+      pr.probeSent = true;
+    }
+    return true;
+  }
+
+  #startSnapshot(to: NodeId, pr: Progress): boolean {
+    const meta = this.#log.snapshotMetadata();
+    assert(meta !== null, `leader: entries for '${to}' are compacted but there is no snapshot`);
+    pr.becomeSnapshot(meta.index);
+    this.#sendSnapshotChunk(to, pr);
+    return true;
+  }
+
+  /** Sends the chunk at the follower's acknowledged offset (Raft Fig. 13, chunked). */
+  #sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const meta = this.#log.snapshotMetadata();
+    assert(meta !== null, "sendSnapshotChunk: no snapshot");
+    if (meta.index !== pr.pendingSnapshot) {
+      // A newer snapshot replaced the one being sent: start again with it.
+      pr.becomeSnapshot(meta.index);
+    }
+    const storage = this.#log.storage;
+    const total = storage.snapshotBytes();
+    const chunk = storage.snapshotChunk(
+      meta.index,
+      pr.snapshotOffset,
+      this.#config.snapshotChunkBytes,
+    );
+    this.#msgs.push(message({
+      type: MessageType.Snapshot,
+      from: this.id,
+      to,
+      term: this.#term,
+      snapshot: meta,
+      offset: pr.snapshotOffset,
+      chunk,
+      done: pr.snapshotOffset + chunk.byteLength >= total,
+    }));
+    this.#checkOutbox();
+    pr.snapshotIdleRounds = 0;
+  }
+
+  /**
+   * A TimeoutNow lets its target win votes from members inside our lease, and it may arrive
+   * late, so lease reads end for the rest of this term.
+   */
+  #sendTimeoutNow(to: NodeId): void {
+    this.#leaseDisabled = true;
+    this.#leaseUntilTick = 0;
+    this.#send(to, MessageType.TimeoutNow, {});
+  }
+
+  #bcastHeartbeat(): void {
+    this.#round++;
+    this.#roundTicks.set(this.#round, this.#ticks);
+    for (const [id, pr] of this.#progress) {
+      if (pr.state === "snapshot" && ++pr.snapshotIdleRounds > SNAPSHOT_IDLE_ROUNDS_MAX) {
+        // The last chunk (or its answer) was lost: resend it.
+        this.#sendSnapshotChunk(id, pr);
+      }
+      this.#send(id, MessageType.Heartbeat, {
+        index: this.#round,
+        commit: Math.min(pr.match, this.#log.committed),
+      });
+    }
+    if (this.#progress.size === 0 || this.#voters().length === 1) this.#releaseReads();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads (thesis §6.4).
+
+  #startRead(context: string, lease: boolean): void {
+    if (lease && this.#ticks < this.#leaseUntilTick) {
+      this.#readStates.push({ index: this.#log.committed, context });
+      return;
+    }
+    if (this.#voters().length === 1 && this.#isVoter(this.id)) {
+      this.#readStates.push({ index: this.#log.committed, context });
+      return;
+    }
+    this.#pendingReads.push({ context, index: this.#log.committed, round: this.#round + 1 });
+    // Confirm leadership with a fresh heartbeat round started after the read (step 2).
+    this.#bcastHeartbeat();
+  }
+
+  /** Releases reads whose heartbeat round a quorum has acknowledged, and extends the lease. */
+  #releaseReads(): void {
+    const acked: number[] = [];
+    for (const id of this.#voters()) {
+      acked.push(id === this.id ? this.#round : this.#progress.get(id)?.ackedRound ?? 0);
+    }
+    const round = majorityIndex(acked);
+    const sentAt = this.#roundTicks.get(round);
+    if (sentAt !== undefined && !this.#leaseDisabled && this.#config.checkQuorum) {
+      const leaseTicks = Math.floor(this.#config.electionTicks * (1 - this.#config.maxClockDrift));
+      this.#leaseUntilTick = Math.max(this.#leaseUntilTick, sentAt + leaseTicks);
+    }
+    for (const r of [...this.#roundTicks.keys()]) {
+      if (r < round) this.#roundTicks.delete(r);
+    }
+    let released = 0;
+    while (released < this.#pendingReads.length && this.#pendingReads[released]!.round <= round) {
+      const r = this.#pendingReads[released]!;
+      this.#readStates.push({ index: r.index, context: r.context });
+      released++;
+    }
+    if (released > 0) this.#pendingReads.splice(0, released);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers.
+
+  #send(to: NodeId, type: MessageType, fields: Partial<Message>): void {
+    this.#msgs.push(message({ type, from: this.id, to, term: this.#term, ...fields }));
+    this.#checkOutbox();
+  }
+
+  #checkOutbox(): void {
+    assert(
+      this.#msgs.length <= OUTBOX_MESSAGES_MAX,
+      `outbox: more than ${OUTBOX_MESSAGES_MAX} messages without a Ready`,
+    );
+  }
+
+  #softState(): SoftState {
+    return { leader: this.#leader, role: this.#role };
+  }
+
+  #hardState(): HardState {
+    return { term: this.#term, vote: this.#vote, commit: this.#log.committed };
+  }
+}
+
+function sameSoft(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
+
+function sameHard(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
