@@ -12,6 +12,8 @@ import { RaftNode } from "./raft.ts";
 import { MemoryStorage } from "./storage.ts";
 import { type Entry, EntryType, type Membership, type NodeId } from "./types.ts";
 
+const decoder = new TextDecoder();
+
 /** A deterministic generator for election jitter in tests. */
 export function seededRandom(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -29,7 +31,10 @@ export function seededRandom(seed: number): () => number {
 export interface TestNode {
   raft: RaftNode;
   storage: MemoryStorage;
+  /** Entries applied since the last snapshot install. */
   applied: Entry[];
+  /** Texts of every normal entry applied (restored from snapshots). */
+  texts: string[];
   readStates: { index: number; context: string }[];
 }
 
@@ -41,6 +46,8 @@ export class TestCluster {
   readonly cut = new Set<string>();
   /** Message types to drop everywhere. */
   readonly dropTypes = new Set<number>();
+  /** Rewrites or drops (null) a message before delivery. */
+  intercept: ((m: Message) => Message | null) | null = null;
   /** Every message delivered, for assertions. */
   readonly delivered: Message[] = [];
   readonly #options: Partial<RaftConfig>;
@@ -73,7 +80,11 @@ export class TestCluster {
       ...(opts.bootstrap ? { bootstrap: opts.bootstrap } : {}),
       applied: storage.snapshotMetadata()?.index ?? 0,
     }, storage);
-    const node: TestNode = { raft, storage, applied: [], readStates: [] };
+    const snap = storage.snapshotMetadata();
+    const texts = snap
+      ? JSON.parse(decoder.decode(storage.snapshotChunk(snap.index, 0, 1 << 30)))
+      : [];
+    const node: TestNode = { raft, storage, applied: [], texts, readStates: [] };
     this.nodes.set(id, node);
     this.processReady(id);
     return node;
@@ -91,9 +102,7 @@ export class TestCluster {
     const old = this.node(id);
     this.nodes.delete(id);
     this.queue = this.queue.filter((m) => m.to !== id);
-    const node = this.addNode(id, { storage: old.storage });
-    node.applied = old.applied.filter((e) => e.index <= (old.storage.snapshotMetadata()?.index ?? 0));
-    return node;
+    return this.addNode(id, { storage: old.storage });
   }
 
   /** Works through a node's Ready: persist, queue messages, apply, advance. */
@@ -106,12 +115,30 @@ export class TestCluster {
     if (rd.hardState) node.storage.setHardState(rd.hardState);
     for (const m of rd.messages) this.queue.push(m);
     if (rd.snapshot) {
-      node.applied = node.applied.filter((e) => e.index <= rd.snapshot!.metadata.index);
+      node.applied = [];
+      node.texts = JSON.parse(decoder.decode(rd.snapshot.data));
     }
-    for (const e of rd.committedEntries) node.applied.push(e);
+    for (const e of rd.committedEntries) {
+      node.applied.push(e);
+      if (e.type === EntryType.Normal) node.texts.push(decoder.decode(e.data));
+    }
     for (const r of rd.readStates) node.readStates.push(r);
     node.raft.advance(rd);
     return true;
+  }
+
+  /** Takes a snapshot of `id`'s state machine at its applied index and compacts its log. */
+  compact(id: NodeId, retainEntries = 0): void {
+    const node = this.node(id);
+    const status = node.raft.status();
+    node.storage.saveSnapshot({
+      metadata: {
+        index: status.applied,
+        term: node.storage.term(status.applied)!,
+        membership: status.membership,
+      },
+      data: new TextEncoder().encode(JSON.stringify(node.texts)),
+    }, retainEntries);
   }
 
   /** Delivers messages and processes Readys until nothing is left. */
@@ -130,8 +157,14 @@ export class TestCluster {
   }
 
   /** Delivers one message unless its link is cut. */
-  deliver(m: Message): void {
+  deliver(msg: Message): void {
+    let m = msg;
     if (this.cut.has(`${m.from}->${m.to}`) || this.dropTypes.has(m.type)) return;
+    if (this.intercept) {
+      const changed = this.intercept(m);
+      if (changed === null) return;
+      m = changed;
+    }
     const node = this.nodes.get(m.to);
     if (node === undefined) return;
     this.delivered.push(m);
@@ -182,8 +215,14 @@ export class TestCluster {
 
   /** Texts of the normal entries a node applied. */
   appliedTexts(id: NodeId): string[] {
-    return this.node(id).applied.filter((e) => e.type === EntryType.Normal).map((e) =>
-      new TextDecoder().decode(e.data)
-    );
+    return this.node(id).texts;
+  }
+
+  /** Terms of a node's log entries from its first readable index, for log comparisons. */
+  logTerms(id: NodeId): number[] {
+    const s = this.node(id).raft.status();
+    const out: number[] = [];
+    for (let i = s.firstIndex; i <= s.lastIndex; i++) out.push(this.node(id).storage.term(i)!);
+    return out;
   }
 }

@@ -1033,7 +1033,8 @@ export class RaftNode {
       this.#bcastAppend();
       if (this.#role !== "leader") return;
     } else if (wasPaused) {
-      this.#maybeSendAppend(m.from, false);
+      // The follower may not know the commit index yet: an empty Append carries it.
+      this.#maybeSendAppend(m.from, true);
     }
     // Pipelining: keep the window full while there is more to send.
     while (this.#maybeSendAppend(m.from, false));
