@@ -98,18 +98,22 @@ export class MemoryStorage implements RaftStorage {
   #offset = 1;
   #entries: Entry[] = [];
 
+  /** The hard state persisted last. */
   hardState(): HardState {
     return this.#hardState;
   }
 
+  /** Index of the first readable entry. */
   firstIndex(): number {
     return this.#offset;
   }
 
+  /** Index of the last entry. */
   lastIndex(): number {
     return this.#offset + this.#entries.length - 1;
   }
 
+  /** Term of the entry at `index`, or `undefined` outside the log. */
   term(index: number): number | undefined {
     if (index === this.#offset - 1) {
       if (index === 0) return 0;
@@ -120,6 +124,7 @@ export class MemoryStorage implements RaftStorage {
     return this.#entries[index - this.#offset]!.term;
   }
 
+  /** Entries in `[lo, hi)`, bounded by `maxBytes`. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     assert(lo >= this.#offset, `entries: lo ${lo} < firstIndex ${this.#offset}`);
     assert(hi <= this.lastIndex() + 1, `entries: hi ${hi} > lastIndex + 1`);
@@ -134,10 +139,12 @@ export class MemoryStorage implements RaftStorage {
     return out;
   }
 
+  /** Metadata of the newest snapshot, or `null`. */
   snapshotMetadata(): SnapshotMetadata | null {
     return this.#snapshot?.metadata ?? null;
   }
 
+  /** A chunk of the newest snapshot's data. */
   snapshotChunk(index: number, offset: number, maxBytes: number): Uint8Array {
     const snap = this.#snapshot;
     assert(
@@ -147,14 +154,17 @@ export class MemoryStorage implements RaftStorage {
     return snap.data.subarray(offset, Math.min(snap.data.byteLength, offset + maxBytes));
   }
 
+  /** Size of the newest snapshot's data. */
   snapshotBytes(): number {
     return this.#snapshot?.data.byteLength ?? 0;
   }
 
+  /** Records the hard state. */
   setHardState(state: HardState): void {
     this.#hardState = state;
   }
 
+  /** Appends entries, truncating a conflicting suffix first. */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
@@ -167,6 +177,7 @@ export class MemoryStorage implements RaftStorage {
     }
   }
 
+  /** Installs a snapshot received from the leader (Fig. 13 rule 7). */
   installSnapshot(snapshot: Snapshot): void {
     const { index, term } = snapshot.metadata;
     const keep = this.term(index) === term;
@@ -179,6 +190,7 @@ export class MemoryStorage implements RaftStorage {
     this.#offset = index + 1;
   }
 
+  /** Saves a local snapshot and compacts the log before it. */
   saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
     const index = snapshot.metadata.index;
     assert(index <= this.lastIndex(), `saveSnapshot: index ${index} beyond log`);
@@ -189,6 +201,7 @@ export class MemoryStorage implements RaftStorage {
     this.#offset = newOffset;
   }
 
+  /** Nothing to do in memory. */
   sync(): void {}
 
   /** A deep-enough copy (entries are immutable) for the simulator's durable image. */

@@ -1,0 +1,99 @@
+/**
+ * The command line: `synod <command> [options]`. Kept free of `Deno.exit` so tests can call
+ * {@linkcode main} directly.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runDemo } from "./demo.ts";
+
+/** Where the CLI writes. */
+export interface CliIo {
+  /** Normal output. */
+  readonly stdout: (line: string) => void;
+  /** Errors and diagnostics. */
+  readonly stderr: (line: string) => void;
+}
+
+/** Synod's version. */
+export const VERSION = "0.1.0";
+
+const USAGE = `Usage: synod <command> [options]
+
+Commands:
+  start                 Start Synod. For now this runs the in-process demo cluster
+                        (the networked agent arrives with the agent issue).
+  demo                  Run an in-process cluster: elect a leader, commit entries, print them.
+    --nodes N           members (default 3)
+    --entries N         entries to commit (default 1000)
+    --tick-ms N         milliseconds per Raft tick (default 20)
+  version               Print the version.
+  help                  Print this help.
+`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(`option --${name} must be a positive integer: got '${value}'`);
+  }
+  return n;
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param args The arguments after the program name.
+ * @param io Where to write.
+ * @returns The exit code: 0 on success, 1 on failure, 2 on bad usage.
+ */
+export async function main(
+  args: readonly string[],
+  io: CliIo = { stdout: console.log, stderr: console.error },
+): Promise<number> {
+  const [command = "help", ...rest] = args;
+  try {
+    switch (command) {
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout(USAGE);
+        return 0;
+      case "version":
+      case "--version":
+        io.stdout(`synod ${VERSION}`);
+        return 0;
+      case "start":
+      case "demo": {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            nodes: { type: "string" },
+            entries: { type: "string" },
+            "tick-ms": { type: "string" },
+          },
+          strict: true,
+          allowPositionals: false,
+        });
+        await runDemo({
+          nodes: positiveInt("nodes", values.nodes, 3),
+          entries: positiveInt("entries", values.entries, 1000),
+          tickMs: positiveInt("tick-ms", values["tick-ms"], 20),
+          print: io.stdout,
+        });
+        return 0;
+      }
+      default:
+        io.stderr(`synod: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) {
+      io.stderr(`synod ${command}: ${e.message}`);
+      return 2;
+    }
+    io.stderr(`synod ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
