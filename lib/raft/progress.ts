@@ -63,6 +63,12 @@ export class Inflights {
     assert(this.#bytes >= 0, "inflights: negative bytes");
   }
 
+  /** Frees the oldest message (its answer is presumed lost). */
+  freeFirstOne(): void {
+    const first = this.#indexes[0];
+    if (first !== undefined) this.freeLE(first);
+  }
+
   /** Forgets everything in flight. */
   reset(): void {
     this.#indexes = [];

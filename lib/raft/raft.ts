@@ -1047,6 +1047,9 @@ export class RaftNode {
   #handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    // If every Append in flight was lost, the window stays full and nothing is sent again:
+    // free one slot so a message goes out, and a gap makes the follower reject (→ probe).
+    if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.state !== "snapshot" && pr.match < this.#log.lastIndex()) {
       this.#maybeSendAppend(m.from, true);
     }
@@ -1086,7 +1089,10 @@ export class RaftNode {
       this.proposeMembershipChange({ kind: "promote", id, type: "active" });
     } catch (e) {
       // Not now (another change pending, or quorum doubts): retried on the next response.
-      if (!(e instanceof ConfigurationInProgressError || e instanceof IllegalMemberStateError)) {
+      if (
+        !(e instanceof ConfigurationInProgressError || e instanceof IllegalMemberStateError ||
+          e instanceof ProposalDroppedError)
+      ) {
         throw e;
       }
     }
