@@ -1,0 +1,733 @@
+/**
+ * The server side of client sessions: {@linkcode SessionStateMachine} applies committed log
+ * entries in order — registering, keeping alive and expiring sessions, deduplicating commands,
+ * running services, buffering events — identically on every member (copycat-spec §1–§5).
+ *
+ * It is pure: no clock, no timers, no I/O. Time is *log time*, carried by the entries. The host
+ * (one per member) feeds every committed entry to {@linkcode SessionStateMachine.apply}, answers
+ * the proposing client with the result's `response`, pushes the result's `events` to the clients
+ * it holds connections for, and — on the leader only — asks
+ * {@linkcode SessionStateMachine.expiredSessions} which sessions to unregister.
+ *
+ * Decisions:
+ * - Sequence gaps at apply time: a command with `sequence > lastApplied + 1` is applied anyway
+ *   and becomes the new last sequence. The leader rejects gaps before logging (copycat-spec §2.2)
+ *   and failed commands are replaced by no-ops with the same sequence, so a gap at apply only
+ *   means a keep-alive raised the sequence or a command was lost; buffering it would stall the
+ *   session forever on every member. This matches Copycat's apply.
+ * - A duplicate whose cached result was already acknowledged (cleared by a keep-alive) answers
+ *   `COMMAND_FAILURE`; the client never waits for it, since it acknowledged it.
+ * - Bounds: a session may hold at most `maxPendingEventBatches` unacknowledged event batches and
+ *   `maxCachedResults` cached results. A session over either bound at the end of an entry is
+ *   expired at that entry (hooks `onExpire`, `onClose`), identically on every member: a client
+ *   that stops acknowledging must not exhaust every member's memory.
+ * - Errors thrown by service code are results (`APPLICATION_ERROR`, or the `code` of a
+ *   `SynodError`); errors thrown by timers and session hooks are swallowed. An
+ *   `AssertionError` always propagates: it is a bug, and the node must stop.
+ *
+ * @module
+ */
+
+import { AssertionError } from "../../raft/_assert.ts";
+import { type Entry, EntryType } from "../../raft/types.ts";
+import { type ErrorCode, SynodError } from "../../errors.ts";
+import { decode, encode } from "../../codec/cbor.ts";
+import {
+  type CommandOperation,
+  decodeOperation,
+  type KeepAliveOperation,
+  OperationTag,
+  type RegisterOperation,
+  type UnregisterOperation,
+} from "./operations.ts";
+import type { CommandContext, ReadContext, Service, ServiceFactory, Session } from "./service.ts";
+import { assertInvariant, readState, type SessionState, type Task, writeState } from "./_state.ts";
+
+/** Why an operation failed, as sent to the client. */
+export interface OperationError {
+  /** Stable code: `UNKNOWN_SESSION`, `APPLICATION_ERROR`, `COMMAND_FAILURE`, … */
+  readonly code: ErrorCode;
+  /** What happened. */
+  readonly message: string;
+}
+
+/** The answer to a client's operation (copycat-spec §10.2 `OperationResponse`). */
+export type OperationResult =
+  | {
+    /** Success. */
+    readonly ok: true;
+    /** The entry's index (commands, session operations) or the last applied index (queries). */
+    readonly index: number;
+    /** The session's last event batch index the client must have seen before this result. */
+    readonly eventIndex: number;
+    /** The returned value (plain data). */
+    readonly value: unknown;
+  }
+  | {
+    /** Failure. */
+    readonly ok: false;
+    /** As for success. */
+    readonly index: number;
+    /** As for success; 0 when the session is unknown. */
+    readonly eventIndex: number;
+    /** Why. */
+    readonly error: OperationError;
+  };
+
+/** One event. */
+export interface SessionEvent {
+  /** The event's name. */
+  readonly name: string;
+  /** Plain data. */
+  readonly payload: unknown;
+}
+
+/** The events one entry published to one session (copycat-spec §4.1 `PublishRequest`). */
+export interface EventBatch {
+  /** The receiving session. */
+  readonly sessionId: number;
+  /** The index of the entry that published them. */
+  readonly eventIndex: number;
+  /** The session's previous batch index (its id if none), so the client can detect gaps. */
+  readonly previousIndex: number;
+  /** The events, in publication order. */
+  readonly events: readonly SessionEvent[];
+}
+
+/** What applying one entry produced. */
+export interface ApplyResult {
+  /** The entry's index. */
+  readonly index: number;
+  /** The operation's tag, or `null` for `Noop` and `Config` entries. */
+  readonly tag: OperationTag | null;
+  /** The answer for the proposing client, or `null` if there is none (`Noop`, `Config`). */
+  readonly response: OperationResult | null;
+  /** New event batches to push, at most one per session, tagged with this index. */
+  readonly events: readonly EventBatch[];
+}
+
+/** A read-only view of a session, for hosts and tests. */
+export interface SessionInfo extends Session {
+  /** Timeout from its Register entry. */
+  readonly timeoutMs: number;
+  /** Log time of its last register, command or keep-alive (or leader change). */
+  readonly lastSeenMs: number;
+  /** Highest command sequence applied. */
+  readonly commandSequence: number;
+  /** Index of its last event batch (its id if none). */
+  readonly eventIndex: number;
+  /** Highest event index acknowledged. */
+  readonly completeIndex: number;
+  /** Number of cached command results. */
+  readonly cachedResults: number;
+  /** Number of unacknowledged event batches. */
+  readonly pendingEventBatches: number;
+}
+
+/** Options of {@linkcode SessionStateMachine}. */
+export interface SessionStateMachineOptions {
+  /** Creates service instances by name. */
+  readonly createService: ServiceFactory;
+  /** Unacknowledged event batches a session may hold; over it the session expires. Default 1024. */
+  readonly maxPendingEventBatches?: number;
+  /** Cached command results a session may hold; over it the session expires. Default 4096. */
+  readonly maxCachedResults?: number;
+  /** Scheduled tasks over all services; `schedule` throws `RangeError` beyond. Default 65536. */
+  readonly maxScheduledTasks?: number;
+}
+
+/** Mutable per-entry state while applying. */
+interface Applying {
+  readonly index: number;
+  readonly logTime: number;
+  readonly collector: Map<number, SessionEvent[]>;
+  /** Sessions whose bounds must be checked at the end of the entry. */
+  readonly check: Set<number>;
+}
+
+/**
+ * Applies session operations and runs services, deterministically.
+ *
+ * @example
+ * ```ts
+ * import { SessionStateMachine } from "./session_manager.ts";
+ * import { encodeOperation, OperationTag } from "./operations.ts";
+ * import { EntryType } from "../../raft/types.ts";
+ * const sm = new SessionStateMachine({ createService: () => undefined });
+ * const data = encodeOperation({
+ *   tag: OperationTag.Register, timestamp: 1000, clientId: "c1", timeoutMs: 5000,
+ * });
+ * const result = sm.apply({ index: 1, term: 1, type: EntryType.Normal, data });
+ * console.log(result.response); // { ok: true, index: 1, eventIndex: 1, value: { sessionId: 1, timeoutMs: 5000 } }
+ * ```
+ */
+export class SessionStateMachine {
+  #factory: ServiceFactory;
+  #maxPendingEventBatches: number;
+  #maxCachedResults: number;
+  #maxScheduledTasks: number;
+  #lastIndex = 0;
+  #logTime = 0;
+  /** A Noop was applied: the next timestamped entry resets every session's last-seen time. */
+  #resetPending = false;
+  #nextTaskId = 1;
+  #sessions = new Map<number, SessionState>();
+  #clients = new Map<string, number>();
+  #services = new Map<string, Service>();
+  /** Sorted by (dueMs, id). */
+  #tasks: Task[] = [];
+  #applying: Applying | null = null;
+
+  /**
+   * Creates an empty state machine (no entry applied).
+   *
+   * @param options The service factory and bounds.
+   * @throws {RangeError} If a bound is not a positive integer.
+   */
+  constructor(options: SessionStateMachineOptions) {
+    this.#factory = options.createService;
+    this.#maxPendingEventBatches = positive(
+      options.maxPendingEventBatches ?? 1024,
+      "maxPendingEventBatches",
+    );
+    this.#maxCachedResults = positive(options.maxCachedResults ?? 4096, "maxCachedResults");
+    this.#maxScheduledTasks = positive(options.maxScheduledTasks ?? 65536, "maxScheduledTasks");
+  }
+
+  /** Index of the last applied entry (0 if none). */
+  get lastIndex(): number {
+    return this.#lastIndex;
+  }
+
+  /** Log time in ms after the last applied entry. */
+  get logTime(): number {
+    return this.#logTime;
+  }
+
+  /**
+   * Applies the next committed entry.
+   *
+   * @param entry The entry at `lastIndex + 1`, of any type.
+   * @returns The response for the proposing client and the events to push.
+   * @throws {AssertionError} If entries are not fed in order, or a service broke an invariant.
+   * @throws {TypeError} If a `Normal` entry's payload is not a session operation.
+   */
+  apply(entry: Entry): ApplyResult {
+    assertInvariant(this.#applying === null, "apply() called re-entrantly");
+    assertInvariant(
+      entry.index === this.#lastIndex + 1,
+      `entries must be applied in order: expected index ${this.#lastIndex + 1}, got ${entry.index}`,
+    );
+    this.#lastIndex = entry.index;
+    if (entry.type === EntryType.Noop) {
+      // A new leader's first entry (copycat-spec §1.4, InitializeEntry): it carries no timestamp,
+      // so the reset happens at the next entry that does.
+      this.#resetPending = true;
+      return { index: entry.index, tag: null, response: null, events: [] };
+    }
+    if (entry.type !== EntryType.Normal) {
+      return { index: entry.index, tag: null, response: null, events: [] };
+    }
+    const op = decodeOperation(entry.data);
+    const t = Math.max(this.#logTime, op.timestamp);
+    this.#logTime = t;
+    if (this.#resetPending) {
+      for (const s of this.#sessions.values()) s.lastSeenMs = t;
+      this.#resetPending = false;
+    }
+    this.#applying = { index: entry.index, logTime: t, collector: new Map(), check: new Set() };
+    try {
+      this.#tick(t);
+      let response: OperationResult;
+      switch (op.tag) {
+        case OperationTag.Register:
+          response = this.#register(op);
+          break;
+        case OperationTag.KeepAlive:
+          response = this.#keepAlive(op);
+          break;
+        case OperationTag.Unregister:
+          response = this.#unregister(op);
+          break;
+        case OperationTag.Command:
+          response = this.#command(op);
+          break;
+      }
+      const events = this.#flushEvents();
+      return { index: entry.index, tag: op.tag, response, events };
+    } finally {
+      this.#applying = null;
+    }
+  }
+
+  /**
+   * Runs a read-only operation against the current state. The host decides when (consistency
+   * level, waiting for the session's sequence or the client's index, copycat-spec §3).
+   *
+   * @param sessionId The querying session.
+   * @param service The service instance's name.
+   * @param operation The query's name.
+   * @param args Plain data.
+   * @returns The result, with `index` = last applied index.
+   */
+  query(sessionId: number, service: string, operation: string, args?: unknown): OperationResult {
+    assertInvariant(this.#applying === null, "query() called while applying an entry");
+    const index = this.#lastIndex;
+    const s = this.#sessions.get(sessionId);
+    if (s === undefined) return unknownSession(index, sessionId);
+    // A service no command created yet answers from a throwaway fresh instance: creating it here
+    // would change this member's state (and its snapshot) but not the others'.
+    const svc = this.#services.get(service) ?? this.#factory(service);
+    const fail = (message: string): OperationResult => ({
+      ok: false,
+      index,
+      eventIndex: s.eventIndex,
+      error: { code: "APPLICATION_ERROR", message },
+    });
+    if (svc === undefined) return fail(`Unknown service '${service}'`);
+    if (!Object.hasOwn(svc.queries, operation)) {
+      return fail(`Unknown query '${operation}' of service '${service}'`);
+    }
+    const ctx = this.#readContext(index, this.#logTime);
+    const commit = { index, logTime: this.#logTime, session: s.info, operation, args };
+    try {
+      const value = svc.queries[operation]!(commit, ctx);
+      return { ok: true, index, eventIndex: s.eventIndex, value };
+    } catch (e) {
+      return { ok: false, index, eventIndex: s.eventIndex, error: userError(e) };
+    }
+  }
+
+  /**
+   * Which sessions the leader should expire: those with `nowMs - timeoutMs > lastSeenMs`. The
+   * leader's host proposes `Unregister { expired: true }` for each (once); followers never call
+   * this (copycat-spec §1.4, #14/#42). After a leader change (a `Noop` not yet followed by a
+   * timestamped entry) it returns nothing: every session is about to be reset.
+   *
+   * @param nowMs The time to check at; defaults to the current log time.
+   * @returns Session ids, ascending.
+   */
+  expiredSessions(nowMs: number = this.#logTime): number[] {
+    if (this.#resetPending) return [];
+    const ids: number[] = [];
+    for (const s of this.#sessions.values()) {
+      if (nowMs - s.timeoutMs > s.lastSeenMs) ids.push(s.id);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /**
+   * The unacknowledged event batches of a session after an index, to resend after a leader
+   * change or a client's reset request. `previousIndex` is raised to what the client
+   * acknowledged (copycat-spec §4.1).
+   *
+   * @param sessionId The session.
+   * @param afterIndex Only batches with `eventIndex > afterIndex`.
+   * @returns The batches in order; empty if the session is unknown.
+   */
+  pendingEvents(sessionId: number, afterIndex: number): EventBatch[] {
+    const s = this.#sessions.get(sessionId);
+    if (s === undefined) return [];
+    return s.pending.filter((b) => b.eventIndex > afterIndex).map((b) => ({
+      ...b,
+      previousIndex: Math.max(b.previousIndex, s.completeIndex),
+      events: [...b.events],
+    }));
+  }
+
+  /**
+   * Looks a session up.
+   *
+   * @param sessionId The session id.
+   * @returns A read-only view, or `undefined` if it is not open.
+   */
+  session(sessionId: number): SessionInfo | undefined {
+    const s = this.#sessions.get(sessionId);
+    if (s === undefined) return undefined;
+    return {
+      id: s.id,
+      clientId: s.clientId,
+      timeoutMs: s.timeoutMs,
+      lastSeenMs: s.lastSeenMs,
+      commandSequence: s.commandSequence,
+      eventIndex: s.eventIndex,
+      completeIndex: s.completeIndex,
+      cachedResults: s.results.size,
+      pendingEventBatches: s.pending.length,
+    };
+  }
+
+  /**
+   * Serializes the whole state: sessions (with cached results and unacknowledged events), log
+   * time, scheduled tasks (as data) and every service's `snapshot()`.
+   *
+   * @returns CBOR bytes for {@linkcode SessionStateMachine.restore}.
+   */
+  snapshot(): Uint8Array {
+    assertInvariant(this.#applying === null, "snapshot() called while applying an entry");
+    return encode(writeState({
+      lastIndex: this.#lastIndex,
+      logTime: this.#logTime,
+      resetPending: this.#resetPending,
+      nextTaskId: this.#nextTaskId,
+      sessions: [...this.#sessions.values()],
+      tasks: this.#tasks,
+      services: [...this.#services].map(([name, svc]) => [name, svc.snapshot()]),
+    }));
+  }
+
+  /**
+   * Replaces the whole state with a snapshot. Services are re-created with the factory, in
+   * their original order, and `restore`d.
+   *
+   * @param bytes Bytes from {@linkcode SessionStateMachine.snapshot}.
+   * @throws {TypeError} If the bytes are not a snapshot or name a service the factory lacks.
+   */
+  restore(bytes: Uint8Array): void {
+    assertInvariant(this.#applying === null, "restore() called while applying an entry");
+    const state = readState(decode(bytes));
+    this.#lastIndex = state.lastIndex;
+    this.#logTime = state.logTime;
+    this.#resetPending = state.resetPending;
+    this.#nextTaskId = state.nextTaskId;
+    this.#sessions = new Map(state.sessions.map((s) => [s.id, s]));
+    this.#clients = new Map(state.sessions.map((s) => [s.clientId, s.id]));
+    this.#tasks = state.tasks;
+    this.#services = new Map();
+    for (const [name, svcState] of state.services) {
+      const svc = this.#factory(name);
+      if (svc === undefined) {
+        throw new TypeError(`Cannot restore snapshot: no service named '${name}'`);
+      }
+      svc.restore(svcState);
+      this.#services.set(name, svc);
+    }
+  }
+
+  #register(op: RegisterOperation): OperationResult {
+    const { index, logTime } = this.#applying!;
+    const oldId = this.#clients.get(op.clientId);
+    if (oldId !== undefined) this.#expire(this.#sessions.get(oldId)!); // copycat #279
+    const s: SessionState = {
+      id: index,
+      clientId: op.clientId,
+      info: Object.freeze({ id: index, clientId: op.clientId }),
+      timeoutMs: op.timeoutMs,
+      lastSeenMs: logTime,
+      commandSequence: 0,
+      results: new Map(),
+      eventIndex: index,
+      completeIndex: index,
+      pending: [],
+      open: false,
+    };
+    this.#sessions.set(s.id, s);
+    this.#clients.set(s.clientId, s.id);
+    // The session cannot receive events during onOpen: the client starts at eventIndex = id
+    // and would drop a batch tagged with its own id (copycat-spec §1.2).
+    this.#runHooks("onOpen", s.info);
+    s.open = true;
+    return {
+      ok: true,
+      index,
+      eventIndex: index,
+      value: { sessionId: s.id, timeoutMs: s.timeoutMs },
+    };
+  }
+
+  #keepAlive(op: KeepAliveOperation): OperationResult {
+    const { index, logTime } = this.#applying!;
+    const s = this.#sessions.get(op.sessionId);
+    if (s === undefined) return unknownSession(index, op.sessionId);
+    s.lastSeenMs = logTime;
+    // Raise the applied sequence: the last command may have been lost or skipped (§1.3 step 5).
+    s.commandSequence = Math.max(s.commandSequence, op.commandSequence);
+    for (const seq of s.results.keys()) {
+      if (seq <= op.commandSequence) s.results.delete(seq);
+    }
+    if (op.eventIndex > s.completeIndex) {
+      s.completeIndex = op.eventIndex;
+      s.pending = s.pending.filter((b) => b.eventIndex > op.eventIndex);
+    }
+    return { ok: true, index, eventIndex: s.eventIndex, value: null };
+  }
+
+  #unregister(op: UnregisterOperation): OperationResult {
+    const { index, logTime } = this.#applying!;
+    const s = this.#sessions.get(op.sessionId);
+    if (s === undefined) return unknownSession(index, op.sessionId);
+    const eventIndex = s.eventIndex;
+    if (op.expired) {
+      // Re-check at this entry's log time: a keep-alive applied since the leader's decision
+      // rescues the session (copycat-spec §1.3, #42/#45).
+      if (!(logTime - s.timeoutMs > s.lastSeenMs)) {
+        return { ok: true, index, eventIndex, value: { unregistered: false } };
+      }
+      this.#expire(s);
+    } else {
+      this.#close(s);
+    }
+    return { ok: true, index, eventIndex, value: { unregistered: true } };
+  }
+
+  #command(op: CommandOperation): OperationResult {
+    const { index, logTime } = this.#applying!;
+    const s = this.#sessions.get(op.sessionId);
+    if (s === undefined) return unknownSession(index, op.sessionId);
+    if (op.sequence <= s.commandSequence) {
+      // A duplicate (client retry, or re-proposed by a new leader): never run twice.
+      return s.results.get(op.sequence) ?? {
+        ok: false,
+        index,
+        eventIndex: s.eventIndex,
+        error: {
+          code: "COMMAND_FAILURE",
+          message: `Result of command ${op.sequence} of session ${s.id} was already acknowledged`,
+        },
+      };
+    }
+    s.lastSeenMs = logTime;
+    s.commandSequence = op.sequence; // a gap is applied anyway: see the module documentation
+    const eventIndex = s.eventIndex; // captured before execution (copycat-spec §2.3)
+    let result: OperationResult;
+    const svc = this.#serviceFor(op.service);
+    if (svc === undefined) {
+      result = appError(index, eventIndex, `Unknown service '${op.service}'`);
+    } else if (!Object.hasOwn(svc.commands, op.operation)) {
+      result = appError(index, eventIndex, `Unknown command '${op.operation}' of '${op.service}'`);
+    } else {
+      const ctx = this.#commandContext(op.service, index, logTime);
+      const commit = { index, logTime, session: s.info, operation: op.operation, args: op.args };
+      try {
+        result = { ok: true, index, eventIndex, value: svc.commands[op.operation]!(commit, ctx) };
+      } catch (e) {
+        result = { ok: false, index, eventIndex, error: userError(e) };
+      }
+    }
+    s.results.set(op.sequence, result);
+    this.#applying!.check.add(s.id);
+    return result;
+  }
+
+  #serviceFor(name: string): Service | undefined {
+    let svc = this.#services.get(name);
+    if (svc === undefined) {
+      svc = this.#factory(name);
+      if (svc !== undefined) this.#services.set(name, svc);
+    }
+    return svc;
+  }
+
+  /** Runs every task due strictly before `t`, in (due time, id) order (copycat-spec §5.3). */
+  #tick(t: number): void {
+    while (this.#tasks.length > 0 && this.#tasks[0]!.dueMs < t) {
+      const task = this.#tasks.shift()!;
+      const dueMs = task.dueMs;
+      if (task.intervalMs > 0) {
+        this.#insertTask({ ...task, dueMs: t + task.intervalMs }); // #243: from now, by interval
+      }
+      const svc = this.#services.get(task.service);
+      assertInvariant(svc !== undefined, `task ${task.id} names missing service '${task.service}'`);
+      const handler = svc.timers?.[task.timer];
+      assertInvariant(handler !== undefined, `task ${task.id} names missing timer '${task.timer}'`);
+      const ctx = this.#commandContext(task.service, this.#applying!.index, dueMs);
+      swallowUserError(() => handler(task.arg, ctx));
+    }
+  }
+
+  #insertTask(task: Task): void {
+    let lo = 0;
+    let hi = this.#tasks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = this.#tasks[mid]!;
+      if (m.dueMs < task.dueMs || (m.dueMs === task.dueMs && m.id < task.id)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#tasks.splice(lo, 0, task);
+  }
+
+  #expire(s: SessionState): void {
+    this.#remove(s);
+    this.#runHooks("onExpire", s.info);
+    this.#runHooks("onClose", s.info);
+  }
+
+  #close(s: SessionState): void {
+    this.#remove(s);
+    this.#runHooks("onClose", s.info);
+  }
+
+  #remove(s: SessionState): void {
+    s.open = false;
+    this.#sessions.delete(s.id);
+    // Only if the mapping still points at this session (copycat #257/#258).
+    if (this.#clients.get(s.clientId) === s.id) this.#clients.delete(s.clientId);
+  }
+
+  #runHooks(hook: "onOpen" | "onExpire" | "onClose", session: Session): void {
+    const { index, logTime } = this.#applying!;
+    for (const [name, svc] of this.#services) {
+      const fn = svc[hook];
+      if (fn === undefined) continue;
+      const ctx = this.#commandContext(name, index, logTime);
+      swallowUserError(() => fn.call(svc, session, ctx));
+    }
+  }
+
+  /**
+   * Turns the events collected during this entry into one batch per session, then expires
+   * sessions over a bound (their hooks may publish more: loop until none is over).
+   */
+  #flushEvents(): EventBatch[] {
+    const { index, collector } = this.#applying!;
+    const touched = new Set<number>();
+    while (true) {
+      const check = this.#applying!.check;
+      for (const [sessionId, events] of collector) {
+        touched.add(sessionId);
+        const s = this.#sessions.get(sessionId);
+        if (s === undefined) continue; // removed during this entry: its events are dropped
+        const last = s.pending.at(-1);
+        if (last !== undefined && last.eventIndex === index) {
+          s.pending[s.pending.length - 1] = { ...last, events: [...last.events, ...events] };
+        } else {
+          s.pending.push({ sessionId, eventIndex: index, previousIndex: s.eventIndex, events });
+          s.eventIndex = index;
+        }
+        check.add(sessionId);
+      }
+      collector.clear();
+      const over: SessionState[] = [];
+      for (const id of check) {
+        const s = this.#sessions.get(id);
+        if (s === undefined) continue;
+        if (
+          s.pending.length > this.#maxPendingEventBatches || s.results.size > this.#maxCachedResults
+        ) {
+          over.push(s);
+        }
+      }
+      check.clear();
+      if (over.length === 0) break;
+      for (const s of over) this.#expire(s);
+    }
+    const batches: EventBatch[] = [];
+    for (const sessionId of touched) {
+      const last = this.#sessions.get(sessionId)?.pending.at(-1);
+      if (last !== undefined && last.eventIndex === index) {
+        batches.push({ ...last, events: [...last.events] });
+      }
+    }
+    return batches;
+  }
+
+  #readContext(index: number, logTime: number): ReadContext {
+    const sessions = this.#sessions;
+    return {
+      index,
+      logTime,
+      sessions: () => [...sessions.values()].filter((s) => s.open).map((s) => s.info),
+      session: (id: number) => {
+        const s = sessions.get(id);
+        return s !== undefined && s.open ? s.info : undefined;
+      },
+    };
+  }
+
+  #commandContext(service: string, index: number, logTime: number): CommandContext {
+    const read = this.#readContext(index, logTime);
+    const guard = (what: string) => {
+      // A context captured by a service and used after its entry must not leak effects.
+      if (this.#applying === null || this.#applying.index !== index) {
+        throw new RangeError(
+          `Cannot ${what} outside the entry (index ${index}) that gave this context`,
+        );
+      }
+    };
+    const addTask = (delayMs: number, intervalMs: number, timer: string, arg: unknown) => {
+      guard("schedule");
+      if (!Number.isFinite(delayMs) || delayMs < 0) {
+        throw new RangeError(
+          `Cannot schedule as 'delayMs' must be ≥ 0: current value is ${delayMs}`,
+        );
+      }
+      if (this.#services.get(service)?.timers?.[timer] === undefined) {
+        throw new RangeError(`Cannot schedule as service '${service}' has no timer '${timer}'`);
+      }
+      if (this.#tasks.length >= this.#maxScheduledTasks) {
+        throw new RangeError(`Cannot schedule: ${this.#tasks.length} tasks already pending`);
+      }
+      const id = this.#nextTaskId++;
+      this.#insertTask({ id, service, timer, arg, dueMs: logTime + delayMs, intervalMs });
+      return id;
+    };
+    return {
+      ...read,
+      publish: (session, eventName, payload) => {
+        guard("publish");
+        const id = typeof session === "number" ? session : session.id;
+        const s = this.#sessions.get(id);
+        if (s === undefined || !s.open) {
+          throw new RangeError(`Cannot publish '${eventName}' as session ${id} is not open`);
+        }
+        const collector = this.#applying!.collector;
+        let list = collector.get(id);
+        if (list === undefined) collector.set(id, list = []);
+        list.push({ name: eventName, payload });
+      },
+      schedule: (delayMs, timer, arg) => addTask(delayMs, 0, timer, arg),
+      scheduleAtFixedRate: (initialDelayMs, intervalMs, timer, arg) => {
+        if (!Number.isFinite(intervalMs) || intervalMs < 1) {
+          throw new RangeError(
+            `Cannot schedule as 'intervalMs' must be ≥ 1: current value is ${intervalMs}`,
+          );
+        }
+        return addTask(initialDelayMs, intervalMs, timer, arg);
+      },
+      cancel: (taskId) => {
+        guard("cancel");
+        const i = this.#tasks.findIndex((t) => t.id === taskId && t.service === service);
+        if (i < 0) return false;
+        this.#tasks.splice(i, 1);
+        return true;
+      },
+    };
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create state machine as '${name}' must be ≥ 1: current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+function unknownSession(index: number, sessionId: number): OperationResult {
+  return {
+    ok: false,
+    index,
+    eventIndex: 0,
+    error: { code: "UNKNOWN_SESSION", message: `Unknown session ${sessionId}` },
+  };
+}
+
+function appError(index: number, eventIndex: number, message: string): OperationResult {
+  return { ok: false, index, eventIndex, error: { code: "APPLICATION_ERROR", message } };
+}
+
+function userError(e: unknown): OperationError {
+  if (e instanceof AssertionError) throw e;
+  if (e instanceof SynodError) return { code: e.code, message: e.message };
+  return { code: "APPLICATION_ERROR", message: e instanceof Error ? e.message : String(e) };
+}
+
+function swallowUserError(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AssertionError) throw e;
+  }
+}
