@@ -1,0 +1,615 @@
+/**
+ * The client side of a session (copycat-spec §1–§4): registers, keeps the session alive,
+ * submits commands with sequence numbers (retried until answered, applied exactly once),
+ * submits queries at a consistency level, receives events in order with gap detection, and
+ * completes responses and events in the state machine's order.
+ *
+ * Synchronous and deterministic given `now()` and `random()`: the host calls `tick()`
+ * periodically, hands it messages with `receive()` and sends what `takeOutbox()` returns.
+ * Results are delivered through callbacks, so the simulator can record them at virtual times.
+ *
+ * @module
+ */
+
+import type { ErrorCode } from "../../errors.ts";
+import type {
+  ClientRequest,
+  Consistency,
+  EventsMessage,
+  ProtocolError,
+  ProtocolResult,
+  ServerMessage,
+} from "./protocol.ts";
+
+/** Session states (copycat-spec §1.1). Before the first registration the state is SUSPENDED. */
+export type SessionState = "CONNECTED" | "SUSPENDED" | "EXPIRED" | "CLOSED";
+
+/** Which member a client prefers for SEQUENTIAL queries (writes always go to the leader). */
+export type ConnectionStrategy = "any" | "leader" | "followers";
+
+/** What to do when the session expires: open a new one, or close. */
+export type RecoveryStrategy = "recover" | "close";
+
+/** Options of {@linkcode SessionClient}. */
+export interface SessionClientOptions {
+  /** The client's id, stable across its sessions. */
+  readonly clientId: string;
+  /** Addresses of the partition's members. */
+  readonly members: readonly string[];
+  /** Wall-clock (or virtual) milliseconds. */
+  readonly now: () => number;
+  /** Uniform [0, 1), for back-off jitter and member choice. */
+  readonly random: () => number;
+  /** Session timeout asked of the cluster. Default 5000 ms. */
+  readonly sessionTimeoutMs?: number;
+  /** A request unanswered for this long is sent again (to another member). Default 1000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Default `leader`. */
+  readonly strategy?: ConnectionStrategy;
+  /** Default `recover`. */
+  readonly recovery?: RecoveryStrategy;
+}
+
+/** The outcome of a command or query as the caller sees it. */
+export type ClientResult =
+  | { readonly ok: true; readonly value: unknown; readonly index: number }
+  | { readonly ok: false; readonly error: ProtocolError };
+
+/** An event delivered to the caller. */
+export interface ClientEvent {
+  /** The session that received it. */
+  readonly sessionId: number;
+  /** Index of the entry that published it. */
+  readonly eventIndex: number;
+  /** Event name. */
+  readonly name: string;
+  /** Event payload. */
+  readonly payload: unknown;
+}
+
+/** A request to send. */
+export interface ClientOutputMessage {
+  /** Member address. */
+  readonly to: string;
+  /** The request. */
+  readonly message: ClientRequest;
+}
+
+interface Attempt {
+  id: number;
+  to: string;
+  sentAt: number;
+}
+
+interface CommandOp {
+  readonly sequence: number;
+  readonly service: string;
+  readonly operation: string;
+  readonly args: unknown;
+  readonly callback: (result: ClientResult) => void;
+  attempt: Attempt | null;
+  result: ProtocolResult | null;
+}
+
+interface QueryOp {
+  readonly service: string;
+  readonly operation: string;
+  readonly args: unknown;
+  readonly consistency: Consistency;
+  readonly sequence: number;
+  readonly callback: (result: ClientResult) => void;
+  attempt: Attempt | null;
+  result: ProtocolResult | null;
+}
+
+/** Operations submitted and not yet answered, per kind; more are refused. */
+export const CLIENT_PENDING_MAX = 10_000;
+
+/** One client session. */
+export class SessionClient {
+  readonly #clientId: string;
+  readonly #members: readonly string[];
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #sessionTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #strategy: ConnectionStrategy;
+  readonly #recovery: RecoveryStrategy;
+
+  #state: SessionState = "SUSPENDED";
+  #sessionId = 0;
+  #leader: string | null = null;
+  #nextMember = 0;
+  #nextRequestId = 1;
+  #outbox: ClientOutputMessage[] = [];
+
+  #register: Attempt | null = null;
+  #keepAlive: Attempt | null = null;
+  #lastKeepAliveOk = 0;
+  #unregister: Attempt | null = null;
+
+  #nextSequence = 1;
+  /** Highest command sequence completed to the caller, in order. */
+  #completedSequence = 0;
+  #commands = new Map<number, CommandOp>();
+  #queries = new Set<QueryOp>();
+  /** Highest event index received in order. */
+  #eventIndex = 0;
+  /** Highest log index seen in any response (for monotonic reads). */
+  #lastIndex = 0;
+  /** When a response started waiting for events it has not received (then ask for a resend). */
+  #waitingForEventsSince: number | null = null;
+
+  #eventListeners: ((event: ClientEvent) => void)[] = [];
+  #stateListeners: ((state: SessionState) => void)[] = [];
+
+  /**
+   * Creates a client; call `open()` to register a session.
+   *
+   * @param options Identity, members, clock and timeouts.
+   * @throws {RangeError} If `members` is empty or a timeout is not positive.
+   */
+  constructor(options: SessionClientOptions) {
+    if (options.members.length === 0) {
+      throw new RangeError("Cannot create session client as 'members' is empty");
+    }
+    this.#clientId = options.clientId;
+    this.#members = options.members;
+    this.#now = options.now;
+    this.#random = options.random;
+    this.#sessionTimeoutMs = positive(options.sessionTimeoutMs ?? 5000, "sessionTimeoutMs");
+    this.#requestTimeoutMs = positive(options.requestTimeoutMs ?? 1000, "requestTimeoutMs");
+    this.#strategy = options.strategy ?? "leader";
+    this.#recovery = options.recovery ?? "recover";
+    this.#nextMember = Math.floor(this.#random() * this.#members.length);
+  }
+
+  /** The session's state. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** The current session id (0 before registration). */
+  get sessionId(): number {
+    return this.#sessionId;
+  }
+
+  /** Registers a listener for events. */
+  onEvent(listener: (event: ClientEvent) => void): void {
+    this.#eventListeners.push(listener);
+  }
+
+  /** Registers a listener for state changes. */
+  onStateChange(listener: (state: SessionState) => void): void {
+    this.#stateListeners.push(listener);
+  }
+
+  /** Requests to send; the caller delivers them. */
+  takeOutbox(): ClientOutputMessage[] {
+    const out = this.#outbox;
+    this.#outbox = [];
+    return out;
+  }
+
+  /** Opens a session (registration is retried until it succeeds). */
+  open(): void {
+    if (this.#state === "CLOSED") throw new Error("Cannot open a closed session client");
+    if (this.#sessionId === 0 && this.#register === null) this.#sendRegister();
+  }
+
+  /**
+   * Submits a command; `callback` receives its result once, in submission order.
+   *
+   * @throws {RangeError} If too many operations are pending.
+   */
+  command(
+    service: string,
+    operation: string,
+    args: unknown,
+    callback: (result: ClientResult) => void,
+  ): void {
+    if (this.#state === "CLOSED" || this.#state === "EXPIRED") {
+      callback({ ok: false, error: { code: "CLOSED", message: `Session is ${this.#state}` } });
+      return;
+    }
+    if (this.#commands.size >= CLIENT_PENDING_MAX) {
+      throw new RangeError(`Cannot submit command: ${CLIENT_PENDING_MAX} commands are pending`);
+    }
+    const op: CommandOp = {
+      sequence: this.#nextSequence++,
+      service,
+      operation,
+      args,
+      callback,
+      attempt: null,
+      result: null,
+    };
+    this.#commands.set(op.sequence, op);
+    if (this.#sessionId !== 0) this.#sendCommand(op, this.#leaderTarget());
+  }
+
+  /**
+   * Submits a query; `callback` receives its result once.
+   *
+   * @throws {RangeError} If too many operations are pending.
+   */
+  query(
+    service: string,
+    operation: string,
+    args: unknown,
+    consistency: Consistency,
+    callback: (result: ClientResult) => void,
+  ): void {
+    if (this.#state === "CLOSED" || this.#state === "EXPIRED") {
+      callback({ ok: false, error: { code: "CLOSED", message: `Session is ${this.#state}` } });
+      return;
+    }
+    if (this.#queries.size >= CLIENT_PENDING_MAX) {
+      throw new RangeError(`Cannot submit query: ${CLIENT_PENDING_MAX} queries are pending`);
+    }
+    const op: QueryOp = {
+      service,
+      operation,
+      args,
+      consistency,
+      sequence: this.#nextSequence - 1,
+      callback,
+      attempt: null,
+      result: null,
+    };
+    this.#queries.add(op);
+    if (this.#sessionId !== 0) this.#sendQuery(op, this.#queryTarget(op));
+  }
+
+  /** Closes the session: unregisters it and fails what is pending. */
+  close(): void {
+    if (this.#state === "CLOSED") return;
+    if (this.#sessionId !== 0) this.#sendUnregister();
+    this.#failAll("CLOSED", "Session closed");
+    this.#setState("CLOSED");
+  }
+
+  /** Periodic work: keep-alives, timeouts and retries. */
+  tick(): void {
+    if (this.#state === "CLOSED") return;
+    const now = this.#now();
+    if (this.#register !== null && this.#timedOut(this.#register)) {
+      this.#rotate();
+      this.#sendRegister();
+    }
+    if (this.#sessionId === 0) return;
+    if (this.#keepAlive !== null && this.#timedOut(this.#keepAlive)) {
+      this.#keepAlive = null;
+      this.#rotate();
+    }
+    if (this.#keepAlive === null && now - this.#lastKeepAliveOk >= this.#sessionTimeoutMs / 3) {
+      this.#sendKeepAlive();
+    }
+    if (this.#state === "CONNECTED" && now - this.#lastKeepAliveOk > this.#sessionTimeoutMs) {
+      this.#setState("SUSPENDED");
+    }
+    if (
+      this.#waitingForEventsSince !== null &&
+      now - this.#waitingForEventsSince > this.#requestTimeoutMs && this.#keepAlive === null
+    ) {
+      this.#sendKeepAlive(); // asks the member to resend events we lack
+    }
+    let resent = false;
+    for (const op of this.#commands.values()) {
+      if (op.result === null && (op.attempt === null || this.#timedOut(op.attempt))) {
+        if (!resent && op.attempt !== null) this.#rotate();
+        resent = true;
+        this.#sendCommand(op, this.#leaderTarget());
+      }
+    }
+    for (const op of this.#queries) {
+      if (op.result === null && (op.attempt === null || this.#timedOut(op.attempt))) {
+        if (op.attempt !== null) this.#rotate();
+        this.#sendQuery(op, this.#queryTarget(op));
+      }
+    }
+  }
+
+  /**
+   * Handles a message from a member.
+   *
+   * @param from The member's address.
+   * @param message The message.
+   */
+  receive(from: string, message: ServerMessage): void {
+    if (this.#state === "CLOSED") return;
+    if (message.type === "events") {
+      this.#receiveEvents(message);
+      return;
+    }
+    const { id, result } = message;
+    if (this.#register?.id === id) return this.#onRegister(from, result);
+    if (this.#keepAlive?.id === id) return this.#onKeepAlive(result);
+    if (this.#unregister?.id === id) {
+      this.#unregister = null;
+      return;
+    }
+    for (const op of this.#commands.values()) {
+      if (op.attempt?.id === id) return this.#onCommandResult(op, result);
+    }
+    for (const op of this.#queries) {
+      if (op.attempt?.id === id) return this.#onQueryResult(op, result);
+    }
+    // A response to an attempt we have given up on: ignore it.
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #onRegister(from: string, result: ProtocolResult): void {
+    this.#register = null;
+    if (!result.ok) {
+      this.#redirect(result.error);
+      this.#sendRegister();
+      return;
+    }
+    const value = result.value as { sessionId: number };
+    this.#sessionId = value.sessionId;
+    this.#eventIndex = value.sessionId;
+    this.#lastIndex = Math.max(this.#lastIndex, result.index);
+    this.#completedSequence = 0;
+    this.#nextSequence = 1;
+    this.#leader = from;
+    this.#lastKeepAliveOk = this.#now();
+    this.#setState("CONNECTED");
+    // Commands submitted before registration go out now, in order.
+    for (const op of this.#commands.values()) this.#sendCommand(op, this.#leaderTarget());
+    for (const op of this.#queries) this.#sendQuery(op, this.#queryTarget(op));
+  }
+
+  #onKeepAlive(result: ProtocolResult): void {
+    this.#keepAlive = null;
+    if (result.ok) {
+      this.#lastKeepAliveOk = this.#now();
+      this.#lastIndex = Math.max(this.#lastIndex, result.index);
+      if (this.#state === "SUSPENDED") this.#setState("CONNECTED");
+      return;
+    }
+    if (result.error.code === "UNKNOWN_SESSION") return this.#expire();
+    this.#redirect(result.error);
+  }
+
+  #onCommandResult(op: CommandOp, result: ProtocolResult): void {
+    if (!result.ok) {
+      const code = result.error.code;
+      if (code === "UNKNOWN_SESSION") return this.#expire();
+      if (code === "NOT_LEADER" || code === "PROPOSAL_DROPPED") {
+        op.attempt = null;
+        this.#redirect(result.error);
+        // Resend this and every later unanswered command, in sequence order.
+        for (const later of this.#commands.values()) {
+          if (later.sequence >= op.sequence && later.result === null) {
+            this.#sendCommand(later, this.#leaderTarget());
+          }
+        }
+        return;
+      }
+    }
+    op.result = result;
+    this.#lastIndex = Math.max(this.#lastIndex, result.index);
+    this.#complete();
+  }
+
+  #onQueryResult(op: QueryOp, result: ProtocolResult): void {
+    if (!result.ok) {
+      const code = result.error.code;
+      if (code === "UNKNOWN_SESSION") return this.#expire();
+      if (code === "NOT_LEADER" || code === "PROPOSAL_DROPPED") {
+        this.#redirect(result.error);
+        this.#sendQuery(op, this.#queryTarget(op));
+        return;
+      }
+    }
+    op.result = result;
+    this.#lastIndex = Math.max(this.#lastIndex, result.index);
+    this.#complete();
+  }
+
+  /**
+   * Completes commands in sequence order, each only after the events published before it
+   * (copycat-spec §4.4), then queries whose events have arrived.
+   */
+  #complete(): void {
+    let blockedOnEvents = false;
+    for (;;) {
+      const op = this.#commands.get(this.#completedSequence + 1);
+      if (op === undefined || op.result === null) break;
+      if (op.result.eventIndex > this.#eventIndex) {
+        blockedOnEvents = true;
+        break;
+      }
+      this.#commands.delete(op.sequence);
+      this.#completedSequence = op.sequence;
+      op.callback(toClientResult(op.result));
+    }
+    for (const op of [...this.#queries]) {
+      if (op.result === null) continue;
+      if (op.sequence > this.#completedSequence || op.result.eventIndex > this.#eventIndex) {
+        blockedOnEvents ||= op.result.eventIndex > this.#eventIndex;
+        continue;
+      }
+      this.#queries.delete(op);
+      op.callback(toClientResult(op.result));
+    }
+    if (!blockedOnEvents) this.#waitingForEventsSince = null;
+    else if (this.#waitingForEventsSince === null) this.#waitingForEventsSince = this.#now();
+  }
+
+  #receiveEvents(message: EventsMessage): void {
+    const batch = message.batch;
+    if (batch.sessionId !== this.#sessionId) return;
+    if (batch.eventIndex <= this.#eventIndex) return; // already have it
+    if (batch.previousIndex > this.#eventIndex) {
+      // A gap: a batch was lost. Ask for a resend from where we are (copycat-spec §4.2).
+      if (this.#keepAlive === null) this.#sendKeepAlive();
+      return;
+    }
+    this.#eventIndex = batch.eventIndex;
+    for (const e of batch.events) {
+      const event: ClientEvent = {
+        sessionId: batch.sessionId,
+        eventIndex: batch.eventIndex,
+        name: e.name,
+        payload: e.payload,
+      };
+      for (const listener of this.#eventListeners) listener(event);
+    }
+    this.#complete();
+  }
+
+  #expire(): void {
+    if (this.#state === "EXPIRED" || this.#state === "CLOSED") return;
+    this.#setState("EXPIRED");
+    this.#failAll("UNKNOWN_SESSION", `Session ${this.#sessionId} expired`);
+    this.#sessionId = 0;
+    this.#keepAlive = null;
+    if (this.#recovery === "recover") {
+      this.#state = "SUSPENDED";
+      this.#sendRegister();
+    } else {
+      this.#setState("CLOSED");
+    }
+  }
+
+  #failAll(code: ErrorCode, message: string): void {
+    const commands = [...this.#commands.values()];
+    const queries = [...this.#queries];
+    this.#commands.clear();
+    this.#queries.clear();
+    for (const op of commands) op.callback({ ok: false, error: { code, message } });
+    for (const op of queries) op.callback({ ok: false, error: { code, message } });
+  }
+
+  #redirect(error: ProtocolError): void {
+    if (error.code === "NOT_LEADER" && error.leader) this.#leader = error.leader;
+    else {
+      this.#leader = null;
+      this.#rotate();
+    }
+  }
+
+  #rotate(): void {
+    this.#leader = null;
+    this.#nextMember = (this.#nextMember + 1) % this.#members.length;
+  }
+
+  #leaderTarget(): string {
+    return this.#leader ?? this.#members[this.#nextMember]!;
+  }
+
+  #queryTarget(op: QueryOp): string {
+    if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader") return this.#leaderTarget();
+    const candidates = this.#strategy === "followers"
+      ? this.#members.filter((m) => m !== this.#leader)
+      : this.#members;
+    const pool = candidates.length > 0 ? candidates : this.#members;
+    return pool[Math.floor(this.#random() * pool.length)]!;
+  }
+
+  #timedOut(attempt: Attempt): boolean {
+    return this.#now() - attempt.sentAt > this.#requestTimeoutMs;
+  }
+
+  #attempt(to: string): Attempt {
+    return { id: this.#nextRequestId++, to, sentAt: this.#now() };
+  }
+
+  #sendRegister(): void {
+    const attempt = this.#attempt(this.#leaderTarget());
+    this.#register = attempt;
+    this.#outbox.push({
+      to: attempt.to,
+      message: {
+        type: "register",
+        id: attempt.id,
+        clientId: this.#clientId,
+        timeoutMs: this.#sessionTimeoutMs,
+      },
+    });
+  }
+
+  #sendKeepAlive(): void {
+    const attempt = this.#attempt(this.#leaderTarget());
+    this.#keepAlive = attempt;
+    this.#outbox.push({
+      to: attempt.to,
+      message: {
+        type: "keepAlive",
+        id: attempt.id,
+        sessionId: this.#sessionId,
+        commandSequence: this.#completedSequence,
+        eventIndex: this.#eventIndex,
+      },
+    });
+  }
+
+  #sendUnregister(): void {
+    const attempt = this.#attempt(this.#leaderTarget());
+    this.#unregister = attempt;
+    this.#outbox.push({
+      to: attempt.to,
+      message: { type: "unregister", id: attempt.id, sessionId: this.#sessionId },
+    });
+  }
+
+  #sendCommand(op: CommandOp, to: string): void {
+    const attempt = this.#attempt(to);
+    op.attempt = attempt;
+    this.#outbox.push({
+      to,
+      message: {
+        type: "command",
+        id: attempt.id,
+        sessionId: this.#sessionId,
+        sequence: op.sequence,
+        service: op.service,
+        operation: op.operation,
+        args: op.args,
+      },
+    });
+  }
+
+  #sendQuery(op: QueryOp, to: string): void {
+    const attempt = this.#attempt(to);
+    op.attempt = attempt;
+    this.#outbox.push({
+      to,
+      message: {
+        type: "query",
+        id: attempt.id,
+        sessionId: this.#sessionId,
+        sequence: op.sequence,
+        index: this.#lastIndex,
+        consistency: op.consistency,
+        service: op.service,
+        operation: op.operation,
+        args: op.args,
+      },
+    });
+  }
+
+  #setState(state: SessionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    for (const listener of this.#stateListeners) listener(state);
+  }
+}
+
+function toClientResult(result: ProtocolResult): ClientResult {
+  return result.ok
+    ? { ok: true, value: result.value, index: result.index }
+    : { ok: false, error: result.error };
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `Cannot create session client as '${name}' must be > 0: current value is ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,429 @@
+/**
+ * The member side of client sessions: takes client requests, proposes session operations to the
+ * Raft core, applies committed entries to the {@linkcode SessionStateMachine}, answers clients,
+ * serves queries at their consistency level and pushes events (copycat-spec §1–§4).
+ *
+ * Like the core it is synchronous and deterministic given its inputs and its `now()`: the host
+ * (the driver, or the simulator) calls it from its Ready loop and delivers its outbox.
+ *
+ * @module
+ */
+
+import { assert } from "../../raft/_assert.ts";
+import type { RaftNode } from "../../raft/raft.ts";
+import { type Entry, EntryType, type ReadState, type Snapshot } from "../../raft/types.ts";
+import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
+import {
+  type ClientRequest,
+  type CommandRequest,
+  failure,
+  type ProtocolResult,
+  type QueryRequest,
+  type ServerMessage,
+} from "./protocol.ts";
+import type { EventBatch, SessionStateMachine } from "./session_manager.ts";
+
+/** Options of {@linkcode SessionServer}. */
+export interface SessionServerOptions {
+  /** The member's Raft core (proposals and reads go through it). */
+  readonly raft: RaftNode;
+  /** The member's state machine (the host applies nothing itself). */
+  readonly stateMachine: SessionStateMachine;
+  /** Wall-clock milliseconds, stamped into proposals (virtual time in the simulator). */
+  readonly now: () => number;
+  /** Queries waiting for their index or read round; more are refused. Default 10000. */
+  readonly maxPendingQueries?: number;
+  /** Out-of-order commands held per session until the gap fills. Default 1000. */
+  readonly maxBufferedCommands?: number;
+}
+
+/** A message for a client. */
+export interface ClientOutput {
+  /** The client's address. */
+  readonly to: string;
+  /** What to send. */
+  readonly message: ServerMessage;
+}
+
+interface PendingProposal {
+  readonly client: string;
+  readonly id: number;
+  readonly term: number;
+}
+
+interface PendingQuery {
+  readonly client: string;
+  readonly request: QueryRequest;
+  /** For linearizable reads: the read index once confirmed; -1 while waiting for it. */
+  readIndex: number;
+}
+
+/** Hosts one member's sessions. */
+export class SessionServer {
+  readonly #raft: RaftNode;
+  readonly #sm: SessionStateMachine;
+  readonly #now: () => number;
+  readonly #maxPendingQueries: number;
+  readonly #maxBufferedCommands: number;
+  #outbox: ClientOutput[] = [];
+  /** Leader only: proposals awaiting their entry, by index. */
+  #proposals = new Map<number, PendingProposal>();
+  /** Leader only: highest command sequence proposed per session in this term. */
+  #proposedSequence = new Map<number, number>();
+  /** Leader only: commands that arrived ahead of their predecessor. */
+  #buffered = new Map<number, Map<number, { client: string; request: CommandRequest }>>();
+  /** Leader only: sessions an expiring Unregister was proposed for. */
+  #expiring = new Set<number>();
+  /** Where each session's client was last seen talking to this member (events go there). */
+  #clients = new Map<number, string>();
+  #queries: PendingQuery[] = [];
+  #readContexts = new Map<string, PendingQuery>();
+  #readCounter = 0;
+  #term = 0;
+  #wasLeader = false;
+
+  /**
+   * Creates the server.
+   *
+   * @param options The core, the state machine and the clock.
+   */
+  constructor(options: SessionServerOptions) {
+    this.#raft = options.raft;
+    this.#sm = options.stateMachine;
+    this.#now = options.now;
+    this.#maxPendingQueries = options.maxPendingQueries ?? 10_000;
+    this.#maxBufferedCommands = options.maxBufferedCommands ?? 1_000;
+  }
+
+  /** Messages for clients produced so far; the caller sends them. */
+  takeOutbox(): ClientOutput[] {
+    const out = this.#outbox;
+    this.#outbox = [];
+    return out;
+  }
+
+  /**
+   * Handles a request from a client.
+   *
+   * @param client The client's address (where answers and events go).
+   * @param request The request.
+   */
+  receive(client: string, request: ClientRequest): void {
+    this.#noticeLeadership();
+    if (request.type === "query") {
+      this.#receiveQuery(client, request);
+      return;
+    }
+    if (this.#raft.role !== "leader") {
+      this.#reply(client, request.id, this.#notLeader());
+      return;
+    }
+    if (request.type !== "register") this.#connect(request.sessionId, client);
+    switch (request.type) {
+      case "register":
+        this.#propose(client, request.id, {
+          tag: OperationTag.Register,
+          timestamp: this.#now(),
+          clientId: request.clientId,
+          timeoutMs: request.timeoutMs,
+        });
+        return;
+      case "keepAlive":
+        this.#resendEvents(request.sessionId, request.eventIndex);
+        this.#propose(client, request.id, {
+          tag: OperationTag.KeepAlive,
+          timestamp: this.#now(),
+          sessionId: request.sessionId,
+          commandSequence: request.commandSequence,
+          eventIndex: request.eventIndex,
+        });
+        return;
+      case "unregister":
+        this.#propose(client, request.id, {
+          tag: OperationTag.Unregister,
+          timestamp: this.#now(),
+          sessionId: request.sessionId,
+          expired: false,
+        });
+        return;
+      case "command":
+        this.#receiveCommand(client, request);
+        return;
+    }
+  }
+
+  /**
+   * Applies committed entries (every committed entry, in order, from the Ready).
+   *
+   * @param entries The Ready's committed entries.
+   */
+  applyEntries(entries: readonly Entry[]): void {
+    this.#noticeLeadership();
+    for (const entry of entries) {
+      if (entry.index <= this.#sm.lastIndex) continue; // covered by a restored snapshot
+      const result = this.#sm.apply(entry);
+      const pending = this.#proposals.get(entry.index);
+      if (pending !== undefined) {
+        this.#proposals.delete(entry.index);
+        const answer = entry.term === pending.term && result.response !== null
+          ? result.response
+          : this.#notLeader();
+        this.#reply(pending.client, pending.id, answer);
+      }
+      if (result.tag === OperationTag.Unregister && entry.type === EntryType.Normal) {
+        this.#forgetClosedSessions();
+      }
+      for (const batch of result.events) this.#pushEvents(batch);
+    }
+    this.#releaseBufferedCommands();
+    this.#serveQueries();
+  }
+
+  /**
+   * Replaces the state machine with a snapshot received from the leader.
+   *
+   * @param snapshot The snapshot (its data is the state machine's snapshot).
+   */
+  restore(snapshot: Snapshot): void {
+    this.#sm.restore(snapshot.data);
+    this.#serveQueries();
+  }
+
+  /**
+   * Linearizable reads confirmed by the core.
+   *
+   * @param states The Ready's read states.
+   */
+  readStates(states: readonly ReadState[]): void {
+    for (const state of states) {
+      const q = this.#readContexts.get(state.context);
+      if (q === undefined) continue;
+      this.#readContexts.delete(state.context);
+      q.readIndex = state.index;
+    }
+    this.#serveQueries();
+  }
+
+  /** Periodic work: the leader expires sessions whose timeout passed (copycat-spec §1.4). */
+  tick(): void {
+    this.#noticeLeadership();
+    if (this.#raft.role !== "leader") return;
+    for (const sessionId of this.#sm.expiredSessions(this.#now())) {
+      if (this.#expiring.has(sessionId)) continue;
+      try {
+        this.#raft.propose(encodeOperation({
+          tag: OperationTag.Unregister,
+          timestamp: this.#now(),
+          sessionId,
+          expired: true,
+        }));
+        this.#expiring.add(sessionId);
+      } catch {
+        return; // not leader any more, or too much uncommitted: retried on the next tick
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** A member that lost leadership answers what it proposed with NOT_LEADER (clients retry). */
+  #noticeLeadership(): void {
+    const leader = this.#raft.role === "leader";
+    const term = this.#raft.term;
+    if (this.#wasLeader && (!leader || term !== this.#term)) {
+      for (const p of this.#proposals.values()) this.#reply(p.client, p.id, this.#notLeader());
+      for (const waiting of this.#buffered.values()) {
+        for (const w of waiting.values()) this.#reply(w.client, w.request.id, this.#notLeader());
+      }
+      for (const q of this.#readContexts.values()) {
+        this.#reply(q.client, q.request.id, this.#notLeader());
+      }
+      const dropped = new Set(this.#readContexts.values());
+      this.#queries = this.#queries.filter((q) => !dropped.has(q));
+      this.#proposals.clear();
+      this.#buffered.clear();
+      this.#readContexts.clear();
+      this.#proposedSequence.clear();
+      this.#expiring.clear();
+    }
+    this.#wasLeader = leader;
+    this.#term = term;
+  }
+
+  #propose(client: string, id: number, op: Operation): void {
+    let index: number;
+    try {
+      index = this.#raft.propose(encodeOperation(op));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      this.#reply(
+        client,
+        id,
+        code === "NOT_LEADER"
+          ? this.#notLeader()
+          : failure("PROPOSAL_DROPPED", e instanceof Error ? e.message : String(e)),
+      );
+      return;
+    }
+    this.#proposals.set(index, { client, id, term: this.#raft.term });
+  }
+
+  /** Commands are proposed in sequence order per session (copycat-spec §2.2). */
+  #receiveCommand(client: string, request: CommandRequest): void {
+    const expected = this.#expectedSequence(request.sessionId);
+    if (request.sequence > expected) {
+      let waiting = this.#buffered.get(request.sessionId);
+      if (waiting === undefined) {
+        waiting = new Map();
+        this.#buffered.set(request.sessionId, waiting);
+      }
+      if (waiting.size >= this.#maxBufferedCommands) {
+        this.#reply(
+          client,
+          request.id,
+          failure(
+            "COMMAND_FAILURE",
+            `Too many out-of-order commands for session ${request.sessionId}`,
+          ),
+        );
+        return;
+      }
+      const previous = waiting.get(request.sequence);
+      if (previous !== undefined) {
+        this.#reply(previous.client, previous.request.id, this.#notLeader());
+      }
+      waiting.set(request.sequence, { client, request });
+      return;
+    }
+    this.#proposeCommand(client, request);
+  }
+
+  #expectedSequence(sessionId: number): number {
+    const applied = this.#sm.session(sessionId)?.commandSequence ?? 0;
+    return Math.max(applied, this.#proposedSequence.get(sessionId) ?? 0) + 1;
+  }
+
+  #proposeCommand(client: string, request: CommandRequest): void {
+    const proposed = this.#proposedSequence.get(request.sessionId) ?? 0;
+    if (request.sequence > proposed) {
+      this.#proposedSequence.set(request.sessionId, request.sequence);
+    }
+    this.#propose(client, request.id, {
+      tag: OperationTag.Command,
+      timestamp: this.#now(),
+      sessionId: request.sessionId,
+      sequence: request.sequence,
+      service: request.service,
+      operation: request.operation,
+      args: request.args,
+    });
+  }
+
+  #releaseBufferedCommands(): void {
+    if (this.#raft.role !== "leader") return;
+    for (const [sessionId, waiting] of this.#buffered) {
+      for (;;) {
+        const next = waiting.get(this.#expectedSequence(sessionId));
+        if (next === undefined) break;
+        waiting.delete(next.request.sequence);
+        this.#proposeCommand(next.client, next.request);
+      }
+      if (waiting.size === 0) this.#buffered.delete(sessionId);
+    }
+  }
+
+  #receiveQuery(client: string, request: QueryRequest): void {
+    const linearizable = request.consistency !== "SEQUENTIAL";
+    if (linearizable && this.#raft.role !== "leader") {
+      this.#reply(client, request.id, this.#notLeader());
+      return;
+    }
+    if (this.#queries.length >= this.#maxPendingQueries) {
+      this.#reply(client, request.id, failure("PROPOSAL_DROPPED", "Too many pending queries"));
+      return;
+    }
+    if (this.#raft.role === "leader") this.#connect(request.sessionId, client);
+    const pending: PendingQuery = { client, request, readIndex: linearizable ? -1 : 0 };
+    this.#queries.push(pending);
+    if (linearizable) {
+      const context = `q${++this.#readCounter}`;
+      this.#readContexts.set(context, pending);
+      try {
+        this.#raft.readIndex(context, { lease: request.consistency === "LINEARIZABLE_LEASE" });
+      } catch {
+        this.#readContexts.delete(context);
+        this.#queries.pop();
+        this.#reply(client, request.id, this.#notLeader());
+        return;
+      }
+    }
+    this.#serveQueries();
+  }
+
+  /**
+   * Runs every query whose conditions hold: its read index is confirmed (linearizable), the state
+   * machine has applied the client's last seen index and its last command (copycat-spec §3.3).
+   */
+  #serveQueries(): void {
+    if (this.#queries.length === 0) return;
+    const waiting: PendingQuery[] = [];
+    for (const q of this.#queries) {
+      const r = q.request;
+      const session = this.#sm.session(r.sessionId);
+      const applied = this.#sm.lastIndex;
+      const ready = q.readIndex >= 0 && applied >= Math.max(q.readIndex, r.index) &&
+        (session === undefined || session.commandSequence >= r.sequence);
+      if (!ready) {
+        waiting.push(q);
+        continue;
+      }
+      this.#reply(q.client, r.id, this.#sm.query(r.sessionId, r.service, r.operation, r.args));
+    }
+    this.#queries = waiting;
+  }
+
+  #connect(sessionId: number, client: string): void {
+    if (this.#clients.get(sessionId) === client) return;
+    this.#clients.set(sessionId, client);
+    // A client that (re)connects here gets the events it has not acknowledged (§4.5).
+    const session = this.#sm.session(sessionId);
+    if (session !== undefined) this.#resendEvents(sessionId, session.completeIndex);
+  }
+
+  #resendEvents(sessionId: number, afterIndex: number): void {
+    const client = this.#clients.get(sessionId);
+    if (client === undefined || this.#sm.session(sessionId) === undefined) return;
+    for (const batch of this.#sm.pendingEvents(sessionId, afterIndex)) {
+      this.#outbox.push({ to: client, message: { type: "events", batch } });
+    }
+  }
+
+  #pushEvents(batch: EventBatch): void {
+    if (this.#raft.role !== "leader") return;
+    const client = this.#clients.get(batch.sessionId);
+    if (client !== undefined) this.#outbox.push({ to: client, message: { type: "events", batch } });
+  }
+
+  #forgetClosedSessions(): void {
+    for (const id of [...this.#clients.keys()]) {
+      if (this.#sm.session(id) === undefined) this.#clients.delete(id);
+    }
+    for (const id of [...this.#expiring]) {
+      if (this.#sm.session(id) === undefined) this.#expiring.delete(id);
+    }
+  }
+
+  #notLeader(): ProtocolResult {
+    const leader = this.#raft.leader;
+    return failure(
+      "NOT_LEADER",
+      leader === null ? "No leader is known" : `The leader is '${leader}'`,
+      leader === this.#raft.id ? null : leader,
+    );
+  }
+
+  #reply(client: string, id: number, result: ProtocolResult): void {
+    assert(Number.isSafeInteger(id), `reply: bad request id ${id}`);
+    this.#outbox.push({ to: client, message: { type: "response", id, result } });
+  }
+}
