@@ -529,6 +529,19 @@ export class RaftNode {
     return m !== undefined && isVoterType(m.type);
   }
 
+  /**
+   * Whether this member may campaign: it votes in the latest configuration, or it voted in the
+   * previous one and the change that removed or demoted it is not committed yet. Without the
+   * second case a leader that removed itself and failed before the change committed could hold
+   * the longest log yet never campaign, while the others need its vote (thesis §4.2.2).
+   */
+  #canCampaign(): boolean {
+    if (this.#isVoter(this.id)) return true;
+    if (this.#configIndex() <= this.#log.committed || this.#configs.length < 2) return false;
+    const previous = findMember(this.#configs[this.#configs.length - 2]!.membership, this.id);
+    return previous !== undefined && isVoterType(previous.type);
+  }
+
   #voters(): NodeId[] {
     return voterIds(this.#membership());
   }
@@ -552,7 +565,7 @@ export class RaftNode {
   /** Adjusts leader bookkeeping to the configuration now in force. */
   #onMembershipChanged(): void {
     if (this.#role !== "leader") {
-      if (this.#role !== "follower" && !this.#isVoter(this.id)) {
+      if (this.#role !== "follower" && !this.#canCampaign()) {
         this.#becomeFollower(this.#term, null);
       }
       return;
@@ -681,7 +694,7 @@ export class RaftNode {
 
   #hup(transfer: boolean): void {
     if (this.#role === "leader") return;
-    if (!this.#isVoter(this.id)) return;
+    if (!this.#canCampaign()) return;
     if (this.#config.preVote && !transfer) this.#campaign("pre");
     else this.#campaign(transfer ? "transfer" : "election");
   }
@@ -744,7 +757,9 @@ export class RaftNode {
 
   #tickElection(): void {
     this.#electionElapsed++;
-    if (this.#electionElapsed >= this.#randomizedElectionTimeout) {
+    // A member that cannot campaign keeps counting, so its lease of a dead leader runs out and
+    // it answers other members' pre-votes (etcd's promotable()).
+    if (this.#canCampaign() && this.#electionElapsed >= this.#randomizedElectionTimeout) {
       this.#electionElapsed = 0;
       this.#hup(false);
     }
@@ -821,8 +836,9 @@ export class RaftNode {
     const canVote = this.#vote === m.from ||
       (this.#vote === null && this.#leader === null) ||
       (pre && m.term > this.#term);
-    const known = this.#isVoter(m.from);
-    const grant = canVote && known && this.#log.isUpToDate(m.index, m.logTerm);
+    // No membership check on the candidate: our configuration may be older than its own
+    // (thesis §4.1), e.g. a new member whose log is still empty must be able to vote.
+    const grant = canVote && this.#log.isUpToDate(m.index, m.logTerm);
     const responseType = pre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     if (grant) {
       // A pre-vote grant carries the term it was asked for, so the candidate does not step down.

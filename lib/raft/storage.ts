@@ -96,6 +96,8 @@ export class MemoryStorage implements RaftStorage {
   #snapshot: Snapshot | null = null;
   /** Entry at array position i has index `#offset + i`. */
   #offset = 1;
+  /** Term of the entry at `#offset - 1` (compacted away), 0 before any compaction. */
+  #prevTerm = 0;
   #entries: Entry[] = [];
 
   /** The hard state persisted last. */
@@ -115,11 +117,9 @@ export class MemoryStorage implements RaftStorage {
 
   /** Term of the entry at `index`, or `undefined` outside the log. */
   term(index: number): number | undefined {
-    if (index === this.#offset - 1) {
-      if (index === 0) return 0;
-      const snap = this.#snapshot?.metadata;
-      return snap && snap.index === index ? snap.term : undefined;
-    }
+    if (index === this.#offset - 1) return this.#prevTerm;
+    const snap = this.#snapshot?.metadata;
+    if (snap !== undefined && snap.index === index) return snap.term;
     if (index < this.#offset || index > this.lastIndex()) return undefined;
     return this.#entries[index - this.#offset]!.term;
   }
@@ -182,6 +182,7 @@ export class MemoryStorage implements RaftStorage {
     const { index, term } = snapshot.metadata;
     const keep = this.term(index) === term;
     this.#snapshot = snapshot;
+    this.#prevTerm = term;
     if (keep) {
       this.#entries = this.#entries.slice(index + 1 - this.#offset);
     } else {
@@ -197,6 +198,7 @@ export class MemoryStorage implements RaftStorage {
     if (this.#snapshot !== null && this.#snapshot.metadata.index >= index) return;
     this.#snapshot = snapshot;
     const newOffset = Math.max(this.#offset, index + 1 - Math.max(0, retainEntries));
+    this.#prevTerm = this.term(newOffset - 1)!;
     this.#entries = this.#entries.slice(newOffset - this.#offset);
     this.#offset = newOffset;
   }
@@ -210,6 +212,7 @@ export class MemoryStorage implements RaftStorage {
     copy.#hardState = this.#hardState;
     copy.#snapshot = this.#snapshot;
     copy.#offset = this.#offset;
+    copy.#prevTerm = this.#prevTerm;
     copy.#entries = [...this.#entries];
     return copy;
   }
