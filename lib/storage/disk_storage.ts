@@ -1,0 +1,390 @@
+/**
+ * {@linkcode DiskStorage}: the durable {@linkcode RaftStorage} of one Raft group, in one
+ * directory guarded by an exclusive lock:
+ *
+ * ```
+ * <directory>/
+ *   LOCK                              flock'ed while open; holds the owner's pid
+ *   hard_state                        term, vote, commit (hard_state.ts)
+ *   snapshot-<index:20>.snap          newest snapshot (snapshot_store.ts)
+ *   <segment id:20>.seg               log segments (segment.ts, segmented_log.ts)
+ * ```
+ *
+ * @module
+ */
+
+import { StorageCorruptionError, SynodError } from "../errors.ts";
+import { assert } from "../raft/_assert.ts";
+import type { RaftStorage } from "../raft/storage.ts";
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../raft/types.ts";
+import { joinPath, listDirectory, removeFile, syncDirectory } from "./_io.ts";
+import { loadHardState, storeHardState } from "./hard_state.ts";
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "./segment.ts";
+import { type LogLimits, type LogRecovery, SegmentedLog } from "./segmented_log.ts";
+import { SnapshotStore } from "./snapshot_store.ts";
+
+/** Options of {@linkcode DiskStorage.open}. */
+export interface DiskStorageOptions {
+  /** Largest segment file in bytes, 4096 … 2^32 − 1. Default 32 MiB. */
+  readonly segmentBytesMax?: number;
+  /** Most entries per segment, 1 … 2^32 − 1. Default 1,048,576. */
+  readonly segmentEntriesMax?: number;
+  /**
+   * Largest entry payload in bytes; a larger entry is refused with `ENTRY_TOO_LARGE` before
+   * anything is written. Must leave room for one frame in a segment. Default 1 MiB, or what
+   * fits in a segment if `segmentBytesMax` is smaller.
+   */
+  readonly entryBytesMax?: number;
+  /** Most recent entries kept in memory for reads. Default 4096. */
+  readonly cacheEntriesMax?: number;
+  /** Most bytes (counted as `entrySize`) of recent entries kept in memory. Default 8 MiB. */
+  readonly cacheBytesMax?: number;
+}
+
+/** What {@linkcode DiskStorage.open} found and repaired. Empty lists for a clean shutdown. */
+export interface RecoveryReport {
+  /** Bytes of a torn last frame that were truncated away (0 if none). */
+  readonly tornBytes: number;
+  /** The segment file that was truncated, or `null`. */
+  readonly tornFile: string | null;
+  /** Segment files deleted by recovery, each with the reason. */
+  readonly removedSegments: readonly string[];
+  /** Corrupt snapshot files (renamed to `*.corrupt`), each with the reason. */
+  readonly corruptSnapshots: readonly string[];
+  /** Older snapshot files removed because a newer one is durable. */
+  readonly removedSnapshots: readonly string[];
+  /** Temporary files of interrupted atomic writes, removed. */
+  readonly removedTempFiles: readonly string[];
+}
+
+/** Name of the lock file in a group's directory. */
+export const LOCK_FILE = "LOCK";
+
+const DEFAULTS: Readonly<LogLimits> = {
+  segmentBytesMax: 32 << 20,
+  segmentEntriesMax: 1 << 20,
+  entryBytesMax: 1 << 20,
+  cacheEntriesMax: 4096,
+  cacheBytesMax: 8 << 20,
+};
+const U32_MAX = 0xffff_ffff;
+
+/**
+ * The durable storage of one Raft group (see the module doc for the files). All calls are
+ * synchronous; `append` and `setHardState` become durable at `sync()`.
+ *
+ * Compaction deletes whole segments only, so `firstIndex()` may stay below the snapshot index
+ * + 1 (the interface allows it); `term()` answers the snapshot's index from its metadata and
+ * `firstIndex() - 1` from the first segment's header.
+ *
+ * @example
+ * ```ts
+ * import { DiskStorage } from "./disk_storage.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const storage = DiskStorage.open(dir);
+ * storage.append([{ index: 1, term: 1, type: 1, data: new Uint8Array([42]) }]);
+ * storage.setHardState({ term: 1, vote: "member-1", commit: 1 });
+ * storage.sync();
+ * storage.close();
+ * using again = DiskStorage.open(dir);
+ * console.assert(again.lastIndex() === 1 && again.hardState().vote === "member-1");
+ * ```
+ */
+export class DiskStorage implements RaftStorage, Disposable {
+  /** The group's data directory. */
+  readonly directory: string;
+  /** What open found and repaired. */
+  readonly recovery: RecoveryReport;
+  readonly #lock: Deno.FsFile;
+  readonly #log: SegmentedLog;
+  readonly #snapshots: SnapshotStore;
+  #hardState: HardState;
+  #hardStateDirty = false;
+  #commitDirty = false;
+  #closed = false;
+
+  private constructor(
+    directory: string,
+    lock: Deno.FsFile,
+    log: SegmentedLog,
+    snapshots: SnapshotStore,
+    hardState: HardState,
+    recovery: RecoveryReport,
+  ) {
+    this.directory = directory;
+    this.#lock = lock;
+    this.#log = log;
+    this.#snapshots = snapshots;
+    this.#hardState = hardState;
+    this.recovery = recovery;
+  }
+
+  /**
+   * Opens (creating if needed) the storage in `directory`: takes the lock, removes temporary
+   * files, loads the hard state and the newest valid snapshot, and recovers the log, verifying
+   * every checksum.
+   *
+   * @param directory The group's data directory.
+   * @param options Limits; see {@linkcode DiskStorageOptions}.
+   * @returns The open storage.
+   * @throws {SynodError} `STORAGE_LOCKED` if another process (or this one) has it open.
+   * @throws {StorageCorruptionError} If data that may be committed is damaged; the message
+   * names the file, segment and byte offset.
+   * @throws {RangeError} If an option is out of range.
+   */
+  static open(directory: string, options: DiskStorageOptions = {}): DiskStorage {
+    const limits = resolveLimits(options);
+    try {
+      Deno.statSync(directory);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      Deno.mkdirSync(directory, { recursive: true });
+      syncDirectory(joinPath(directory, "..")); // make the new directory's name durable
+    }
+    const lock = Deno.openSync(joinPath(directory, LOCK_FILE), {
+      read: true,
+      write: true,
+      create: true,
+    });
+    if (!tryLockBriefly(lock)) {
+      lock.close();
+      throw new SynodError(
+        "STORAGE_LOCKED",
+        `Cannot open storage in '${directory}': it is locked by ${lockOwner(directory)}`,
+      );
+    }
+    let snapshots: SnapshotStore | null = null;
+    try {
+      lock.truncateSync(0);
+      lock.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+      const removedTempFiles: string[] = [];
+      for (const name of listDirectory(directory)) {
+        if (!name.endsWith(".tmp")) continue;
+        removeFile(joinPath(directory, name));
+        removedTempFiles.push(joinPath(directory, name));
+      }
+      const hardState = loadHardState(directory);
+      snapshots = SnapshotStore.open(directory);
+      const snap = snapshots.metadata();
+      const logRecovery: LogRecovery = { tornBytes: 0, tornFile: null, removedSegments: [] };
+      const log = SegmentedLog.open(directory, limits, snap, logRecovery);
+      // The log is synced before the hard state is written (see sync()), so a durable commit
+      // index promises durable entries up to it.
+      if (log.lastIndex() < hardState.commit) {
+        log.close();
+        throw new StorageCorruptionError(
+          `The log in '${directory}' ends at index ${log.lastIndex()} but the hard state says ` +
+            `index ${hardState.commit} is committed: committed entries are missing` +
+            (logRecovery.tornFile === null
+              ? ""
+              : ` (a torn tail was cut from '${logRecovery.tornFile}')`),
+        );
+      }
+      return new DiskStorage(directory, lock, log, snapshots, hardState, {
+        ...logRecovery,
+        corruptSnapshots: snapshots.recovery.corrupt,
+        removedSnapshots: snapshots.recovery.removed,
+        removedTempFiles,
+      });
+    } catch (error) {
+      snapshots?.close();
+      lock.close(); // releases the lock
+      throw error;
+    }
+  }
+
+  /** Number of segment files (for tests and metrics). */
+  get segmentCount(): number {
+    return this.#log.segmentCount;
+  }
+
+  /** The hard state set last (durable once `sync()` returned). */
+  hardState(): HardState {
+    return this.#hardState;
+  }
+
+  /** First readable index; whole-segment compaction may leave it below the snapshot index + 1. */
+  firstIndex(): number {
+    return this.#log.firstIndex();
+  }
+
+  /** Index of the last entry, or the snapshot index when the log is empty. */
+  lastIndex(): number {
+    return this.#log.lastIndex();
+  }
+
+  /** Term at `index`, from memory; see `LogStorage.term`. */
+  term(index: number): number | undefined {
+    const term = this.#log.term(index);
+    if (term !== undefined) return term;
+    const snap = this.#snapshots.metadata();
+    return snap !== null && snap.index === index ? snap.term : undefined;
+  }
+
+  /** Entries in `[lo, hi)` within `maxBytes`; see `LogStorage.entries`. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    this.#open();
+    return this.#log.entries(lo, hi, maxBytes);
+  }
+
+  /** Metadata of the newest durable snapshot, or `null`. */
+  snapshotMetadata(): SnapshotMetadata | null {
+    return this.#snapshots.metadata();
+  }
+
+  /** Up to `maxBytes` of snapshot data from `offset`, read at that offset. */
+  snapshotChunk(index: number, offset: number, maxBytes: number): Uint8Array {
+    this.#open();
+    return this.#snapshots.chunk(index, offset, maxBytes);
+  }
+
+  /** Bytes of the newest snapshot's data (0 if none). */
+  snapshotBytes(): number {
+    return this.#snapshots.dataBytes();
+  }
+
+  /** Records the hard state; written atomically at the next `sync()` if it changed. */
+  setHardState(state: HardState): void {
+    this.#open();
+    const old = this.#hardState;
+    if (old.term === state.term && old.vote === state.vote && old.commit === state.commit) return;
+    this.#hardState = state;
+    // Term and vote must be durable before the next message (Raft Fig. 2). The commit index
+    // need not be (it is recovered from the leader), and it changes on almost every Ready, so
+    // a commit-only change is written with the next term or vote change, or at close.
+    if (old.term !== state.term || old.vote !== state.vote) this.#hardStateDirty = true;
+    else this.#commitDirty = true;
+  }
+
+  /**
+   * Appends entries, truncating a conflicting suffix first; see `RaftStorage.append`.
+   *
+   * @throws {SynodError} `ENTRY_TOO_LARGE` if a payload exceeds `entryBytesMax` (nothing is
+   * written then).
+   */
+  append(entries: readonly Entry[]): void {
+    this.#open();
+    this.#log.append(entries);
+  }
+
+  /** Stores the snapshot durably, then keeps or discards the log (Raft Fig. 13 rule 7). */
+  installSnapshot(snapshot: Snapshot): void {
+    this.#open();
+    const { index, term } = snapshot.metadata;
+    const keep = this.term(index) === term;
+    this.#snapshots.save(snapshot);
+    // Raft Fig. 13 rule 7: keep the suffix only if the log holds the snapshot's last entry.
+    if (keep) this.#log.compactTo(Math.min(index + 1, this.#log.lastIndex() + 1));
+    else this.#log.resetTo(index + 1, term);
+  }
+
+  /** Stores the snapshot durably, then deletes the whole segments it and the retained tail cover. */
+  saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
+    this.#open();
+    const { index, term } = snapshot.metadata;
+    assert(index <= this.lastIndex(), `saveSnapshot: index ${index} beyond log`);
+    const current = this.#snapshots.metadata();
+    if (current !== null && current.index >= index) return;
+    assert(
+      this.term(index) === term,
+      `saveSnapshot: term ${term} at ${index}, log has ${this.term(index)}`,
+    );
+    this.#snapshots.save(snapshot);
+    this.#log.compactTo(Math.max(this.firstIndex(), index + 1 - Math.max(0, retainEntries)));
+  }
+
+  /**
+   * Makes every write so far durable: one data sync per segment written since the last sync,
+   * the directory if segments were created, then the hard state if it changed (after the log,
+   * so a durable commit index never points past durable entries).
+   */
+  sync(): void {
+    this.#open();
+    this.#log.sync();
+    if (this.#hardStateDirty) {
+      storeHardState(this.directory, this.#hardState);
+      this.#hardStateDirty = false;
+      this.#commitDirty = false;
+    }
+  }
+
+  /** Syncs, closes every file and releases the lock. Calling it twice is harmless. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      if (this.#commitDirty) this.#hardStateDirty = true;
+      this.sync();
+    } finally {
+      this.#closed = true;
+      this.#log.close();
+      this.#snapshots.close();
+      this.#lock.close();
+    }
+  }
+
+  /** Same as {@linkcode DiskStorage.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(): void {
+    if (this.#closed) {
+      throw new SynodError("CLOSED", `Storage in '${this.directory}' is closed`);
+    }
+  }
+}
+
+function resolveLimits(options: DiskStorageOptions): LogLimits {
+  const given = withoutUndefined(options);
+  const segmentBytesMax = given.segmentBytesMax ?? DEFAULTS.segmentBytesMax;
+  // Small segments lower the default entry limit rather than refuse to open.
+  const room = segmentBytesMax - SEGMENT_HEADER_BYTES - FRAME_HEADER_BYTES;
+  const entryBytesMax = Math.max(0, Math.min(DEFAULTS.entryBytesMax, room));
+  const limits: LogLimits = { ...DEFAULTS, entryBytesMax, ...given };
+  const check = (name: keyof LogLimits, min: number, max: number) => {
+    const value = limits[name];
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new RangeError(
+        `Cannot open storage as '${name}' must be an integer in ${min} … ${max}: current value ` +
+          `is ${value}`,
+      );
+    }
+  };
+  check("segmentBytesMax", 4096, U32_MAX);
+  check("segmentEntriesMax", 1, U32_MAX);
+  check("entryBytesMax", 0, limits.segmentBytesMax - SEGMENT_HEADER_BYTES - FRAME_HEADER_BYTES);
+  check("cacheEntriesMax", 0, Number.MAX_SAFE_INTEGER);
+  check("cacheBytesMax", 0, Number.MAX_SAFE_INTEGER);
+  return limits;
+}
+
+function withoutUndefined(options: DiskStorageOptions): Partial<LogLimits> {
+  const out: Partial<Record<keyof LogLimits, number>> = {};
+  for (const key of Object.keys(DEFAULTS) as (keyof LogLimits)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}
+
+function lockOwner(directory: string): string {
+  try {
+    const pid = Deno.readTextFileSync(joinPath(directory, LOCK_FILE)).trim();
+    return pid === "" ? "another process" : `process ${pid} (or another open in this process)`;
+  } catch {
+    return "another process";
+  }
+}
+
+/**
+ * Between fork and exec, a child process started by another thread of this process briefly
+ * holds a copy of every descriptor, our lock file's included, so a lock just released can look
+ * taken for a moment. Retry for up to ~100 ms before calling the directory locked.
+ */
+function tryLockBriefly(lock: Deno.FsFile): boolean {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (lock.tryLockSync(true)) return true;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+  return false;
+}

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { StorageCorruptionError } from "../errors.ts";
+import type { Entry } from "../raft/types.ts";
+import {
+  decodeSegmentHeader,
+  encodeFrames,
+  encodeSegmentHeader,
+  FRAME_HEADER_BYTES,
+  frameBytes,
+  parseSegmentFileName,
+  Scratch,
+  Segment,
+  SEGMENT_HEADER_BYTES,
+  segmentFileName,
+} from "./segment.ts";
+import { crc32c } from "./crc32c.ts";
+
+const HEADER = { id: 7, firstIndex: 101, prevTerm: 3, bytesMax: 1 << 20, entriesMax: 1000 };
+
+function entry(index: number, term: number, text = `entry ${index}`): Entry {
+  return { index, term, type: 1, data: new TextEncoder().encode(text) };
+}
+
+Deno.test("segment header: byte layout and round trip", () => {
+  const bytes = encodeSegmentHeader(HEADER);
+  assert.equal(bytes.length, SEGMENT_HEADER_BYTES);
+  assert.equal(new TextDecoder().decode(bytes.subarray(0, 8)), "SYNODSEG");
+  const view = new DataView(bytes.buffer);
+  assert.equal(view.getUint32(8, true), 1);
+  assert.equal(view.getUint32(16, true), 7);
+  assert.equal(view.getUint32(24, true), 101);
+  assert.equal(view.getUint32(32, true), 3);
+  assert.equal(view.getUint32(40, true), 1 << 20);
+  assert.equal(view.getUint32(44, true), 1000);
+  assert.equal(view.getUint32(60, true), crc32c(bytes, 0, 60));
+  assert.deepEqual(decodeSegmentHeader(bytes, "x.seg"), HEADER);
+});
+
+Deno.test("segment header: any flipped bit is reported with the file and offset", () => {
+  const good = encodeSegmentHeader(HEADER);
+  for (let byte = 0; byte < SEGMENT_HEADER_BYTES; byte += 3) {
+    const bad = good.slice();
+    bad[byte]! ^= 0x10;
+    assert.throws(
+      () => decodeSegmentHeader(bad, "/d/00000000000000000007.seg"),
+      (e) =>
+        e instanceof StorageCorruptionError &&
+        e.message.includes("/d/00000000000000000007.seg") && /byte offset \d+/.test(e.message),
+    );
+  }
+});
+
+Deno.test("segment file names sort by id and parse back", () => {
+  assert.equal(segmentFileName(42), "00000000000000000042.seg");
+  assert.equal(parseSegmentFileName("00000000000000000042.seg"), 42);
+  assert.equal(parseSegmentFileName("42.seg"), null);
+  assert.equal(parseSegmentFileName("LOCK"), null);
+});
+
+Deno.test("entry frame: byte layout", () => {
+  const e = entry(9, 4, "abc");
+  const out = new Uint8Array(frameBytes(e));
+  assert.equal(encodeFrames([e], 0, 1, out, 0), FRAME_HEADER_BYTES + 3);
+  const view = new DataView(out.buffer);
+  assert.equal(view.getUint32(0, true), 21 + 3);
+  assert.equal(view.getUint32(4, true), crc32c(out, 8, out.length));
+  assert.equal(view.getUint32(8, true), 9);
+  assert.equal(view.getUint32(16, true), 4);
+  assert.equal(out[24], 1);
+  assert.equal(new TextDecoder().decode(out.subarray(25)), "abc");
+});
+
+Deno.test("Segment: append, read, room, truncate and recover", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const header = { ...HEADER, bytesMax: SEGMENT_HEADER_BYTES + 10 * (FRAME_HEADER_BYTES + 8) };
+    const segment = Segment.create(dir, header);
+    const batch = Array.from({ length: 12 }, (_, k) => entry(101 + k, 3, `ent-${1000 + k}`)); // 8 bytes
+    assert.equal(segment.room(batch, 0, 12), 10, "bytesMax admits exactly 10 frames");
+    const scratch = new Scratch(16);
+    segment.append(batch, 0, 4, scratch);
+    segment.append(batch, 4, 10, scratch);
+    assert.equal(segment.room(batch, 10, 12), 0);
+    assert.equal(segment.lastIndex, 110);
+    assert.equal(segment.size, header.bytesMax);
+    assert.equal(segment.term(100), 3, "the header's previous term");
+    assert.deepEqual(segment.read(103, 3), batch.slice(2, 5));
+    assert.equal(segment.entrySize(105), 8 + 24);
+    segment.truncateFrom(106);
+    assert.equal(segment.lastIndex, 105);
+    segment.sync();
+    segment.close();
+    const found = Segment.recover(
+      `${dir}/${segmentFileName(7)}`,
+      7,
+      true,
+      new Scratch(64),
+    );
+    assert.ok(found !== null);
+    assert.equal(found.tornBytes, 0);
+    assert.equal(found.segment.lastIndex, 105);
+    assert.deepEqual(found.segment.read(101, 5), batch.slice(0, 5));
+    found.segment.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Segment.recover: a frame larger than the read buffer still parses", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const segment = Segment.create(dir, HEADER);
+    const big = { ...entry(101, 3), data: new Uint8Array(100_000).fill(7) };
+    segment.append([big, entry(102, 3)], 0, 2, new Scratch(16));
+    segment.close();
+    const found = Segment.recover(`${dir}/${segmentFileName(7)}`, 7, false, new Scratch(1024));
+    assert.ok(found !== null);
+    assert.equal(found.segment.lastIndex, 102);
+    assert.deepEqual(found.segment.read(101, 1)[0]!.data, big.data);
+    found.segment.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Segment.recover: a file named for another id is corruption", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const segment = Segment.create(dir, HEADER);
+    segment.append([entry(101, 3)], 0, 1, new Scratch(16));
+    segment.close();
+    Deno.renameSync(`${dir}/${segmentFileName(7)}`, `${dir}/${segmentFileName(8)}`);
+    assert.throws(
+      () => Segment.recover(`${dir}/${segmentFileName(8)}`, 8, true, new Scratch(64)),
+      (e) => e instanceof StorageCorruptionError && /has id 7 at byte offset 16/.test(e.message),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,509 @@
+/**
+ * The entry log of one Raft group as a directory of segment files: append with one write per
+ * segment touched, suffix truncation on conflicts, prefix compaction by whole segments, a
+ * bounded cache of recent entries, group commit in `sync()`, and recovery on open.
+ *
+ * Crash-ordering rules this file keeps (each one is what recovery relies on):
+ *
+ * 1. A segment is data-synced before the next one is created ("sealed"), so only the last
+ *    segment can ever hold a torn write; a bad frame anywhere else is corruption.
+ * 2. Truncating a suffix is made durable (file size synced, deleted segments' directory synced)
+ *    before new entries are written over it, so stale frames never reappear behind new ones.
+ * 3. Compaction deletes whole segments, oldest first, then syncs the directory.
+ *
+ * @module
+ */
+
+import { StorageCorruptionError, SynodError } from "../errors.ts";
+import { assert } from "../raft/_assert.ts";
+import { type Entry, entrySize } from "../raft/types.ts";
+import { joinPath, listDirectory, syncDirectory } from "./_io.ts";
+import { parseSegmentFileName, Scratch, Segment, segmentFileName } from "./segment.ts";
+
+/** Limits of a {@linkcode SegmentedLog}, all set (see `DiskStorageOptions` for meanings). */
+export interface LogLimits {
+  /** Largest segment file in bytes. */
+  readonly segmentBytesMax: number;
+  /** Most entries per segment. */
+  readonly segmentEntriesMax: number;
+  /** Largest entry payload in bytes. */
+  readonly entryBytesMax: number;
+  /** Most entries in the recent-entry cache. */
+  readonly cacheEntriesMax: number;
+  /** Most payload bytes (as `entrySize`) in the recent-entry cache. */
+  readonly cacheBytesMax: number;
+}
+
+/** What the log's recovery did. */
+export interface LogRecovery {
+  /** Bytes of a torn last frame that were truncated away (0 if none). */
+  tornBytes: number;
+  /** The file that was truncated, or `null`. */
+  tornFile: string | null;
+  /** Segment files deleted by recovery, each with the reason. */
+  readonly removedSegments: string[];
+}
+
+/** The snapshot the log must line up with on open. */
+export interface SnapshotPoint {
+  /** The snapshot's index. */
+  readonly index: number;
+  /** Its term. */
+  readonly term: number;
+}
+
+const RECOVERY_READ_BYTES = 8 << 20;
+const ENTRY_TYPES: ReadonlySet<number> = new Set([1, 2, 3]);
+
+/** The segmented log. Not safe for use by two processes: {@linkcode DiskStorage} holds a lock. */
+export class SegmentedLog {
+  readonly #directory: string;
+  readonly #limits: LogLimits;
+  #segments: Segment[];
+  /** Where the log starts while it has no segment, and the term before it. */
+  #emptyFirst: number;
+  #emptyPrevTerm: number;
+  #nextId: number;
+  readonly #dirty = new Set<Segment>();
+  #directoryDirty = false;
+  readonly #scratch = new Scratch(1 << 20);
+  /** Recent entries: `#cache[#cacheHead…]` are the entries up to `lastIndex()`. */
+  #cache: (Entry | undefined)[] = [];
+  #cacheHead = 0;
+  /** Index of `#cache[#cacheHead]`; the cache always ends at `lastIndex()` when not empty. */
+  #cacheFirst = 0;
+  #cacheBytes = 0;
+
+  private constructor(
+    directory: string,
+    limits: LogLimits,
+    segments: Segment[],
+    emptyFirst: number,
+    emptyPrevTerm: number,
+    nextId: number,
+  ) {
+    this.#directory = directory;
+    this.#limits = limits;
+    this.#segments = segments;
+    this.#emptyFirst = emptyFirst;
+    this.#emptyPrevTerm = emptyPrevTerm;
+    this.#nextId = nextId;
+  }
+
+  /**
+   * Opens the log in `directory`, verifying every segment (see `Segment.recover`) and lining
+   * the log up with the snapshot: segments wholly covered by the snapshot and cut off from the
+   * rest by a gap are leftovers of an interrupted compaction and are deleted; a log that does
+   * not hold the snapshot's entry with the snapshot's term is the leftover of an interrupted
+   * `installSnapshot` and is discarded (Raft Fig. 13 rule 7, finished after the crash).
+   *
+   * @param directory The group's data directory.
+   * @param limits The limits for new segments.
+   * @param snapshot The newest durable snapshot, or `null`.
+   * @param recovery Filled in with what recovery did.
+   * @returns The log.
+   * @throws {StorageCorruptionError} On a checksum failure before the tail, a gap in the log,
+   * or a log that starts after the snapshot ends.
+   */
+  static open(
+    directory: string,
+    limits: LogLimits,
+    snapshot: SnapshotPoint | null,
+    recovery: LogRecovery,
+  ): SegmentedLog {
+    const ids = listDirectory(directory)
+      .map(parseSegmentFileName)
+      .filter((id): id is number => id !== null)
+      .sort((a, b) => a - b);
+    const nextId = ids.length === 0 ? 1 : ids[ids.length - 1]! + 1;
+    const scratch = new Scratch(RECOVERY_READ_BYTES);
+    let segments: Segment[] = [];
+    try {
+      for (let k = 0; k < ids.length; k++) {
+        const path = joinPath(directory, segmentFileName(ids[k]!));
+        const found = Segment.recover(path, ids[k]!, k === ids.length - 1, scratch);
+        if (found === null) {
+          recovery.removedSegments.push(`${path}: torn before its header was complete`);
+          continue;
+        }
+        if (found.tornBytes > 0) {
+          recovery.tornBytes = found.tornBytes;
+          recovery.tornFile = path;
+        }
+        segments.push(found.segment);
+      }
+      segments = lineUp(segments, snapshot, recovery);
+    } catch (error) {
+      for (const s of segments) s.close();
+      throw error;
+    }
+    if (recovery.removedSegments.length > 0) syncDirectory(directory);
+    return new SegmentedLog(
+      directory,
+      limits,
+      segments,
+      snapshot === null ? 1 : snapshot.index + 1,
+      snapshot?.term ?? 0,
+      nextId,
+    );
+  }
+
+  /** Number of segment files (for tests and metrics). */
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /** Index of the first entry held (of the next one if the log is empty). */
+  firstIndex(): number {
+    return this.#segments[0]?.firstIndex ?? this.#emptyFirst;
+  }
+
+  /** Index of the last entry, `firstIndex() - 1` when empty. */
+  lastIndex(): number {
+    const last = this.#segments[this.#segments.length - 1];
+    return last === undefined ? this.#emptyFirst - 1 : last.lastIndex;
+  }
+
+  /**
+   * Term of the entry at `index`, from memory.
+   *
+   * @param index From `firstIndex() - 1` to `lastIndex()`.
+   * @returns The term, or `undefined` outside that range.
+   */
+  term(index: number): number | undefined {
+    if (index < this.firstIndex() - 1 || index > this.lastIndex()) return undefined;
+    if (this.#segments.length === 0) return this.#emptyPrevTerm;
+    return this.#find(index).term(index);
+  }
+
+  /**
+   * Entries in `[lo, hi)`, stopping once `maxBytes` is passed (at least one entry). Served
+   * from the cache when it holds them, otherwise with one read per segment touched.
+   *
+   * @param lo First index, `≥ firstIndex()`.
+   * @param hi After the last index, `≤ lastIndex() + 1`.
+   * @param maxBytes Byte budget, counted with `entrySize`.
+   * @returns The entries.
+   */
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    assert(lo >= this.firstIndex(), `entries: lo ${lo} < firstIndex ${this.firstIndex()}`);
+    assert(hi <= this.lastIndex() + 1, `entries: hi ${hi} > lastIndex + 1`);
+    const out: Entry[] = [];
+    const cacheFirst = this.#cacheHead < this.#cache.length ? this.#cacheFirst : Infinity;
+    let bytes = 0;
+    let i = lo;
+    while (i < hi) {
+      if (i >= cacheFirst) {
+        const e = this.#cache[this.#cacheHead + (i - cacheFirst)]!;
+        bytes += entrySize(e);
+        if (out.length > 0 && bytes > maxBytes) break;
+        out.push(e);
+        i++;
+        continue;
+      }
+      const segment = this.#find(i);
+      const end = Math.min(hi, segment.lastIndex + 1, cacheFirst);
+      let n = 0;
+      let stop = false;
+      while (i + n < end) {
+        bytes += segment.entrySize(i + n);
+        if ((out.length > 0 || n > 0) && bytes > maxBytes) {
+          stop = true;
+          break;
+        }
+        n++;
+      }
+      if (n > 0) { for (const e of segment.read(i, n)) out.push(e); }
+      i += n;
+      if (stop) break;
+    }
+    return out;
+  }
+
+  /**
+   * Appends entries, truncating a conflicting suffix first. Every entry is checked before
+   * anything is written. Durable after the next `sync()`.
+   *
+   * @param entries Contiguous entries starting at most at `lastIndex() + 1`.
+   * @throws {SynodError} `ENTRY_TOO_LARGE` if a payload exceeds `entryBytesMax`.
+   */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    assert(
+      first >= this.firstIndex(),
+      `append: index ${first} is compacted (first ${this.firstIndex()})`,
+    );
+    assert(first <= this.lastIndex() + 1, `append: gap before index ${first}`);
+    let term = this.term(first - 1)!;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      assert(e.index === first + i, "append: entries not contiguous");
+      assert(
+        Number.isSafeInteger(e.term) && e.term >= 1,
+        `append: entry ${e.index} term ${e.term}`,
+      );
+      // Raft logs never go back in term; recovery checks the same on every frame.
+      assert(e.term >= term, `append: entry ${e.index} term ${e.term} after term ${term}`);
+      assert(ENTRY_TYPES.has(e.type), `append: entry ${e.index} type ${e.type}`);
+      if (e.data.length > this.#limits.entryBytesMax) {
+        throw new SynodError(
+          "ENTRY_TOO_LARGE",
+          `Cannot append entry ${e.index}: its ${e.data.length} bytes exceed 'entryBytesMax' ` +
+            `of ${this.#limits.entryBytesMax} bytes`,
+        );
+      }
+      term = e.term;
+    }
+    if (first <= this.lastIndex()) this.#truncateFrom(first);
+    let i = 0;
+    while (i < entries.length) {
+      let segment = this.#segments[this.#segments.length - 1];
+      let n = segment?.room(entries, i, entries.length) ?? 0;
+      if (n === 0) {
+        segment = this.#roll(entries[i]!.index);
+        n = segment.room(entries, i, entries.length);
+        assert(n > 0, `append: entry ${entries[i]!.index} does not fit an empty segment`);
+      }
+      segment!.append(entries, i, i + n, this.#scratch);
+      this.#dirty.add(segment!);
+      i += n;
+    }
+    this.#cachePush(entries);
+  }
+
+  /**
+   * Deletes every segment whose entries all lie before `index` (whole segments only, so
+   * `firstIndex()` may stay below `index`).
+   *
+   * @param index The first index that must stay readable, `≤ lastIndex() + 1`.
+   */
+  compactTo(index: number): void {
+    assert(index <= this.lastIndex() + 1, `compact: index ${index} beyond the log`);
+    let k = 0;
+    while (k < this.#segments.length && this.#segments[k]!.lastIndex < index) k++;
+    if (k === 0) return;
+    if (k === this.#segments.length) {
+      this.#emptyFirst = this.lastIndex() + 1;
+      this.#emptyPrevTerm = this.term(this.lastIndex())!;
+    }
+    for (const segment of this.#segments.slice(0, k)) this.#remove(segment);
+    this.#segments = this.#segments.slice(k);
+    this.#cacheCompact(this.firstIndex());
+    syncDirectory(this.#directory);
+    this.#directoryDirty = false;
+  }
+
+  /**
+   * Discards the whole log; it restarts empty at `first` (after an installed snapshot).
+   *
+   * @param first The next index to append.
+   * @param prevTerm Term of the entry at `first - 1` (the snapshot's term).
+   */
+  resetTo(first: number, prevTerm: number): void {
+    for (const segment of this.#segments) this.#remove(segment);
+    this.#segments = [];
+    this.#emptyFirst = first;
+    this.#emptyPrevTerm = prevTerm;
+    this.#cache = [];
+    this.#cacheHead = 0;
+    this.#cacheBytes = 0;
+    syncDirectory(this.#directory);
+    this.#directoryDirty = false;
+  }
+
+  /** Data-syncs every segment written since the last sync, then the directory if needed. */
+  sync(): void {
+    for (const segment of this.#dirty) segment.sync();
+    this.#dirty.clear();
+    if (this.#directoryDirty) {
+      syncDirectory(this.#directory);
+      this.#directoryDirty = false;
+    }
+  }
+
+  /** Closes every segment file (without syncing). */
+  close(): void {
+    for (const segment of this.#segments) segment.close();
+    this.#segments = [];
+    this.#dirty.clear();
+  }
+
+  /** The segment holding `index` (which must be in the log); the last one is tried first. */
+  #find(index: number): Segment {
+    const segments = this.#segments;
+    let hi = segments.length - 1;
+    if (segments[hi]!.firstIndex <= index) return segments[hi]!;
+    let lo = 0;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segments[mid]!.firstIndex <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return segments[lo]!;
+  }
+
+  /** Seals the last segment and starts a new one at `first`. */
+  #roll(first: number): Segment {
+    const prevTerm = this.term(first - 1)!;
+    const last = this.#segments[this.#segments.length - 1];
+    if (last !== undefined && last.count === 0) {
+      // An empty segment too small for the entry (its limits came from older options).
+      this.#emptyFirst = last.firstIndex;
+      this.#emptyPrevTerm = last.header.prevTerm;
+      this.#remove(last);
+      this.#segments.pop();
+    } else if (last !== undefined && last.dirty) {
+      last.sync(); // rule 1: sealed before the next segment exists
+      this.#dirty.delete(last);
+    }
+    const segment = Segment.create(this.#directory, {
+      id: this.#nextId++,
+      firstIndex: first,
+      prevTerm,
+      bytesMax: this.#limits.segmentBytesMax,
+      entriesMax: this.#limits.segmentEntriesMax,
+    });
+    this.#segments.push(segment);
+    this.#directoryDirty = true;
+    return segment;
+  }
+
+  #truncateFrom(index: number): void {
+    const segment = this.#find(index);
+    const k = this.#segments.indexOf(segment);
+    const later = this.#segments.slice(k + 1);
+    for (const s of later) this.#remove(s);
+    this.#segments.length = k + 1;
+    if (later.length > 0) {
+      syncDirectory(this.#directory); // rule 2
+      this.#directoryDirty = false;
+    }
+    segment.truncateFrom(index);
+    this.#dirty.delete(segment);
+    this.#cacheTruncate(index);
+  }
+
+  #remove(segment: Segment): void {
+    segment.remove();
+    this.#dirty.delete(segment);
+  }
+
+  #cachePush(entries: readonly Entry[]): void {
+    const { cacheEntriesMax, cacheBytesMax } = this.#limits;
+    if (this.#cacheHead === this.#cache.length) this.#cacheFirst = entries[0]!.index;
+    for (const e of entries) {
+      this.#cache.push(e);
+      this.#cacheBytes += entrySize(e);
+    }
+    const count = () => this.#cache.length - this.#cacheHead;
+    while (count() > 0 && (count() > cacheEntriesMax || this.#cacheBytes > cacheBytesMax)) {
+      this.#cacheDropFirst();
+    }
+  }
+
+  #cacheDropFirst(): void {
+    this.#cacheBytes -= entrySize(this.#cache[this.#cacheHead]!);
+    this.#cache[this.#cacheHead++] = undefined;
+    this.#cacheFirst++;
+    if (this.#cacheHead === this.#cache.length) {
+      this.#cache = [];
+      this.#cacheHead = 0;
+    } else if (this.#cacheHead > 1024 && this.#cacheHead * 2 > this.#cache.length) {
+      this.#cache = this.#cache.slice(this.#cacheHead);
+      this.#cacheHead = 0;
+    }
+  }
+
+  /** Forgets cached entries from `index` on. */
+  #cacheTruncate(index: number): void {
+    const keep = Math.max(0, index - this.#cacheFirst);
+    while (this.#cache.length - this.#cacheHead > keep) {
+      this.#cacheBytes -= entrySize(this.#cache.pop()!);
+    }
+    if (this.#cacheHead === this.#cache.length) {
+      this.#cache = [];
+      this.#cacheHead = 0;
+    }
+  }
+
+  /** Forgets cached entries before `index` (they were compacted away). */
+  #cacheCompact(index: number): void {
+    while (this.#cacheHead < this.#cache.length && this.#cacheFirst < index) this.#cacheDropFirst();
+  }
+}
+
+/**
+ * Checks that the recovered segments form one log that lines up with the snapshot, deleting
+ * leftovers of interrupted compactions and snapshot installs (see `SegmentedLog.open`).
+ */
+function lineUp(
+  segments: Segment[],
+  snapshot: SnapshotPoint | null,
+  recovery: LogRecovery,
+): Segment[] {
+  let start = 0;
+  for (let k = 1; k < segments.length; k++) {
+    const prev = segments[k - 1]!;
+    const cur = segments[k]!;
+    if (
+      cur.firstIndex === prev.lastIndex + 1 && cur.header.prevTerm === prev.term(prev.lastIndex)
+    ) {
+      continue;
+    }
+    if (snapshot !== null && prev.lastIndex <= snapshot.index) {
+      start = k; // everything before k was compacted into the snapshot; its deletion was lost
+      continue;
+    }
+    throw new StorageCorruptionError(
+      `Segments ${prev.header.id} (file '${prev.path}') and ${cur.header.id} (file '${cur.path}') ` +
+        `do not line up: segment ${prev.header.id} ends at index ${prev.lastIndex} with term ` +
+        `${
+          prev.term(prev.lastIndex)
+        }, segment ${cur.header.id} starts at index ${cur.firstIndex} ` +
+        `after term ${cur.header.prevTerm} (byte offset 24)`,
+    );
+  }
+  const drop = (from: number, to: number, why: string) => {
+    for (const s of segments.slice(from, to)) {
+      s.remove();
+      recovery.removedSegments.push(`${s.path}: ${why}`);
+    }
+  };
+  drop(0, start, "already compacted into the snapshot");
+  segments = segments.slice(start);
+  if (segments.length === 0) return segments;
+  const head = segments[0]!;
+  const lastIndex = segments[segments.length - 1]!.lastIndex;
+  if (snapshot === null) {
+    if (head.firstIndex !== 1 || head.header.prevTerm !== 0) {
+      throw new StorageCorruptionError(
+        `The log starts at index ${head.firstIndex} in segment ${head.header.id} (file ` +
+          `'${head.path}', byte offset 24) but there is no snapshot: entries before it are missing`,
+      );
+    }
+    return segments;
+  }
+  if (head.firstIndex > snapshot.index + 1) {
+    throw new StorageCorruptionError(
+      `The log starts at index ${head.firstIndex} in segment ${head.header.id} (file ` +
+        `'${head.path}', byte offset 24) but the snapshot ends at index ${snapshot.index}: ` +
+        `entries ${snapshot.index + 1}…${head.firstIndex - 1} are missing`,
+    );
+  }
+  let term: number | undefined;
+  if (snapshot.index <= lastIndex) {
+    const holder = segments.findLast((s) => s.firstIndex <= snapshot.index) ?? head;
+    term = holder.term(snapshot.index);
+  }
+  if (term !== snapshot.term) {
+    drop(
+      0,
+      segments.length,
+      `does not hold snapshot index ${snapshot.index} with term ` +
+        `${snapshot.term} (an interrupted snapshot install)`,
+    );
+    return [];
+  }
+  return segments;
+}

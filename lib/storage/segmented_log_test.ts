@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { StorageCorruptionError } from "../errors.ts";
+import type { Entry } from "../raft/types.ts";
+import { DiskStorage, type DiskStorageOptions } from "./disk_storage.ts";
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment.ts";
+
+const OPTIONS: DiskStorageOptions = {
+  segmentBytesMax: 4096,
+  segmentEntriesMax: 5,
+  entryBytesMax: 1024,
+};
+
+function entry(index: number, term = 1): Entry {
+  const text = `entry ${index} `.repeat(1 + (index % 4));
+  return { index, term, type: 1, data: new TextEncoder().encode(text) };
+}
+
+function range(lo: number, hi: number, term = 1): Entry[] {
+  return Array.from({ length: hi - lo + 1 }, (_, k) => entry(lo + k, term));
+}
+
+/** A directory holding entries 1..12 in segments 1 (1..5), 2 (6..10), 3 (11..12). */
+function withLog(test: (dir: string, options: DiskStorageOptions) => void, options = OPTIONS) {
+  const dir = Deno.makeTempDirSync({ prefix: "synod-log-" });
+  try {
+    const storage = DiskStorage.open(dir, options);
+    storage.append(range(1, 12));
+    storage.close();
+    test(dir, options);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** File offset of the frame of `index` in its segment (5 entries per segment). */
+function frameOffset(index: number): number {
+  let offset = SEGMENT_HEADER_BYTES;
+  for (let i = index - ((index - 1) % 5); i < index; i++) {
+    offset += FRAME_HEADER_BYTES + entry(i).data.length;
+  }
+  return offset;
+}
+
+function flip(path: string, offset: number): void {
+  const bytes = Deno.readFileSync(path);
+  bytes[offset]! ^= 0x04;
+  Deno.writeFileSync(path, bytes);
+}
+
+function corruption(path: string, segment: number, offset: number) {
+  return (e: unknown) => {
+    assert.ok(e instanceof StorageCorruptionError, `not a StorageCorruptionError: ${e}`);
+    assert.ok(e.message.includes(path), `message names the file: ${e.message}`);
+    assert.ok(e.message.includes(`segment ${segment} `), `message names the segment: ${e.message}`);
+    assert.ok(
+      e.message.includes(`byte offset ${offset}`),
+      `message names the offset: ${e.message}`,
+    );
+    return true;
+  };
+}
+
+Deno.test("log: appends roll over into new segments and survive reopen", () => {
+  withLog((dir, options) => {
+    using storage = DiskStorage.open(dir, options);
+    assert.equal(storage.segmentCount, 3);
+    assert.equal(storage.lastIndex(), 12);
+    assert.deepEqual(storage.entries(1, 13, Infinity), range(1, 12));
+    assert.deepEqual(storage.recovery.removedSegments, []);
+    assert.equal(storage.recovery.tornBytes, 0);
+  });
+});
+
+Deno.test("log: a conflict truncates inside a segment and drops later segments", () => {
+  withLog((dir, options) => {
+    {
+      using storage = DiskStorage.open(dir, options);
+      storage.append(range(4, 6, 2));
+      assert.equal(storage.lastIndex(), 6);
+      assert.equal(storage.segmentCount, 2);
+      assert.deepEqual(storage.entries(1, 7, Infinity), [...range(1, 3), ...range(4, 6, 2)]);
+    }
+    using storage = DiskStorage.open(dir, options);
+    assert.deepEqual(storage.entries(1, 7, Infinity), [...range(1, 3), ...range(4, 6, 2)]);
+    assert.equal(storage.term(6), 2);
+    assert.equal(storage.term(7), undefined);
+  });
+});
+
+Deno.test("log: a conflict at a segment's first index empties it, and appends refill it", () => {
+  withLog((dir, options) => {
+    {
+      using storage = DiskStorage.open(dir, options);
+      storage.append([entry(6, 3)]);
+      assert.equal(storage.lastIndex(), 6);
+      assert.equal(storage.segmentCount, 2);
+      storage.append(range(7, 9, 3));
+    }
+    using storage = DiskStorage.open(dir, options);
+    assert.deepEqual(storage.entries(5, 10, Infinity), [entry(5), ...range(6, 9, 3)]);
+  });
+});
+
+Deno.test("log: reads honour the byte budget, with and without the cache", () => {
+  for (const cacheEntriesMax of [0, 4, 100]) {
+    withLog((dir, options) => {
+      using storage = DiskStorage.open(dir, { ...options, cacheEntriesMax });
+      storage.append(range(13, 20));
+      const all = range(1, 20);
+      for (let lo = 1; lo <= 20; lo += 3) {
+        let budget = 0;
+        for (let n = 1; lo + n - 1 <= 20; n++) {
+          budget += all[lo + n - 2]!.data.length + 24;
+          assert.deepEqual(storage.entries(lo, 21, budget), all.slice(lo - 1, lo - 1 + n));
+        }
+        assert.deepEqual(storage.entries(lo, 21, 0), [all[lo - 1]], "at least one entry");
+      }
+    });
+  }
+});
+
+Deno.test("log: the cache never holds more than its bounds", () => {
+  withLog((dir, options) => {
+    using storage = DiskStorage.open(dir, { ...options, cacheEntriesMax: 3, cacheBytesMax: 100 });
+    storage.append(range(13, 40));
+    storage.append(range(30, 35, 2)); // truncates inside the cached run
+    assert.deepEqual(storage.entries(25, 36, Infinity), [...range(25, 29), ...range(30, 35, 2)]);
+  });
+});
+
+Deno.test("recovery: a torn last frame is cut at every byte offset inside it", () => {
+  withLog((dir, options) => {
+    const path = `${dir}/${segmentFileName(3)}`;
+    const pristine = Deno.readFileSync(path);
+    const start = frameOffset(12);
+    assert.equal(start + FRAME_HEADER_BYTES + entry(12).data.length, pristine.length);
+    for (let cut = start; cut < pristine.length; cut++) {
+      Deno.writeFileSync(path, pristine.subarray(0, cut));
+      using storage = DiskStorage.open(dir, options);
+      assert.equal(storage.lastIndex(), 11, `cut at ${cut}`);
+      assert.deepEqual(storage.entries(1, 12, Infinity), range(1, 11));
+      assert.equal(storage.recovery.tornBytes, cut - start);
+      assert.equal(storage.recovery.tornFile, cut === start ? null : path);
+      assert.equal(Deno.statSync(path).size, start, "the file was truncated");
+    }
+    using storage = DiskStorage.open(dir, options);
+    storage.append([entry(12)]);
+    storage.sync();
+    assert.deepEqual(Deno.readFileSync(path), pristine, "appending again rewrites the same bytes");
+  });
+});
+
+Deno.test("recovery: a bad checksum in the final frame, or zeros after it, is a torn write", () => {
+  withLog((dir, options) => {
+    const path = `${dir}/${segmentFileName(3)}`;
+    flip(path, frameOffset(12) + 30);
+    {
+      using storage = DiskStorage.open(dir, options);
+      assert.equal(storage.lastIndex(), 11);
+      storage.append([entry(12)]);
+    }
+    const bytes = Deno.readFileSync(path);
+    Deno.writeFileSync(path, new Uint8Array([...bytes, ...new Uint8Array(4096)]));
+    using storage = DiskStorage.open(dir, options);
+    assert.equal(storage.lastIndex(), 12);
+    assert.equal(storage.recovery.tornBytes, 4096);
+  });
+});
+
+Deno.test("recovery: a last segment torn inside its header is removed", () => {
+  withLog((dir, options) => {
+    for (const size of [0, 1, 63]) {
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".seg"));
+      const path = `${dir}/${names.sort().at(-1)}`;
+      Deno.writeFileSync(path, Deno.readFileSync(`${dir}/${segmentFileName(2)}`).subarray(0, size));
+      {
+        using storage = DiskStorage.open(dir, options);
+        assert.equal(storage.lastIndex(), 10);
+        assert.equal(storage.recovery.removedSegments.length, 1);
+        storage.append(range(11, 12));
+      }
+    }
+  });
+});
+
+Deno.test("recovery: a flipped bit before the tail is corruption naming file, segment, offset", () => {
+  const cases = [
+    { what: "payload, sealed segment", segment: 1, index: 3, delta: 30 },
+    { what: "checksum field, sealed segment", segment: 2, index: 6, delta: 5 },
+    { what: "length field, sealed segment", segment: 2, index: 8, delta: 0 },
+    { what: "index field, last segment", segment: 3, index: 11, delta: 8 },
+    { what: "length field, last segment", segment: 3, index: 11, delta: 1 },
+    { what: "last frame of a sealed segment", segment: 2, index: 10, delta: 40 },
+  ];
+  for (const c of cases) {
+    withLog((dir, options) => {
+      const path = `${dir}/${segmentFileName(c.segment)}`;
+      flip(path, frameOffset(c.index) + c.delta);
+      assert.throws(
+        () => DiskStorage.open(dir, options),
+        corruption(path, c.segment, frameOffset(c.index)),
+        c.what,
+      );
+      // The refusal left everything in place and released the lock.
+      assert.throws(() => DiskStorage.open(dir, options), StorageCorruptionError);
+    });
+  }
+});
+
+Deno.test("recovery: a corrupt segment header is corruption naming the file", () => {
+  withLog((dir, options) => {
+    const path = `${dir}/${segmentFileName(2)}`;
+    flip(path, 26);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) =>
+        e instanceof StorageCorruptionError && e.message.includes(path) &&
+        /byte offset 60/.test(e.message),
+    );
+  });
+});
+
+Deno.test("recovery: a missing middle segment is corruption", () => {
+  withLog((dir, options) => {
+    Deno.removeSync(`${dir}/${segmentFileName(2)}`);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) => e instanceof StorageCorruptionError && /segment 1 ends at index 5/.test(e.message),
+    );
+  });
+});
+
+Deno.test("recovery: a missing first segment without a snapshot is corruption", () => {
+  withLog((dir, options) => {
+    Deno.removeSync(`${dir}/${segmentFileName(1)}`);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) => e instanceof StorageCorruptionError && /starts at index 6/.test(e.message),
+    );
+  });
+});
+
+Deno.test("recovery: tearing entries the hard state says are committed is corruption", () => {
+  withLog((dir, options) => {
+    {
+      using storage = DiskStorage.open(dir, options);
+      storage.setHardState({ term: 1, vote: null, commit: 12 });
+    }
+    const path = `${dir}/${segmentFileName(3)}`;
+    Deno.truncateSync(path, Deno.statSync(path).size - 3);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) => e instanceof StorageCorruptionError && /index 12 is committed/.test(e.message),
+    );
+  });
+});
+
+Deno.test("log: an emptied segment too small for a larger entry (new limits) is replaced", () => {
+  withLog((dir, options) => {
+    const bigger = { ...options, segmentBytesMax: 1 << 16, entryBytesMax: 8000 };
+    const big = { ...entry(11, 2), data: new Uint8Array(5000).fill(9) };
+    {
+      using storage = DiskStorage.open(dir, bigger);
+      storage.append([big]); // empties segment 3 (4096 bytes max), which cannot take it
+      assert.equal(storage.segmentCount, 3);
+      assert.equal(storage.term(10), 1);
+    }
+    using storage = DiskStorage.open(dir, bigger);
+    assert.deepEqual(storage.entries(9, 12, Infinity), [entry(9), entry(10), big]);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".seg"));
+    assert.deepEqual(names.sort(), [1, 2, 4].map(segmentFileName));
+  });
+});
