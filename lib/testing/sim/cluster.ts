@@ -1,0 +1,417 @@
+/**
+ * A simulated cluster: members, the network between them, one event queue and one virtual
+ * clock. It dispatches ticks and message deliveries, crashes and restarts members, and hashes
+ * every event into a trace hash, so two runs of a seed can be compared cheaply.
+ *
+ * @module
+ */
+
+import { type Message, MESSAGE_TYPE_NAMES } from "../../raft/messages.ts";
+import type { Entry, Membership, NodeId } from "../../raft/types.ts";
+import type { Prng } from "../prng.ts";
+import { mixHash } from "./_hash.ts";
+import { SafetyChecker } from "./checker.ts";
+import { EventQueue, VirtualClock } from "./event_queue.ts";
+import { type NetworkFaults, SimNetwork } from "./network.ts";
+import {
+  type CrashPoint,
+  type RaftFactory,
+  SimNode,
+  type SimNodeHost,
+  type SimRaftOptions,
+} from "./node.ts";
+
+/** How to build a cluster. */
+export interface SimClusterOptions {
+  /** The cluster's random stream; every component forks its own from it. */
+  readonly rng: Prng;
+  /** Raft options for every member. */
+  readonly raft: SimRaftOptions;
+  /** Virtual ms per Raft tick. */
+  readonly tickMs: number;
+  /** Network faults at the start. */
+  readonly network: NetworkFaults;
+  /** The initial configuration (every member's state machine starts with it). */
+  readonly initialMembership: Membership;
+  /** Snapshot every this many applied entries. */
+  readonly snapshotEvery: number;
+  /** Log entries kept behind a snapshot. */
+  readonly retainEntries: number;
+  /** Builds each member's core (default: the real `RaftNode`). */
+  readonly createRaft?: RaftFactory;
+  /** Receives trace lines, when tracing. */
+  readonly trace?: (line: string) => void;
+  /** Largest number of pending events. Default 200 000. */
+  readonly maxPendingEvents?: number;
+}
+
+/** An event in the cluster's queue: a member's tick, a message arriving, or a scheduled call. */
+export type ClusterEvent =
+  | { readonly kind: "tick"; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: "deliver"; readonly msg: Message; readonly incarnation: number }
+  | { readonly kind: "call"; readonly label: string; readonly fn: () => void };
+
+const EVENT_CODE = { tick: 1, deliver: 2, call: 3 } as const;
+
+/**
+ * The cluster. The simulation around it adds faults and workload through
+ * {@linkcode SimCluster.after} callbacks and the member operations.
+ */
+export class SimCluster implements SimNodeHost {
+  /** The virtual clock. */
+  readonly clock: VirtualClock = new VirtualClock();
+  /** Pending events. */
+  readonly queue: EventQueue<ClusterEvent>;
+  /** The network. */
+  readonly network: SimNetwork;
+  /** The safety checker. */
+  readonly checker: SafetyChecker;
+  /** Every member ever created, by id, in creation order. */
+  readonly nodes: Map<NodeId, SimNode> = new Map();
+  /** Receives trace lines (prefixed with the virtual time), when tracing. */
+  readonly trace?: (line: string) => void;
+  /** Probability of crashing in the middle of a Ready. */
+  crashDuringReady = 0;
+  /** Called after each applied entry. */
+  applyListener: (node: SimNode, entry: Entry) => void = () => {};
+  /** Called when a member crashed at a crash point (the simulation schedules its restart). */
+  crashListener: (node: SimNode) => void = () => {};
+  /** Events processed so far. */
+  events = 0;
+  /** Member crashes so far (including mid-Ready ones). */
+  crashes = 0;
+  /** Member restarts so far. */
+  restarts = 0;
+  readonly #options: SimClusterOptions;
+  readonly #crashRng: Prng;
+  readonly #phaseRng: Prng;
+  readonly #ordinals = new Map<NodeId, number>();
+  #traceHash = 0;
+
+  /**
+   * Creates an empty cluster.
+   *
+   * @param options How to build it.
+   */
+  constructor(options: SimClusterOptions) {
+    this.#options = options;
+    const sink = options.trace;
+    if (sink) this.trace = (line) => sink(`[${String(this.clock.now).padStart(6)}] ${line}`);
+    this.queue = new EventQueue(options.maxPendingEvents ?? 200_000);
+    this.checker = new SafetyChecker(() => this.clock.now);
+    this.#crashRng = options.rng.fork("crash-points");
+    this.#phaseRng = options.rng.fork("tick-phase");
+    this.network = new SimNetwork(
+      options.rng.fork("network"),
+      () => this.clock.now,
+      (at, msg) => {
+        const target = this.nodes.get(msg.to);
+        this.queue.push(at, { kind: "deliver", msg, incarnation: target?.incarnation ?? -1 });
+      },
+      options.network,
+    );
+  }
+
+  /** A hash of every event processed so far (equal for two runs of the same seed). */
+  get traceHash(): number {
+    return this.#traceHash;
+  }
+
+  /**
+   * The virtual time now.
+   *
+   * @returns Virtual ms since the start.
+   */
+  now(): number {
+    return this.clock.now;
+  }
+
+  /**
+   * Mixes numbers into the trace hash (for decisions the simulation makes outside events).
+   *
+   * @param values The numbers.
+   */
+  mixTrace(...values: number[]): void {
+    let h = this.#traceHash;
+    for (const v of values) h = mixHash(h, v);
+    this.#traceHash = h;
+  }
+
+  /**
+   * The member's creation ordinal (1 for the first), for compact trace hashing.
+   *
+   * @param id A member id.
+   * @returns Its ordinal, or 0 if unknown.
+   */
+  ordinal(id: NodeId): number {
+    return this.#ordinals.get(id) ?? 0;
+  }
+
+  // SimNodeHost.
+
+  /**
+   * Hands a message to the network.
+   *
+   * @param msg The message.
+   */
+  send(msg: Message): void {
+    this.network.send(msg);
+  }
+
+  /**
+   * Forwards an applied entry to {@linkcode SimCluster.applyListener}.
+   *
+   * @param node The member.
+   * @param entry The entry.
+   */
+  onApply(node: SimNode, entry: Entry): void {
+    this.applyListener(node, entry);
+  }
+
+  /**
+   * Draws whether the member crashes in the middle of this Ready, and where.
+   *
+   * @returns The crash point, or `null`.
+   */
+  crashPoint(): CrashPoint | null {
+    if (this.crashDuringReady === 0 || !this.#crashRng.chance(this.crashDuringReady)) return null;
+    return this.#crashRng.pick(["before-sync", "before-send", "before-apply"] as const);
+  }
+
+  /**
+   * Counts a crash at a crash point and tells the simulation.
+   *
+   * @param node The member that crashed.
+   */
+  onCrash(node: SimNode): void {
+    this.crashes++;
+    this.mixTrace(EVENT_CODE.call, 100, this.ordinal(node.id));
+    this.crashListener(node);
+  }
+
+  // Members.
+
+  /**
+   * Creates a member and starts it.
+   *
+   * @param id The member's id (new to this cluster).
+   * @param bootstrap The initial configuration, for members of the initial group only.
+   * @returns The running member.
+   */
+  addNode(id: NodeId, bootstrap?: Membership): SimNode {
+    if (this.nodes.has(id)) throw new Error(`SimCluster already has a member '${id}'`);
+    const o = this.#options;
+    const node = new SimNode({
+      id,
+      raft: o.raft,
+      bootstrap,
+      initialMembership: o.initialMembership,
+      rng: o.rng.fork(`node:${id}`),
+      snapshotEvery: o.snapshotEvery,
+      retainEntries: o.retainEntries,
+      createRaft: o.createRaft,
+    }, this);
+    this.nodes.set(id, node);
+    this.#ordinals.set(id, this.#ordinals.size + 1);
+    this.#log(`${id} created${bootstrap ? " (bootstrap)" : ""}`);
+    this.#startNode(node);
+    return node;
+  }
+
+  #startNode(node: SimNode): void {
+    node.start();
+    const phase = this.#phaseRng.int(1, this.#options.tickMs);
+    this.queue.push(this.clock.now + phase, {
+      kind: "tick",
+      node,
+      incarnation: node.incarnation,
+    });
+  }
+
+  /**
+   * Crashes a running member (no-op otherwise).
+   *
+   * @param node The member.
+   */
+  crash(node: SimNode): void {
+    if (node.status !== "running") return;
+    node.crash();
+    this.crashes++;
+    this.#log(`${node.id} crashed`);
+    this.mixTrace(EVENT_CODE.call, 101, this.ordinal(node.id));
+  }
+
+  /**
+   * Restarts a crashed member from its durable image (no-op unless it is down).
+   *
+   * @param node The member.
+   */
+  restart(node: SimNode): void {
+    if (node.status !== "down") return;
+    this.restarts++;
+    this.#log(`${node.id} restarts (lifetime ${node.incarnation + 1})`);
+    this.mixTrace(EVENT_CODE.call, 102, this.ordinal(node.id));
+    this.#startNode(node);
+  }
+
+  /**
+   * Stops a member for good.
+   *
+   * @param node The member.
+   */
+  retire(node: SimNode): void {
+    if (node.status === "retired") return;
+    node.retire();
+    this.#log(`${node.id} retired`);
+    this.mixTrace(EVENT_CODE.call, 103, this.ordinal(node.id));
+  }
+
+  /**
+   * The running members.
+   *
+   * @returns Them, in creation order.
+   */
+  running(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.status === "running");
+  }
+
+  /**
+   * The members not retired (running or down).
+   *
+   * @returns Them, in creation order.
+   */
+  live(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.status !== "retired");
+  }
+
+  /**
+   * The running members that believe they lead.
+   *
+   * @returns Them, highest term first.
+   */
+  leaders(): SimNode[] {
+    return this.running().filter((n) => n.isLeader).sort((a, b) => b.raft.term - a.raft.term);
+  }
+
+  // Events.
+
+  /**
+   * Schedules a call.
+   *
+   * @param delayMs Virtual ms from now (≥ 0).
+   * @param label What it is, for traces.
+   * @param fn The call.
+   */
+  after(delayMs: number, label: string, fn: () => void): void {
+    this.queue.push(this.clock.now + delayMs, { kind: "call", label, fn });
+  }
+
+  /**
+   * Processes events due at or before `until`, in order, stopping early when `stop()` holds
+   * after an event. The clock ends at `until` unless stopped early.
+   *
+   * @param until Virtual time to run to.
+   * @param stop Checked after each event.
+   * @param maxEvents Bound on the total number of events processed (a livelock guard).
+   * @returns Whether `stop()` ended the run.
+   * @throws {RangeError} If `maxEvents` is exceeded.
+   */
+  run(until: number, stop: () => boolean = () => false, maxEvents = Infinity): boolean {
+    for (;;) {
+      const next = this.queue.peekTime();
+      if (next === undefined || next > until) break;
+      const { time, event } = this.queue.pop()!;
+      this.clock.advanceTo(time);
+      if (++this.events > maxEvents) {
+        throw new RangeError(`Simulation exceeded ${maxEvents} events (livelock?) at t=${time}ms`);
+      }
+      this.#dispatch(event);
+      if (stop()) return true;
+    }
+    this.clock.advanceTo(Math.max(this.clock.now, until));
+    return false;
+  }
+
+  #dispatch(event: ClusterEvent): void {
+    const now = this.clock.now;
+    switch (event.kind) {
+      case "tick": {
+        const node = event.node;
+        if (node.status !== "running" || node.incarnation !== event.incarnation) return;
+        this.queue.push(now + this.#options.tickMs, event);
+        if (node.pausedUntil > now) return; // frozen: the tick is lost
+        this.mixTrace(now, EVENT_CODE.tick, this.ordinal(node.id));
+        node.tick();
+        return;
+      }
+      case "deliver": {
+        const msg = event.msg;
+        const node = this.nodes.get(msg.to);
+        if (
+          node === undefined || node.status !== "running" || node.incarnation !== event.incarnation
+        ) {
+          this.network.countLostToCrash();
+          return;
+        }
+        if (node.pausedUntil > now) {
+          // Frozen: the message waits in the socket buffer until the pause ends.
+          this.queue.push(node.pausedUntil, event);
+          return;
+        }
+        if (!this.network.arrive(msg)) {
+          if (this.trace) this.#log(`cut ${describeMessage(msg)}`);
+          return;
+        }
+        this.network.countDelivered();
+        this.mixTrace(
+          now,
+          EVENT_CODE.deliver,
+          this.ordinal(msg.from),
+          this.ordinal(msg.to),
+          msg.type,
+          msg.term,
+          msg.index,
+          msg.entries.length,
+          msg.commit,
+        );
+        if (this.trace) this.#log(`deliver ${describeMessage(msg)}`);
+        node.step(msg);
+        return;
+      }
+      case "call":
+        this.mixTrace(now, EVENT_CODE.call);
+        event.fn();
+        return;
+    }
+  }
+
+  #log(text: string): void {
+    this.trace?.(text);
+  }
+
+  /**
+   * Writes a trace line (when tracing), prefixed with the virtual time.
+   *
+   * @param text The line.
+   */
+  log(text: string): void {
+    this.#log(text);
+  }
+}
+
+/**
+ * A one-line description of a message, for traces.
+ *
+ * @param msg The message.
+ * @returns E.g. `n1→n2 Append t3 i5/t2 +2 c4`.
+ */
+export function describeMessage(msg: Message): string {
+  let s = `${msg.from}→${msg.to} ${MESSAGE_TYPE_NAMES[msg.type]} t${msg.term}`;
+  if (msg.index !== 0 || msg.logTerm !== 0) s += ` i${msg.index}/t${msg.logTerm}`;
+  if (msg.entries.length > 0) s += ` +${msg.entries.length}`;
+  if (msg.commit !== 0) s += ` c${msg.commit}`;
+  if (msg.reject) s += ` reject(hint ${msg.rejectHint})`;
+  if (msg.snapshot) s += ` snap@${msg.snapshot.index} off${msg.offset}${msg.done ? " done" : ""}`;
+  if (msg.context) s += ` ctx=${msg.context}`;
+  return s;
+}

@@ -1,0 +1,159 @@
+/**
+ * A simulated disk for one member: writes land in a volatile image (the page cache) and reach
+ * the durable image only on `sync()`. A crash throws the volatile image away, so every write
+ * not yet synced is lost — the "lose un-fsynced writes" model of lazyfs and etcd's Jepsen tests
+ * (reliability.md §4 row 2).
+ *
+ * @module
+ */
+
+import { MemoryStorage, type RaftStorage } from "../../raft/storage.ts";
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../../raft/types.ts";
+
+/** Counters of what a disk did. */
+export interface DiskStats {
+  /** Calls to `sync()` that had something to make durable. */
+  syncs: number;
+  /** Crashes that lost at least one unsynced write. */
+  lostWrites: number;
+}
+
+/**
+ * One member's storage, as a {@linkcode RaftStorage}: the core reads and the host writes the
+ * volatile image; `sync()` copies it to the durable image; `crash()` reverts to the durable
+ * image. The object stays valid across crashes, so a restarted member gets the same disk.
+ *
+ * @example
+ * ```ts
+ * import { SimDisk } from "./disk.ts";
+ * const disk = new SimDisk();
+ * disk.append([{ index: 1, term: 1, type: 1, data: new Uint8Array() }]);
+ * disk.crash(); // not synced: lost
+ * console.assert(disk.lastIndex() === 0);
+ * ```
+ */
+export class SimDisk implements RaftStorage {
+  /** What this disk did so far. */
+  readonly stats: DiskStats = { syncs: 0, lostWrites: 0 };
+  #volatile: MemoryStorage;
+  #durable: MemoryStorage;
+  #dirty = false;
+
+  /**
+   * Creates an empty disk, or one holding `image` durably.
+   *
+   * @param image A durable image to start from (it is copied).
+   */
+  constructor(image?: MemoryStorage) {
+    this.#durable = image?.clone() ?? new MemoryStorage();
+    this.#volatile = this.#durable.clone();
+  }
+
+  /** Whether some write has not been synced yet. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  /** Index of the last entry (or snapshot) in the durable image. */
+  durableLastIndex(): number {
+    return this.#durable.lastIndex();
+  }
+
+  /**
+   * A copy of the durable image.
+   *
+   * @returns What a restart would find.
+   */
+  durableImage(): MemoryStorage {
+    return this.#durable.clone();
+  }
+
+  /**
+   * Loses every write since the last `sync()`: the volatile image becomes the durable one.
+   *
+   * @returns Whether some write was lost.
+   */
+  crash(): boolean {
+    const lost = this.#dirty;
+    if (lost) this.stats.lostWrites++;
+    this.#volatile = this.#durable.clone();
+    this.#dirty = false;
+    return lost;
+  }
+
+  // The read side reads the volatile image: a process reads its own writes.
+
+  /** The hard state, as last written. */
+  hardState(): HardState {
+    return this.#volatile.hardState();
+  }
+  /** First readable log index. */
+  firstIndex(): number {
+    return this.#volatile.firstIndex();
+  }
+  /** Last log index (or the snapshot's). */
+  lastIndex(): number {
+    return this.#volatile.lastIndex();
+  }
+  /** Term at `index`, or `undefined` outside the log. */
+  term(index: number): number | undefined {
+    return this.#volatile.term(index);
+  }
+  /** Entries in `[lo, hi)`, up to about `maxBytes`. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.#volatile.entries(lo, hi, maxBytes);
+  }
+  /** Metadata of the newest snapshot, or `null`. */
+  snapshotMetadata(): SnapshotMetadata | null {
+    return this.#volatile.snapshotMetadata();
+  }
+  /** Up to `maxBytes` of the newest snapshot's data from `offset`. */
+  snapshotChunk(index: number, offset: number, maxBytes: number): Uint8Array {
+    return this.#volatile.snapshotChunk(index, offset, maxBytes);
+  }
+  /** Bytes of the newest snapshot's data. */
+  snapshotBytes(): number {
+    return this.#volatile.snapshotBytes();
+  }
+
+  /** Records the hard state (durable after `sync()`). */
+  setHardState(state: HardState): void {
+    this.#volatile.setHardState(state);
+    this.#dirty = true;
+  }
+  /** Appends entries, truncating a conflicting suffix (durable after `sync()`). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    this.#volatile.append(entries);
+    this.#dirty = true;
+  }
+  /** Installs a leader's snapshot (durable after `sync()`). */
+  installSnapshot(snapshot: Snapshot): void {
+    this.#volatile.installSnapshot(snapshot);
+    this.#dirty = true;
+  }
+  /** Saves a local snapshot and compacts the log (durable after `sync()`). */
+  saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
+    this.#volatile.saveSnapshot(snapshot, retainEntries);
+    this.#dirty = true;
+  }
+
+  /** Makes every write so far durable. */
+  sync(): void {
+    if (!this.#dirty) return;
+    this.#durable = this.#volatile.clone();
+    this.#dirty = false;
+    this.stats.syncs++;
+  }
+
+  /**
+   * The whole snapshot's data (a helper for restoring a state machine).
+   *
+   * @returns The newest snapshot, or `null`.
+   */
+  snapshot(): Snapshot | null {
+    const metadata = this.snapshotMetadata();
+    if (metadata === null) return null;
+    return { metadata, data: this.snapshotChunk(metadata.index, 0, this.snapshotBytes()) };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Fault profiles: which faults a simulation injects and how often. Faults are made more intense
+ * than in production on purpose (FoundationDB's rule), so rare interleavings show up in a few
+ * hundred seeds.
+ *
+ * @module
+ */
+
+import { Prng } from "../prng.ts";
+import type { NetworkFaults } from "./network.ts";
+import type { PartitionKind } from "./partitions.ts";
+
+/** What a simulation injects during its fault phase. Rates are per nemesis step (~50 ms). */
+export interface FaultProfile {
+  /** The profile's name, used in reports and replay commands. */
+  readonly name: string;
+  /** Per-message network faults. */
+  readonly network: NetworkFaults;
+  /** Partition kinds to draw from (empty: no partitions). */
+  readonly partitionKinds: readonly PartitionKind[];
+  /** Probability of starting a partition at a step when none is in force. */
+  readonly partitionRate: number;
+  /** How long a partition lasts, in virtual ms: [min, max]. */
+  readonly partitionMs: readonly [number, number];
+  /** Probability of crashing a running member at a step. */
+  readonly crashRate: number;
+  /** How long a crashed member stays down, in virtual ms: [min, max]. */
+  readonly downMs: readonly [number, number];
+  /** Probability that a member crashes in the middle of handling a Ready. */
+  readonly crashDuringReady: number;
+  /** Probability of freezing a member (a GC or VM pause) at a step. */
+  readonly pauseRate: number;
+  /** How long a pause lasts, in virtual ms: [min, max]. */
+  readonly pauseMs: readonly [number, number];
+  /** Probability of a membership change (add, remove, promote, demote) at a step. */
+  readonly churnRate: number;
+}
+
+const MILD_NETWORK: NetworkFaults = {
+  delayMinMs: 1,
+  delayMaxMs: 8,
+  drop: 0.01,
+  duplicate: 0.01,
+  reorder: 0.02,
+  reorderDelayMaxMs: 20,
+};
+
+const BAD_NETWORK: NetworkFaults = {
+  delayMinMs: 1,
+  delayMaxMs: 15,
+  drop: 0.08,
+  duplicate: 0.06,
+  reorder: 0.1,
+  reorderDelayMaxMs: 60,
+};
+
+const NONE: FaultProfile = {
+  name: "calm",
+  network: { ...MILD_NETWORK, drop: 0, duplicate: 0, reorder: 0 },
+  partitionKinds: [],
+  partitionRate: 0,
+  partitionMs: [50, 500],
+  crashRate: 0,
+  downMs: [20, 400],
+  crashDuringReady: 0,
+  pauseRate: 0,
+  pauseMs: [20, 300],
+  churnRate: 0,
+};
+
+function partitionProfile(kind: PartitionKind): FaultProfile {
+  return {
+    ...NONE,
+    name: `partition-${kind}`,
+    network: MILD_NETWORK,
+    partitionKinds: [kind],
+    partitionRate: 0.35,
+  };
+}
+
+/** The named fault profiles. */
+export const PROFILES = {
+  /** No faults at all: a baseline. */
+  calm: NONE,
+  /** Loss, duplication, reordering and long delays; no partitions or crashes. */
+  network: { ...NONE, name: "network", network: BAD_NETWORK },
+  /** Crashes (also in the middle of a Ready) and pauses, on a mildly faulty network. */
+  crash: {
+    ...NONE,
+    name: "crash",
+    network: MILD_NETWORK,
+    crashRate: 0.25,
+    crashDuringReady: 0.01,
+    pauseRate: 0.1,
+  },
+  /** Symmetric partitions into two random halves. */
+  "partition-symmetric": partitionProfile("symmetric"),
+  /** One-way partitions: A→B cut, B→A working. */
+  "partition-asymmetric": partitionProfile("asymmetric"),
+  /** Two halves connected only through one bridge member. */
+  "partition-bridge": partitionProfile("bridge"),
+  /** The leader (or a random member) cut off from everyone. */
+  "partition-isolate": partitionProfile("isolate"),
+  /** Membership changes, with a few crashes and partitions to make them interesting. */
+  churn: {
+    ...NONE,
+    name: "churn",
+    network: MILD_NETWORK,
+    churnRate: 0.4,
+    crashRate: 0.05,
+    partitionKinds: ["symmetric", "isolate"],
+    partitionRate: 0.05,
+  },
+  /** Everything at once. */
+  chaos: {
+    ...NONE,
+    name: "chaos",
+    network: BAD_NETWORK,
+    partitionKinds: ["symmetric", "asymmetric", "bridge", "isolate"],
+    partitionRate: 0.25,
+    crashRate: 0.15,
+    crashDuringReady: 0.002,
+    pauseRate: 0.05,
+    churnRate: 0.25,
+  },
+} as const satisfies Record<string, FaultProfile>;
+
+/** The name of a built-in profile. */
+export type ProfileName = keyof typeof PROFILES;
+
+/** Every built-in profile name, in a fixed order. */
+export const PROFILE_NAMES: readonly ProfileName[] = Object.keys(PROFILES) as ProfileName[];
+
+/**
+ * The profile a seed runs with when none is named (`--profile auto`): a fixed function of the
+ * seed, so that `deno task sim --seed N` alone replays a campaign's failure.
+ *
+ * @param seed The seed.
+ * @returns A profile name.
+ */
+export function profileForSeed(seed: number): ProfileName {
+  return new Prng(seed).fork("profile").pick(PROFILE_NAMES);
+}
+
+/**
+ * Looks up a profile by name.
+ *
+ * @param name A built-in profile name.
+ * @returns The profile.
+ * @throws {RangeError} If there is no such profile; the message lists the names.
+ */
+export function getProfile(name: string): FaultProfile {
+  if (!Object.hasOwn(PROFILES, name)) {
+    throw new RangeError(
+      `Cannot find fault profile '${name}': known profiles are ${PROFILE_NAMES.join(", ")}`,
+    );
+  }
+  return PROFILES[name as ProfileName];
+}

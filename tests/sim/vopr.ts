@@ -1,0 +1,215 @@
+/**
+ * The simulator's command line (after TigerBeetle's VOPR).
+ *
+ * ```sh
+ * deno task sim --seed 42                 # replay one seed verbosely
+ * deno task sim --seed 42 --trace         # … printing every event
+ * deno task sim --seeds 1..100000         # a campaign, one line of progress on stderr
+ * deno task sim --seeds 1..5000 --profile chaos --workers 2
+ * ```
+ *
+ * Options: `--profile NAME|auto` (default `auto`: drawn from each seed), `--ticks N` (length of
+ * the fault phase), `--nodes N` (initial group size), `--no-liveness` (safety checks only),
+ * `--workers N` (campaigns only; default the number of CPUs). Exit code 1 if any seed failed.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  PROFILE_NAMES,
+  profileForSeed,
+  runSimulation,
+  SimulationError,
+  type SimulationOptions,
+} from "../../lib/testing/sim/mod.ts";
+import type { CampaignRequest, CampaignResult } from "./_vopr_worker.ts";
+
+const USAGE = `usage: deno task sim (--seed N [--trace] | --seeds A..B [--workers N])
+                     [--profile NAME|auto] [--ticks N] [--nodes N] [--no-liveness]
+profiles: auto, ${PROFILE_NAMES.join(", ")}`;
+
+/** Parsed command line. */
+interface Cli {
+  readonly seed?: number;
+  readonly seeds?: readonly [number, number];
+  readonly trace: boolean;
+  readonly profile: string;
+  readonly ticks?: number;
+  readonly nodes?: number;
+  readonly workers: number;
+  readonly liveness: boolean;
+}
+
+function parseInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`--${name} must be a non-negative integer: got '${text}'`);
+  }
+  return n;
+}
+
+function parseCli(args: string[]): Cli {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seed: { type: "string" },
+      seeds: { type: "string" },
+      trace: { type: "boolean", default: false },
+      profile: { type: "string", default: "auto" },
+      ticks: { type: "string" },
+      nodes: { type: "string" },
+      workers: { type: "string" },
+      "no-liveness": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help || (values.seed === undefined) === (values.seeds === undefined)) {
+    throw new TypeError(USAGE);
+  }
+  if (values.profile !== "auto" && !(PROFILE_NAMES as readonly string[]).includes(values.profile)) {
+    throw new RangeError(`unknown profile '${values.profile}'\n${USAGE}`);
+  }
+  let seeds: [number, number] | undefined;
+  if (values.seeds !== undefined) {
+    const [lo, hi = lo] = values.seeds.split("..");
+    seeds = [parseInteger("seeds", lo!), parseInteger("seeds", hi)];
+    if (seeds[1] < seeds[0]) throw new RangeError(`--seeds range is empty: ${values.seeds}`);
+  }
+  return {
+    seed: values.seed === undefined ? undefined : parseInteger("seed", values.seed),
+    seeds,
+    trace: values.trace,
+    profile: values.profile,
+    ticks: values.ticks === undefined ? undefined : parseInteger("ticks", values.ticks),
+    nodes: values.nodes === undefined ? undefined : parseInteger("nodes", values.nodes),
+    liveness: !values["no-liveness"],
+    workers: values.workers === undefined
+      ? Math.max(1, navigator.hardwareConcurrency ?? 1)
+      : Math.max(1, parseInteger("workers", values.workers)),
+  };
+}
+
+function optionsFor(cli: Cli, seed: number): SimulationOptions {
+  return {
+    seed,
+    profile: cli.profile as SimulationOptions["profile"],
+    ticks: cli.ticks,
+    nodes: cli.nodes,
+    liveness: cli.liveness,
+  };
+}
+
+/** Replays one seed: the trace (all of it with `--trace`, else its tail on failure) and stats. */
+function replay(cli: Cli, seed: number): boolean {
+  const tail: string[] = [];
+  const TAIL_MAX = 60;
+  const trace = cli.trace ? (line: string) => console.log(line) : (line: string) => {
+    tail.push(line);
+    if (tail.length > TAIL_MAX) tail.shift();
+  };
+  const profile = cli.profile === "auto" ? profileForSeed(seed) : cli.profile;
+  console.log(`seed ${seed}, profile ${profile}`);
+  try {
+    const stats = runSimulation({ ...optionsFor(cli, seed), trace });
+    console.log("ok");
+    for (const [key, value] of Object.entries(stats)) console.log(`  ${key.padEnd(20)} ${value}`);
+    return true;
+  } catch (error) {
+    if (!cli.trace) {
+      console.log(`--- last ${tail.length} trace lines ---`);
+      for (const line of tail) console.log(line);
+      console.log("---");
+    }
+    console.log(error instanceof SimulationError ? error.message : error);
+    if (
+      error instanceof SimulationError &&
+      !(error.cause instanceof Error && error.cause.name === "InvariantViolation")
+    ) {
+      console.log((error.cause as Error)?.stack ?? "");
+    }
+    return false;
+  }
+}
+
+/** Runs a range of seeds on `workers` workers, with one line of progress on stderr. */
+async function campaign(cli: Cli, [lo, hi]: readonly [number, number]): Promise<boolean> {
+  const total = hi - lo + 1;
+  const workers = Math.min(cli.workers, total);
+  const started = performance.now();
+  const encoder = new TextEncoder();
+  let done = 0;
+  let failed = 0;
+  let lastProgress = 0;
+  const tty = Deno.stderr.isTerminal();
+  const progress = (force: boolean) => {
+    const now = performance.now();
+    // On a terminal: one line, rewritten at most 4 times a second; elsewhere a line per 10 s.
+    if (!force && now - lastProgress < (tty ? 250 : 10_000)) return;
+    lastProgress = now;
+    const elapsed = (now - started) / 1000;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const line = `${done}/${total} seeds, ${failed} failed, ${rate.toFixed(1)} seeds/s, ` +
+      `${elapsed.toFixed(0)}s elapsed`;
+    Deno.stderr.writeSync(encoder.encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
+  };
+  console.error(
+    `campaign: seeds ${lo}..${hi}, profile ${cli.profile}, ${workers} worker(s)`,
+  );
+  await Promise.all(
+    Array.from({ length: workers }, (_, k) =>
+      new Promise<void>((resolve, reject) => {
+        const worker = new Worker(new URL("./_vopr_worker.ts", import.meta.url), {
+          type: "module",
+        });
+        worker.onmessage = (event: MessageEvent<CampaignResult>) => {
+          const r = event.data;
+          if (r.kind === "end") {
+            worker.terminate();
+            resolve();
+            return;
+          }
+          done++;
+          if (r.kind === "fail") {
+            failed++;
+            if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+            console.log(`FAIL ${r.message}`);
+          }
+          progress(false);
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(`worker ${k} crashed: ${event.message}`));
+        };
+        const request: CampaignRequest = {
+          lo: lo + k,
+          hi,
+          stride: workers,
+          profile: cli.profile,
+          ticks: cli.ticks,
+          nodes: cli.nodes,
+          liveness: cli.liveness,
+        };
+        worker.postMessage(request);
+      })),
+  );
+  progress(true);
+  if (tty) console.error("");
+  console.log(
+    `${total} seeds, ${failed} failed, ${((performance.now() - started) / 1000).toFixed(1)}s`,
+  );
+  return failed === 0;
+}
+
+if (import.meta.main) {
+  let cli: Cli;
+  try {
+    cli = parseCli(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(2);
+  }
+  const ok = cli.seed !== undefined ? replay(cli, cli.seed) : await campaign(cli, cli.seeds!);
+  Deno.exit(ok ? 0 : 1);
+}
