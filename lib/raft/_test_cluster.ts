@@ -9,6 +9,7 @@
 import type { RaftConfig } from "./config.ts";
 import type { Message } from "./messages.ts";
 import { RaftNode } from "./raft.ts";
+import type { Ready } from "./ready.ts";
 import { MemoryStorage } from "./storage.ts";
 import { type Entry, EntryType, type Membership, type NodeId } from "./types.ts";
 
@@ -46,6 +47,8 @@ export class TestCluster {
   readonly cut = new Set<string>();
   /** Message types to drop everywhere. */
   readonly dropTypes = new Set<number>();
+  /** Called with each Ready after it is persisted and before `advance` (a host's apply step). */
+  onReady: ((id: NodeId, rd: Ready) => void) | null = null;
   /** Rewrites or drops (null) a message before delivery. */
   intercept: ((m: Message) => Message | null) | null = null;
   /** Every message delivered, for assertions. */
@@ -123,6 +126,7 @@ export class TestCluster {
       if (e.type === EntryType.Normal) node.texts.push(decoder.decode(e.data));
     }
     for (const r of rd.readStates) node.readStates.push(r);
+    this.onReady?.(id, rd);
     node.raft.advance(rd);
     return true;
   }

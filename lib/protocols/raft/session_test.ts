@@ -1,0 +1,332 @@
+/**
+ * Client sessions end to end over a Raft group (TestCluster from the core), one named test per
+ * item 1–7 of copycat-spec §14. Time is a virtual clock advanced by the tests; messages between
+ * clients and members go through a queue the tests can reorder or drop.
+ */
+
+import assert from "node:assert/strict";
+import { TestCluster } from "../../raft/_test_cluster.ts";
+import type { NodeId } from "../../raft/types.ts";
+import type { Consistency, ServerMessage } from "./protocol.ts";
+import type { ClientEvent, ClientResult } from "./session_client.ts";
+import { SessionClient } from "./session_client.ts";
+import { SessionStateMachine } from "./session_manager.ts";
+import { SessionServer } from "./session_server.ts";
+import type { Service } from "./service.ts";
+
+/** A counter that publishes "added" to the adding session. */
+function counterService(): Service {
+  let value = 0;
+  return {
+    commands: {
+      add: (c, ctx) => {
+        value += c.args as number;
+        ctx.publish(c.session, "added", value);
+        return value;
+      },
+    },
+    queries: { get: () => value },
+    snapshot: () => value,
+    restore: (state) => {
+      value = state as number;
+    },
+  };
+}
+
+interface Wire {
+  from: string;
+  to: string;
+  message: unknown;
+}
+
+class SessionHarness {
+  readonly cluster: TestCluster;
+  readonly servers = new Map<NodeId, SessionServer>();
+  readonly machines = new Map<NodeId, SessionStateMachine>();
+  readonly clients = new Map<string, SessionClient>();
+  readonly events = new Map<string, ClientEvent[]>();
+  wire: Wire[] = [];
+  /** Drops or keeps a client↔member message. */
+  filter: (w: Wire) => boolean = () => true;
+  time = 1_000;
+
+  constructor(ids: NodeId[]) {
+    this.cluster = new TestCluster(ids);
+    for (const id of ids) this.addServer(id);
+    this.cluster.onReady = (id, rd) => {
+      const server = this.servers.get(id)!;
+      if (rd.snapshot) server.restore(rd.snapshot);
+      server.applyEntries(rd.committedEntries);
+      server.readStates(rd.readStates);
+    };
+  }
+
+  addServer(id: NodeId): void {
+    const sm = new SessionStateMachine({
+      createService: (name) => (name === "counter" ? counterService() : undefined),
+    });
+    this.machines.set(id, sm);
+    const node = this.cluster.node(id);
+    const server = new SessionServer({ raft: node.raft, stateMachine: sm, now: () => this.time });
+    server.applyEntries(node.applied); // what the member applied before the server existed
+    this.servers.set(id, server);
+  }
+
+  client(name: string, options: { timeoutMs?: number; strategy?: "any" | "leader" } = {}) {
+    let r = 0;
+    const client = new SessionClient({
+      clientId: name,
+      members: [...this.servers.keys()],
+      now: () => this.time,
+      random: () => (r = (r * 7 + 3) % 10) / 10,
+      sessionTimeoutMs: options.timeoutMs ?? 5_000,
+      requestTimeoutMs: 500,
+      strategy: options.strategy ?? "leader",
+    });
+    this.clients.set(name, client);
+    this.events.set(name, []);
+    client.onEvent((e) => this.events.get(name)!.push(e));
+    return client;
+  }
+
+  /** Moves every message until nothing is left. */
+  settle(): void {
+    for (let round = 0; round < 1000; round++) {
+      this.cluster.stabilize();
+      for (const [id, server] of this.servers) {
+        for (const out of server.takeOutbox()) {
+          this.wire.push({ from: id, to: out.to, message: out.message });
+        }
+      }
+      for (const [name, client] of this.clients) {
+        for (const out of client.takeOutbox()) {
+          this.wire.push({ from: name, to: out.to, message: out.message });
+        }
+      }
+      if (this.wire.length === 0 && !this.#raftBusy()) return;
+      const batch = this.wire;
+      this.wire = [];
+      for (const w of batch) {
+        if (!this.filter(w)) continue;
+        const server = this.servers.get(w.to);
+        if (server) server.receive(w.from, w.message as never);
+        else this.clients.get(w.to)?.receive(w.from, w.message as ServerMessage);
+      }
+    }
+    throw new Error("session harness did not settle");
+  }
+
+  #raftBusy(): boolean {
+    return [...this.cluster.nodes.values()].some((n) => n.raft.hasReady()) ||
+      this.cluster.queue.length > 0;
+  }
+
+  /** Advances virtual time by `ms` in 100 ms ticks (Raft ticks, server and client ticks). */
+  advance(ms: number, members: NodeId[] = [...this.servers.keys()], clients = true): void {
+    for (let t = 0; t < ms; t += 100) {
+      this.time += 100;
+      for (const id of members) {
+        this.cluster.node(id).raft.tick();
+        this.servers.get(id)!.tick();
+      }
+      if (clients) { for (const c of this.clients.values()) c.tick(); }
+      this.settle();
+    }
+  }
+
+  command(client: SessionClient, n: number): ClientResult[] {
+    const out: ClientResult[] = [];
+    client.command("counter", "add", n, (r) => out.push(r));
+    return out;
+  }
+
+  query(client: SessionClient, consistency: Consistency): ClientResult[] {
+    const out: ClientResult[] = [];
+    client.query("counter", "get", null, consistency, (r) => out.push(r));
+    return out;
+  }
+}
+
+function started(ids = ["a", "b", "c"]): SessionHarness {
+  const h = new SessionHarness(ids);
+  h.cluster.elect("a");
+  h.settle();
+  return h;
+}
+
+Deno.test("§14.1: the session id is the index of the Register entry", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  assert.equal(client.state, "CONNECTED");
+  const leader = h.cluster.node("a");
+  const entry = leader.applied.find((e) => e.index === client.sessionId);
+  assert.ok(entry, "an entry exists at the session id");
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(client.sessionId)?.clientId, "c1", "every member has the session");
+  }
+});
+
+Deno.test("§14.2: keep-alives acknowledge results and events, freeing the members' memory", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  const results = [h.command(client, 1), h.command(client, 2), h.command(client, 3)];
+  h.settle();
+  assert.deepEqual(results.map((r) => r[0]?.ok && r[0].value), [1, 3, 6]);
+  assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [1, 3, 6]);
+  const before = h.machines.get("b")!.session(client.sessionId)!;
+  assert.equal(before.cachedResults, 3);
+  assert.equal(before.pendingEventBatches, 3);
+  h.advance(2_000); // at least one keep-alive
+  const after = h.machines.get("b")!.session(client.sessionId)!;
+  assert.equal(after.cachedResults, 0);
+  assert.equal(after.pendingEventBatches, 0);
+  assert.equal(after.commandSequence, 3);
+});
+
+Deno.test("§14.3: only the leader expires a silent session; a leader change expires no healthy one", () => {
+  const h = started();
+  const healthy = h.client("healthy");
+  const silent = h.client("silent");
+  healthy.open();
+  silent.open();
+  h.settle();
+  // The silent client stops talking; the healthy one keeps its session alive.
+  h.filter = (w) => w.from !== "silent" && w.to !== "silent";
+  h.advance(3_000);
+  // Leadership moves; 3 s of the 5 s timeout have passed for both sessions.
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  assert.equal(h.cluster.node("b").raft.role, "leader");
+  // The new leader restarts every session's clock (Copycat's InitializeEntry), so the silent
+  // session expires a full timeout after the change, not earlier.
+  h.advance(3_000);
+  for (const sm of h.machines.values()) assert.ok(sm.session(silent.sessionId));
+  h.advance(3_000);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(silent.sessionId), undefined, "the silent session expired everywhere");
+    assert.ok(sm.session(healthy.sessionId), "the healthy session survived the leader change");
+  }
+  // The silent client's next command fails with UNKNOWN_SESSION, and it recovers a new session.
+  h.filter = () => true;
+  const oldId = silent.sessionId;
+  const r = h.command(silent, 1);
+  h.settle();
+  assert.equal(r[0]?.ok, false);
+  assert.equal(r[0]?.ok === false && r[0].error.code, "UNKNOWN_SESSION");
+  h.settle();
+  assert.equal(silent.state, "CONNECTED");
+  assert.notEqual(silent.sessionId, oldId);
+});
+
+Deno.test("§14.4: a retried command returns its first result, and commands apply in sequence order", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  // The leader's answer to the first command is lost: the client retries after its timeout.
+  let dropped = 0;
+  h.filter = (w) =>
+    !(w.from === "a" && (w.message as { type: string }).type === "response" && dropped++ === 0);
+  const first = h.command(client, 5);
+  h.settle();
+  assert.equal(first.length, 0);
+  h.filter = () => true;
+  h.advance(600);
+  assert.equal(first.length, 1);
+  assert.equal(first[0]!.ok && first[0]!.value, 5);
+  const value = h.machines.get("c")!.query(client.sessionId, "counter", "get");
+  assert.equal(value.ok && value.value, 5, "applied once");
+  // Two commands arrive at the leader in reverse order: the second waits for the first.
+  const second = h.command(client, 1);
+  const third = h.command(client, 10);
+  const outbox = client.takeOutbox().reverse();
+  for (const o of outbox) h.wire.push({ from: "c1", to: o.to, message: o.message });
+  h.settle();
+  assert.equal(second[0]!.ok && second[0]!.value, 6);
+  assert.equal(third[0]!.ok && third[0]!.value, 16);
+});
+
+Deno.test("§14.5: a sequential query waits until the member has the client's last index and command", () => {
+  const h = started();
+  const client = h.client("c1", { strategy: "any" });
+  client.open();
+  h.settle();
+  // c falls behind: the leader's appends to it are lost.
+  h.cluster.cut.add("a->c");
+  const add = h.command(client, 7);
+  h.settle();
+  assert.equal(add[0]!.ok && add[0]!.value, 7);
+  // Ask c directly: it must not answer from its older state.
+  h.servers.get("c")!.receive("c1", {
+    type: "query",
+    id: 999_999,
+    sessionId: client.sessionId,
+    sequence: 1,
+    index: add[0]!.ok ? add[0]!.index : 0,
+    consistency: "SEQUENTIAL",
+    service: "counter",
+    operation: "get",
+    args: null,
+  });
+  const early = h.servers.get("c")!.takeOutbox();
+  assert.deepEqual(early, [], "no answer while c lags");
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    if (w.from === "c" && (w.message as { id?: number }).id === 999_999) seen.push(w);
+    return true;
+  };
+  h.cluster.cut.clear();
+  h.advance(200);
+  assert.equal(seen.length, 1, "answered once c caught up");
+  const response = seen[0]!.message as ServerMessage;
+  assert.equal(
+    response.type === "response" && response.result.ok && response.result.value,
+    7,
+  );
+  // Through the client, every consistency level sees its own write.
+  for (const level of ["SEQUENTIAL", "LINEARIZABLE", "LINEARIZABLE_LEASE"] as const) {
+    const r = h.query(client, level);
+    h.settle();
+    assert.equal(r[0]!.ok && r[0]!.value, 7, level);
+  }
+});
+
+Deno.test("§14.6: events arrive in order, exactly once; a lost batch is detected and resent", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  let lost = 0;
+  h.filter = (w) => !((w.message as { type: string }).type === "events" && lost++ === 0);
+  const results = [h.command(client, 1), h.command(client, 1), h.command(client, 1)];
+  h.settle();
+  h.filter = () => true;
+  h.advance(2_000);
+  assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [1, 2, 3]);
+  assert.deepEqual(results.map((r) => r.length), [1, 1, 1]);
+  // Responses waited for the events published before them: each command completed after the
+  // events of the earlier commands.
+  const indexes = h.events.get("c1")!.map((e) => e.eventIndex);
+  assert.deepEqual([...indexes].sort((x, y) => x - y), indexes);
+});
+
+Deno.test("§14.6: events not yet acknowledged survive a leader change", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  // The new events never reach the client from the old leader.
+  h.filter = (w) => !((w.message as { type: string }).type === "events");
+  const r = h.command(client, 4);
+  h.settle();
+  assert.equal(r[0]?.ok && r[0].value, 4, "a command's answer does not wait for its own events");
+  h.filter = (w) => !((w.message as { type: string }).type === "events" && w.from === "a");
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  h.advance(2_000);
+  assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [4], "delivered once, by b");
+});
