@@ -11,7 +11,7 @@ import type { Message } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
-import type { Entry, ReadState, Snapshot } from "../raft/types.ts";
+import type { Entry, ReadState, Snapshot, SoftState } from "../raft/types.ts";
 
 /** What the driver calls out to. */
 export interface RaftDriverHooks {
@@ -23,6 +23,8 @@ export interface RaftDriverHooks {
   restore?(snapshot: Snapshot): void;
   /** Reads released by the core; serve each once the applied index reaches `index`. */
   readStates?(states: readonly ReadState[]): void;
+  /** The member's role or known leader changed. */
+  softState?(state: SoftState): void;
 }
 
 /** Options for {@linkcode RaftDriver}. */
@@ -152,6 +154,7 @@ export class RaftDriver {
         const rd = this.node.ready();
         await this.#persist(rd);
         if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+        if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
         this.#applyReady(rd);
         // Entries proposed here may still commit under the next leader: they are answered
         // when applied, or fail when another leader's entry takes their index.
