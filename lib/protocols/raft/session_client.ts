@@ -124,6 +124,12 @@ export class SessionClient {
   #outbox: ClientOutputMessage[] = [];
 
   #register: Attempt | null = null;
+  /** A registration waits for the back-off to pass. */
+  #registerWanted = false;
+  /** Consecutive failures without a leader hint; the back-off doubles with each. */
+  #failures = 0;
+  /** Requests without an attempt in flight are sent again from this time on. */
+  #retryAt = 0;
   #keepAlive: Attempt | null = null;
   #lastKeepAliveOk = 0;
   #unregister: Attempt | null = null;
@@ -274,7 +280,12 @@ export class SessionClient {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
     if (this.#register !== null && this.#timedOut(this.#register)) {
-      this.#rotate();
+      this.#register = null;
+      this.#registerWanted = true;
+      this.#backOff();
+    }
+    if (this.#registerWanted && now >= this.#retryAt) {
+      this.#registerWanted = false;
       this.#sendRegister();
     }
     if (this.#sessionId === 0) return;
@@ -294,19 +305,22 @@ export class SessionClient {
     ) {
       this.#sendKeepAlive(); // asks the member to resend events we lack
     }
-    let resent = false;
-    for (const op of this.#commands.values()) {
-      if (op.result === null && (op.attempt === null || this.#timedOut(op.attempt))) {
-        if (!resent && op.attempt !== null) this.#rotate();
-        resent = true;
-        this.#sendCommand(op, this.#leaderTarget());
+    // Unanswered requests: a timeout counts as a failure (the member may be down); everything
+    // without an attempt in flight goes out again once the back-off has passed.
+    let timedOut = false;
+    for (const op of [...this.#commands.values(), ...this.#queries]) {
+      if (op.result === null && op.attempt !== null && this.#timedOut(op.attempt)) {
+        op.attempt = null;
+        timedOut = true;
       }
     }
+    if (timedOut) this.#backOff();
+    if (now < this.#retryAt) return;
+    for (const op of this.#commands.values()) {
+      if (op.result === null && op.attempt === null) this.#sendCommand(op, this.#leaderTarget());
+    }
     for (const op of this.#queries) {
-      if (op.result === null && (op.attempt === null || this.#timedOut(op.attempt))) {
-        if (op.attempt !== null) this.#rotate();
-        this.#sendQuery(op, this.#queryTarget(op));
-      }
+      if (op.result === null && op.attempt === null) this.#sendQuery(op, this.#queryTarget(op));
     }
   }
 
@@ -343,10 +357,11 @@ export class SessionClient {
   #onRegister(from: string, result: ProtocolResult): void {
     this.#register = null;
     if (!result.ok) {
-      this.#redirect(result.error);
-      this.#sendRegister();
+      if (this.#redirect(result.error)) this.#sendRegister();
+      else this.#registerWanted = true;
       return;
     }
+    this.#failures = 0;
     const value = result.value as { sessionId: number };
     this.#sessionId = value.sessionId;
     this.#eventIndex = value.sessionId;
@@ -364,6 +379,7 @@ export class SessionClient {
   #onKeepAlive(result: ProtocolResult): void {
     this.#keepAlive = null;
     if (result.ok) {
+      this.#failures = 0;
       this.#lastKeepAliveOk = this.#now();
       this.#lastIndex = Math.max(this.#lastIndex, result.index);
       if (this.#state === "SUSPENDED") this.#setState("CONNECTED");
@@ -378,17 +394,19 @@ export class SessionClient {
       const code = result.error.code;
       if (code === "UNKNOWN_SESSION") return this.#expire();
       if (code === "NOT_LEADER" || code === "PROPOSAL_DROPPED") {
-        op.attempt = null;
-        this.#redirect(result.error);
-        // Resend this and every later unanswered command, in sequence order.
+        // This and every later unanswered command go again, in sequence order: now if the
+        // member named the leader, else after the back-off (from tick()).
+        const now = this.#redirect(result.error);
         for (const later of this.#commands.values()) {
           if (later.sequence >= op.sequence && later.result === null) {
-            this.#sendCommand(later, this.#leaderTarget());
+            later.attempt = null;
+            if (now) this.#sendCommand(later, this.#leaderTarget());
           }
         }
         return;
       }
     }
+    this.#failures = 0;
     op.result = result;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
     this.#complete();
@@ -399,11 +417,12 @@ export class SessionClient {
       const code = result.error.code;
       if (code === "UNKNOWN_SESSION") return this.#expire();
       if (code === "NOT_LEADER" || code === "PROPOSAL_DROPPED") {
-        this.#redirect(result.error);
-        this.#sendQuery(op, this.#queryTarget(op));
+        op.attempt = null;
+        if (this.#redirect(result.error)) this.#sendQuery(op, this.#queryTarget(op));
         return;
       }
     }
+    this.#failures = 0;
     op.result = result;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
     this.#complete();
@@ -469,7 +488,7 @@ export class SessionClient {
     this.#keepAlive = null;
     if (this.#recovery === "recover") {
       this.#state = "SUSPENDED";
-      this.#sendRegister();
+      this.#registerWanted = true;
     } else {
       this.#setState("CLOSED");
     }
@@ -484,12 +503,28 @@ export class SessionClient {
     for (const op of queries) op.callback({ ok: false, error: { code, message } });
   }
 
-  #redirect(error: ProtocolError): void {
-    if (error.code === "NOT_LEADER" && error.leader) this.#leader = error.leader;
-    else {
-      this.#leader = null;
-      this.#rotate();
+  /**
+   * Follows a member's answer: to the leader it names (retry now), or to the next member after
+   * a back-off (no leader known, e.g. during an election).
+   *
+   * @returns Whether to retry at once.
+   */
+  #redirect(error: ProtocolError): boolean {
+    if (error.code === "NOT_LEADER" && error.leader) {
+      this.#leader = error.leader;
+      return true;
     }
+    this.#rotate();
+    this.#backOff();
+    return false;
+  }
+
+  /** Exponential back-off with jitter: 50 ms doubling up to the request timeout. */
+  #backOff(): void {
+    this.#rotate();
+    this.#failures++;
+    const base = Math.min(this.#requestTimeoutMs, 50 * 2 ** Math.min(this.#failures - 1, 16));
+    this.#retryAt = this.#now() + base * (0.5 + 0.5 * this.#random());
   }
 
   #rotate(): void {

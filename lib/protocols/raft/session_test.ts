@@ -217,7 +217,7 @@ Deno.test("§14.3: only the leader expires a silent session; a leader change exp
   h.settle();
   assert.equal(r[0]?.ok, false);
   assert.equal(r[0]?.ok === false && r[0].error.code, "UNKNOWN_SESSION");
-  h.settle();
+  h.advance(200);
   assert.equal(silent.state, "CONNECTED");
   assert.notEqual(silent.sessionId, oldId);
 });
@@ -235,7 +235,7 @@ Deno.test("§14.4: a retried command returns its first result, and commands appl
   h.settle();
   assert.equal(first.length, 0);
   h.filter = () => true;
-  h.advance(600);
+  h.advance(1_000); // past the request timeout, then the retry
   assert.equal(first.length, 1);
   assert.equal(first[0]!.ok && first[0]!.value, 5);
   const value = h.machines.get("c")!.query(client.sessionId, "counter", "get");
@@ -329,4 +329,21 @@ Deno.test("§14.6: events not yet acknowledged survive a leader change", () => {
   h.settle();
   h.advance(2_000);
   assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [4], "delivered once, by b");
+});
+
+Deno.test("client: with no leader known, requests back off exponentially instead of spinning", () => {
+  const h = new SessionHarness(["a", "b", "c"]); // no election yet: every member says NOT_LEADER
+  const client = h.client("c1");
+  let registers = 0;
+  h.filter = (w) => {
+    if ((w.message as { type: string }).type === "register") registers++;
+    return true;
+  };
+  client.open();
+  h.advance(3_000, [], true); // members do not tick: still no leader
+  assert.ok(registers >= 4 && registers <= 15, `${registers} registrations in 3 s`);
+  assert.equal(client.state, "SUSPENDED");
+  h.cluster.elect("a");
+  h.advance(1_000);
+  assert.equal(client.state, "CONNECTED");
 });
