@@ -10,17 +10,12 @@ import { SynodError } from "../errors.ts";
 import { MemoryStorage } from "../raft/storage.ts";
 import type { Entry, EntryType, HardState, Snapshot } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions } from "./disk_storage.ts";
+import { Prng } from "../testing/prng.ts";
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Uniform [0, 1) numbers from a seeded {@linkcode Prng}. */
+function seededUniform(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 const OPS_PER_SEED = 300;
@@ -43,7 +38,7 @@ class Run {
   readonly payloadMax: number;
 
   constructor(readonly seed: number) {
-    this.random = mulberry32(seed);
+    this.random = seededUniform(seed);
     this.payloadMax = this.random() < 0.5 ? 200 : 900;
     this.options = {
       segmentBytesMax: 4096,

@@ -23,6 +23,13 @@ import {
   type RegisterOutput,
   type Value,
 } from "./models.ts";
+import { Prng } from "./prng.ts";
+
+/** Uniform [0, 1) numbers from a seeded {@linkcode Prng}. */
+function seededUniform(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
 
 type RegisterOp = Operation<RegisterInput, RegisterOutput>;
 
@@ -348,18 +355,6 @@ Deno.test("memoization: 12 commuting concurrent operations take few steps", () =
 
 // --- Randomized histories -------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, enough for test generation. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Generated {
   readonly history: RegisterOp[];
   /** Value written by each op (for writes and CAS), unique per op. */
@@ -449,7 +444,7 @@ Deno.test("randomized register histories pass, and fail once one read is corrupt
   console.log(`randomized linearizability seed: ${seed} (replay with SEED=${seed})`);
   const rounds = 8;
   for (let round = 0; round < rounds; round++) {
-    const random = prng(seed + round);
+    const random = seededUniform(seed + round);
     const generated = generateRegisterHistory(random);
     const { history } = generated;
     const where = `seed ${seed}, round ${round}`;
@@ -528,7 +523,7 @@ function randomSmallHistory<I, O>(
 }
 
 Deno.test("verdicts match a brute-force search on small random histories", () => {
-  const random = prng(20_241_123);
+  const random = seededUniform(20_241_123);
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
   const values = [null, 1, 2] as const;
   let illegal = 0;

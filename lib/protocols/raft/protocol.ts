@@ -7,7 +7,7 @@
  */
 
 import type { ErrorCode } from "../../errors.ts";
-import type { EventBatch } from "./session_manager.ts";
+import type { EventBatch, OperationError, OperationResult } from "./session_manager.ts";
 
 /** Query consistency levels (copycat-spec §3.1). */
 export type Consistency = "LINEARIZABLE" | "LINEARIZABLE_LEASE" | "SEQUENTIAL";
@@ -79,30 +79,11 @@ export type ClientRequest =
   | CommandRequest
   | QueryRequest;
 
-/** Why a request failed. */
-export interface ProtocolError {
-  /** Stable code (`NOT_LEADER`, `UNKNOWN_SESSION`, `APPLICATION_ERROR`, …). */
-  readonly code: ErrorCode;
-  /** What happened. */
-  readonly message: string;
-  /** With `NOT_LEADER`: the leader the member knows, if any. */
-  readonly leader?: string | null;
-}
+/** Why a request failed: the state machine's error, or the server's (`NOT_LEADER`, …). */
+export type ProtocolError = OperationError;
 
-/** The outcome of a request. */
-export type ProtocolResult =
-  | {
-    readonly ok: true;
-    readonly index: number;
-    readonly eventIndex: number;
-    readonly value: unknown;
-  }
-  | {
-    readonly ok: false;
-    readonly index: number;
-    readonly eventIndex: number;
-    readonly error: ProtocolError;
-  };
+/** The outcome of a request, as the state machine or the server gives it. */
+export type ProtocolResult = OperationResult;
 
 /** The answer to a request. */
 export interface ResponseMessage {

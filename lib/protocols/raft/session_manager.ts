@@ -49,6 +49,8 @@ export interface OperationError {
   readonly code: ErrorCode;
   /** What happened. */
   readonly message: string;
+  /** With `NOT_LEADER` (from a session server): the leader the member knows, if any. */
+  readonly leader?: string | null;
 }
 
 /** The answer to a client's operation (copycat-spec §10.2 `OperationResponse`). */
