@@ -25,12 +25,19 @@ export interface RaftDriverHooks {
   readStates?(states: readonly ReadState[]): void;
   /** The member's role or known leader changed. */
   softState?(state: SoftState): void;
+  /**
+   * Serializes the state machine as it is now (everything applied so far), when the core asks
+   * for a snapshot. Without this hook no snapshot is taken and the log is never compacted.
+   */
+  takeSnapshot?(): Uint8Array;
 }
 
 /** Options for {@linkcode RaftDriver}. */
 export interface RaftDriverOptions {
   /** Milliseconds per Raft tick. Default 50. */
   readonly tickMs?: number;
+  /** Entries kept in the log before a snapshot, for followers slightly behind. Default 1000. */
+  readonly retainEntries?: number;
 }
 
 interface PendingProposal {
@@ -56,6 +63,7 @@ export class RaftDriver {
   readonly #storage: RaftStorage;
   readonly #hooks: RaftDriverHooks;
   readonly #tickMs: number;
+  readonly #retainEntries: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #scheduled = false;
@@ -88,6 +96,7 @@ export class RaftDriver {
     this.#storage = storage;
     this.#hooks = hooks;
     this.#tickMs = tickMs;
+    this.#retainEntries = options.retainEntries ?? 1000;
   }
 
   /** Starts ticking. */
@@ -193,6 +202,13 @@ export class RaftDriver {
       }
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
+    if (rd.snapshotRequest !== null && this.#hooks.takeSnapshot !== undefined) {
+      const data = this.#hooks.takeSnapshot();
+      this.#storage.saveSnapshot(
+        { metadata: rd.snapshotRequest.metadata, data },
+        this.#retainEntries,
+      );
+    }
   }
 
   #failAll(error: Error): void {

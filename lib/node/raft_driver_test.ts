@@ -20,7 +20,20 @@ function startCluster(root: string) {
   for (const id of ids) {
     const storage = DiskStorage.open(`${root}/${id}`);
     storages.set(id, storage);
-    const node = new RaftNode({ id, random: Math.random, bootstrap, electionTicks: 10 }, storage);
+    // Restore the state machine from the newest snapshot, then replay the log after it.
+    const snap = storage.snapshotMetadata();
+    if (snap !== null) {
+      const data = storage.snapshotChunk(snap.index, 0, storage.snapshotBytes());
+      applied.set(id, JSON.parse(new TextDecoder().decode(data)));
+    }
+    const node = new RaftNode({
+      id,
+      random: Math.random,
+      bootstrap,
+      electionTicks: 10,
+      snapshotEntries: 20,
+      applied: snap?.index ?? 0,
+    }, storage);
     drivers.set(
       id,
       new RaftDriver(node, storage, {
@@ -32,10 +45,11 @@ function startCluster(root: string) {
             }
           }
         },
+        takeSnapshot: () => new TextEncoder().encode(JSON.stringify(applied.get(id))),
         softState(s) {
           if (s.role === "leader") { for (const l of leaders.splice(0)) l(id); }
         },
-      }, { tickMs: 5 }),
+      }, { tickMs: 5, retainEntries: 5 }),
     );
   }
   for (const d of drivers.values()) d.start();
@@ -47,7 +61,7 @@ function startCluster(root: string) {
   return { drivers, storages, applied, leader, stop };
 }
 
-Deno.test("RaftDriver runs a group on disk: entries commit, survive a restart of every member", async () => {
+Deno.test("RaftDriver runs a group on disk: entries commit, snapshots compact the log, everything survives a restart", async () => {
   const root = await Deno.makeTempDir({ prefix: "synod-driver-" });
   try {
     const first = startCluster(root);
@@ -58,6 +72,8 @@ Deno.test("RaftDriver runs a group on disk: entries commit, survive a restart of
     const entries = await Promise.all(proposals);
     assert.deepEqual(entries.map((e) => e.index), entries.map((_, i) => entries[0]!.index + i));
     const lastIndex = entries.at(-1)!.index;
+    const snapshot = first.storages.get(leaderId)!.snapshotMetadata();
+    assert.ok(snapshot !== null && snapshot.index >= 20, "the log was compacted into a snapshot");
     first.stop();
 
     // Every member reopens from its own directory with the entries durable.

@@ -43,6 +43,11 @@ export interface RaftConfig {
   readonly bootstrap?: Membership;
   /** Index the host's state machine has applied already (restored from its snapshot). Default 0. */
   readonly applied?: number;
+  /**
+   * Ask the host for a snapshot (`Ready.snapshotRequest`) once this many entries have been
+   * applied since the last snapshot. 0 never asks. Default 10000.
+   */
+  readonly snapshotEntries?: number;
 }
 
 /** A {@linkcode RaftConfig} with every default filled in. */
@@ -88,6 +93,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     maxClockDrift: config.maxClockDrift ?? 0.1,
     bootstrap: config.bootstrap ?? null,
     applied: config.applied ?? 0,
+    snapshotEntries: config.snapshotEntries ?? 10_000,
   };
   positiveInteger("electionTicks", resolved.electionTicks);
   positiveInteger("heartbeatTicks", resolved.heartbeatTicks);
@@ -104,6 +110,11 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
   if (!(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1)) {
     throw new RangeError(
       `Cannot configure Raft as 'maxClockDrift' must be in [0, 1): current value is ${resolved.maxClockDrift}`,
+    );
+  }
+  if (!Number.isSafeInteger(resolved.snapshotEntries) || resolved.snapshotEntries < 0) {
+    throw new RangeError(
+      `Cannot configure Raft as 'snapshotEntries' must be a non-negative integer: current value is ${resolved.snapshotEntries}`,
     );
   }
   if (!Number.isSafeInteger(resolved.applied) || resolved.applied < 0) {

@@ -48,6 +48,7 @@ import {
   type ReadState,
   type Role,
   type Snapshot,
+  type SnapshotMetadata,
   type SoftState,
 } from "./types.ts";
 
@@ -179,6 +180,8 @@ export class RaftNode {
   #readsBeforeCommit: { context: string; lease: boolean }[] = [];
 
   #incomingSnapshot: IncomingSnapshot | null = null;
+  /** Index of the last snapshot asked of the host. */
+  #snapshotRequested = 0;
 
   #msgs: Message[] = [];
   #readStates: ReadState[] = [];
@@ -438,6 +441,7 @@ export class RaftNode {
       readStates: this.#readStates,
       mustSync: entries.length > 0 || snapshot !== null ||
         hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote,
+      snapshotRequest: this.#maybeRequestSnapshot(committedEntries),
     };
     if (committedEntries.length > 0) {
       this.#log.applying = committedEntries[committedEntries.length - 1]!.index;
@@ -467,6 +471,32 @@ export class RaftNode {
     if (applied !== undefined && applied.index > this.#log.applied) {
       this.#log.appliedTo(applied.index);
     }
+  }
+
+  /**
+   * Asks the host for a snapshot once `snapshotEntries` entries were applied since the last one
+   * (the one in storage or the one asked for last).
+   */
+  #maybeRequestSnapshot(
+    committed: readonly Entry[],
+  ): { readonly metadata: SnapshotMetadata } | null {
+    const every = this.#config.snapshotEntries;
+    const last = committed[committed.length - 1];
+    if (every === 0 || last === undefined) return null;
+    const stored = this.#log.snapshotMetadata()?.index ?? 0;
+    if (last.index - Math.max(stored, this.#snapshotRequested) < every) return null;
+    this.#snapshotRequested = last.index;
+    return {
+      metadata: { index: last.index, term: last.term, membership: this.#membershipAt(last.index) },
+    };
+  }
+
+  /** The configuration in force at `index` (the last one at or before it). */
+  #membershipAt(index: number): Membership {
+    for (let i = this.#configs.length - 1; i >= 0; i--) {
+      if (this.#configs[i]!.index <= index) return this.#configs[i]!.membership;
+    }
+    return { members: [] };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -387,3 +387,17 @@ Deno.test("bootstrap: a single-member group elects itself and commits", () => {
   c.tick(25);
   assert.deepEqual(c.leaders(), ["solo"]);
 });
+
+Deno.test("log compaction: the core asks its host for a snapshot every snapshotEntries entries", () => {
+  const c = new TestCluster(["a", "b", "c"], { snapshotEntries: 10 });
+  const requests: number[] = [];
+  c.onReady = (id, rd) => {
+    if (id === "b" && rd.snapshotRequest) requests.push(rd.snapshotRequest.metadata.index);
+  };
+  c.elect("a");
+  for (let i = 0; i < 25; i++) c.propose("a", `e${i}`);
+  assert.ok(requests.length >= 2, `${requests.length} requests`);
+  for (let i = 1; i < requests.length; i++) assert.ok(requests[i]! - requests[i - 1]! >= 10);
+  const status = c.node("b").raft.status();
+  assert.ok(requests.at(-1)! <= status.applied);
+});

@@ -5,7 +5,14 @@
  */
 
 import type { Message } from "./messages.ts";
-import type { Entry, HardState, ReadState, Snapshot, SoftState } from "./types.ts";
+import type {
+  Entry,
+  HardState,
+  ReadState,
+  Snapshot,
+  SnapshotMetadata,
+  SoftState,
+} from "./types.ts";
 
 /**
  * What the core asks its host to do. The host must, in this order:
@@ -24,7 +31,7 @@ export interface Ready {
   /** Entries to append to storage. */
   readonly entries: readonly Entry[];
   /** A snapshot received from the leader, to persist and install. */
-  readonly snapshot: import("./types.ts").Snapshot | null;
+  readonly snapshot: Snapshot | null;
   /** Committed entries to apply, in order. Never past what this Ready makes durable. */
   readonly committedEntries: readonly Entry[];
   /** Messages to send once the above is durable. */
@@ -33,6 +40,12 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Whether the host must `sync()` before sending (entries, a vote or a term changed). */
   readonly mustSync: boolean;
+  /**
+   * The core asks for a snapshot: once this Ready's committed entries are applied, take the
+   * state machine's snapshot at `metadata.index` and save it with `storage.saveSnapshot()`
+   * (`RaftConfig.snapshotEntries` sets how often). `null` if none is wanted.
+   */
+  readonly snapshotRequest: { readonly metadata: SnapshotMetadata } | null;
 }
 
 /** Whether a Ready asks for no work at all. */
