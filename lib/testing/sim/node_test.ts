@@ -30,6 +30,7 @@ function ready(fields: Partial<Ready>): Ready {
     messages: [],
     readStates: [],
     mustSync: false,
+    snapshotRequest: null,
     ...fields,
   };
 }
