@@ -82,7 +82,8 @@ interface Attempt {
 }
 
 interface CommandOp {
-  readonly sequence: number;
+  /** Renumbered when a new session starts (sequences are per session). */
+  sequence: number;
   readonly service: string;
   readonly operation: string;
   readonly args: unknown;
@@ -96,7 +97,8 @@ interface QueryOp {
   readonly operation: string;
   readonly args: unknown;
   readonly consistency: Consistency;
-  readonly sequence: number;
+  /** The last command submitted before it; renumbered with the commands. */
+  sequence: number;
   readonly callback: (result: ClientResult) => void;
   attempt: Attempt | null;
   result: ProtocolResult | null;
@@ -338,7 +340,7 @@ export class SessionClient {
     }
     const { id, result } = message;
     if (this.#register?.id === id) return this.#onRegister(from, result);
-    if (this.#keepAlive?.id === id) return this.#onKeepAlive(result);
+    if (this.#keepAlive?.id === id) return this.#onKeepAlive(from, result);
     if (this.#unregister?.id === id) {
       this.#unregister = null;
       return;
@@ -367,7 +369,7 @@ export class SessionClient {
     this.#eventIndex = value.sessionId;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
     this.#completedSequence = 0;
-    this.#nextSequence = 1;
+    this.#renumberPending();
     this.#leader = from;
     this.#lastKeepAliveOk = this.#now();
     this.#setState("CONNECTED");
@@ -376,9 +378,32 @@ export class SessionClient {
     for (const op of this.#queries) this.#sendQuery(op, this.#queryTarget(op));
   }
 
-  #onKeepAlive(result: ProtocolResult): void {
+  /**
+   * Sequences are per session: commands submitted while there was none (before the first
+   * registration, or while recovering an expired one) become 1..k of the new session, in order,
+   * and queries keep pointing after the same commands.
+   */
+  #renumberPending(): void {
+    const pending = [...this.#commands.values()].sort((a, b) => a.sequence - b.sequence);
+    const renumbered = new Map<number, number>();
+    this.#commands = new Map();
+    for (const op of pending) {
+      renumbered.set(op.sequence, this.#commands.size + 1);
+      op.sequence = this.#commands.size + 1;
+      this.#commands.set(op.sequence, op);
+    }
+    for (const q of this.#queries) {
+      let after = 0;
+      for (const [old, now] of renumbered) if (old <= q.sequence) after = Math.max(after, now);
+      q.sequence = after;
+    }
+    this.#nextSequence = this.#commands.size + 1;
+  }
+
+  #onKeepAlive(from: string, result: ProtocolResult): void {
     this.#keepAlive = null;
     if (result.ok) {
+      this.#leader = from; // only a leader commits a keep-alive
       this.#failures = 0;
       this.#lastKeepAliveOk = this.#now();
       this.#lastIndex = Math.max(this.#lastIndex, result.index);
