@@ -6,11 +6,15 @@
  * deno task sim --seed 42 --trace         # … printing every event
  * deno task sim --seeds 1..100000         # a campaign, one line of progress on stderr
  * deno task sim --seeds 1..5000 --profile chaos --workers 2
+ * deno task sim --sessions --seed 42      # a session simulation (clients, histories checked)
+ * deno task sim --sessions --seeds 1..500 # a session campaign (in this process)
  * ```
  *
  * Options: `--profile NAME|auto` (default `auto`: drawn from each seed), `--ticks N` (length of
  * the fault phase), `--nodes N` (initial group size), `--no-liveness` (safety checks only),
- * `--workers N` (campaigns only; default the number of CPUs). Exit code 1 if any seed failed.
+ * `--workers N` (campaigns only; default the number of CPUs), `--sessions` (run session
+ * simulations: clients with sessions over the cluster, their histories checked; see
+ * `lib/testing/sim/session_simulation.ts`). Exit code 1 if any seed failed.
  *
  * @module
  */
@@ -23,9 +27,14 @@ import {
   SimulationError,
   type SimulationOptions,
 } from "../../lib/testing/sim/mod.ts";
+import {
+  runSessionSimulation,
+  SessionSimulationError,
+  type SessionSimulationOptions,
+} from "../../lib/testing/sim/session_simulation.ts";
 import type { CampaignRequest, CampaignResult } from "./_vopr_worker.ts";
 
-const USAGE = `usage: deno task sim (--seed N [--trace] | --seeds A..B [--workers N])
+const USAGE = `usage: deno task sim [--sessions] (--seed N [--trace] | --seeds A..B [--workers N])
                      [--profile NAME|auto] [--ticks N] [--nodes N] [--no-liveness]
 profiles: auto, ${PROFILE_NAMES.join(", ")}`;
 
@@ -39,6 +48,7 @@ interface Cli {
   readonly nodes?: number;
   readonly workers: number;
   readonly liveness: boolean;
+  readonly sessions: boolean;
 }
 
 function parseInteger(name: string, text: string): number {
@@ -61,6 +71,7 @@ function parseCli(args: string[]): Cli {
       nodes: { type: "string" },
       workers: { type: "string" },
       "no-liveness": { type: "boolean", default: false },
+      sessions: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -85,6 +96,7 @@ function parseCli(args: string[]): Cli {
     ticks: values.ticks === undefined ? undefined : parseInteger("ticks", values.ticks),
     nodes: values.nodes === undefined ? undefined : parseInteger("nodes", values.nodes),
     liveness: !values["no-liveness"],
+    sessions: values.sessions,
     workers: values.workers === undefined
       ? Math.max(1, navigator.hardwareConcurrency ?? 1)
       : Math.max(1, parseInteger("workers", values.workers)),
@@ -131,6 +143,69 @@ function replay(cli: Cli, seed: number): boolean {
     }
     return false;
   }
+}
+
+function sessionOptionsFor(cli: Cli, seed: number): SessionSimulationOptions {
+  return {
+    seed,
+    profile: cli.profile as SessionSimulationOptions["profile"],
+    ticks: cli.ticks,
+    nodes: cli.nodes,
+  };
+}
+
+/** Replays one session seed: its trace (all with `--trace`, else the tail on failure), stats. */
+function replaySessions(cli: Cli, seed: number): boolean {
+  const tail: string[] = [];
+  const TAIL_MAX = 80;
+  const trace = cli.trace ? (line: string) => console.log(line) : (line: string) => {
+    tail.push(line);
+    if (tail.length > TAIL_MAX) tail.shift();
+  };
+  const profile = cli.profile === "auto" ? profileForSeed(seed) : cli.profile;
+  console.log(`session seed ${seed}, profile ${profile}`);
+  try {
+    const stats = runSessionSimulation({ ...sessionOptionsFor(cli, seed), trace });
+    console.log("ok");
+    for (const [key, value] of Object.entries(stats)) console.log(`  ${key.padEnd(22)} ${value}`);
+    return true;
+  } catch (error) {
+    if (!cli.trace) {
+      console.log(`--- last ${tail.length} trace lines ---`);
+      for (const line of tail) console.log(line);
+      console.log("---");
+    }
+    console.log(error instanceof SessionSimulationError ? error.message : error);
+    if (error instanceof SessionSimulationError && error.check === "exception") {
+      console.log((error.cause as Error)?.stack ?? "");
+    }
+    return false;
+  }
+}
+
+/** Runs a range of session seeds in this process, one line per failure. */
+function sessionCampaign(cli: Cli, [lo, hi]: readonly [number, number]): boolean {
+  const started = performance.now();
+  let failed = 0;
+  console.error(`session campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
+  for (let seed = lo; seed <= hi; seed++) {
+    try {
+      runSessionSimulation(sessionOptionsFor(cli, seed));
+    } catch (error) {
+      failed++;
+      console.log(
+        `FAIL ${
+          error instanceof SessionSimulationError ? error.message : `seed ${seed}: ${error}`
+        }`,
+      );
+    }
+  }
+  console.log(
+    `${hi - lo + 1} session seeds, ${failed} failed, ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    }s`,
+  );
+  return failed === 0;
 }
 
 /** Runs a range of seeds on `workers` workers, with one line of progress on stderr. */
@@ -210,6 +285,10 @@ if (import.meta.main) {
     console.error((error as Error).message);
     Deno.exit(2);
   }
-  const ok = cli.seed !== undefined ? replay(cli, cli.seed) : await campaign(cli, cli.seeds!);
+  const ok = cli.sessions
+    ? (cli.seed !== undefined ? replaySessions(cli, cli.seed) : sessionCampaign(cli, cli.seeds!))
+    : cli.seed !== undefined
+    ? replay(cli, cli.seed)
+    : await campaign(cli, cli.seeds!);
   Deno.exit(ok ? 0 : 1);
 }

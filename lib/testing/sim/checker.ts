@@ -153,6 +153,12 @@ export class SafetyChecker {
   readonly #completenessChecked = new Map<number, NodeId>();
   #maxCommitted = 0;
   #maxLeaderTerm = 0;
+  /**
+   * Whether `Normal` payloads are unique, so applying one twice is a `duplicate-entry` (true for
+   * the Raft workload). Session operations may legitimately repeat byte for byte (a command
+   * retried in the same millisecond); the session layer deduplicates them.
+   */
+  uniquePayloads = true;
 
   /**
    * Creates a checker.
@@ -471,7 +477,7 @@ export class SafetyChecker {
         entry.term,
       );
     }
-    if (entry.type === EntryType.Normal && entry.data.byteLength > 0) {
+    if (this.uniquePayloads && entry.type === EntryType.Normal && entry.data.byteLength > 0) {
       const at = this.#normalAt.get(digest);
       if (at !== undefined && at !== i) {
         this.#fail(

@@ -16,6 +16,7 @@ import { type NetworkFaults, SimNetwork } from "./network.ts";
 import {
   type CrashPoint,
   type RaftFactory,
+  type SimApp,
   SimNode,
   type SimNodeHost,
   type SimRaftOptions,
@@ -43,6 +44,8 @@ export interface SimClusterOptions {
   readonly trace?: (line: string) => void;
   /** Largest number of pending events. Default 200 000. */
   readonly maxPendingEvents?: number;
+  /** Builds the application each member hosts (none by default). */
+  readonly createApp?: (id: NodeId) => SimApp;
 }
 
 /** An event in the cluster's queue: a member's tick, a message arriving, or a scheduled call. */
@@ -210,6 +213,7 @@ export class SimCluster implements SimNodeHost {
       snapshotEvery: o.snapshotEvery,
       retainEntries: o.retainEntries,
       createRaft: o.createRaft,
+      app: o.createApp?.(id),
     }, this);
     this.nodes.set(id, node);
     this.#ordinals.set(id, this.#ordinals.size + 1);

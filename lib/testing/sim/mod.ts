@@ -45,6 +45,7 @@ export {
   type CrashPoint,
   type RaftFactory,
   type RaftLike,
+  type SimApp,
   SimNode,
   type SimNodeHost,
   type SimNodeOptions,

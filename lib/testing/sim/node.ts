@@ -12,7 +12,15 @@ import type { Message } from "../../raft/messages.ts";
 import { RaftNode } from "../../raft/raft.ts";
 import type { Ready } from "../../raft/ready.ts";
 import type { LogStorage } from "../../raft/storage.ts";
-import type { Entry, Membership, MembershipChange, NodeId, Role } from "../../raft/types.ts";
+import type {
+  Entry,
+  Membership,
+  MembershipChange,
+  NodeId,
+  ReadState,
+  Role,
+  Snapshot,
+} from "../../raft/types.ts";
 import type { Prng } from "../prng.ts";
 import type { SafetyChecker } from "./checker.ts";
 import { SimDisk } from "./disk.ts";
@@ -44,6 +52,34 @@ export interface RaftLike {
   ready(): Ready;
   /** Acknowledges a Ready once done. */
   advance(rd: Ready): void;
+}
+
+/**
+ * An application hosted on a member next to the simulator's own state machine (e.g. a session
+ * server and its state machine). The member drives it from its Ready loop: committed entries,
+ * snapshots and read states go to it in the host order, and its snapshot is saved in the same
+ * durable snapshot as the simulator's state machine.
+ */
+export interface SimApp {
+  /**
+   * Called at each (re)start of the member, with its new core and the application part of the
+   * durable snapshot (`null` if there is none): the application starts afresh from it.
+   */
+  start(raft: RaftLike, snapshotData: Uint8Array | null): void;
+  /** Called when the member crashed: the application's volatile state is gone. */
+  crash(): void;
+  /** Installs a snapshot received from the leader; `snapshot.data` is the application part. */
+  restore(snapshot: Snapshot): void;
+  /** Applies committed entries, in order (after the simulator's state machine did). */
+  apply(entries: readonly Entry[]): void;
+  /** Serves confirmed linearizable reads. */
+  readStates(states: readonly ReadState[]): void;
+  /** Periodic work, after each core tick. */
+  tick(): void;
+  /** Called once the Ready loop has nothing more to do (e.g. to flush an outbox). */
+  idle(): void;
+  /** The application's state at the last applied index, for a durable snapshot. */
+  snapshot(): Uint8Array;
 }
 
 /** Builds the Raft core of a member; the default builds a {@linkcode RaftNode}. */
@@ -91,6 +127,8 @@ export interface SimNodeOptions {
   readonly retainEntries: number;
   /** Builds the core; default `new RaftNode(config, storage)`. */
   readonly createRaft?: RaftFactory;
+  /** An application hosted on the member, if any (one object across lifetimes). */
+  readonly app?: SimApp;
 }
 
 /** What a member is doing. */
@@ -176,7 +214,9 @@ export class SimNode {
     if (this.#status !== "down") throw new Error(`SimNode ${this.id} is ${this.#status}`);
     this.#incarnation++;
     this.#sm = new SimStateMachine(this.#options.initialMembership);
-    const snapshot = this.disk.snapshot();
+    const stored = this.disk.snapshot();
+    const app = this.#options.app;
+    const [snapshot, appData] = stored === null ? [null, null] : this.#splitSnapshot(stored);
     if (snapshot !== null) {
       this.#sm.restore(snapshot);
       this.#host.checker.observeRestore(
@@ -198,6 +238,7 @@ export class SimNode {
     };
     this.#raft = (this.#options.createRaft ?? defaultFactory)(config, this.disk);
     this.#status = "running";
+    app?.start(this.#raft, appData);
     this.#process();
   }
 
@@ -208,12 +249,14 @@ export class SimNode {
     if (this.#status !== "running") return;
     this.#raft = null;
     this.#status = "down";
+    this.#options.app?.crash();
     this.pausedUntil = 0;
     this.disk.crash();
   }
 
   /** Stops the member for good (it was removed from the group). */
   retire(): void {
+    if (this.#status === "running") this.#options.app?.crash();
     this.#raft = null;
     this.#status = "retired";
   }
@@ -221,7 +264,22 @@ export class SimNode {
   /** Advances the member's logical clock by one tick. */
   tick(): void {
     this.raft.tick();
+    this.#options.app?.tick();
     this.#process();
+  }
+
+  /**
+   * Runs `fn` on the running member (e.g. hands a client request to its application, which may
+   * propose to the core), then the Ready loop.
+   *
+   * @param fn The work.
+   * @returns What `fn` returned.
+   */
+  act<T>(fn: () => T): T {
+    if (this.#raft === null) throw new Error(`SimNode ${this.id} is not running`);
+    const result = fn();
+    if (this.#status === "running") this.#process();
+    return result;
   }
 
   /**
@@ -268,6 +326,7 @@ export class SimNode {
     }
     this.#report(raft);
     this.#maybeSnapshot();
+    this.#options.app?.idle();
   }
 
   /** One Ready, in the required order. Returns `false` if the member crashed in it. */
@@ -307,9 +366,12 @@ export class SimNode {
 
     // 3. Apply: a snapshot first, then committed entries.
     const sm = this.#sm;
+    const app = this.#options.app;
     if (rd.snapshot !== null) {
       const before = sm.applied;
-      sm.restore(rd.snapshot);
+      const [simPart, appPart] = this.#splitSnapshot(rd.snapshot);
+      sm.restore(simPart);
+      if (app !== undefined) app.restore({ metadata: rd.snapshot.metadata, data: appPart! });
       checker.observeRestore(
         this.id,
         rd.snapshot.metadata.index,
@@ -326,11 +388,31 @@ export class SimNode {
         this.appliedCount++;
         host.onApply(this, e);
       }
+      app?.apply(rd.committedEntries);
     }
-    // 4. Read states: the simulator issues no reads yet, so there is nothing to serve.
+    // 4. Read states (only an application issues reads).
+    if (rd.readStates.length > 0) app?.readStates(rd.readStates);
     // 5. Advance.
     raft.advance(rd);
     return true;
+  }
+
+  /** The durable snapshot: the simulator's, framed with the application's when there is one. */
+  #joinSnapshot(snapshot: Snapshot): Snapshot {
+    const app = this.#options.app;
+    if (app === undefined) return snapshot;
+    return { metadata: snapshot.metadata, data: frameSnapshot(snapshot.data, app.snapshot()) };
+  }
+
+  /** Splits a durable snapshot into the simulator's and the application's (`null`: none). */
+  #splitSnapshot(snapshot: Snapshot): [Snapshot, Uint8Array | null] {
+    if (this.#options.app === undefined) return [snapshot, null];
+    const data = snapshot.data;
+    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+    return [
+      { metadata: snapshot.metadata, data: data.subarray(4, 4 + n) },
+      data.subarray(4 + n),
+    ];
   }
 
   #crashHere(point: CrashPoint): false {
@@ -356,12 +438,21 @@ export class SimNode {
     const last = disk.snapshotMetadata()?.index ?? 0;
     if (sm.applied - last < this.#options.snapshotEvery) return;
     if (sm.applied > disk.lastIndex() || disk.term(sm.applied) !== sm.appliedTerm) return;
-    disk.saveSnapshot(sm.snapshot(), this.#options.retainEntries);
+    disk.saveSnapshot(this.#joinSnapshot(sm.snapshot()), this.#options.retainEntries);
     // The snapshot store syncs its file and directory before the log is compacted.
     disk.sync();
     this.snapshotsTaken++;
     this.#host.trace?.(`${this.id} snapshot at ${sm.applied}`);
   }
+}
+
+/** Snapshot data with an application: [u32 length of the simulator part][simulator][app]. */
+function frameSnapshot(simData: Uint8Array, appData: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + simData.length + appData.length);
+  new DataView(out.buffer).setUint32(0, simData.length);
+  out.set(simData, 4);
+  out.set(appData, 4 + simData.length);
+  return out;
 }
 
 function describeReady(rd: Ready): string {

@@ -1,0 +1,391 @@
+/**
+ * The session side of a simulated member, and the network between members and simulated
+ * clients.
+ *
+ * {@linkcode SessionHost} is a {@linkcode SimApp}: a {@linkcode SessionServer} fronting a
+ * {@linkcode SessionStateMachine} with the test services, driven by the member's Ready loop.
+ * {@linkcode ClientNetwork} carries client requests, responses and events with the same delays,
+ * losses, duplicates and reordering as Raft messages, plus cuts between clients and members.
+ *
+ * @module
+ */
+
+import type { Entry, NodeId, ReadState, Snapshot } from "../../raft/types.ts";
+import type { RaftNode } from "../../raft/raft.ts";
+import type { ClientRequest, ServerMessage } from "../../protocols/raft/protocol.ts";
+import {
+  type ApplyResult,
+  type EventBatch,
+  SessionStateMachine,
+} from "../../protocols/raft/session_manager.ts";
+import { SessionServer } from "../../protocols/raft/session_server.ts";
+import type { ServiceFactory } from "../../protocols/raft/service.ts";
+import type { Prng } from "../prng.ts";
+import type { SimCluster } from "./cluster.ts";
+import type { RaftLike, SimApp, SimNode } from "./node.ts";
+
+/** Every event batch a state machine published, by session then index (as members applied them). */
+export class PublishedEvents {
+  readonly #bySession = new Map<number, Map<number, string>>();
+
+  /**
+   * Records the batches of one applied entry (idempotent across members).
+   *
+   * @param batches The entry's batches.
+   * @throws {Error} If members disagree on a batch (divergence).
+   */
+  record(batches: readonly EventBatch[]): void {
+    for (const b of batches) {
+      let m = this.#bySession.get(b.sessionId);
+      if (m === undefined) this.#bySession.set(b.sessionId, m = new Map());
+      const text = JSON.stringify(b.events);
+      const seen = m.get(b.eventIndex);
+      if (seen !== undefined && seen !== text) {
+        throw new Error(
+          `event divergence: session ${b.sessionId} index ${b.eventIndex}: ${seen} vs ${text}`,
+        );
+      }
+      m.set(b.eventIndex, text);
+    }
+  }
+
+  /**
+   * The batches published to a session, by ascending index.
+   *
+   * @param sessionId The session.
+   * @returns `[index, JSON of the events]` pairs.
+   */
+  of(sessionId: number): [number, string][] {
+    return [...(this.#bySession.get(sessionId) ?? [])].sort((a, b) => a[0] - b[0]);
+  }
+
+  /**
+   * The highest index below or at `index` with a batch for the session (0 if none).
+   *
+   * @param sessionId The session.
+   * @param index The bound.
+   * @returns The index.
+   */
+  lastAtOrBefore(sessionId: number, index: number): number {
+    let best = 0;
+    for (const i of this.#bySession.get(sessionId)?.keys() ?? []) {
+      if (i <= index && i > best) best = i;
+    }
+    return best;
+  }
+}
+
+/** A state machine that reports what each applied entry published. */
+class RecordingStateMachine extends SessionStateMachine {
+  onApplied: (result: ApplyResult) => void = () => {};
+
+  override apply(entry: Entry): ApplyResult {
+    const result = super.apply(entry);
+    this.onApplied(result);
+    return result;
+  }
+}
+
+/** What may travel between a client and a member. */
+export type ClientWireMessage =
+  | { readonly dir: "request"; readonly body: ClientRequest }
+  | { readonly dir: "server"; readonly body: ServerMessage };
+
+/** Decides whether a message is sent (`false`: dropped); for scripted scenarios. */
+export type Interceptor = (from: string, to: string, msg: ClientWireMessage) => boolean;
+
+/** Receives a message for a client. */
+export type ClientEndpoint = (from: string, msg: ServerMessage) => void;
+
+/** Counters of the client network. */
+export interface ClientNetworkStats {
+  /** Messages sent. */
+  sent: number;
+  /** Messages lost (dropped, cut, receiver down). */
+  lost: number;
+  /** Copies delivered. */
+  delivered: number;
+}
+
+/**
+ * The network between clients and members: the faults in force on the cluster's network
+ * (delays, drop, duplicate, reorder, member partitions) plus client–member cuts.
+ */
+export class ClientNetwork {
+  /** What it did. */
+  readonly stats: ClientNetworkStats = { sent: 0, lost: 0, delivered: 0 };
+  /** Scenario hook: consulted for every message sent. */
+  interceptor: Interceptor | null = null;
+  readonly #cluster: SimCluster;
+  readonly #rng: Prng;
+  readonly #hosts = new Map<NodeId, SessionHost>();
+  readonly #clients = new Map<string, ClientEndpoint>();
+  #cuts = new Set<string>();
+
+  /**
+   * Creates the network.
+   *
+   * @param cluster The cluster (clock, queue, Raft network faults).
+   * @param rng The network's own random stream.
+   */
+  constructor(cluster: SimCluster, rng: Prng) {
+    this.#cluster = cluster;
+    this.#rng = rng;
+  }
+
+  /**
+   * Registers a member's session host.
+   *
+   * @param host The host.
+   */
+  addHost(host: SessionHost): void {
+    this.#hosts.set(host.id, host);
+  }
+
+  /**
+   * Registers a client's receiver.
+   *
+   * @param address The client's address.
+   * @param endpoint Its receiver.
+   */
+  addClient(address: string, endpoint: ClientEndpoint): void {
+    this.#clients.set(address, endpoint);
+  }
+
+  /**
+   * Cuts a client from members, both ways (replacing its previous cuts).
+   *
+   * @param client The client.
+   * @param members The members it cannot reach (empty: heal).
+   */
+  cut(client: string, members: readonly NodeId[]): void {
+    for (const k of [...this.#cuts]) if (k.startsWith(`${client}|`)) this.#cuts.delete(k);
+    for (const m of members) this.#cuts.add(`${client}|${m}`);
+  }
+
+  /** Removes every client–member cut. */
+  healAll(): void {
+    this.#cuts = new Set();
+  }
+
+  /** Whether a client has a cut in force. */
+  isCut(client: string): boolean {
+    for (const k of this.#cuts) if (k.startsWith(`${client}|`)) return true;
+    return false;
+  }
+
+  #connected(from: string, to: string): boolean {
+    const [client, member] = this.#clients.has(from) ? [from, to] : [to, from];
+    return !this.#cuts.has(`${client}|${member}`);
+  }
+
+  /**
+   * Sends a message with the cluster's network faults.
+   *
+   * @param from Sender address.
+   * @param to Receiver address.
+   * @param msg The message.
+   */
+  send(from: string, to: string, msg: ClientWireMessage): void {
+    this.stats.sent++;
+    const f = this.#cluster.network.faults;
+    const rng = this.#rng;
+    const lost = rng.chance(f.drop);
+    const twice = rng.chance(f.duplicate);
+    const late = rng.chance(f.reorder);
+    const delay = rng.int(f.delayMinMs, f.delayMaxMs);
+    const lateBy = rng.int(0, f.reorderDelayMaxMs);
+    const copyDelay = rng.int(f.delayMinMs, f.delayMaxMs);
+    if (this.#cluster.trace) {
+      const b = msg.body as { type: string; id?: number; sequence?: number; result?: unknown };
+      const detail = msg.dir === "request"
+        ? `${b.type} id ${b.id}${b.sequence !== undefined ? ` seq ${b.sequence}` : ""}`
+        : b.type === "response"
+        ? `response id ${b.id} ${JSON.stringify(b.result)}`
+        : `events ${JSON.stringify((msg.body as { batch: unknown }).batch)}`;
+      this.#cluster.log(`net ${from}→${to} ${detail}${lost ? " (lost)" : ""}`);
+    }
+    if (this.interceptor !== null && !this.interceptor(from, to, msg)) {
+      this.stats.lost++;
+      return;
+    }
+    if (lost) {
+      this.stats.lost++;
+      return;
+    }
+    const host = this.#hosts.get(to);
+    const incarnation = host?.node?.incarnation ?? -1;
+    this.#schedule(delay + (late ? lateBy : 0), from, to, msg, incarnation);
+    if (twice) this.#schedule(copyDelay + lateBy, from, to, msg, incarnation);
+  }
+
+  #schedule(delay: number, from: string, to: string, msg: ClientWireMessage, inc: number): void {
+    this.#cluster.after(delay, "client-net", () => this.#deliver(from, to, msg, inc));
+  }
+
+  #deliver(from: string, to: string, msg: ClientWireMessage, incarnation: number): void {
+    if (!this.#connected(from, to)) {
+      this.stats.lost++;
+      return;
+    }
+    if (msg.dir === "request") {
+      const host = this.#hosts.get(to);
+      const node = host?.node;
+      if (node === undefined || node.status !== "running" || node.incarnation !== incarnation) {
+        this.stats.lost++;
+        return;
+      }
+      const now = this.#cluster.now();
+      if (node.pausedUntil > now) {
+        this.#cluster.after(node.pausedUntil - now, "client-net", () => {
+          this.#deliver(from, to, msg, incarnation);
+        });
+        return;
+      }
+      this.stats.delivered++;
+      host!.receive(from, msg.body);
+      return;
+    }
+    const endpoint = this.#clients.get(to);
+    if (endpoint === undefined) {
+      this.stats.lost++;
+      return;
+    }
+    this.stats.delivered++;
+    endpoint(from, msg.body);
+  }
+}
+
+/** How to build a {@linkcode SessionHost}. */
+export interface SessionHostOptions {
+  /** The member's id. */
+  readonly id: NodeId;
+  /** The cluster (for the clock). */
+  readonly cluster: SimCluster;
+  /** The client network (for answers and events). */
+  readonly network: ClientNetwork;
+  /** The services. */
+  readonly createService: ServiceFactory;
+  /** Where published events are recorded. */
+  readonly published: PublishedEvents;
+  /** This member's clock offset from virtual time, in ms. */
+  readonly clockSkewMs: number;
+}
+
+/** A member's session server and state machine, restarted with the member. */
+export class SessionHost implements SimApp {
+  /** The member's id. */
+  readonly id: NodeId;
+  readonly #o: SessionHostOptions;
+  #sm: RecordingStateMachine | null = null;
+  #server: SessionServer | null = null;
+
+  /**
+   * Creates the host.
+   *
+   * @param options How to build it.
+   */
+  constructor(options: SessionHostOptions) {
+    this.id = options.id;
+    this.#o = options;
+    options.network.addHost(this);
+  }
+
+  /** The member, once created. */
+  get node(): SimNode | undefined {
+    return this.#o.cluster.nodes.get(this.id);
+  }
+
+  /** The current lifetime's state machine, or `null` while down. */
+  get stateMachine(): SessionStateMachine | null {
+    return this.#sm;
+  }
+
+  /**
+   * Starts a lifetime from the durable snapshot's data.
+   *
+   * @param raft The member's new core.
+   * @param snapshotData The state machine's snapshot, or `null`.
+   */
+  start(raft: RaftLike, snapshotData: Uint8Array | null): void {
+    const sm = new RecordingStateMachine({ createService: this.#o.createService });
+    if (snapshotData !== null) sm.restore(snapshotData);
+    sm.onApplied = (r) => this.#o.published.record(r.events);
+    this.#sm = sm;
+    this.#server = new SessionServer({
+      raft: raft as unknown as RaftNode,
+      stateMachine: sm,
+      now: () => this.#o.cluster.now() + this.#o.clockSkewMs,
+    });
+  }
+
+  /** The lifetime ends. */
+  crash(): void {
+    this.#sm = null;
+    this.#server = null;
+  }
+
+  /**
+   * Installs a snapshot from the leader.
+   *
+   * @param snapshot Its data is the state machine's snapshot.
+   */
+  restore(snapshot: Snapshot): void {
+    this.#server!.restore(snapshot);
+  }
+
+  /**
+   * Applies committed entries.
+   *
+   * @param entries The entries.
+   */
+  apply(entries: readonly Entry[]): void {
+    this.#server!.applyEntries(entries);
+  }
+
+  /**
+   * Serves confirmed reads.
+   *
+   * @param states The read states.
+   */
+  readStates(states: readonly ReadState[]): void {
+    this.#server!.readStates(states);
+  }
+
+  /** Expires sessions on the leader. */
+  tick(): void {
+    this.#server!.tick();
+  }
+
+  /** Sends what the server produced. */
+  idle(): void {
+    const server = this.#server;
+    if (server === null) return;
+    for (const out of server.takeOutbox()) {
+      this.#o.network.send(this.id, out.to, { dir: "server", body: out.message });
+    }
+  }
+
+  /**
+   * The state machine's snapshot.
+   *
+   * @returns Its bytes.
+   */
+  snapshot(): Uint8Array {
+    return this.#sm!.snapshot();
+  }
+
+  /**
+   * Hands a client's request to the server, then runs the member's Ready loop.
+   *
+   * @param from The client's address.
+   * @param request The request.
+   */
+  receive(from: string, request: ClientRequest): void {
+    const node = this.node;
+    if (node === undefined || node.status !== "running" || this.#server === null) return;
+    const server = this.#server;
+    node.act(() => server.receive(from, request));
+    this.idle();
+  }
+}

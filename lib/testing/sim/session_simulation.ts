@@ -1,0 +1,833 @@
+/**
+ * Session simulations: a simulated Raft group whose members host client sessions
+ * ({@linkcode SessionHost}), and simulated {@linkcode SessionClient}s running a KV and counter
+ * workload with events, over a network with the same faults as Raft's, plus cuts between clients
+ * and members. After the fault phase every client's pending operations must complete, a final
+ * command and read must succeed, and every event must arrive; then the recorded histories are
+ * checked (see session_history.ts).
+ *
+ * Replay a failure with `deno task sim --sessions --seed N`.
+ *
+ * @module
+ */
+
+import { type Membership, membershipOf, type NodeId } from "../../raft/types.ts";
+import type { Consistency } from "../../protocols/raft/protocol.ts";
+import {
+  type ClientResult,
+  type ConnectionStrategy,
+  SessionClient,
+} from "../../protocols/raft/session_client.ts";
+import { Prng } from "../prng.ts";
+import { hashString, mixHash } from "./_hash.ts";
+import { SimCluster } from "./cluster.ts";
+import { Nemesis } from "./nemesis.ts";
+import type { SimRaftOptions } from "./node.ts";
+import { type FaultProfile, getProfile, profileForSeed, type ProfileName } from "./profiles.ts";
+import { ClientNetwork, type Interceptor, PublishedEvents, SessionHost } from "./session_host.ts";
+import {
+  checkSessionHistory,
+  type HistoryStats,
+  HistoryViolation,
+  type OpRecord,
+  type ReceivedEvent,
+} from "./session_history.ts";
+import {
+  COUNTER_SERVICE,
+  ExecutionLog,
+  KV_SERVICE,
+  testServiceFactory,
+} from "./session_services.ts";
+import { DEFAULT_ELECTION_TICKS, TICK_MS } from "./simulation.ts";
+import { MembershipChurn } from "./workload.ts";
+
+/** Default length of a session simulation's fault phase, in ticks. */
+export const SESSION_DEFAULT_TICKS = 300;
+
+/** Session-specific faults per profile: client–member cuts and member clock skew. */
+interface SessionFaults {
+  /** Probability per ~50 ms step of cutting one client from some or all members. */
+  readonly clientCutRate: number;
+  /** Largest member clock offset from virtual time, in ms. */
+  readonly clockSkewMs: number;
+}
+
+const SESSION_FAULTS: Record<string, SessionFaults> = {
+  calm: { clientCutRate: 0, clockSkewMs: 0 },
+  network: { clientCutRate: 0.05, clockSkewMs: 0 },
+  crash: { clientCutRate: 0.02, clockSkewMs: 20 },
+  "partition-symmetric": { clientCutRate: 0.15, clockSkewMs: 0 },
+  "partition-asymmetric": { clientCutRate: 0.15, clockSkewMs: 0 },
+  "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0 },
+  "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0 },
+  churn: { clientCutRate: 0.05, clockSkewMs: 10 },
+  chaos: { clientCutRate: 0.15, clockSkewMs: 30 },
+};
+
+/** Options of a session simulation. Everything not given is drawn from the seed. */
+export interface SessionSimulationOptions {
+  /** The seed. */
+  readonly seed: number;
+  /** A profile name, `"auto"` (drawn from the seed), or a custom profile. */
+  readonly profile?: ProfileName | "auto" | FaultProfile;
+  /** Members of the initial group. Default 3 or 5. */
+  readonly nodes?: number;
+  /** Simulated clients. Default 2–4. */
+  readonly clients?: number;
+  /** Length of the fault phase in ticks. Default {@linkcode SESSION_DEFAULT_TICKS}. */
+  readonly ticks?: number;
+  /** Run the random workload (default `true`; scenarios drive clients themselves). */
+  readonly workload?: boolean;
+  /** Run the fault nemesis and client cuts (default `true`). */
+  readonly faults?: boolean;
+  /** Session timeout asked by clients, ms. Default drawn in [400, 1200]. */
+  readonly sessionTimeoutMs?: number;
+  /** Client request timeout, ms. Default drawn in [40, 150]. */
+  readonly requestTimeoutMs?: number;
+  /** Every client's connection strategy. Default drawn per client. */
+  readonly clientStrategy?: ConnectionStrategy;
+  /** Raft options overriding the drawn ones. */
+  readonly raft?: Partial<SimRaftOptions>;
+  /** Receives trace lines. */
+  readonly trace?: (line: string) => void;
+  /** Livelock guard. Default 3 000 000 events. */
+  readonly maxEvents?: number;
+  /**
+   * Let the workload submit operations while a client has no session (before its first
+   * registration, or while it re-registers after expiry). Default `true`.
+   */
+  readonly submitWithoutSession?: boolean;
+}
+
+/** What a session simulation did. */
+export interface SessionSimulationStats extends HistoryStats {
+  /** The seed. */
+  readonly seed: number;
+  /** The profile's name. */
+  readonly profile: string;
+  /** Members of the initial group. */
+  readonly nodes: number;
+  /** Clients. */
+  readonly clients: number;
+  /** Virtual ms at the end. */
+  readonly virtualMs: number;
+  /** Events processed. */
+  readonly simEvents: number;
+  /** Member crashes. */
+  readonly crashes: number;
+  /** Distinct terms with a leader. */
+  readonly elections: number;
+  /** Sessions registered over all clients. */
+  readonly sessions: number;
+  /** Client–member cuts made. */
+  readonly clientCuts: number;
+  /** Hash of the cluster's events. */
+  readonly traceHash: number;
+  /** Hash of the recorded history (operations and events). */
+  readonly historyHash: number;
+}
+
+/** A session simulation failed. */
+export class SessionSimulationError extends Error {
+  /** The seed. */
+  readonly seed: number;
+  /** The check that failed (or `exception`). */
+  readonly check: string;
+  /** The replay command. */
+  readonly replay: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param seed The seed.
+   * @param profile The profile's name.
+   * @param time Virtual time of the failure.
+   * @param replay The replay command.
+   * @param cause What broke.
+   */
+  constructor(seed: number, profile: string, time: number, replay: string, cause: unknown) {
+    const check = cause instanceof HistoryViolation
+      ? cause.check
+      : cause instanceof Error && cause.name === "InvariantViolation"
+      ? "raft-safety"
+      : "exception";
+    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(
+      `session seed ${seed} (profile ${profile}) failed check '${check}' at t=${time}ms: ${what}\n  replay: ${replay}`,
+      { cause },
+    );
+    this.name = "SessionSimulationError";
+    this.seed = seed;
+    this.check = check;
+    this.replay = replay;
+  }
+}
+
+function resolveProfile(options: SessionSimulationOptions): FaultProfile {
+  const p = options.profile ?? "auto";
+  if (typeof p === "object") return p;
+  return getProfile(p === "auto" ? profileForSeed(options.seed) : p);
+}
+
+/**
+ * The command that replays a session run.
+ *
+ * @param options The run's options.
+ * @returns E.g. `deno task sim --sessions --seed 42 --profile crash`.
+ */
+export function sessionReplayCommand(options: SessionSimulationOptions): string {
+  let cmd = `deno task sim --sessions --seed ${options.seed}`;
+  const p = options.profile ?? "auto";
+  const name = typeof p === "object" ? p.name : p;
+  if (name !== "auto" && name !== profileForSeed(options.seed)) cmd += ` --profile ${name}`;
+  if (options.ticks !== undefined && options.ticks !== SESSION_DEFAULT_TICKS) {
+    cmd += ` --ticks ${options.ticks}`;
+  }
+  if (options.nodes !== undefined) cmd += ` --nodes ${options.nodes}`;
+  return cmd;
+}
+
+const KEYS = ["a", "b", "c"] as const;
+const LEVELS: readonly Consistency[] = ["LINEARIZABLE", "LINEARIZABLE_LEASE", "SEQUENTIAL"];
+
+/** A simulated client: a {@linkcode SessionClient} whose operations and events are recorded. */
+export class SimClient {
+  /** The client's address (`client-N`). */
+  readonly address: string;
+  /** The session client. */
+  readonly client: SessionClient;
+  /** Its operations, in call order. */
+  readonly ops: OpRecord[] = [];
+  /** Its events, in delivery order. */
+  readonly events: ReceivedEvent[] = [];
+  /** Every session it registered. */
+  readonly sessions: number[] = [];
+  /** Operations not returned yet. */
+  pending = 0;
+  /** Last value this client saw per key (for `cas`). */
+  readonly seen = new Map<string, string | null>();
+  readonly #sim: SessionSimulation;
+  readonly #received = new Map<number, number>();
+  #maxIndex = 0;
+  #opCount = 0;
+
+  /**
+   * Creates the client.
+   *
+   * @param sim The simulation.
+   * @param address Its address.
+   * @param client The session client.
+   */
+  constructor(sim: SessionSimulation, address: string, client: SessionClient) {
+    this.#sim = sim;
+    this.address = address;
+    this.client = client;
+    client.onEvent((e) => {
+      this.events.push({ t: sim.cluster.now(), ...e });
+      this.#received.set(e.sessionId, Math.max(this.#received.get(e.sessionId) ?? 0, e.eventIndex));
+    });
+    client.onStateChange(() => this.#noteSession());
+  }
+
+  #noteSession(): void {
+    const id = this.client.sessionId;
+    if (id !== 0 && !this.sessions.includes(id)) this.sessions.push(id);
+  }
+
+  /**
+   * The highest event index received in a session.
+   *
+   * @param sessionId The session.
+   * @returns The index (0 if none).
+   */
+  receivedUpTo(sessionId: number): number {
+    return this.#received.get(sessionId) ?? 0;
+  }
+
+  /** A fresh unique operation id. */
+  nextId(): string {
+    return `${this.address}.${++this.#opCount}`;
+  }
+
+  /**
+   * Submits a command and records it.
+   *
+   * @param service `kv` or `counter`.
+   * @param operation The command.
+   * @param args Its arguments; `id` and `notify` are added if missing.
+   * @param done Called with the result.
+   * @returns The record.
+   */
+  command(
+    service: string,
+    operation: string,
+    args: Record<string, unknown>,
+    done?: (r: ClientResult) => void,
+  ): OpRecord {
+    const full = { id: this.nextId(), notify: 0, ...args };
+    const op = this.#record("command", service, operation, full);
+    this.client.command(service, operation, full, (r) => {
+      this.#returned(op, r);
+      done?.(r);
+    });
+    this.flush();
+    return op;
+  }
+
+  /**
+   * Submits a query and records it.
+   *
+   * @param service `kv` or `counter`.
+   * @param operation The query.
+   * @param args Its arguments.
+   * @param consistency The level.
+   * @param done Called with the result.
+   * @returns The record.
+   */
+  query(
+    service: string,
+    operation: string,
+    args: Record<string, unknown>,
+    consistency: Consistency,
+    done?: (r: ClientResult) => void,
+  ): OpRecord {
+    const op = this.#record("query", service, operation, args, consistency);
+    this.client.query(service, operation, args, consistency, (r) => {
+      this.#returned(op, r);
+      done?.(r);
+    });
+    this.flush();
+    return op;
+  }
+
+  #record(
+    kind: "command" | "query",
+    service: string,
+    operation: string,
+    args: Record<string, unknown>,
+    consistency?: Consistency,
+  ): OpRecord {
+    const op: OpRecord = {
+      n: this.#sim.nextOpNumber(),
+      client: this.address,
+      kind,
+      service,
+      operation,
+      args,
+      consistency,
+      call: this.#sim.cluster.now(),
+      sessionAtCall: this.client.sessionId,
+      indexBefore: this.#maxIndex,
+    };
+    this.ops.push(op);
+    this.pending++;
+    this.#sim.cluster.log(
+      `${this.address} call #${op.n} ${kind} ${service}.${operation} ${JSON.stringify(args)}`,
+    );
+    return op;
+  }
+
+  #returned(op: OpRecord, r: ClientResult): void {
+    this.#noteSession();
+    op.ret = this.#sim.cluster.now();
+    op.result = r;
+    op.sessionAtReturn = this.client.sessionId;
+    this.pending--;
+    this.#sim.cluster.log(
+      `${this.address} return #${op.n} ${
+        r.ok ? `ok ${JSON.stringify(r.value)} @${r.index}` : r.error.code
+      }`,
+    );
+    if (!r.ok) return;
+    // Responses complete after the events published before them (copycat-spec §4.4).
+    const s = this.client.sessionId;
+    const bound = op.kind === "command" ? r.index - 1 : r.index;
+    const need = this.#sim.published.lastAtOrBefore(s, bound);
+    const got = this.receivedUpTo(s);
+    if (need > got) {
+      this.#sim.liveViolations.push(
+        `${this.address} #${op.n} ${op.kind} ${op.service}.${op.operation} returned at index ${r.index} in session ${s} before event batch ${need} (received up to ${got})`,
+      );
+    }
+    this.#maxIndex = Math.max(this.#maxIndex, r.index);
+    if (op.service === KV_SERVICE) {
+      const key = op.args.key as string;
+      if (op.kind === "query") this.seen.set(key, r.value as string | null);
+      else if (op.operation === "put") this.seen.set(key, op.args.value as string);
+      else if (op.operation === "delete") this.seen.set(key, null);
+      else if (r.value === true) this.seen.set(key, op.args.value as string);
+    }
+  }
+
+  /** Sends what the session client queued. */
+  flush(): void {
+    for (const out of this.client.takeOutbox()) {
+      this.#sim.network.send(this.address, out.to, { dir: "request", body: out.message });
+    }
+  }
+
+  /**
+   * Hands a member's message to the client.
+   *
+   * @param from The member.
+   * @param msg The message.
+   */
+  receive(from: string, msg: import("../../protocols/raft/protocol.ts").ServerMessage): void {
+    this.client.receive(from, msg);
+    this.flush();
+  }
+}
+
+/**
+ * One session simulation. Random runs use {@linkcode runSessionSimulation}; scripted scenarios
+ * build one with `workload: false` and drive its clients and faults themselves.
+ */
+export class SessionSimulation {
+  /** The cluster. */
+  readonly cluster: SimCluster;
+  /** The client network. */
+  readonly network: ClientNetwork;
+  /** The clients. */
+  readonly clients: SimClient[] = [];
+  /** Every command execution. */
+  readonly executions: ExecutionLog = new ExecutionLog();
+  /** Every event batch published. */
+  readonly published: PublishedEvents = new PublishedEvents();
+  /** Ordering violations noticed while running. */
+  readonly liveViolations: string[] = [];
+  /** The profile. */
+  readonly profile: FaultProfile;
+  /** Member ids clients know (grows when members are added). */
+  readonly members: NodeId[];
+  /** Session timeout of the clients. */
+  readonly sessionTimeoutMs: number;
+  /** Request timeout of the clients. */
+  readonly requestTimeoutMs: number;
+  readonly #options: SessionSimulationOptions;
+  readonly #nodeCount: number;
+  readonly #bootstrap: Membership;
+  readonly #nemesis: Nemesis;
+  readonly #churn: MembershipChurn;
+  readonly #rng: Prng;
+  readonly #faults: SessionFaults;
+  readonly #hostMap = new Map<NodeId, SessionHost>();
+  #opNumber = 0;
+  #workload = false;
+  #cutting = false;
+  #clientCuts = 0;
+  #maxEvents: number;
+
+  /**
+   * Builds the cluster and the clients (nothing runs until {@linkcode SessionSimulation.start}).
+   *
+   * @param options The seed and what to vary.
+   */
+  constructor(options: SessionSimulationOptions) {
+    if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
+      throw new RangeError(
+        `Cannot run a session simulation as 'seed' must be a non-negative safe integer: current value is ${options.seed}`,
+      );
+    }
+    this.#options = options;
+    this.profile = resolveProfile(options);
+    this.#faults = SESSION_FAULTS[this.profile.name] ?? SESSION_FAULTS.chaos!;
+    this.#maxEvents = options.maxEvents ?? 3_000_000;
+    const root = new Prng(options.seed).fork("sessions");
+    const params = root.fork("params");
+    const drawnNodes = params.pick([3, 5]);
+    const raft: SimRaftOptions = {
+      electionTicks: DEFAULT_ELECTION_TICKS,
+      heartbeatTicks: params.pick([1, 2, 3]),
+      maxMessageBytes: params.pick([512, 4096, 1 << 20]),
+      maxInflightMessages: params.pick([4, 64]),
+      snapshotChunkBytes: params.pick([256, 4096, 1 << 20]),
+      maxUncommittedEntries: params.pick([64, 10_000]),
+      preVote: true,
+      checkQuorum: true,
+      ...options.raft,
+    };
+    const snapshotEvery = params.int(10, 60);
+    const retainEntries = params.int(0, 8);
+    const clientCount = options.clients ?? params.int(2, 4);
+    this.sessionTimeoutMs = options.sessionTimeoutMs ?? params.int(400, 1200);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? params.int(40, 150);
+    this.#nodeCount = options.nodes ?? drawnNodes;
+    const ids = Array.from({ length: this.#nodeCount }, (_, i) => `n${i + 1}`);
+    this.members = [...ids];
+    this.#bootstrap = membershipOf(ids.map((id) => ({ id, type: "active" as const })));
+    const skewRng = root.fork("skew");
+    const factory = testServiceFactory(this.executions);
+    let network: ClientNetwork | null = null;
+    const cluster: SimCluster = new SimCluster({
+      rng: root.fork("cluster"),
+      raft,
+      tickMs: TICK_MS,
+      network: this.profile.network,
+      initialMembership: this.#bootstrap,
+      snapshotEvery,
+      retainEntries,
+      trace: options.trace,
+      createApp: (id): SessionHost => {
+        const host: SessionHost = new SessionHost({
+          id,
+          cluster,
+          network: network!,
+          createService: factory,
+          published: this.published,
+          clockSkewMs: skewRng.int(-this.#faults.clockSkewMs, this.#faults.clockSkewMs),
+        });
+        this.#hostMap.set(id, host);
+        if (!this.members.includes(id)) this.members.push(id);
+        return host;
+      },
+    });
+    this.cluster = cluster;
+    cluster.checker.uniquePayloads = false;
+    network = new ClientNetwork(cluster, root.fork("client-net"));
+    this.network = network;
+    this.#nemesis = new Nemesis(cluster, this.profile, root.fork("nemesis"));
+    this.#churn = new MembershipChurn(
+      cluster,
+      root.fork("churn"),
+      this.#bootstrap,
+      this.#nodeCount + 3,
+    );
+    this.#nemesis.churn = () => this.#churn.changeOnce();
+    cluster.applyListener = (node, entry) => this.#churn.onApply(node, entry);
+    this.#rng = root.fork("workload");
+    for (let i = 1; i <= clientCount; i++) {
+      const address = `client-${i}`;
+      const crng = root.fork(address);
+      const strategy = crng.pick(["leader", "any", "followers"] as const);
+      const client = new SessionClient({
+        clientId: address,
+        members: this.members,
+        now: () => cluster.now(),
+        random: () => crng.next(),
+        sessionTimeoutMs: this.sessionTimeoutMs,
+        requestTimeoutMs: this.requestTimeoutMs,
+        strategy: options.clientStrategy ?? strategy,
+        recovery: "recover",
+      });
+      const sc = new SimClient(this, address, client);
+      this.clients.push(sc);
+      network.addClient(address, (from, msg) => sc.receive(from, msg));
+    }
+    cluster.log(
+      `session seed ${options.seed} profile ${this.profile.name} nodes ${this.#nodeCount} clients ${clientCount} raft ${
+        JSON.stringify(raft)
+      } snapshotEvery ${snapshotEvery} retain ${retainEntries} sessionTimeout ${this.sessionTimeoutMs} requestTimeout ${this.requestTimeoutMs}`,
+    );
+  }
+
+  /** The next operation number (call order over all clients). */
+  nextOpNumber(): number {
+    return ++this.#opNumber;
+  }
+
+  /** The member that leads in the highest term, if any. */
+  leader(): SessionHost | undefined {
+    const node = this.cluster.leaders()[0];
+    return node === undefined ? undefined : this.host(node.id);
+  }
+
+  /**
+   * A member's session host.
+   *
+   * @param id The member.
+   * @returns Its host.
+   */
+  host(id: NodeId): SessionHost {
+    const host = this.#hostMap.get(id);
+    if (host === undefined) throw new Error(`no member ${id}`);
+    return host;
+  }
+
+  /** Starts the members, the clients' ticks and sessions, and (if enabled) faults and workload. */
+  start(): void {
+    const cluster = this.cluster;
+    for (const m of this.#bootstrap.members) cluster.addNode(m.id, this.#bootstrap);
+    for (const c of this.clients) {
+      c.client.open();
+      c.flush();
+      this.#tickClient(c);
+    }
+    if (this.#options.faults !== false) {
+      this.#nemesis.start();
+      this.#cutting = true;
+      this.#scheduleCut();
+    }
+    if (this.#options.workload !== false) {
+      this.#workload = true;
+      for (const c of this.clients) this.#scheduleWork(c, this.#rng.int(1, 3));
+    }
+  }
+
+  /**
+   * Runs for a while.
+   *
+   * @param ms Virtual ms.
+   */
+  runFor(ms: number): void {
+    this.cluster.run(this.cluster.now() + ms, undefined, this.#maxEvents);
+  }
+
+  /**
+   * Runs until `done()` holds or `boundMs` passed.
+   *
+   * @param done The condition.
+   * @param boundMs Virtual ms.
+   * @returns Whether `done()` held.
+   */
+  runUntil(done: () => boolean, boundMs: number): boolean {
+    if (done()) return true;
+    return this.cluster.run(this.cluster.now() + boundMs, done, this.#maxEvents);
+  }
+
+  /**
+   * Sets a scenario's message filter.
+   *
+   * @param interceptor Returns `false` to drop a message; `null` removes it.
+   */
+  intercept(interceptor: Interceptor | null): void {
+    this.network.interceptor = interceptor;
+  }
+
+  #tickClient(c: SimClient): void {
+    this.cluster.after(TICK_MS, "client-tick", () => {
+      c.client.tick();
+      c.flush();
+      this.#tickClient(c);
+    });
+  }
+
+  #scheduleWork(c: SimClient, outstanding: number): void {
+    this.cluster.after(this.#rng.int(10, 60), "workload", () => {
+      if (!this.#workload) return;
+      const ready = this.#options.submitWithoutSession !== false || c.client.sessionId !== 0;
+      if (c.pending < outstanding && ready) this.#randomOp(c);
+      this.#scheduleWork(c, outstanding);
+    });
+  }
+
+  #randomOp(c: SimClient): void {
+    const rng = this.#rng;
+    const others = this.clients.filter((o) => o !== c && o.client.sessionId !== 0);
+    const notify = others.length > 0 && rng.chance(0.5) ? rng.pick(others).client.sessionId : 0;
+    const key = rng.pick(KEYS);
+    const r = rng.next();
+    if (r < 0.35) {
+      const id = c.nextId();
+      const kind = rng.next();
+      if (kind < 0.5) c.command(KV_SERVICE, "put", { id, notify, key, value: id });
+      else if (kind < 0.85) {
+        const expected = c.seen.get(key) ?? null;
+        c.command(KV_SERVICE, "cas", { id, notify, key, expected, value: id });
+      } else c.command(KV_SERVICE, "delete", { id, notify, key });
+    } else if (r < 0.55) {
+      c.command(COUNTER_SERVICE, "add", { notify, delta: rng.int(1, 5) });
+    } else {
+      const level = rng.pick(LEVELS);
+      if (rng.chance(0.7)) c.query(KV_SERVICE, "get", { key }, level);
+      else c.query(COUNTER_SERVICE, "get", {}, level);
+    }
+  }
+
+  #scheduleCut(): void {
+    this.cluster.after(this.#rng.int(30, 70), "client-cut", () => {
+      if (!this.#cutting) return;
+      const rng = this.#rng;
+      const fire = rng.chance(this.#faults.clientCutRate);
+      const c = rng.pick(this.clients);
+      const all = rng.chance(0.5);
+      const long = rng.chance(0.25);
+      const ms = long
+        ? rng.int(Math.floor(this.sessionTimeoutMs * 1.5), this.sessionTimeoutMs * 3)
+        : rng.int(50, 400);
+      const live = this.cluster.live().map((n) => n.id);
+      const subset = all ? live : live.filter(() => rng.chance(0.5));
+      if (fire && !this.network.isCut(c.address) && subset.length > 0) {
+        this.network.cut(c.address, subset);
+        this.#clientCuts++;
+        this.cluster.log(`cut ${c.address} from ${subset.join(",")} for ${ms}ms`);
+        this.cluster.after(ms, "client-heal", () => {
+          this.network.cut(c.address, []);
+          this.cluster.log(`healed ${c.address}`);
+        });
+      }
+      this.#scheduleCut();
+    });
+  }
+
+  /** Stops faults and the workload: heals everything and restarts crashed members. */
+  stopFaults(): void {
+    this.#workload = false;
+    this.#cutting = false;
+    this.#nemesis.stop();
+    this.network.healAll();
+    this.network.interceptor = null;
+    this.cluster.log("faults stop: heal the network and clients, restart every crashed member");
+  }
+
+  /**
+   * The liveness phase: pending operations complete, a final command and linearizable read
+   * succeed for every client, and every event reaches its open session.
+   *
+   * @throws {HistoryViolation} If that does not happen within the bound.
+   */
+  liveness(): void {
+    const et = DEFAULT_ELECTION_TICKS * TICK_MS;
+    const bound = 40 * et + 3 * this.sessionTimeoutMs;
+    const fail = (what: string) => {
+      throw new HistoryViolation(
+        "liveness",
+        `${what} within ${bound}ms of healing; clients:\n  ${
+          this.clients.map((c) =>
+            `${c.address}: ${c.client.state} session ${c.client.sessionId}, ${c.pending} pending: ${
+              c.ops.filter((o) => o.result === undefined).slice(0, 3).map((o) => `#${o.n}`).join(
+                ",",
+              )
+            }`
+          ).join("\n  ")
+        }\n  leaders: ${this.cluster.leaders().map((n) => `${n.id}(t${n.raft.term})`).join(",")}`,
+      );
+    };
+    if (!this.runUntil(() => this.clients.every((c) => c.pending === 0), bound)) {
+      fail("pending operations did not complete");
+    }
+    const finals = new Map<SimClient, { cmd: boolean; read: boolean; tries: number }>();
+    const issue = (c: SimClient) => {
+      const f = finals.get(c)!;
+      f.tries++;
+      c.command(KV_SERVICE, "put", { key: "final", value: `${c.address}.final${f.tries}` }, (r) => {
+        if (r.ok) f.cmd = true;
+        else if (f.tries < 5) {
+          // The session expired: retry once the client has a new one.
+          const retry = () => {
+            if (c.client.sessionId !== 0) issue(c);
+            else this.cluster.after(TICK_MS, "final-retry", retry);
+          };
+          this.cluster.after(0, "final-retry", retry);
+        }
+      });
+      c.query(COUNTER_SERVICE, "get", {}, "LINEARIZABLE", (r) => {
+        if (r.ok) f.read = true;
+      });
+    };
+    for (const c of this.clients) finals.set(c, { cmd: false, read: false, tries: 0 });
+    const issueReady = () => {
+      for (const c of this.clients) {
+        if (finals.get(c)!.tries === 0 && c.client.sessionId !== 0) issue(c);
+      }
+      return this.clients.every((c) => finals.get(c)!.tries > 0);
+    };
+    if (!this.runUntil(issueReady, bound)) fail("clients did not get a session");
+    const finalDone = () =>
+      [...finals.values()].every((f) => f.cmd && f.read) &&
+      this.clients.every((c) => c.pending === 0);
+    if (!this.runUntil(finalDone, bound)) fail("final operations did not succeed");
+    const eventsDone = () =>
+      this.clients.every((c) => {
+        const s = c.client.sessionId;
+        if (s === 0 || c.client.state !== "CONNECTED") return true;
+        const pub = this.published.of(s);
+        return pub.length === 0 || c.receivedUpTo(s) >= pub.at(-1)![0];
+      });
+    if (!this.runUntil(eventsDone, bound)) fail("events were not all delivered");
+  }
+
+  /**
+   * Checks the recorded histories.
+   *
+   * @returns What the checks did.
+   * @throws {HistoryViolation} At the first failed check.
+   */
+  check(): HistoryStats {
+    return checkSessionHistory(
+      this.clients.map((c) => ({
+        client: c.address,
+        ops: c.ops,
+        events: c.events,
+        sessions: c.sessions,
+        openSession: c.client.state === "CONNECTED" ? c.client.sessionId : 0,
+      })),
+      this.executions,
+      this.published,
+      this.liveViolations,
+    );
+  }
+
+  /** A hash of the recorded history: operations with their outcomes, and events. */
+  historyHash(): number {
+    let h = this.cluster.traceHash;
+    for (const c of this.clients) {
+      for (const op of c.ops) {
+        h = mixHash(h, hashString(JSON.stringify([op.n, op.client, op.call, op.ret, op.result])));
+      }
+      for (const e of c.events) h = mixHash(h, hashString(JSON.stringify(e)));
+    }
+    return h;
+  }
+
+  /**
+   * Runs the whole thing: fault phase, liveness phase, checks.
+   *
+   * @returns What the run did.
+   */
+  run(): SessionSimulationStats {
+    this.start();
+    this.runFor((this.#options.ticks ?? SESSION_DEFAULT_TICKS) * TICK_MS);
+    this.stopFaults();
+    this.liveness();
+    const history = this.check();
+    return this.stats(history);
+  }
+
+  /**
+   * The run's stats.
+   *
+   * @param history The checks' stats.
+   * @returns Everything.
+   */
+  stats(history: HistoryStats): SessionSimulationStats {
+    const cluster = this.cluster;
+    return {
+      seed: this.#options.seed,
+      profile: this.profile.name,
+      nodes: this.#nodeCount,
+      clients: this.clients.length,
+      virtualMs: cluster.now(),
+      simEvents: cluster.events,
+      crashes: cluster.crashes,
+      elections: cluster.checker.stats.leaders,
+      sessions: this.clients.reduce((n, c) => n + c.sessions.length, 0),
+      clientCuts: this.#clientCuts,
+      ...history,
+      traceHash: cluster.traceHash,
+      historyHash: this.historyHash(),
+    };
+  }
+}
+
+/**
+ * Runs one random session simulation.
+ *
+ * @param options The seed and what to vary.
+ * @returns What the run did.
+ * @throws {SessionSimulationError} If a check failed; the message names the seed, the check,
+ *   an excerpt and the replay command.
+ */
+export function runSessionSimulation(options: SessionSimulationOptions): SessionSimulationStats {
+  const sim = new SessionSimulation(options);
+  try {
+    return sim.run();
+  } catch (error) {
+    throw new SessionSimulationError(
+      options.seed,
+      sim.profile.name,
+      sim.cluster.now(),
+      sessionReplayCommand(options),
+      error,
+    );
+  }
+}
