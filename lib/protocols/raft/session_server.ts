@@ -35,7 +35,26 @@ export interface SessionServerOptions {
   readonly maxPendingQueries?: number;
   /** Out-of-order commands held per session until the gap fills. Default 1000. */
   readonly maxBufferedCommands?: number;
+  /**
+   * A member that is not the leader forwards writes and linearizable reads to the leader it
+   * knows (one hop; the leader answers the client directly). Off, it answers `NOT_LEADER` with
+   * the leader's id and the client goes there itself. Default true.
+   */
+  readonly forwarding?: boolean;
 }
+
+/** A request to hand to the leader on the client's behalf. */
+export interface ForwardOutput {
+  /** The leader's member id. */
+  readonly to: string;
+  /** The client's address (the leader answers it directly). */
+  readonly client: string;
+  /** The request. */
+  readonly request: ClientRequest;
+}
+
+/** Forwards produced between two `takeForwards()`; more means the host is not draining them. */
+export const FORWARDS_MAX = 100_000;
 
 /** A message for a client. */
 export interface ClientOutput {
@@ -65,7 +84,9 @@ export class SessionServer {
   readonly #now: () => number;
   readonly #maxPendingQueries: number;
   readonly #maxBufferedCommands: number;
+  readonly #forwarding: boolean;
   #outbox: ClientOutput[] = [];
+  #forwards: ForwardOutput[] = [];
   /** Leader only: proposals awaiting their entry, by index. */
   #proposals = new Map<number, PendingProposal>();
   /** Leader only: highest command sequence proposed per session in this term. */
@@ -93,6 +114,25 @@ export class SessionServer {
     this.#now = options.now;
     this.#maxPendingQueries = options.maxPendingQueries ?? 10_000;
     this.#maxBufferedCommands = options.maxBufferedCommands ?? 1_000;
+    this.#forwarding = options.forwarding ?? true;
+  }
+
+  /** Requests to forward to the leader; the caller sends them to member `to`. */
+  takeForwards(): ForwardOutput[] {
+    const out = this.#forwards;
+    this.#forwards = [];
+    return out;
+  }
+
+  /**
+   * Handles a request another member forwarded. It is never forwarded again: if this member is
+   * not the leader either, the client gets `NOT_LEADER`.
+   *
+   * @param client The client's address.
+   * @param request The request.
+   */
+  receiveForwarded(client: string, request: ClientRequest): void {
+    this.#receive(client, request, true);
   }
 
   /** Messages for clients produced so far; the caller sends them. */
@@ -109,16 +149,25 @@ export class SessionServer {
    * @param request The request.
    */
   receive(client: string, request: ClientRequest): void {
+    this.#receive(client, request, false);
+  }
+
+  #receive(client: string, request: ClientRequest, forwarded: boolean): void {
     this.#noticeLeadership();
+    // Events go to the member a client talks to directly, whatever its role: every member
+    // applies the same entries and holds the same event batches (copycat-spec §4.1).
+    if (!forwarded && request.type !== "register") {
+      this.#connect(request.sessionId, client);
+      if (request.type === "keepAlive") this.#resendEvents(request.sessionId, request.eventIndex);
+    }
     if (request.type === "query") {
-      this.#receiveQuery(client, request);
+      this.#receiveQuery(client, request, forwarded);
       return;
     }
     if (this.#raft.role !== "leader") {
-      this.#reply(client, request.id, this.#notLeader());
+      this.#forwardOrRefuse(client, request, forwarded);
       return;
     }
-    if (request.type !== "register") this.#connect(request.sessionId, client);
     switch (request.type) {
       case "register":
         this.#propose(client, request.id, {
@@ -129,7 +178,6 @@ export class SessionServer {
         });
         return;
       case "keepAlive":
-        this.#resendEvents(request.sessionId, request.eventIndex);
         this.#propose(client, request.id, {
           tag: OperationTag.KeepAlive,
           timestamp: this.#now(),
@@ -332,17 +380,27 @@ export class SessionServer {
     }
   }
 
-  #receiveQuery(client: string, request: QueryRequest): void {
+  /** Followers forward what they cannot serve (copycat-spec §8.1), once. */
+  #forwardOrRefuse(client: string, request: ClientRequest, forwarded: boolean): void {
+    const leader = this.#raft.leader;
+    if (this.#forwarding && !forwarded && leader !== null && leader !== this.#raft.id) {
+      this.#forwards.push({ to: leader, client, request });
+      assert(this.#forwards.length <= FORWARDS_MAX, "session server: forwards not drained");
+      return;
+    }
+    this.#reply(client, request.id, this.#notLeader());
+  }
+
+  #receiveQuery(client: string, request: QueryRequest, forwarded: boolean): void {
     const linearizable = request.consistency !== "SEQUENTIAL";
     if (linearizable && this.#raft.role !== "leader") {
-      this.#reply(client, request.id, this.#notLeader());
+      this.#forwardOrRefuse(client, request, forwarded);
       return;
     }
     if (this.#queries.length >= this.#maxPendingQueries) {
       this.#reply(client, request.id, failure("PROPOSAL_DROPPED", "Too many pending queries"));
       return;
     }
-    if (this.#raft.role === "leader") this.#connect(request.sessionId, client);
     const pending: PendingQuery = { client, request, readIndex: linearizable ? -1 : 0 };
     this.#queries.push(pending);
     if (linearizable) {
@@ -399,7 +457,6 @@ export class SessionServer {
   }
 
   #pushEvents(batch: EventBatch): void {
-    if (this.#raft.role !== "leader") return;
     const client = this.#clients.get(batch.sessionId);
     if (client !== undefined) this.#outbox.push({ to: client, message: { type: "events", batch } });
   }

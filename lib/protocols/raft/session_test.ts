@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "../../raft/_test_cluster.ts";
 import type { NodeId } from "../../raft/types.ts";
-import type { Consistency, ServerMessage } from "./protocol.ts";
+import type { ClientRequest, Consistency, ServerMessage } from "./protocol.ts";
 import type { ClientEvent, ClientResult } from "./session_client.ts";
 import { SessionClient } from "./session_client.ts";
 import { SessionStateMachine } from "./session_manager.ts";
@@ -46,7 +46,7 @@ class SessionHarness {
   readonly clients = new Map<string, SessionClient>();
   readonly events = new Map<string, ClientEvent[]>();
   wire: Wire[] = [];
-  /** Drops or keeps a client↔member message. */
+  /** Drops or keeps a client↔member (or forwarded member→leader) message. */
   filter: (w: Wire) => boolean = () => true;
   time = 1_000;
 
@@ -97,6 +97,13 @@ class SessionHarness {
         for (const out of server.takeOutbox()) {
           this.wire.push({ from: id, to: out.to, message: out.message });
         }
+        for (const f of server.takeForwards()) {
+          this.wire.push({
+            from: id,
+            to: f.to,
+            message: { forwardedFor: f.client, request: f.request },
+          });
+        }
       }
       for (const [name, client] of this.clients) {
         for (const out of client.takeOutbox()) {
@@ -109,7 +116,10 @@ class SessionHarness {
       for (const w of batch) {
         if (!this.filter(w)) continue;
         const server = this.servers.get(w.to);
-        if (server) server.receive(w.from, w.message as never);
+        const fwd = w.message as { forwardedFor?: string; request?: ClientRequest };
+        if (server && fwd.forwardedFor !== undefined) {
+          server.receiveForwarded(fwd.forwardedFor, fwd.request!);
+        } else if (server) server.receive(w.from, w.message as never);
         else this.clients.get(w.to)?.receive(w.from, w.message as ServerMessage);
       }
     }
@@ -327,7 +337,7 @@ Deno.test("§14.6: events not yet acknowledged survive a leader change", () => {
   h.filter = (w) => !((w.message as { type: string }).type === "events" && w.from === "a");
   h.cluster.node("a").raft.transferLeadership("b");
   h.settle();
-  h.advance(2_000);
+  h.advance(4_000); // the client learns of b from a keep-alive answer, then talks to b
   assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [4], "delivered once, by b");
 });
 
@@ -346,4 +356,52 @@ Deno.test("client: with no leader known, requests back off exponentially instead
   h.cluster.elect("a");
   h.advance(1_000);
   assert.equal(client.state, "CONNECTED");
+});
+
+Deno.test("followers forward writes and linearizable reads to the leader, once", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  // Hand a command straight to follower b: it forwards, the leader answers the client.
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  h.servers.get("b")!.receive("c1", {
+    type: "command",
+    id: 424_242,
+    sessionId: client.sessionId,
+    sequence: 1,
+    service: "counter",
+    operation: "add",
+    args: 3,
+  });
+  h.settle();
+  const forward = seen.find((w) => w.from === "b" && w.to === "a");
+  assert.ok(forward, "b forwarded the command to the leader a");
+  const answer = seen.find((w) => w.to === "c1" && (w.message as { id?: number }).id === 424_242);
+  assert.equal(answer?.from, "a", "the leader answered the client directly");
+  // A forwarded request that reaches a non-leader is refused, not forwarded again.
+  seen.length = 0;
+  h.servers.get("c")!.receiveForwarded("c1", {
+    type: "query",
+    id: 434_343,
+    sessionId: client.sessionId,
+    sequence: 0,
+    index: 0,
+    consistency: "LINEARIZABLE",
+    service: "counter",
+    operation: "get",
+    args: null,
+  });
+  h.settle();
+  const refusal = seen.find((w) => (w.message as { id?: number }).id === 434_343);
+  assert.equal(refusal?.from, "c");
+  const result =
+    (refusal!.message as { result: { ok: boolean; error?: { code: string; leader?: string } } })
+      .result;
+  assert.equal(result.error?.code, "NOT_LEADER");
+  assert.equal(result.error?.leader, "a");
 });

@@ -89,7 +89,9 @@ class RecordingStateMachine extends SessionStateMachine {
 /** What may travel between a client and a member. */
 export type ClientWireMessage =
   | { readonly dir: "request"; readonly body: ClientRequest }
-  | { readonly dir: "server"; readonly body: ServerMessage };
+  | { readonly dir: "server"; readonly body: ServerMessage }
+  /** A member hands a client's request to the leader (member to member). */
+  | { readonly dir: "forward"; readonly client: string; readonly body: ClientRequest };
 
 /** Decides whether a message is sent (`false`: dropped); for scripted scenarios. */
 export type Interceptor = (from: string, to: string, msg: ClientWireMessage) => boolean;
@@ -175,6 +177,9 @@ export class ClientNetwork {
   }
 
   #connected(from: string, to: string): boolean {
+    if (!this.#clients.has(from) && !this.#clients.has(to)) {
+      return this.#cluster.network.connected(from, to); // member to member: Raft's partitions
+    }
     const [client, member] = this.#clients.has(from) ? [from, to] : [to, from];
     return !this.#cuts.has(`${client}|${member}`);
   }
@@ -198,8 +203,10 @@ export class ClientNetwork {
     const copyDelay = rng.int(f.delayMinMs, f.delayMaxMs);
     if (this.#cluster.trace) {
       const b = msg.body as { type: string; id?: number; sequence?: number; result?: unknown };
-      const detail = msg.dir === "request"
-        ? `${b.type} id ${b.id}${b.sequence !== undefined ? ` seq ${b.sequence}` : ""}`
+      const detail = msg.dir !== "server"
+        ? `${msg.dir === "forward" ? `forwarded for ${msg.client}: ` : ""}${b.type} id ${b.id}${
+          b.sequence !== undefined ? ` seq ${b.sequence}` : ""
+        }`
         : b.type === "response"
         ? `response id ${b.id} ${JSON.stringify(b.result)}`
         : `events ${JSON.stringify((msg.body as { batch: unknown }).batch)}`;
@@ -228,7 +235,7 @@ export class ClientNetwork {
       this.stats.lost++;
       return;
     }
-    if (msg.dir === "request") {
+    if (msg.dir === "request" || msg.dir === "forward") {
       const host = this.#hosts.get(to);
       const node = host?.node;
       if (node === undefined || node.status !== "running" || node.incarnation !== incarnation) {
@@ -243,7 +250,8 @@ export class ClientNetwork {
         return;
       }
       this.stats.delivered++;
-      host!.receive(from, msg.body);
+      if (msg.dir === "forward") host!.receiveForwarded(msg.client, msg.body);
+      else host!.receive(from, msg.body);
       return;
     }
     const endpoint = this.#clients.get(to);
@@ -364,6 +372,9 @@ export class SessionHost implements SimApp {
     for (const out of server.takeOutbox()) {
       this.#o.network.send(this.id, out.to, { dir: "server", body: out.message });
     }
+    for (const f of server.takeForwards()) {
+      this.#o.network.send(this.id, f.to, { dir: "forward", client: f.client, body: f.request });
+    }
   }
 
   /**
@@ -386,6 +397,20 @@ export class SessionHost implements SimApp {
     if (node === undefined || node.status !== "running" || this.#server === null) return;
     const server = this.#server;
     node.act(() => server.receive(from, request));
+    this.idle();
+  }
+
+  /**
+   * Hands a request another member forwarded to the server, then runs the Ready loop.
+   *
+   * @param client The client's address.
+   * @param request The request.
+   */
+  receiveForwarded(client: string, request: ClientRequest): void {
+    const node = this.node;
+    if (node === undefined || node.status !== "running" || this.#server === null) return;
+    const server = this.#server;
+    node.act(() => server.receiveForwarded(client, request));
     this.idle();
   }
 }
