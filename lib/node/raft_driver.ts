@@ -12,6 +12,7 @@ import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
 import type { Entry, ReadState, Snapshot, SoftState } from "../raft/types.ts";
+import type { SyncBatcher } from "./sync_batcher.ts";
 
 /** What the driver calls out to. */
 export interface RaftDriverHooks {
@@ -38,6 +39,11 @@ export interface RaftDriverOptions {
   readonly tickMs?: number;
   /** Entries kept in the log before a snapshot, for followers slightly behind. Default 1000. */
   readonly retainEntries?: number;
+  /**
+   * Shared by the drivers of the groups on one node: their syncs of one turn run together
+   * (group commit across groups). Without it the driver syncs its storage itself.
+   */
+  readonly syncBatcher?: SyncBatcher;
 }
 
 interface PendingProposal {
@@ -64,6 +70,7 @@ export class RaftDriver {
   readonly #hooks: RaftDriverHooks;
   readonly #tickMs: number;
   readonly #retainEntries: number;
+  readonly #syncBatcher: SyncBatcher | null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #scheduled = false;
@@ -97,6 +104,7 @@ export class RaftDriver {
     this.#hooks = hooks;
     this.#tickMs = tickMs;
     this.#retainEntries = options.retainEntries ?? 1000;
+    this.#syncBatcher = options.syncBatcher ?? null;
   }
 
   /** Starts ticking. */
@@ -178,7 +186,9 @@ export class RaftDriver {
     if (rd.snapshot !== null) this.#storage.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.#storage.append(rd.entries);
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
-    if (rd.mustSync || rd.hardState !== null) await this.#storage.sync();
+    if (!rd.mustSync) return; // a commit index alone need not be durable
+    if (this.#syncBatcher !== null) await this.#syncBatcher.sync(this.#storage);
+    else await this.#storage.sync();
   }
 
   #applyReady(rd: Ready): void {

@@ -513,6 +513,22 @@ export class Segment {
     this.dirty = false;
   }
 
+  /**
+   * Like `sync()`, but lets the event loop run meanwhile (the data sync runs on Deno's I/O
+   * threads), so several files can be synced at once. Writes made while it runs are left for
+   * the next sync.
+   */
+  async syncAsync(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    try {
+      await this.#open().syncData();
+    } catch (error) {
+      this.dirty = true;
+      throw error;
+    }
+  }
+
   /** Closes the file. */
   close(): void {
     this.#file?.close();

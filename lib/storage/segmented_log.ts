@@ -322,6 +322,20 @@ export class SegmentedLog {
     }
   }
 
+  /**
+   * Like `sync()`, with the segments' data syncs running concurrently off the event loop. The
+   * caller must not append, truncate or compact until it resolves.
+   */
+  async syncAsync(): Promise<void> {
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    await Promise.all(dirty.map((segment) => segment.syncAsync()));
+    if (this.#directoryDirty) {
+      syncDirectory(this.#directory);
+      this.#directoryDirty = false;
+    }
+  }
+
   /** Closes every segment file (without syncing). */
   close(): void {
     for (const segment of this.#segments) segment.close();
