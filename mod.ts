@@ -1,8 +1,10 @@
 /**
  * Synod: a fault-tolerant coordination framework for Deno.
  *
- * This entry point exports the pure Raft core ({@linkcode RaftNode}), its storage interfaces and
- * in-memory storage, the real-clock {@linkcode RaftDriver}, and the error classes with stable
+ * This entry point exports the pure Raft core ({@linkcode RaftNode}), the durable segmented log
+ * ({@linkcode DiskStorage}) and in-memory storage, the real-clock {@linkcode RaftDriver}, client
+ * sessions with events ({@linkcode SessionStateMachine}, {@linkcode SessionServer},
+ * {@linkcode SessionClient}, the {@linkcode Service} API), and the error classes with stable
  * codes. Test tools (the deterministic simulator and the linearizability checker) are in
  * `@synod/synod/testing`.
  *
@@ -30,6 +32,9 @@
 
 export * from "./lib/raft/mod.ts";
 export * from "./lib/errors.ts";
+export * from "./lib/storage/mod.ts";
+export * from "./lib/protocols/raft/mod.ts";
+export { type AsyncSyncable, SyncBatcher } from "./lib/node/sync_batcher.ts";
 export {
   RaftDriver,
   type RaftDriverHooks,

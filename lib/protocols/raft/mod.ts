@@ -8,3 +8,6 @@
 export * from "./operations.ts";
 export * from "./service.ts";
 export * from "./session_manager.ts";
+export * from "./protocol.ts";
+export * from "./session_server.ts";
+export * from "./session_client.ts";

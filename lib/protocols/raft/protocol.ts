@@ -21,16 +21,23 @@ export const CONSISTENCY_LEVELS: readonly Consistency[] = [
 
 /** Opens a session. Answered with `{ sessionId, timeoutMs }`. */
 export interface RegisterRequest {
+  /** Message kind. */
   readonly type: "register";
+  /** Client-local request id, echoed by the response. */
   readonly id: number;
+  /** The client's id, stable across its sessions. */
   readonly clientId: string;
+  /** Session timeout asked for, in ms. */
   readonly timeoutMs: number;
 }
 
 /** Keeps a session alive and acknowledges responses and events. Answered with `{ leader }`. */
 export interface KeepAliveRequest {
+  /** Message kind. */
   readonly type: "keepAlive";
+  /** Client-local request id, echoed by the response. */
   readonly id: number;
+  /** The session (its Register entry index). */
   readonly sessionId: number;
   /** Highest command sequence whose response the client has seen, in order. */
   readonly commandSequence: number;
@@ -40,34 +47,51 @@ export interface KeepAliveRequest {
 
 /** Closes a session. */
 export interface UnregisterRequest {
+  /** Message kind. */
   readonly type: "unregister";
+  /** Client-local request id, echoed by the response. */
   readonly id: number;
+  /** The session (its Register entry index). */
   readonly sessionId: number;
 }
 
 /** A state-changing operation, applied exactly once per (session, sequence). */
 export interface CommandRequest {
+  /** Message kind. */
   readonly type: "command";
+  /** Client-local request id, echoed by the response. */
   readonly id: number;
+  /** The session (its Register entry index). */
   readonly sessionId: number;
+  /** Command sequence number (commands: this command's; starts at 1). */
   readonly sequence: number;
+  /** Service instance, e.g. `"map/orders"`. */
   readonly service: string;
+  /** Operation name in the service. */
   readonly operation: string;
+  /** Arguments (plain data). */
   readonly args: unknown;
 }
 
 /** A read. */
 export interface QueryRequest {
+  /** Message kind. */
   readonly type: "query";
+  /** Client-local request id, echoed by the response. */
   readonly id: number;
+  /** The session (its Register entry index). */
   readonly sessionId: number;
   /** The client's last submitted command sequence: the read waits for it (read your writes). */
   readonly sequence: number;
   /** The highest index the client has seen: the read waits for it (monotonic reads). */
   readonly index: number;
+  /** Consistency level. */
   readonly consistency: Consistency;
+  /** Service instance, e.g. `"map/orders"`. */
   readonly service: string;
+  /** Operation name in the service. */
   readonly operation: string;
+  /** Arguments (plain data). */
   readonly args: unknown;
 }
 
@@ -87,15 +111,19 @@ export type ProtocolResult = OperationResult;
 
 /** The answer to a request. */
 export interface ResponseMessage {
+  /** Message kind. */
   readonly type: "response";
   /** The request's id. */
   readonly id: number;
+  /** The outcome. */
   readonly result: ProtocolResult;
 }
 
 /** Events pushed to a session's client. */
 export interface EventsMessage {
+  /** Message kind. */
   readonly type: "events";
+  /** The events, with `(eventIndex, previousIndex)`. */
   readonly batch: EventBatch;
 }
 

@@ -411,7 +411,7 @@ Deno.test("a session over its cached-result bound is expired", () => {
 
 // ---- Scheduler (item 7). ----------------------------------------------------------------------
 
-Deno.test("scheduled tasks run before the first entry whose log time is strictly later", () => {
+Deno.test("§14.7: scheduled tasks run before the first entry whose log time is strictly later", () => {
   const h = new Harness();
   const s = h.register("c1", 1000, 100_000);
   h.command(s, 1, "listen", null, 1000);
