@@ -42,7 +42,7 @@ Deno.test("RaftDriver: groups on one node share a SyncBatcher and all commit on 
   const batcher = new SyncBatcher();
   const groups = ["p1", "p2", "p3", "p4"];
   const storages = groups.map((g) => DiskStorage.open(`${root}/${g}`));
-  const drivers = groups.map((g, i) => {
+  const drivers = groups.map((_group, i) => {
     const node = new RaftNode({
       id: "m1",
       random: () => 0.5,
