@@ -3,8 +3,8 @@
  *
  * - group commit of N = 1, 16, 256 entries of 1 KiB, four ways in alternating rounds: raw (one
  *   buffer + `syncDataSync`), raw with each entry framed and checksummed (the floor for any
- *   checksummed log), the log's own `append` + `sync`, and the log with a hard state change per
- *   batch (which adds an atomic file replace);
+ *   checksummed log), the log's own `append` + `sync`, and the log with a commit-index change per
+ *   batch (the hard-state file is replaced only when term or vote change, so this costs little);
  * - sequential and random reads through the disk path (cache off);
  * - time to reopen a 1 GB log (recovery verifies every checksum).
  *
