@@ -157,3 +157,45 @@ export function getProfile(name: string): FaultProfile {
   }
   return PROFILES[name as ProfileName];
 }
+
+/**
+ * The profile a run uses: one given by value, by name, or (`"auto"`, the default) the one the
+ * seed picks.
+ *
+ * @param seed The run's seed.
+ * @param profile A profile, its name, `"auto"` or `undefined`.
+ * @returns The profile.
+ * @throws {RangeError} If the name is unknown.
+ */
+export function resolveProfile(seed: number, profile?: FaultProfile | string): FaultProfile {
+  const p = profile ?? "auto";
+  if (typeof p === "object") return p;
+  return getProfile(p === "auto" ? profileForSeed(seed) : p);
+}
+
+/**
+ * The arguments after `deno task sim` that replay a run: the seed, then the profile, ticks and
+ * nodes when they differ from what the seed alone gives.
+ *
+ * @param options The run's seed, profile, ticks and nodes, and the default ticks of its kind.
+ * @returns E.g. `--seed 42 --profile crash`.
+ */
+export function replayArgs(
+  options: {
+    readonly seed: number;
+    readonly profile?: FaultProfile | string;
+    readonly ticks?: number;
+    readonly nodes?: number;
+  },
+  defaultTicks: number,
+): string {
+  let args = `--seed ${options.seed}`;
+  const p = options.profile ?? "auto";
+  const name = typeof p === "object" ? p.name : p;
+  if (name !== "auto" && name !== profileForSeed(options.seed)) args += ` --profile ${name}`;
+  if (options.ticks !== undefined && options.ticks !== defaultTicks) {
+    args += ` --ticks ${options.ticks}`;
+  }
+  if (options.nodes !== undefined) args += ` --nodes ${options.nodes}`;
+  return args;
+}

@@ -23,7 +23,7 @@ import { hashString, mixHash } from "./_hash.ts";
 import { SimCluster } from "./cluster.ts";
 import { Nemesis } from "./nemesis.ts";
 import type { SimRaftOptions } from "./node.ts";
-import { type FaultProfile, getProfile, profileForSeed, type ProfileName } from "./profiles.ts";
+import { type FaultProfile, type ProfileName, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientNetwork, type Interceptor, PublishedEvents, SessionHost } from "./session_host.ts";
 import {
   checkSessionHistory,
@@ -163,12 +163,6 @@ export class SessionSimulationError extends Error {
   }
 }
 
-function resolveProfile(options: SessionSimulationOptions): FaultProfile {
-  const p = options.profile ?? "auto";
-  if (typeof p === "object") return p;
-  return getProfile(p === "auto" ? profileForSeed(options.seed) : p);
-}
-
 /**
  * The command that replays a session run.
  *
@@ -176,15 +170,7 @@ function resolveProfile(options: SessionSimulationOptions): FaultProfile {
  * @returns E.g. `deno task sim --sessions --seed 42 --profile crash`.
  */
 export function sessionReplayCommand(options: SessionSimulationOptions): string {
-  let cmd = `deno task sim --sessions --seed ${options.seed}`;
-  const p = options.profile ?? "auto";
-  const name = typeof p === "object" ? p.name : p;
-  if (name !== "auto" && name !== profileForSeed(options.seed)) cmd += ` --profile ${name}`;
-  if (options.ticks !== undefined && options.ticks !== SESSION_DEFAULT_TICKS) {
-    cmd += ` --ticks ${options.ticks}`;
-  }
-  if (options.nodes !== undefined) cmd += ` --nodes ${options.nodes}`;
-  return cmd;
+  return `deno task sim --sessions ${replayArgs(options, SESSION_DEFAULT_TICKS)}`;
 }
 
 const KEYS = ["a", "b", "c"] as const;
@@ -429,7 +415,7 @@ export class SessionSimulation {
       );
     }
     this.#options = options;
-    this.profile = resolveProfile(options);
+    this.profile = resolveProfile(options.seed, options.profile);
     this.#faults = SESSION_FAULTS[this.profile.name] ?? SESSION_FAULTS.chaos!;
     this.#maxEvents = options.maxEvents ?? 3_000_000;
     const root = new Prng(options.seed).fork("sessions");

@@ -19,7 +19,7 @@ import { InvariantViolation } from "./checker.ts";
 import { SimCluster } from "./cluster.ts";
 import { Nemesis } from "./nemesis.ts";
 import type { RaftFactory, SimNode, SimRaftOptions } from "./node.ts";
-import { type FaultProfile, getProfile, profileForSeed, type ProfileName } from "./profiles.ts";
+import { type FaultProfile, type ProfileName, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientWorkload, MembershipChurn, type Proposal } from "./workload.ts";
 
 /** Virtual ms per Raft tick. */
@@ -146,12 +146,6 @@ export class SimulationError extends Error {
   }
 }
 
-function resolveProfile(options: SimulationOptions): FaultProfile {
-  const p = options.profile ?? "auto";
-  if (typeof p === "object") return p;
-  return getProfile(p === "auto" ? profileForSeed(options.seed) : p);
-}
-
 /**
  * The command that replays a run.
  *
@@ -159,16 +153,8 @@ function resolveProfile(options: SimulationOptions): FaultProfile {
  * @returns E.g. `deno task sim --seed 42 --profile crash`.
  */
 export function replayCommand(options: SimulationOptions): string {
-  let cmd = `deno task sim --seed ${options.seed}`;
-  const p = options.profile ?? "auto";
-  const name = typeof p === "object" ? p.name : p;
-  if (name !== "auto" && name !== profileForSeed(options.seed)) cmd += ` --profile ${name}`;
-  if (options.ticks !== undefined && options.ticks !== DEFAULT_TICKS) {
-    cmd += ` --ticks ${options.ticks}`;
-  }
-  if (options.nodes !== undefined) cmd += ` --nodes ${options.nodes}`;
-  if (options.liveness === false) cmd += " --no-liveness";
-  return cmd;
+  const cmd = `deno task sim ${replayArgs(options, DEFAULT_TICKS)}`;
+  return options.liveness === false ? `${cmd} --no-liveness` : cmd;
 }
 
 /**
@@ -193,7 +179,7 @@ export function runSimulation(options: SimulationOptions): SimulationStats {
       `Cannot run a simulation as 'seed' must be a non-negative safe integer: current value is ${options.seed}`,
     );
   }
-  const profile = resolveProfile(options);
+  const profile = resolveProfile(options.seed, options.profile);
   const sim = new Simulation(options, profile);
   try {
     return sim.run();
