@@ -113,20 +113,31 @@ function optionsFor(cli: Cli, seed: number): SimulationOptions {
   };
 }
 
-/** Replays one seed: the trace (all of it with `--trace`, else its tail on failure) and stats. */
-function replay(cli: Cli, seed: number): boolean {
+/**
+ * Replays one seed: prints the trace (all of it with `--trace`, else its last lines on failure)
+ * and the run's stats.
+ *
+ * @param title The first line, naming the seed and profile.
+ * @param run Runs the seed with a trace sink; returns stats or throws the run's error.
+ * @param explain Prints the error; `true` if its stack is worth printing too.
+ */
+function replayWith(
+  cli: Cli,
+  title: string,
+  run: (trace: (line: string) => void) => object,
+  explain: (error: unknown) => boolean,
+): boolean {
   const tail: string[] = [];
-  const TAIL_MAX = 60;
+  const TAIL_MAX = 80;
   const trace = cli.trace ? (line: string) => console.log(line) : (line: string) => {
     tail.push(line);
     if (tail.length > TAIL_MAX) tail.shift();
   };
-  const profile = cli.profile === "auto" ? profileForSeed(seed) : cli.profile;
-  console.log(`seed ${seed}, profile ${profile}`);
+  console.log(title);
   try {
-    const stats = runSimulation({ ...optionsFor(cli, seed), trace });
+    const stats = run(trace);
     console.log("ok");
-    for (const [key, value] of Object.entries(stats)) console.log(`  ${key.padEnd(20)} ${value}`);
+    for (const [key, value] of Object.entries(stats)) console.log(`  ${key.padEnd(22)} ${value}`);
     return true;
   } catch (error) {
     if (!cli.trace) {
@@ -134,15 +145,27 @@ function replay(cli: Cli, seed: number): boolean {
       for (const line of tail) console.log(line);
       console.log("---");
     }
-    console.log(error instanceof SimulationError ? error.message : error);
-    if (
-      error instanceof SimulationError &&
-      !(error.cause instanceof Error && error.cause.name === "InvariantViolation")
-    ) {
-      console.log((error.cause as Error)?.stack ?? "");
-    }
+    if (explain(error)) console.log(((error as Error).cause as Error)?.stack ?? "");
     return false;
   }
+}
+
+function profileName(cli: Cli, seed: number): string {
+  return cli.profile === "auto" ? profileForSeed(seed) : cli.profile;
+}
+
+/** Replays one Raft seed. */
+function replay(cli: Cli, seed: number): boolean {
+  return replayWith(
+    cli,
+    `seed ${seed}, profile ${profileName(cli, seed)}`,
+    (trace) => runSimulation({ ...optionsFor(cli, seed), trace }),
+    (error) => {
+      console.log(error instanceof SimulationError ? error.message : error);
+      return error instanceof SimulationError &&
+        !(error.cause instanceof Error && error.cause.name === "InvariantViolation");
+    },
+  );
 }
 
 function sessionOptionsFor(cli: Cli, seed: number): SessionSimulationOptions {
@@ -154,33 +177,17 @@ function sessionOptionsFor(cli: Cli, seed: number): SessionSimulationOptions {
   };
 }
 
-/** Replays one session seed: its trace (all with `--trace`, else the tail on failure), stats. */
+/** Replays one session seed. */
 function replaySessions(cli: Cli, seed: number): boolean {
-  const tail: string[] = [];
-  const TAIL_MAX = 80;
-  const trace = cli.trace ? (line: string) => console.log(line) : (line: string) => {
-    tail.push(line);
-    if (tail.length > TAIL_MAX) tail.shift();
-  };
-  const profile = cli.profile === "auto" ? profileForSeed(seed) : cli.profile;
-  console.log(`session seed ${seed}, profile ${profile}`);
-  try {
-    const stats = runSessionSimulation({ ...sessionOptionsFor(cli, seed), trace });
-    console.log("ok");
-    for (const [key, value] of Object.entries(stats)) console.log(`  ${key.padEnd(22)} ${value}`);
-    return true;
-  } catch (error) {
-    if (!cli.trace) {
-      console.log(`--- last ${tail.length} trace lines ---`);
-      for (const line of tail) console.log(line);
-      console.log("---");
-    }
-    console.log(error instanceof SessionSimulationError ? error.message : error);
-    if (error instanceof SessionSimulationError && error.check === "exception") {
-      console.log((error.cause as Error)?.stack ?? "");
-    }
-    return false;
-  }
+  return replayWith(
+    cli,
+    `session seed ${seed}, profile ${profileName(cli, seed)}`,
+    (trace) => runSessionSimulation({ ...sessionOptionsFor(cli, seed), trace }),
+    (error) => {
+      console.log(error instanceof SessionSimulationError ? error.message : error);
+      return error instanceof SessionSimulationError && error.check === "exception";
+    },
+  );
 }
 
 /** Runs a range of session seeds in this process, one line per failure. */
