@@ -154,6 +154,12 @@ export class RaftNode {
   #randomizedElectionTimeout = 0;
   /** Ticks since this node started; used for lease bookkeeping only. */
   #ticks = 0;
+  /**
+   * A member that restarts may have acknowledged a leader's heartbeat just before it stopped,
+   * promising not to vote for an election timeout; that promise lives in memory only. So after a
+   * restart it refuses votes for `electionTicks` (a leader's lease would otherwise end early).
+   */
+  readonly #restartGraceTicks: number;
 
   /** (Pre-)votes received in the current campaign. */
   #votes = new Map<NodeId, boolean>();
@@ -203,6 +209,8 @@ export class RaftNode {
     this.#term = hs.term;
     this.#vote = hs.vote;
     this.#prevHard = hs;
+    // Term 1 is the bootstrap term: no leader, hence no lease, ever existed before term 2.
+    this.#restartGraceTicks = hs.term >= 2 ? this.#config.electionTicks : 0;
     this.#loadConfigs();
     if (this.#isNewGroup() && this.#config.bootstrap !== null) this.#bootstrap();
     this.#becomeFollower(this.#term, null);
@@ -833,8 +841,9 @@ export class RaftNode {
     if (m.term > this.#term) {
       if (isVoteRequest) {
         const force = m.context === TRANSFER_CONTEXT;
-        const inLease = this.#config.checkQuorum && this.#leader !== null &&
-          this.#electionElapsed < this.#config.electionTicks;
+        const inLease = this.#config.checkQuorum &&
+          ((this.#leader !== null && this.#electionElapsed < this.#config.electionTicks) ||
+            this.#ticks < this.#restartGraceTicks);
         // Thesis §4.2.3: a member that hears from a live leader ignores (pre-)votes, so a
         // rejoining server cannot depose it.
         if (!force && inLease) return false;

@@ -401,3 +401,20 @@ Deno.test("log compaction: the core asks its host for a snapshot every snapshotE
   const status = c.node("b").raft.status();
   assert.ok(requests.at(-1)! <= status.applied);
 });
+
+Deno.test("thesis §6.4.1: a restarted member refuses votes for an election timeout, so leases hold", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.tick(1); // a's lease starts: b and c acknowledged a heartbeat
+  // b restarts at once, forgetting that it heard from a.
+  c.restart("b");
+  c.isolate("a");
+  // c campaigns: without the grace, b (no leader known after restart) would elect it while a
+  // may still serve lease reads.
+  c.node("c").raft.campaign();
+  c.stabilize();
+  assert.notEqual(c.node("c").raft.role, "leader", "no new leader inside the old lease");
+  // Once an election timeout has passed, b votes again and the group moves on.
+  c.tick(30, ["b", "c"]);
+  assert.ok(["b", "c"].some((id) => c.node(id).raft.role === "leader"));
+});
