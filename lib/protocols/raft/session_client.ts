@@ -99,10 +99,15 @@ interface QueryOp {
   readonly consistency: Consistency;
   /** The last command submitted before it; renumbered with the commands. */
   sequence: number;
+  /** Attempts sent so far. */
+  tries: number;
   readonly callback: (result: ClientResult) => void;
   attempt: Attempt | null;
   result: ProtocolResult | null;
 }
+
+/** A member that did not answer is avoided for this many request timeouts (or a session timeout). */
+const SUSPECT_TIMEOUTS = 5;
 
 /** Operations submitted and not yet answered, per kind; more are refused. */
 export const CLIENT_PENDING_MAX = 10_000;
@@ -147,6 +152,9 @@ export class SessionClient {
   #lastIndex = 0;
   /** When a response started waiting for events it has not received (then ask for a resend). */
   #waitingForEventsSince: number | null = null;
+
+  /** Members that failed to answer, avoided until the time given. */
+  #suspectedUntil = new Map<string, number>();
 
   #eventListeners: ((event: ClientEvent) => void)[] = [];
   #stateListeners: ((state: SessionState) => void)[] = [];
@@ -261,6 +269,7 @@ export class SessionClient {
       args,
       consistency,
       sequence: this.#nextSequence - 1,
+      tries: 0,
       callback,
       attempt: null,
       result: null,
@@ -282,6 +291,7 @@ export class SessionClient {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
     if (this.#register !== null && this.#timedOut(this.#register)) {
+      this.#suspect(this.#register.to);
       this.#register = null;
       this.#registerWanted = true;
       this.#backOff();
@@ -292,8 +302,8 @@ export class SessionClient {
     }
     if (this.#sessionId === 0) return;
     if (this.#keepAlive !== null && this.#timedOut(this.#keepAlive)) {
+      this.#suspect(this.#keepAlive.to);
       this.#keepAlive = null;
-      this.#rotate();
     }
     if (this.#keepAlive === null && now - this.#lastKeepAliveOk >= this.#sessionTimeoutMs / 3) {
       this.#sendKeepAlive();
@@ -312,6 +322,7 @@ export class SessionClient {
     let timedOut = false;
     for (const op of [...this.#commands.values(), ...this.#queries]) {
       if (op.result === null && op.attempt !== null && this.#timedOut(op.attempt)) {
+        this.#suspect(op.attempt.to);
         op.attempt = null;
         timedOut = true;
       }
@@ -339,6 +350,9 @@ export class SessionClient {
       return;
     }
     const { id, result } = message;
+    if (!result.ok && result.error.code === "NOT_LEADER" && !result.error.leader) {
+      this.#suspect(from); // it knows no leader: try another member next
+    }
     if (this.#register?.id === id) return this.#onRegister(from, result);
     if (this.#keepAlive?.id === id) return this.#onKeepAlive(from, result);
     if (this.#unregister?.id === id) {
@@ -346,7 +360,7 @@ export class SessionClient {
       return;
     }
     for (const op of this.#commands.values()) {
-      if (op.attempt?.id === id) return this.#onCommandResult(op, result);
+      if (op.attempt?.id === id) return this.#onCommandResult(from, op, result);
     }
     for (const op of this.#queries) {
       if (op.attempt?.id === id) return this.#onQueryResult(op, result);
@@ -414,7 +428,7 @@ export class SessionClient {
     this.#redirect(result.error);
   }
 
-  #onCommandResult(op: CommandOp, result: ProtocolResult): void {
+  #onCommandResult(from: string, op: CommandOp, result: ProtocolResult): void {
     if (!result.ok) {
       const code = result.error.code;
       if (code === "UNKNOWN_SESSION") return this.#expire();
@@ -432,6 +446,7 @@ export class SessionClient {
       }
     }
     this.#failures = 0;
+    this.#leader = from; // command results come from the leader that applied them
     op.result = result;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
     this.#complete();
@@ -539,35 +554,58 @@ export class SessionClient {
       this.#leader = error.leader;
       return true;
     }
-    this.#rotate();
     this.#backOff();
     return false;
   }
 
   /** Exponential back-off with jitter: 50 ms doubling up to the request timeout. */
   #backOff(): void {
-    this.#rotate();
     this.#failures++;
     const base = Math.min(this.#requestTimeoutMs, 50 * 2 ** Math.min(this.#failures - 1, 16));
     this.#retryAt = this.#now() + base * (0.5 + 0.5 * this.#random());
   }
 
-  #rotate(): void {
-    this.#leader = null;
-    this.#nextMember = (this.#nextMember + 1) % this.#members.length;
+  /**
+   * A member did not answer, or knows no leader: stop sending to it. Only what was learned from
+   * that member is dropped — a leader confirmed by another member's answer stays.
+   */
+  #suspect(member: string): void {
+    const forMs = Math.max(SUSPECT_TIMEOUTS * this.#requestTimeoutMs, this.#sessionTimeoutMs);
+    this.#suspectedUntil.set(member, this.#now() + forMs);
+    if (this.#leader === member) this.#leader = null;
+    if (this.#members[this.#nextMember] === member) {
+      this.#nextMember = (this.#nextMember + 1) % this.#members.length;
+    }
   }
 
+  /** The leader if known, else the next member not suspected of being down. */
   #leaderTarget(): string {
-    return this.#leader ?? this.#members[this.#nextMember]!;
+    if (this.#leader !== null) return this.#leader;
+    const n = this.#members.length;
+    for (let k = 0; k < n; k++) {
+      const member = this.#members[(this.#nextMember + k) % n]!;
+      if (this.#available(member)) return member;
+    }
+    return this.#members[this.#nextMember]!;
   }
 
+  /**
+   * SEQUENTIAL reads go where the strategy says, among members not suspected of being down; after
+   * two unanswered attempts they go the leader's way, which is known to make progress.
+   */
   #queryTarget(op: QueryOp): string {
-    if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader") return this.#leaderTarget();
-    const candidates = this.#strategy === "followers"
-      ? this.#members.filter((m) => m !== this.#leader)
-      : this.#members;
-    const pool = candidates.length > 0 ? candidates : this.#members;
+    if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader" || op.tries >= 2) {
+      return this.#leaderTarget();
+    }
+    const pool = this.#members.filter((m) =>
+      this.#available(m) && (this.#strategy === "any" || m !== this.#leader)
+    );
+    if (pool.length === 0) return this.#leaderTarget();
     return pool[Math.floor(this.#random() * pool.length)]!;
+  }
+
+  #available(member: string): boolean {
+    return (this.#suspectedUntil.get(member) ?? 0) <= this.#now();
   }
 
   #timedOut(attempt: Attempt): boolean {
@@ -634,6 +672,7 @@ export class SessionClient {
   }
 
   #sendQuery(op: QueryOp, to: string): void {
+    op.tries++;
     const attempt = this.#attempt(to);
     op.attempt = attempt;
     this.#outbox.push({
