@@ -224,13 +224,7 @@ export class SessionClient {
     args: unknown,
     callback: (result: ClientResult) => void,
   ): void {
-    if (this.#state === "CLOSED" || this.#state === "EXPIRED") {
-      callback({ ok: false, error: { code: "CLOSED", message: `Session is ${this.#state}` } });
-      return;
-    }
-    if (this.#commands.size >= CLIENT_PENDING_MAX) {
-      throw new RangeError(`Cannot submit command: ${CLIENT_PENDING_MAX} commands are pending`);
-    }
+    if (!this.#admit("command", this.#commands.size, callback)) return;
     const op: CommandOp = {
       sequence: this.#nextSequence++,
       service,
@@ -256,13 +250,7 @@ export class SessionClient {
     consistency: Consistency,
     callback: (result: ClientResult) => void,
   ): void {
-    if (this.#state === "CLOSED" || this.#state === "EXPIRED") {
-      callback({ ok: false, error: { code: "CLOSED", message: `Session is ${this.#state}` } });
-      return;
-    }
-    if (this.#queries.size >= CLIENT_PENDING_MAX) {
-      throw new RangeError(`Cannot submit query: ${CLIENT_PENDING_MAX} queries are pending`);
-    }
+    if (!this.#admit("query", this.#queries.size, callback)) return;
     const op: QueryOp = {
       service,
       operation,
@@ -276,6 +264,22 @@ export class SessionClient {
     };
     this.#queries.add(op);
     if (this.#sessionId !== 0) this.#sendQuery(op, this.#queryTarget(op));
+  }
+
+  /**
+   * Whether a new operation may be submitted: a closed or expired session answers it at once.
+   *
+   * @throws {RangeError} If `pending` operations of this kind already wait.
+   */
+  #admit(kind: string, pending: number, callback: (result: ClientResult) => void): boolean {
+    if (this.#state === "CLOSED" || this.#state === "EXPIRED") {
+      callback({ ok: false, error: { code: "CLOSED", message: `Session is ${this.#state}` } });
+      return false;
+    }
+    if (pending >= CLIENT_PENDING_MAX) {
+      throw new RangeError(`Cannot submit ${kind}: ${CLIENT_PENDING_MAX} ${kind}s are pending`);
+    }
+    return true;
   }
 
   /** Closes the session: unregisters it and fails what is pending. */
