@@ -188,14 +188,7 @@ export class SimNetwork {
     const f = this.#faults;
     const rng = this.#rng;
     this.stats.sent++;
-    // Every draw is made whatever the outcome, so that changing one probability does not
-    // shift the stream for the others.
-    const lost = rng.chance(f.drop);
-    const twice = rng.chance(f.duplicate);
-    const late = rng.chance(f.reorder);
-    const delay = rng.int(f.delayMinMs, f.delayMaxMs);
-    const lateBy = rng.int(0, f.reorderDelayMaxMs);
-    const copyDelay = rng.int(f.delayMinMs, f.delayMaxMs);
+    const { lost, twice, late, delay, lateBy, copyDelay } = drawFaults(rng, f);
     if (lost) {
       this.stats.dropped++;
       return;
@@ -232,4 +225,38 @@ export class SimNetwork {
   countLostToCrash(): void {
     this.stats.lostToCrash++;
   }
+}
+
+/** What the network does to one message, drawn by {@linkcode drawFaults}. */
+export interface MessageFate {
+  /** Dropped. */
+  readonly lost: boolean;
+  /** Delivered twice. */
+  readonly twice: boolean;
+  /** Held back (reordered). */
+  readonly late: boolean;
+  /** Delivery delay, ms. */
+  readonly delay: number;
+  /** Extra delay when held back, ms. */
+  readonly lateBy: number;
+  /** Delay of the duplicate, ms. */
+  readonly copyDelay: number;
+}
+
+/**
+ * Draws a message's fate. Every draw is made whatever the outcome, so that changing one
+ * probability does not shift the stream for the others.
+ *
+ * @param rng The stream to draw from.
+ * @param f The fault probabilities and delays.
+ * @returns The fate.
+ */
+export function drawFaults(rng: Prng, f: NetworkFaults): MessageFate {
+  const lost = rng.chance(f.drop);
+  const twice = rng.chance(f.duplicate);
+  const late = rng.chance(f.reorder);
+  const delay = rng.int(f.delayMinMs, f.delayMaxMs);
+  const lateBy = rng.int(0, f.reorderDelayMaxMs);
+  const copyDelay = rng.int(f.delayMinMs, f.delayMaxMs);
+  return { lost, twice, late, delay, lateBy, copyDelay };
 }

@@ -22,6 +22,7 @@ import { SessionServer } from "../../protocols/raft/session_server.ts";
 import type { ServiceFactory } from "../../protocols/raft/service.ts";
 import type { Prng } from "../prng.ts";
 import type { SimCluster } from "./cluster.ts";
+import { drawFaults } from "./network.ts";
 import type { RaftLike, SimApp, SimNode } from "./node.ts";
 
 /** Every event batch a state machine published, by session then index (as members applied them). */
@@ -195,12 +196,7 @@ export class ClientNetwork {
     this.stats.sent++;
     const f = this.#cluster.network.faults;
     const rng = this.#rng;
-    const lost = rng.chance(f.drop);
-    const twice = rng.chance(f.duplicate);
-    const late = rng.chance(f.reorder);
-    const delay = rng.int(f.delayMinMs, f.delayMaxMs);
-    const lateBy = rng.int(0, f.reorderDelayMaxMs);
-    const copyDelay = rng.int(f.delayMinMs, f.delayMaxMs);
+    const { lost, twice, late, delay, lateBy, copyDelay } = drawFaults(rng, f);
     if (this.#cluster.trace) {
       const b = msg.body as { type: string; id?: number; sequence?: number; result?: unknown };
       const detail = msg.dir !== "server"
