@@ -78,8 +78,20 @@ function partitionProfile(kind: PartitionKind): FaultProfile {
   };
 }
 
+/** The name of a built-in profile. */
+export type ProfileName =
+  | "calm"
+  | "network"
+  | "crash"
+  | "partition-symmetric"
+  | "partition-asymmetric"
+  | "partition-bridge"
+  | "partition-isolate"
+  | "churn"
+  | "chaos";
+
 /** The named fault profiles. */
-export const PROFILES = {
+export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
   /** No faults at all: a baseline. */
   calm: NONE,
   /** Loss, duplication, reordering and long delays; no partitions or crashes. */
@@ -123,10 +135,7 @@ export const PROFILES = {
     pauseRate: 0.05,
     churnRate: 0.25,
   },
-} as const satisfies Record<string, FaultProfile>;
-
-/** The name of a built-in profile. */
-export type ProfileName = keyof typeof PROFILES;
+};
 
 /** Every built-in profile name, in a fixed order. */
 export const PROFILE_NAMES: readonly ProfileName[] = Object.keys(PROFILES) as ProfileName[];

@@ -34,7 +34,11 @@ export function entryDigest(entry: Entry): number {
  * @param dataDigest The entry's {@linkcode entryDigest}, if already computed.
  * @returns The new running digest.
  */
-export function chainDigest(digest: number, entry: Entry, dataDigest = entryDigest(entry)): number {
+export function chainDigest(
+  digest: number,
+  entry: Entry,
+  dataDigest: number = entryDigest(entry),
+): number {
   return mixHash(mixHash(mixHash(digest, entry.index), entry.term), dataDigest);
 }
 
