@@ -113,3 +113,39 @@ export class StorageCorruptionError extends SynodError {
     this.name = "StorageCorruptionError";
   }
 }
+
+/**
+ * Rebuilds the error class for a code received over the wire, so callers can `instanceof` it.
+ *
+ * @param code The stable code.
+ * @param message The message sent with it.
+ * @param leader With `NOT_LEADER`: the leader named, if any.
+ * @returns The matching subclass, or a plain {@linkcode SynodError} for other codes.
+ *
+ * @example
+ * ```ts
+ * import { NotLeaderError, synodErrorFromCode } from "./errors.ts";
+ * const e = synodErrorFromCode("NOT_LEADER", "The leader is 'm2'", "m2");
+ * console.assert(e instanceof NotLeaderError && e.leader === "m2");
+ * ```
+ */
+export function synodErrorFromCode(
+  code: ErrorCode,
+  message: string,
+  leader?: string | null,
+): SynodError {
+  switch (code) {
+    case "NOT_LEADER":
+      return new NotLeaderError(leader ?? null);
+    case "ILLEGAL_MEMBER_STATE":
+      return new IllegalMemberStateError(message);
+    case "CONFIGURATION_IN_PROGRESS":
+      return new ConfigurationInProgressError(message);
+    case "PROPOSAL_DROPPED":
+      return new ProposalDroppedError(message);
+    case "STORAGE_CORRUPTION":
+      return new StorageCorruptionError(message);
+    default:
+      return new SynodError(code, message);
+  }
+}
