@@ -73,6 +73,7 @@ export {
   DEFAULT_ELECTION_TICKS,
   DEFAULT_TICKS,
   replayCommand,
+  type RunOptions,
   runSimulation,
   SimulationError,
   type SimulationOptions,

@@ -23,7 +23,7 @@ import { hashString, mixHash } from "./_hash.ts";
 import { SimCluster } from "./cluster.ts";
 import { Nemesis } from "./nemesis.ts";
 import type { SimRaftOptions } from "./node.ts";
-import { type FaultProfile, type ProfileName, replayArgs, resolveProfile } from "./profiles.ts";
+import { type FaultProfile, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientNetwork, type Interceptor, PublishedEvents, SessionHost } from "./session_host.ts";
 import {
   checkSessionHistory,
@@ -38,7 +38,7 @@ import {
   KV_SERVICE,
   testServiceFactory,
 } from "./session_services.ts";
-import { DEFAULT_ELECTION_TICKS, TICK_MS } from "./simulation.ts";
+import { DEFAULT_ELECTION_TICKS, type RunOptions, TICK_MS } from "./simulation.ts";
 import { MembershipChurn } from "./workload.ts";
 
 /** Default length of a session simulation's fault phase, in ticks. */
@@ -64,18 +64,10 @@ const SESSION_FAULTS: Record<string, SessionFaults> = {
   chaos: { clientCutRate: 0.15, clockSkewMs: 30 },
 };
 
-/** Options of a session simulation. Everything not given is drawn from the seed. */
-export interface SessionSimulationOptions {
-  /** The seed. */
-  readonly seed: number;
-  /** A profile name, `"auto"` (drawn from the seed), or a custom profile. */
-  readonly profile?: ProfileName | "auto" | FaultProfile;
-  /** Members of the initial group. Default 3 or 5. */
-  readonly nodes?: number;
+/** Options of a session simulation (fault phase default {@linkcode SESSION_DEFAULT_TICKS} ticks). */
+export interface SessionSimulationOptions extends RunOptions {
   /** Simulated clients. Default 2–4. */
   readonly clients?: number;
-  /** Length of the fault phase in ticks. Default {@linkcode SESSION_DEFAULT_TICKS}. */
-  readonly ticks?: number;
   /** Run the random workload (default `true`; scenarios drive clients themselves). */
   readonly workload?: boolean;
   /** Run the fault nemesis and client cuts (default `true`). */
@@ -86,12 +78,6 @@ export interface SessionSimulationOptions {
   readonly requestTimeoutMs?: number;
   /** Every client's connection strategy. Default drawn per client. */
   readonly clientStrategy?: ConnectionStrategy;
-  /** Raft options overriding the drawn ones. */
-  readonly raft?: Partial<SimRaftOptions>;
-  /** Receives trace lines. */
-  readonly trace?: (line: string) => void;
-  /** Livelock guard. Default 3 000 000 events. */
-  readonly maxEvents?: number;
   /**
    * Let the workload submit operations while a client has no session (before its first
    * registration, or while it re-registers after expiry). Default `true`.

@@ -29,28 +29,32 @@ export const DEFAULT_TICKS = 500;
 /** Default election timeout, in ticks. */
 export const DEFAULT_ELECTION_TICKS = 10;
 
-/** Options of one run. Everything not given is drawn from the seed. */
-export interface SimulationOptions {
+/** Options every kind of simulated run takes. Everything not given is drawn from the seed. */
+export interface RunOptions {
   /** The seed: the run is a pure function of it and the other options. */
   readonly seed: number;
   /** A profile name, `"auto"` (drawn from the seed; the default), or a custom profile. */
   readonly profile?: ProfileName | "auto" | FaultProfile;
   /** Members of the initial group (all voting). Default: 3 or 5, drawn from the seed. */
   readonly nodes?: number;
-  /** Length of the fault phase, in ticks of {@linkcode TICK_MS}. Default {@linkcode DEFAULT_TICKS}. */
+  /** Length of the fault phase, in ticks of {@linkcode TICK_MS}; the default depends on the run. */
   readonly ticks?: number;
-  /** Bound of the liveness phase, in ticks. Default 20 election timeouts. */
-  readonly livenessTicks?: number;
-  /** Whether to run the liveness phase after the faults (default `true`). */
-  readonly liveness?: boolean;
   /** Raft options overriding the ones drawn from the seed. */
   readonly raft?: Partial<SimRaftOptions>;
   /** Receives a line per event, when given (slow: for replays). */
   readonly trace?: (line: string) => void;
-  /** Builds each member's core; default the real `RaftNode`. */
-  readonly createRaft?: RaftFactory;
   /** Bound on events processed (a livelock guard). Default 3 000 000. */
   readonly maxEvents?: number;
+}
+
+/** Options of one Raft run (fault phase default {@linkcode DEFAULT_TICKS} ticks). */
+export interface SimulationOptions extends RunOptions {
+  /** Bound of the liveness phase, in ticks. Default 20 election timeouts. */
+  readonly livenessTicks?: number;
+  /** Whether to run the liveness phase after the faults (default `true`). */
+  readonly liveness?: boolean;
+  /** Builds each member's core; default the real `RaftNode`. */
+  readonly createRaft?: RaftFactory;
 }
 
 /** What a run did. Two runs of the same options give equal stats. */
