@@ -128,9 +128,19 @@ export class RaftDriver {
   /** Hands a message from the transport to the core. */
   receive(message: Message): void {
     if (this.#stopped) return;
-    this.node.step(message);
+    try {
+      this.node.step(message);
+    } catch (error) {
+      // A malformed or misrouted message is dropped; it cannot harm the member.
+      if (!(error instanceof TypeError)) throw error;
+      this.rejectedMessages++;
+      return;
+    }
     this.#schedule();
   }
+
+  /** Messages dropped because they were malformed or addressed to another member. */
+  rejectedMessages = 0;
 
   /**
    * Proposes data and resolves with its entry once it is committed and applied here.

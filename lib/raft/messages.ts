@@ -128,3 +128,53 @@ export function messageSize(msg: Message): number {
   for (const e of msg.entries) size += e.data.byteLength + 24;
   return size;
 }
+
+function isIndex(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Checks that a message received from the network is well formed, so that bad input is refused
+ * with a clear error instead of tripping an invariant inside the core.
+ *
+ * @param msg What arrived.
+ * @throws {TypeError} Naming the first bad field.
+ */
+export function validateMessage(msg: Message): void {
+  const bad = (field: string, value: unknown): never => {
+    throw new TypeError(`Cannot accept message as '${field}' is invalid: ${JSON.stringify(value)}`);
+  };
+  if (msg === null || typeof msg !== "object") bad("message", msg);
+  if (!(msg.type in MESSAGE_TYPE_NAMES)) bad("type", msg.type);
+  if (typeof msg.from !== "string" || msg.from.length === 0) bad("from", msg.from);
+  if (typeof msg.to !== "string" || msg.to.length === 0) bad("to", msg.to);
+  for (const field of ["term", "logTerm", "index", "commit", "rejectHint", "offset"] as const) {
+    if (!isIndex(msg[field])) bad(field, msg[field]);
+  }
+  if (!Array.isArray(msg.entries)) bad("entries", msg.entries);
+  let previous = -1;
+  for (const e of msg.entries) {
+    if (
+      e === null || typeof e !== "object" || !isIndex(e.index) || e.index < 1 || !isIndex(e.term) ||
+      e.term < 1 || !(e.type === 1 || e.type === 2 || e.type === 3) ||
+      !(e.data instanceof Uint8Array)
+    ) {
+      bad("entries", e);
+    }
+    if (previous !== -1 && e.index !== previous + 1) bad("entries (not contiguous)", e.index);
+    previous = e.index;
+  }
+  if (msg.entries.length > 0 && msg.entries[0]!.index !== msg.index + 1) {
+    bad("entries (do not follow index)", msg.entries[0]!.index);
+  }
+  if (typeof msg.reject !== "boolean") bad("reject", msg.reject);
+  if (typeof msg.done !== "boolean") bad("done", msg.done);
+  if (typeof msg.context !== "string") bad("context", msg.context);
+  if (msg.type === MessageType.Snapshot) {
+    const snap = msg.snapshot;
+    if (snap === null || typeof snap !== "object" || !isIndex(snap.index) || !isIndex(snap.term)) {
+      bad("snapshot", snap);
+    }
+    if (!(msg.chunk instanceof Uint8Array)) bad("chunk", msg.chunk);
+  }
+}

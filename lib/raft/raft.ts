@@ -31,7 +31,7 @@ import {
   quorumOf,
   voterIds,
 } from "./membership.ts";
-import { type Message, message, MessageType } from "./messages.ts";
+import { type Message, message, MessageType, validateMessage } from "./messages.ts";
 import { Progress, type ProgressState } from "./progress.ts";
 import type { Ready } from "./ready.ts";
 import type { LogStorage } from "./storage.ts";
@@ -298,12 +298,17 @@ export class RaftNode {
    * Processes a message from another member.
    *
    * @param msg The message; `msg.to` must be this member.
-   * @throws {AssertionError} If the message is addressed elsewhere or breaks an invariant.
+   * @throws {TypeError} If the message is malformed or addressed elsewhere (bad input from the
+   *   network: the caller drops it; the member is unharmed).
    */
   step(msg: Message): void {
-    assert(msg.to === this.id, `step: message for '${msg.to}' given to '${this.id}'`);
-    assert(msg.from !== this.id, `step: message from self`);
-    assert(Number.isSafeInteger(msg.term) && msg.term >= 0, `step: bad term ${msg.term}`);
+    validateMessage(msg);
+    if (msg.to !== this.id) {
+      throw new TypeError(`Cannot accept message for '${msg.to}' on member '${this.id}'`);
+    }
+    if (msg.from === this.id) {
+      throw new TypeError(`Cannot accept message from '${msg.from}': that is this member`);
+    }
     if (!this.#stepTerm(msg)) return;
     switch (msg.type) {
       case MessageType.PreVote:
