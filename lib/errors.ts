@@ -21,6 +21,7 @@ export type ErrorCode =
   | "COMMAND_FAILURE"
   | "QUERY_FAILURE"
   | "APPLICATION_ERROR"
+  | "BAD_REQUEST"
   | "CLOSED";
 
 /** Base class of every error with a stable code. */

@@ -134,3 +134,45 @@ export type ServerMessage = ResponseMessage | EventsMessage;
 export function failure(code: ErrorCode, message: string, leader?: string | null): ProtocolResult {
   return { ok: false, index: 0, eventIndex: 0, error: { code, message, leader: leader ?? null } };
 }
+
+const REQUEST_TYPES = new Set(["register", "keepAlive", "unregister", "command", "query"]);
+
+function count(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Checks a request from a client before a member acts on it.
+ *
+ * @param request What arrived.
+ * @returns `null` if it is well formed, else what is wrong with it (for a `BAD_REQUEST` answer).
+ */
+export function requestProblem(request: unknown): string | null {
+  if (request === null || typeof request !== "object") return "the request is not an object";
+  const r = request as Record<string, unknown>;
+  if (!REQUEST_TYPES.has(r.type as string)) return `unknown request type ${JSON.stringify(r.type)}`;
+  if (!count(r.id)) return `'id' must be a non-negative integer: got ${JSON.stringify(r.id)}`;
+  const fields: Record<string, (v: unknown) => boolean> = r.type === "register"
+    ? {
+      clientId: (v) => typeof v === "string" && v.length > 0,
+      timeoutMs: (v) => count(v) && (v as number) > 0,
+    }
+    : {
+      sessionId: count,
+      ...(r.type === "keepAlive" ? { commandSequence: count, eventIndex: count } : {}),
+      ...(r.type === "command" || r.type === "query"
+        ? {
+          sequence: count,
+          service: (v) => typeof v === "string" && v.length > 0,
+          operation: (v) => typeof v === "string" && v.length > 0,
+        }
+        : {}),
+      ...(r.type === "query"
+        ? { index: count, consistency: (v) => CONSISTENCY_LEVELS.includes(v as Consistency) }
+        : {}),
+    };
+  for (const [name, ok] of Object.entries(fields)) {
+    if (!ok(r[name])) return `'${name}' is invalid: got ${JSON.stringify(r[name])}`;
+  }
+  return null;
+}

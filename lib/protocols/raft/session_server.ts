@@ -19,6 +19,7 @@ import {
   failure,
   type ProtocolResult,
   type QueryRequest,
+  requestProblem,
   type ServerMessage,
 } from "./protocol.ts";
 import type { EventBatch, SessionStateMachine } from "./session_manager.ts";
@@ -153,6 +154,15 @@ export class SessionServer {
   }
 
   #receive(client: string, request: ClientRequest, forwarded: boolean): void {
+    const problem = requestProblem(request);
+    if (problem !== null) {
+      // Bad input is answered, never acted on (and never allowed to break the member).
+      const id = (request as { id?: unknown } | null)?.id;
+      if (Number.isSafeInteger(id)) {
+        this.#reply(client, id as number, failure("BAD_REQUEST", `Bad request: ${problem}`));
+      }
+      return;
+    }
     this.#noticeLeadership();
     // Events go to the member a client talks to directly, whatever its role: every member
     // applies the same entries and holds the same event batches (copycat-spec §4.1).

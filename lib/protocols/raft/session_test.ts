@@ -405,3 +405,27 @@ Deno.test("followers forward writes and linearizable reads to the leader, once",
   assert.equal(result.error?.code, "NOT_LEADER");
   assert.equal(result.error?.leader, "a");
 });
+
+Deno.test("a malformed client request is answered BAD_REQUEST and changes nothing", () => {
+  const h = started();
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const lastIndex = h.cluster.node("a").raft.lastIndex;
+  const bad = [
+    { type: "command", id: 1, sessionId: -1, sequence: 1, service: "counter", operation: "add" },
+    { type: "query", id: 2, sessionId: 1, sequence: 0, index: 0, consistency: "EVENTUAL" },
+    { type: "register", id: 3, clientId: "", timeoutMs: 1000 },
+    { type: "frobnicate", id: 4 },
+  ];
+  for (const request of bad) h.servers.get("a")!.receive("c1", request as never);
+  h.servers.get("a")!.receive("c1", null as never); // no id: dropped silently
+  h.settle();
+  const answers = seen.filter((w) => w.to === "c1").map((w) =>
+    (w.message as { result: { error: { code: string } } }).result.error.code
+  );
+  assert.deepEqual(answers, ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
+  assert.equal(h.cluster.node("a").raft.lastIndex, lastIndex, "nothing was proposed");
+});
