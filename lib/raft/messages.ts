@@ -115,20 +115,6 @@ export function message(
   };
 }
 
-/** Whether a message answers a request (it never starts work at its receiver by itself). */
-export function isResponse(type: MessageType): boolean {
-  return type === MessageType.PreVoteResponse || type === MessageType.VoteResponse ||
-    type === MessageType.AppendResponse || type === MessageType.HeartbeatResponse ||
-    type === MessageType.SnapshotResponse;
-}
-
-/** Approximate bytes a message costs on the wire, used for flow control. */
-export function messageSize(msg: Message): number {
-  let size = 64 + msg.context.length + (msg.chunk?.byteLength ?? 0);
-  for (const e of msg.entries) size += e.data.byteLength + 24;
-  return size;
-}
-
 function isIndex(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
