@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import {
   PROFILE_NAMES,
   profileForSeed,
+  type RunOptions,
   runSimulation,
   SimulationError,
   type SimulationOptions,
@@ -30,7 +31,6 @@ import {
 import {
   runSessionSimulation,
   SessionSimulationError,
-  type SessionSimulationOptions,
 } from "../../lib/testing/sim/session_simulation.ts";
 import type { CampaignRequest, CampaignResult } from "./_vopr_worker.ts";
 
@@ -103,14 +103,18 @@ function parseCli(args: string[]): Cli {
   };
 }
 
-function optionsFor(cli: Cli, seed: number): SimulationOptions {
+/** The options every kind of run takes from the command line. */
+function runOptionsFor(cli: Cli, seed: number): RunOptions {
   return {
     seed,
-    profile: cli.profile as SimulationOptions["profile"],
+    profile: cli.profile as RunOptions["profile"],
     ticks: cli.ticks,
     nodes: cli.nodes,
-    liveness: cli.liveness,
   };
+}
+
+function optionsFor(cli: Cli, seed: number): SimulationOptions {
+  return { ...runOptionsFor(cli, seed), liveness: cli.liveness };
 }
 
 /**
@@ -168,21 +172,12 @@ function replay(cli: Cli, seed: number): boolean {
   );
 }
 
-function sessionOptionsFor(cli: Cli, seed: number): SessionSimulationOptions {
-  return {
-    seed,
-    profile: cli.profile as SessionSimulationOptions["profile"],
-    ticks: cli.ticks,
-    nodes: cli.nodes,
-  };
-}
-
 /** Replays one session seed. */
 function replaySessions(cli: Cli, seed: number): boolean {
   return replayWith(
     cli,
     `session seed ${seed}, profile ${profileName(cli, seed)}`,
-    (trace) => runSessionSimulation({ ...sessionOptionsFor(cli, seed), trace }),
+    (trace) => runSessionSimulation({ ...runOptionsFor(cli, seed), trace }),
     (error) => {
       console.log(error instanceof SessionSimulationError ? error.message : error);
       return error instanceof SessionSimulationError && error.check === "exception";
@@ -197,7 +192,7 @@ function sessionCampaign(cli: Cli, [lo, hi]: readonly [number, number]): boolean
   console.error(`session campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
   for (let seed = lo; seed <= hi; seed++) {
     try {
-      runSessionSimulation(sessionOptionsFor(cli, seed));
+      runSessionSimulation(runOptionsFor(cli, seed));
     } catch (error) {
       failed++;
       console.log(
