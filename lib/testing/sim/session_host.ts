@@ -389,11 +389,7 @@ export class SessionHost implements SimApp {
    * @param request The request.
    */
   receive(from: string, request: ClientRequest): void {
-    const node = this.node;
-    if (node === undefined || node.status !== "running" || this.#server === null) return;
-    const server = this.#server;
-    node.act(() => server.receive(from, request));
-    this.idle();
+    this.#act((server) => server.receive(from, request));
   }
 
   /**
@@ -403,10 +399,15 @@ export class SessionHost implements SimApp {
    * @param request The request.
    */
   receiveForwarded(client: string, request: ClientRequest): void {
+    this.#act((server) => server.receiveForwarded(client, request));
+  }
+
+  /** Runs `fn` on a running member's server, then its Ready loop, then sends what came out. */
+  #act(fn: (server: SessionServer) => void): void {
     const node = this.node;
-    if (node === undefined || node.status !== "running" || this.#server === null) return;
     const server = this.#server;
-    node.act(() => server.receiveForwarded(client, request));
+    if (node === undefined || node.status !== "running" || server === null) return;
+    node.act(() => fn(server));
     this.idle();
   }
 }
