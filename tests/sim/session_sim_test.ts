@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { runSeedRange } from "./_seed_range.ts";
 import type { ProfileName } from "../../lib/testing/sim/profiles.ts";
 import {
   runSessionSimulation,
@@ -41,30 +42,25 @@ for (const { profile, first, count } of CASES) {
   const last = first + count - 1;
   Deno.test(`session sim: profile ${profile}, seeds ${first}..${last}`, () => {
     console.log(`session profile ${profile}: seeds ${first}..${last}`);
-    const failures: string[] = [];
     let okOps = 0;
     let events = 0;
-    for (let seed = first; seed <= last; seed++) {
-      try {
+    runSeedRange(
+      `session profile ${profile}`,
+      first,
+      count,
+      (seed) => {
         const stats = runSessionSimulation({ seed, profile });
         okOps += stats.okOps;
         events += stats.events;
-      } catch (error) {
-        const message = error instanceof SessionSimulationError
+      },
+      (seed, error) =>
+        error instanceof SessionSimulationError
           ? error.message
-          : `seed ${seed}: ${error}\n  replay: ${sessionReplayCommand({ seed, profile })}`;
-        console.log(`FAIL ${message}`);
-        failures.push(message);
-      }
-    }
+          : `seed ${seed}: ${error}\n  replay: ${sessionReplayCommand({ seed, profile })}`,
+    );
     // Every run must do real work, or a broken workload would pass silently.
     assert.ok(okOps > count * 5, `only ${okOps} operations succeeded over ${count} seeds`);
     assert.ok(events > count * 3, `only ${events} events delivered over ${count} seeds`);
-    assert.equal(
-      failures.length,
-      0,
-      `${failures.length} of ${count} seeds failed (profile ${profile}):\n${failures.join("\n")}`,
-    );
   });
 }
 

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { runSeedRange } from "./_seed_range.ts";
 import {
   type ProfileName,
   replayCommand,
@@ -38,26 +39,21 @@ for (const { profile, first, count } of CASES) {
   const last = first + count - 1;
   Deno.test(`sim: profile ${profile}, seeds ${first}..${last}`, () => {
     console.log(`profile ${profile}: seeds ${first}..${last}`);
-    const failures: string[] = [];
     let commits = 0;
-    for (let seed = first; seed <= last; seed++) {
-      try {
+    runSeedRange(
+      `profile ${profile}`,
+      first,
+      count,
+      (seed) => {
         commits += runSimulation({ seed, profile }).commits;
-      } catch (error) {
-        const message = error instanceof SimulationError
+      },
+      (seed, error) =>
+        error instanceof SimulationError
           ? error.message
-          : `seed ${seed}: ${error}\n  replay: ${replayCommand({ seed, profile })}`;
-        console.log(`FAIL ${message}`);
-        failures.push(message);
-      }
-    }
+          : `seed ${seed}: ${error}\n  replay: ${replayCommand({ seed, profile })}`,
+    );
     // Every run must do real work, or a broken workload would pass silently.
     assert.ok(commits > count * 20, `only ${commits} entries committed over ${count} seeds`);
-    assert.equal(
-      failures.length,
-      0,
-      `${failures.length} of ${count} seeds failed (profile ${profile}):\n${failures.join("\n")}`,
-    );
   });
 }
 
