@@ -33,6 +33,7 @@ import {
 } from "./membership.ts";
 import { type Message, message, MessageType, validateMessage } from "./messages.ts";
 import { Progress, type ProgressState } from "./progress.ts";
+import { ReadOnly } from "./read_only.ts";
 import type { Ready } from "./ready.ts";
 import type { LogStorage } from "./storage.ts";
 import {
@@ -113,12 +114,6 @@ interface IncomingSnapshot {
   received: number;
 }
 
-interface PendingRead {
-  readonly context: string;
-  readonly index: number;
-  readonly round: number;
-}
-
 /**
  * One member of a Raft group.
  *
@@ -173,17 +168,8 @@ export class RaftNode {
   #termStartIndex = 0;
   /** Leader only: member that leadership is being transferred to. */
   #leadTransferee: NodeId | null = null;
-  /** Leader only: latest heartbeat round sent, and the tick at which each unacked round left. */
-  #round = 0;
-  #roundTicks = new Map<number, number>();
-  /** Leader only: lease reads are safe while `#ticks < #leaseUntilTick`. */
-  #leaseUntilTick = 0;
-  /** Leader only: set once a TimeoutNow was sent in this term. */
-  #leaseDisabled = false;
-  /** Leader only: reads waiting for a heartbeat round acknowledged by a quorum. */
-  #pendingReads: PendingRead[] = [];
-  /** Leader only: reads waiting for the first commit of this term. */
-  #readsBeforeCommit: { context: string; lease: boolean }[] = [];
+  /** Leader only: heartbeat rounds, waiting reads and the lease. */
+  readonly #reads: ReadOnly;
 
   #incomingSnapshot: IncomingSnapshot | null = null;
   /** Index of the last snapshot asked of the host. */
@@ -204,6 +190,11 @@ export class RaftNode {
    */
   constructor(config: RaftConfig, storage: LogStorage) {
     this.#config = resolveRaftConfig(config);
+    this.#reads = new ReadOnly(
+      this.#config.checkQuorum
+        ? Math.floor(this.#config.electionTicks * (1 - this.#config.maxClockDrift))
+        : 0,
+    );
     const hs = storage.hardState();
     this.#log = new RaftLog(storage, this.#config.applied);
     this.#term = hs.term;
@@ -411,12 +402,12 @@ export class RaftNode {
    */
   readIndex(context: string, options: { lease?: boolean } = {}): void {
     if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
-    if (this.#pendingReads.length + this.#readsBeforeCommit.length >= PENDING_READS_MAX) {
+    if (this.#reads.waiting >= PENDING_READS_MAX) {
       throw new ProposalDroppedError(`Too many pending reads (${PENDING_READS_MAX})`);
     }
     if (this.#log.term(this.#log.committed) !== this.#term) {
       // Thesis §6.4 step 1: the leader must have committed an entry of its term first.
-      this.#readsBeforeCommit.push({ context, lease: options.lease === true });
+      this.#reads.defer({ context, lease: options.lease === true });
       return;
     }
     this.#startRead(context, options.lease === true);
@@ -687,11 +678,7 @@ export class RaftNode {
     this.#votes.clear();
     this.#progress.clear();
     this.#leadTransferee = null;
-    this.#pendingReads = [];
-    this.#readsBeforeCommit = [];
-    this.#roundTicks.clear();
-    this.#leaseUntilTick = 0;
-    this.#leaseDisabled = false;
+    this.#reads.reset();
   }
 
   #becomeFollower(term: number, leader: NodeId | null): void {
@@ -1211,10 +1198,8 @@ export class RaftNode {
   }
 
   #afterCommit(): void {
-    if (this.#readsBeforeCommit.length > 0 && this.#log.term(this.#log.committed) === this.#term) {
-      const waiting = this.#readsBeforeCommit;
-      this.#readsBeforeCommit = [];
-      for (const r of waiting) this.#startRead(r.context, r.lease);
+    if (this.#log.term(this.#log.committed) === this.#term) {
+      for (const r of this.#reads.takeDeferred()) this.#startRead(r.context, r.lease);
     }
     // Thesis §4.2.2: a leader removed (or demoted) by a committed change steps down.
     if (!this.#isVoter(this.id) && this.#log.committed >= this.#configIndex()) {
@@ -1317,21 +1302,19 @@ export class RaftNode {
    * late, so lease reads end for the rest of this term.
    */
   #sendTimeoutNow(to: NodeId): void {
-    this.#leaseDisabled = true;
-    this.#leaseUntilTick = 0;
+    this.#reads.endLease();
     this.#send(to, MessageType.TimeoutNow, {});
   }
 
   #bcastHeartbeat(): void {
-    this.#round++;
-    this.#roundTicks.set(this.#round, this.#ticks);
+    const round = this.#reads.startRound(this.#ticks);
     for (const [id, pr] of this.#progress) {
       if (pr.state === "snapshot" && ++pr.snapshotIdleRounds > SNAPSHOT_IDLE_ROUNDS_MAX) {
         // The last chunk (or its answer) was lost: resend it.
         this.#sendSnapshotChunk(id, pr);
       }
       this.#send(id, MessageType.Heartbeat, {
-        index: this.#round,
+        index: round,
         commit: Math.min(pr.match, this.#log.committed),
       });
     }
@@ -1342,7 +1325,7 @@ export class RaftNode {
   // Reads (thesis §6.4).
 
   #startRead(context: string, lease: boolean): void {
-    if (lease && this.#ticks < this.#leaseUntilTick) {
+    if (lease && this.#reads.leaseHolds(this.#ticks)) {
       this.#readStates.push({ index: this.#log.committed, context });
       return;
     }
@@ -1350,7 +1333,7 @@ export class RaftNode {
       this.#readStates.push({ index: this.#log.committed, context });
       return;
     }
-    this.#pendingReads.push({ context, index: this.#log.committed, round: this.#round + 1 });
+    this.#reads.await(context, this.#log.committed);
     // Confirm leadership with a fresh heartbeat round started after the read (step 2).
     this.#bcastHeartbeat();
   }
@@ -1359,24 +1342,11 @@ export class RaftNode {
   #releaseReads(): void {
     const acked: number[] = [];
     for (const id of this.#voters()) {
-      acked.push(id === this.id ? this.#round : this.#progress.get(id)?.ackedRound ?? 0);
+      acked.push(id === this.id ? this.#reads.round : this.#progress.get(id)?.ackedRound ?? 0);
     }
-    const round = majorityIndex(acked);
-    const sentAt = this.#roundTicks.get(round);
-    if (sentAt !== undefined && !this.#leaseDisabled && this.#config.checkQuorum) {
-      const leaseTicks = Math.floor(this.#config.electionTicks * (1 - this.#config.maxClockDrift));
-      this.#leaseUntilTick = Math.max(this.#leaseUntilTick, sentAt + leaseTicks);
+    for (const state of this.#reads.acknowledged(majorityIndex(acked))) {
+      this.#readStates.push(state);
     }
-    for (const r of [...this.#roundTicks.keys()]) {
-      if (r < round) this.#roundTicks.delete(r);
-    }
-    let released = 0;
-    while (released < this.#pendingReads.length && this.#pendingReads[released]!.round <= round) {
-      const r = this.#pendingReads[released]!;
-      this.#readStates.push({ index: r.index, context: r.context });
-      released++;
-    }
-    if (released > 0) this.#pendingReads.splice(0, released);
   }
 
   // ---------------------------------------------------------------------------------------------

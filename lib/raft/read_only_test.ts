@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { ReadOnly } from "./read_only.ts";
+
+Deno.test("ReadOnly releases a read only once a round started after it is acknowledged", () => {
+  const reads = new ReadOnly(9);
+  reads.startRound(0); // round 1, before the read
+  reads.await("r1", 7);
+  assert.deepEqual(reads.acknowledged(1), [], "round 1 left before the read");
+  const round = reads.startRound(1);
+  assert.deepEqual(reads.acknowledged(round), [{ index: 7, context: "r1" }]);
+  assert.equal(reads.waiting, 0);
+});
+
+Deno.test("ReadOnly lease: counted from the round's start, ended for good by endLease()", () => {
+  const reads = new ReadOnly(9);
+  const round = reads.startRound(10);
+  assert.equal(reads.leaseHolds(10), false, "no quorum yet");
+  reads.acknowledged(round);
+  assert.equal(reads.leaseHolds(18), true);
+  assert.equal(reads.leaseHolds(19), false, "10 + 9 ticks");
+  reads.endLease();
+  reads.acknowledged(reads.startRound(20));
+  assert.equal(reads.leaseHolds(21), false);
+  assert.equal(new ReadOnly(0).leaseHolds(0), false);
+});
+
+Deno.test("ReadOnly defers reads until the leader's first commit", () => {
+  const reads = new ReadOnly(9);
+  reads.defer({ context: "a", lease: true });
+  assert.equal(reads.waiting, 1);
+  assert.deepEqual(reads.takeDeferred(), [{ context: "a", lease: true }]);
+  assert.equal(reads.waiting, 0);
+});
