@@ -618,8 +618,8 @@ export class RaftNode {
     if (this.#leadTransferee !== null && !this.#isVoter(this.#leadTransferee)) {
       this.#leadTransferee = null;
     }
-    // A smaller quorum may already hold entries that were not committed before.
-    if (this.#maybeCommit()) this.#bcastAppend();
+    // A leader's configuration changes only by appending (it never truncates); its caller,
+    // appendAsLeader, then recounts the commit index under the new quorum and broadcasts.
   }
 
   #newProgress(): Progress {
@@ -1168,13 +1168,9 @@ export class RaftNode {
     const entry: Entry = { index: this.#log.lastIndex() + 1, term: this.#term, type, data };
     this.#log.append([entry]);
     this.#noteAppended([entry]);
-    if (this.#role === "leader") {
-      if (this.#maybeCommit()) {
-        if (this.#role === "leader") this.#bcastAppend();
-      } else {
-        this.#bcastAppend();
-      }
-    }
+    // Committing may make a removed leader step down: then there is nothing to broadcast.
+    this.#maybeCommit();
+    if (this.#role === "leader") this.#bcastAppend();
     return entry.index;
   }
 
