@@ -10,7 +10,7 @@
  */
 
 import { assert } from "../../raft/_assert.ts";
-import type { EventBatch, OperationResult } from "./session_manager.ts";
+import type { EventBatch, OperationResult } from "./protocol.ts";
 import type { Session } from "./service.ts";
 
 /** Invariant check; an alias so that this folder reads the same as lib/raft. */

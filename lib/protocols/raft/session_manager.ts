@@ -30,7 +30,7 @@
 
 import { AssertionError } from "../../raft/_assert.ts";
 import { type Entry, EntryType } from "../../raft/types.ts";
-import { type ErrorCode, SynodError } from "../../errors.ts";
+import { SynodError } from "../../errors.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import {
   type CommandOperation,
@@ -42,59 +42,7 @@ import {
 } from "./operations.ts";
 import type { CommandContext, ReadContext, Service, ServiceFactory, Session } from "./service.ts";
 import { assertInvariant, readState, type SessionState, type Task, writeState } from "./_state.ts";
-
-/** Why an operation failed, as sent to the client. */
-export interface OperationError {
-  /** Stable code: `UNKNOWN_SESSION`, `APPLICATION_ERROR`, `COMMAND_FAILURE`, … */
-  readonly code: ErrorCode;
-  /** What happened. */
-  readonly message: string;
-  /** With `NOT_LEADER` (from a session server): the leader the member knows, if any. */
-  readonly leader?: string | null;
-}
-
-/** The answer to a client's operation (copycat-spec §10.2 `OperationResponse`). */
-export type OperationResult =
-  | {
-    /** Success. */
-    readonly ok: true;
-    /** The entry's index (commands, session operations) or the last applied index (queries). */
-    readonly index: number;
-    /** The session's last event batch index the client must have seen before this result. */
-    readonly eventIndex: number;
-    /** The returned value (plain data). */
-    readonly value: unknown;
-  }
-  | {
-    /** Failure. */
-    readonly ok: false;
-    /** As for success. */
-    readonly index: number;
-    /** As for success; 0 when the session is unknown. */
-    readonly eventIndex: number;
-    /** Why. */
-    readonly error: OperationError;
-  };
-
-/** One event. */
-export interface SessionEvent {
-  /** The event's name. */
-  readonly name: string;
-  /** Plain data. */
-  readonly payload: unknown;
-}
-
-/** The events one entry published to one session (copycat-spec §4.1 `PublishRequest`). */
-export interface EventBatch {
-  /** The receiving session. */
-  readonly sessionId: number;
-  /** The index of the entry that published them. */
-  readonly eventIndex: number;
-  /** The session's previous batch index (its id if none), so the client can detect gaps. */
-  readonly previousIndex: number;
-  /** The events, in publication order. */
-  readonly events: readonly SessionEvent[];
-}
+import type { EventBatch, OperationError, OperationResult, SessionEvent } from "./protocol.ts";
 
 /** What applying one entry produced. */
 export interface ApplyResult {

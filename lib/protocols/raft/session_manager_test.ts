@@ -3,9 +3,9 @@ import { AssertionError } from "../../raft/_assert.ts";
 import { type Entry, EntryType } from "../../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import type { Service, Session } from "./service.ts";
+import type { OperationResult } from "./protocol.ts";
 import {
   type ApplyResult,
-  type OperationResult,
   SessionStateMachine,
   type SessionStateMachineOptions,
 } from "./session_manager.ts";

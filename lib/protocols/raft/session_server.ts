@@ -16,13 +16,14 @@ import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import {
   type ClientRequest,
   type CommandRequest,
+  type EventBatch,
   failure,
   type ProtocolResult,
   type QueryRequest,
   requestProblem,
   type ServerMessage,
 } from "./protocol.ts";
-import type { EventBatch, SessionStateMachine } from "./session_manager.ts";
+import type { SessionStateMachine } from "./session_manager.ts";
 
 /** Options of {@linkcode SessionServer}. */
 export interface SessionServerOptions {

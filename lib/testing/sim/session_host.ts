@@ -12,12 +12,8 @@
 
 import type { Entry, NodeId, ReadState, Snapshot } from "../../raft/types.ts";
 import type { RaftNode } from "../../raft/raft.ts";
-import type { ClientRequest, ServerMessage } from "../../protocols/raft/protocol.ts";
-import {
-  type ApplyResult,
-  type EventBatch,
-  SessionStateMachine,
-} from "../../protocols/raft/session_manager.ts";
+import type { ClientRequest, EventBatch, ServerMessage } from "../../protocols/raft/protocol.ts";
+import { type ApplyResult, SessionStateMachine } from "../../protocols/raft/session_manager.ts";
 import { SessionServer } from "../../protocols/raft/session_server.ts";
 import type { ServiceFactory } from "../../protocols/raft/service.ts";
 import type { Prng } from "../prng.ts";
