@@ -109,6 +109,9 @@ interface QueryOp {
 /** A member that did not answer is avoided for this many request timeouts (or a session timeout). */
 const SUSPECT_TIMEOUTS = 5;
 
+/** `Omit` applied to each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** Operations submitted and not yet answered, per kind; more are refused. */
 export const CLIENT_PENDING_MAX = 10_000;
 
@@ -616,82 +619,61 @@ export class SessionClient {
     return this.#now() - attempt.sentAt > this.#requestTimeoutMs;
   }
 
-  #attempt(to: string): Attempt {
-    return { id: this.#nextRequestId++, to, sentAt: this.#now() };
+  /** Queues a request for `to` under a fresh id; returns the attempt to track. */
+  #send(to: string, request: DistributiveOmit<ClientRequest, "id">): Attempt {
+    const attempt: Attempt = { id: this.#nextRequestId++, to, sentAt: this.#now() };
+    this.#outbox.push({ to, message: { ...request, id: attempt.id } as ClientRequest });
+    return attempt;
   }
 
   #sendRegister(): void {
-    const attempt = this.#attempt(this.#leaderTarget());
-    this.#register = attempt;
-    this.#outbox.push({
-      to: attempt.to,
-      message: {
-        type: "register",
-        id: attempt.id,
-        clientId: this.#clientId,
-        timeoutMs: this.#sessionTimeoutMs,
-      },
+    this.#register = this.#send(this.#leaderTarget(), {
+      type: "register",
+      clientId: this.#clientId,
+      timeoutMs: this.#sessionTimeoutMs,
     });
   }
 
   #sendKeepAlive(): void {
-    const attempt = this.#attempt(this.#leaderTarget());
-    this.#keepAlive = attempt;
-    this.#outbox.push({
-      to: attempt.to,
-      message: {
-        type: "keepAlive",
-        id: attempt.id,
-        sessionId: this.#sessionId,
-        commandSequence: this.#completedSequence,
-        eventIndex: this.#eventIndex,
-      },
+    this.#keepAlive = this.#send(this.#leaderTarget(), {
+      type: "keepAlive",
+      sessionId: this.#sessionId,
+      commandSequence: this.#completedSequence,
+      eventIndex: this.#eventIndex,
     });
   }
 
   #sendUnregister(): void {
-    const attempt = this.#attempt(this.#leaderTarget());
-    this.#unregister = attempt;
-    this.#outbox.push({
-      to: attempt.to,
-      message: { type: "unregister", id: attempt.id, sessionId: this.#sessionId },
+    this.#unregister = this.#send(this.#leaderTarget(), {
+      type: "unregister",
+      sessionId: this.#sessionId,
     });
   }
 
   #sendCommand(op: CommandOp, to: string): void {
-    const attempt = this.#attempt(to);
-    op.attempt = attempt;
-    this.#outbox.push({
-      to,
-      message: {
-        type: "command",
-        id: attempt.id,
-        sessionId: this.#sessionId,
-        sequence: op.sequence,
-        service: op.service,
-        operation: op.operation,
-        args: op.args,
-      },
+    const { sequence, service, operation, args } = op;
+    op.attempt = this.#send(to, {
+      type: "command",
+      sessionId: this.#sessionId,
+      sequence,
+      service,
+      operation,
+      args,
     });
   }
 
   #sendQuery(op: QueryOp, to: string): void {
     op.tries++;
-    const attempt = this.#attempt(to);
-    op.attempt = attempt;
-    this.#outbox.push({
-      to,
-      message: {
-        type: "query",
-        id: attempt.id,
-        sessionId: this.#sessionId,
-        sequence: op.sequence,
-        index: this.#lastIndex,
-        consistency: op.consistency,
-        service: op.service,
-        operation: op.operation,
-        args: op.args,
-      },
+    const { sequence, consistency, service, operation, args } = op;
+    op.attempt = this.#send(to, {
+      type: "query",
+      sessionId: this.#sessionId,
+      sequence,
+      index: this.#lastIndex,
+      consistency,
+      service,
+      operation,
+      args,
     });
   }
 
