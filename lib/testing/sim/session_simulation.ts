@@ -13,11 +13,7 @@
 
 import { type Membership, membershipOf, type NodeId } from "../../raft/types.ts";
 import type { Consistency } from "../../protocols/raft/protocol.ts";
-import {
-  type ClientResult,
-  type ConnectionStrategy,
-  SessionClient,
-} from "../../protocols/raft/session_client.ts";
+import { type ConnectionStrategy, SessionClient } from "../../protocols/raft/session_client.ts";
 import { Prng } from "../prng.ts";
 import { hashString, mixHash } from "./_hash.ts";
 import { SimCluster } from "./cluster.ts";
@@ -25,13 +21,7 @@ import { Nemesis } from "./nemesis.ts";
 import type { SimRaftOptions } from "./node.ts";
 import { type FaultProfile, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientNetwork, type Interceptor, PublishedEvents, SessionHost } from "./session_host.ts";
-import {
-  checkSessionHistory,
-  type HistoryStats,
-  HistoryViolation,
-  type OpRecord,
-  type ReceivedEvent,
-} from "./session_history.ts";
+import { checkSessionHistory, type HistoryStats, HistoryViolation } from "./session_history.ts";
 import {
   COUNTER_SERVICE,
   ExecutionLog,
@@ -40,6 +30,9 @@ import {
 } from "./session_services.ts";
 import { DEFAULT_ELECTION_TICKS, type RunOptions, TICK_MS } from "./simulation.ts";
 import { MembershipChurn } from "./workload.ts";
+import { SimClient } from "./session_sim_client.ts";
+
+export { SimClient };
 
 /** Default length of a session simulation's fault phase, in ticks. */
 export const SESSION_DEFAULT_TICKS = 300;
@@ -161,194 +154,6 @@ export function sessionReplayCommand(options: SessionSimulationOptions): string 
 
 const KEYS = ["a", "b", "c"] as const;
 const LEVELS: readonly Consistency[] = ["LINEARIZABLE", "LINEARIZABLE_LEASE", "SEQUENTIAL"];
-
-/** A simulated client: a {@linkcode SessionClient} whose operations and events are recorded. */
-export class SimClient {
-  /** The client's address (`client-N`). */
-  readonly address: string;
-  /** The session client. */
-  readonly client: SessionClient;
-  /** Its operations, in call order. */
-  readonly ops: OpRecord[] = [];
-  /** Its events, in delivery order. */
-  readonly events: ReceivedEvent[] = [];
-  /** Every session it registered. */
-  readonly sessions: number[] = [];
-  /** Operations not returned yet. */
-  pending = 0;
-  /** Last value this client saw per key (for `cas`). */
-  readonly seen = new Map<string, string | null>();
-  readonly #sim: SessionSimulation;
-  readonly #received = new Map<number, number>();
-  #maxIndex = 0;
-  #opCount = 0;
-
-  /**
-   * Creates the client.
-   *
-   * @param sim The simulation.
-   * @param address Its address.
-   * @param client The session client.
-   */
-  constructor(sim: SessionSimulation, address: string, client: SessionClient) {
-    this.#sim = sim;
-    this.address = address;
-    this.client = client;
-    client.onEvent((e) => {
-      this.events.push({ t: sim.cluster.now(), ...e });
-      this.#received.set(e.sessionId, Math.max(this.#received.get(e.sessionId) ?? 0, e.eventIndex));
-    });
-    client.onStateChange(() => this.#noteSession());
-  }
-
-  #noteSession(): void {
-    const id = this.client.sessionId;
-    if (id !== 0 && !this.sessions.includes(id)) this.sessions.push(id);
-  }
-
-  /**
-   * The highest event index received in a session.
-   *
-   * @param sessionId The session.
-   * @returns The index (0 if none).
-   */
-  receivedUpTo(sessionId: number): number {
-    return this.#received.get(sessionId) ?? 0;
-  }
-
-  /** A fresh unique operation id. */
-  nextId(): string {
-    return `${this.address}.${++this.#opCount}`;
-  }
-
-  /**
-   * Submits a command and records it.
-   *
-   * @param service `kv` or `counter`.
-   * @param operation The command.
-   * @param args Its arguments; `id` and `notify` are added if missing.
-   * @param done Called with the result.
-   * @returns The record.
-   */
-  command(
-    service: string,
-    operation: string,
-    args: Record<string, unknown>,
-    done?: (r: ClientResult) => void,
-  ): OpRecord {
-    const full = { id: this.nextId(), notify: 0, ...args };
-    const op = this.#record("command", service, operation, full);
-    this.client.command(service, operation, full, (r) => {
-      this.#returned(op, r);
-      done?.(r);
-    });
-    this.flush();
-    return op;
-  }
-
-  /**
-   * Submits a query and records it.
-   *
-   * @param service `kv` or `counter`.
-   * @param operation The query.
-   * @param args Its arguments.
-   * @param consistency The level.
-   * @param done Called with the result.
-   * @returns The record.
-   */
-  query(
-    service: string,
-    operation: string,
-    args: Record<string, unknown>,
-    consistency: Consistency,
-    done?: (r: ClientResult) => void,
-  ): OpRecord {
-    const op = this.#record("query", service, operation, args, consistency);
-    this.client.query(service, operation, args, consistency, (r) => {
-      this.#returned(op, r);
-      done?.(r);
-    });
-    this.flush();
-    return op;
-  }
-
-  #record(
-    kind: "command" | "query",
-    service: string,
-    operation: string,
-    args: Record<string, unknown>,
-    consistency?: Consistency,
-  ): OpRecord {
-    const op: OpRecord = {
-      n: this.#sim.nextOpNumber(),
-      client: this.address,
-      kind,
-      service,
-      operation,
-      args,
-      consistency,
-      call: this.#sim.cluster.now(),
-      sessionAtCall: this.client.sessionId,
-      indexBefore: this.#maxIndex,
-    };
-    this.ops.push(op);
-    this.pending++;
-    this.#sim.cluster.log(
-      `${this.address} call #${op.n} ${kind} ${service}.${operation} ${JSON.stringify(args)}`,
-    );
-    return op;
-  }
-
-  #returned(op: OpRecord, r: ClientResult): void {
-    this.#noteSession();
-    op.ret = this.#sim.cluster.now();
-    op.result = r;
-    op.sessionAtReturn = this.client.sessionId;
-    this.pending--;
-    this.#sim.cluster.log(
-      `${this.address} return #${op.n} ${
-        r.ok ? `ok ${JSON.stringify(r.value)} @${r.index}` : r.error.code
-      }`,
-    );
-    if (!r.ok) return;
-    // Responses complete after the events published before them (copycat-spec §4.4).
-    const s = this.client.sessionId;
-    const bound = op.kind === "command" ? r.index - 1 : r.index;
-    const need = this.#sim.published.lastAtOrBefore(s, bound);
-    const got = this.receivedUpTo(s);
-    if (need > got) {
-      this.#sim.liveViolations.push(
-        `${this.address} #${op.n} ${op.kind} ${op.service}.${op.operation} returned at index ${r.index} in session ${s} before event batch ${need} (received up to ${got})`,
-      );
-    }
-    this.#maxIndex = Math.max(this.#maxIndex, r.index);
-    if (op.service === KV_SERVICE) {
-      const key = op.args.key as string;
-      if (op.kind === "query") this.seen.set(key, r.value as string | null);
-      else if (op.operation === "put") this.seen.set(key, op.args.value as string);
-      else if (op.operation === "delete") this.seen.set(key, null);
-      else if (r.value === true) this.seen.set(key, op.args.value as string);
-    }
-  }
-
-  /** Sends what the session client queued. */
-  flush(): void {
-    for (const out of this.client.takeOutbox()) {
-      this.#sim.network.send(this.address, out.to, { dir: "request", body: out.message });
-    }
-  }
-
-  /**
-   * Hands a member's message to the client.
-   *
-   * @param from The member.
-   * @param msg The message.
-   */
-  receive(from: string, msg: import("../../protocols/raft/protocol.ts").ServerMessage): void {
-    this.client.receive(from, msg);
-    this.flush();
-  }
-}
 
 /**
  * One session simulation. Random runs use {@linkcode runSessionSimulation}; scripted scenarios
