@@ -1329,7 +1329,7 @@ export class RaftNode {
       this.#readStates.push({ index: this.#log.committed, context });
       return;
     }
-    this.#reads.await(context, this.#log.committed);
+    this.#reads.holdForRound(context, this.#log.committed);
     // Confirm leadership with a fresh heartbeat round started after the read (step 2).
     this.#bcastHeartbeat();
   }

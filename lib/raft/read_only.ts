@@ -106,7 +106,7 @@ export class ReadOnly {
   }
 
   /** Holds a read until a round started after it is acknowledged by a quorum (§6.4 step 2). */
-  await(context: string, commitIndex: number): void {
+  holdForRound(context: string, commitIndex: number): void {
     this.#pending.push({ context, index: commitIndex, round: this.#round + 1 });
   }
 

@@ -4,7 +4,7 @@ import { ReadOnly } from "./read_only.ts";
 Deno.test("ReadOnly releases a read only once a round started after it is acknowledged", () => {
   const reads = new ReadOnly(9);
   reads.startRound(0); // round 1, before the read
-  reads.await("r1", 7);
+  reads.holdForRound("r1", 7);
   assert.deepEqual(reads.acknowledged(1), [], "round 1 left before the read");
   const round = reads.startRound(1);
   assert.deepEqual(reads.acknowledged(round), [{ index: 7, context: "r1" }]);
