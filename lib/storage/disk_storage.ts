@@ -102,6 +102,8 @@ export class DiskStorage implements RaftStorage, Disposable {
   #hardStateDirty = false;
   #commitDirty = false;
   #closed = false;
+  /** `syncAsync()` calls running; only plain appends may happen meanwhile. */
+  #syncsInFlight = 0;
 
   private constructor(
     directory: string,
@@ -193,6 +195,11 @@ export class DiskStorage implements RaftStorage, Disposable {
     }
   }
 
+  /** Largest entry payload `append` accepts, in bytes. */
+  get entryBytesMax(): number {
+    return this.#log.entryBytesMax;
+  }
+
   /** Number of segment files (for tests and metrics). */
   get segmentCount(): number {
     return this.#log.segmentCount;
@@ -246,6 +253,7 @@ export class DiskStorage implements RaftStorage, Disposable {
   /** Records the hard state; written atomically at the next `sync()` if it changed. */
   setHardState(state: HardState): void {
     this.#open();
+    this.#notSyncing("set the hard state");
     const old = this.#hardState;
     if (old.term === state.term && old.vote === state.vote && old.commit === state.commit) return;
     this.#hardState = state;
@@ -264,12 +272,16 @@ export class DiskStorage implements RaftStorage, Disposable {
    */
   append(entries: readonly Entry[]): void {
     this.#open();
+    if (this.#syncsInFlight > 0 && entries.length > 0 && entries[0]!.index <= this.lastIndex()) {
+      this.#notSyncing(`truncate the log at ${entries[0]!.index}`);
+    }
     this.#log.append(entries);
   }
 
   /** Stores the snapshot durably, then keeps or discards the log (Raft Fig. 13 rule 7). */
   installSnapshot(snapshot: Snapshot): void {
     this.#open();
+    this.#notSyncing("install a snapshot");
     const { index, term } = snapshot.metadata;
     const keep = this.term(index) === term;
     this.#snapshots.save(snapshot);
@@ -281,6 +293,7 @@ export class DiskStorage implements RaftStorage, Disposable {
   /** Stores the snapshot durably, then deletes the whole segments it and the retained tail cover. */
   saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
     this.#open();
+    this.#notSyncing("save a snapshot");
     const { index, term } = snapshot.metadata;
     assert(index <= this.lastIndex(), `saveSnapshot: index ${index} beyond log`);
     const current = this.#snapshots.metadata();
@@ -310,12 +323,19 @@ export class DiskStorage implements RaftStorage, Disposable {
 
   /**
    * Like `sync()`, but the log's data syncs run off the event loop, so the syncs of several
-   * groups on one node overlap (and the file system can commit them together). Do not write to
-   * this storage until it resolves. The rare hard-state write stays synchronous.
+   * groups on one node overlap (and the file system can commit them together), and a leader
+   * can write its next entries while this runs. Appends that only extend the log may go on
+   * meanwhile (the next sync makes them durable); anything else (a truncating append, the hard
+   * state, snapshots) throws until it resolves. The rare hard-state write stays synchronous.
    */
   async syncAsync(): Promise<void> {
     this.#open();
-    await this.#log.syncAsync();
+    this.#syncsInFlight++;
+    try {
+      await this.#log.syncAsync();
+    } finally {
+      this.#syncsInFlight--;
+    }
     if (this.#hardStateDirty) {
       storeHardState(this.directory, this.#hardState);
       this.#hardStateDirty = false;
@@ -340,6 +360,15 @@ export class DiskStorage implements RaftStorage, Disposable {
   /** Same as {@linkcode DiskStorage.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Refuses a write that must not overlap a running `syncAsync()`. */
+  #notSyncing(what: string): void {
+    if (this.#syncsInFlight === 0) return;
+    throw new SynodError(
+      "CONCURRENT_MODIFICATION",
+      `Cannot ${what} in '${this.directory}' while a syncAsync() is running: only appends that extend the log may overlap it`,
+    );
   }
 
   #open(): void {

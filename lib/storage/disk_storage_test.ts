@@ -274,3 +274,36 @@ Deno.test("DiskStorage: options out of range are a RangeError naming the option 
     );
   });
 });
+
+Deno.test("DiskStorage: appends may overlap syncAsync() (across segment roll-overs); other writes are refused meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "synod-disk-" });
+  try {
+    const storage = DiskStorage.open(dir, OPTIONS);
+    storage.append(range(1, 3));
+    storage.setHardState({ term: 1, vote: "m1", commit: 0 });
+    const first = storage.syncAsync();
+    storage.append(range(4, 12)); // rolls over twice (5 entries per segment) mid-sync
+    const concurrent = (e: unknown) =>
+      e instanceof SynodError && e.code === "CONCURRENT_MODIFICATION";
+    assert.throws(() => storage.setHardState({ term: 2, vote: "m1", commit: 0 }), concurrent);
+    assert.throws(() => storage.append([entry(12, 2)]), concurrent);
+    assert.throws(() => storage.saveSnapshot(snapshot(5, 1), 0), concurrent);
+    assert.throws(() => storage.installSnapshot(snapshot(20, 2)), concurrent);
+    await first;
+    const second = storage.syncAsync(); // two may run at once
+    storage.append(range(13, 14));
+    await Promise.all([second, storage.syncAsync()]);
+    storage.append([entry(14, 2)]); // a truncating append is fine again
+    storage.sync();
+    storage.close();
+
+    const again = DiskStorage.open(dir, OPTIONS);
+    assert.equal(again.recovery.tornBytes, 0);
+    assert.equal(again.lastIndex(), 14);
+    assert.deepEqual(again.entries(1, 15, Infinity).map((e) => e.term), [...Array(13).fill(1), 2]);
+    assert.equal(again.hardState().vote, "m1");
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -231,8 +231,10 @@ export class Segment {
   readonly path: string;
   /** The header fields. */
   readonly header: SegmentHeader;
-  /** Written since the last data sync. */
+  /** Written since the last data sync started. */
   dirty = false;
+  /** Data syncs started by `syncAsync()` and not yet finished. */
+  #syncsInFlight = 0;
   #file: Deno.FsFile | null;
   #count = 0;
   /** `#offsets[i]`: file offset of the frame of entry `firstIndex + i`; `[count]`: the end. */
@@ -506,26 +508,37 @@ export class Segment {
     this.dirty = false;
   }
 
-  /** Data-syncs the file if it was written since the last sync. */
+  /** Whether some write may not be durable yet: written since, or synced by a sync still running. */
+  get unsynced(): boolean {
+    return this.dirty || this.#syncsInFlight > 0;
+  }
+
+  /**
+   * Data-syncs the file if some write may not be durable yet. A `syncAsync()` still running does
+   * not count: this one returns only once everything written so far is durable.
+   */
   sync(): void {
-    if (!this.dirty) return;
+    if (!this.unsynced) return;
     this.#open().syncDataSync();
     this.dirty = false;
   }
 
   /**
    * Like `sync()`, but lets the event loop run meanwhile (the data sync runs on Deno's I/O
-   * threads), so several files can be synced at once. Writes made while it runs are left for
-   * the next sync.
+   * threads), so several files can be synced at once. Writes made while it runs (appends) are
+   * left for the next sync.
    */
   async syncAsync(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
+    this.#syncsInFlight++;
     try {
       await this.#open().syncData();
     } catch (error) {
       this.dirty = true;
       throw error;
+    } finally {
+      this.#syncsInFlight--;
     }
   }
 

@@ -65,6 +65,8 @@ export class SegmentedLog {
   #emptyPrevTerm: number;
   #nextId: number;
   readonly #dirty = new Set<Segment>();
+  /** Segments whose `syncAsync()` is running (appends may continue meanwhile). */
+  readonly #syncing = new Set<Segment>();
   #directoryDirty = false;
   readonly #scratch = new Scratch(1 << 20);
   /** Recent entries: `#cache[#cacheHead…]` are the entries up to `lastIndex()`. */
@@ -146,6 +148,11 @@ export class SegmentedLog {
       snapshot?.term ?? 0,
       nextId,
     );
+  }
+
+  /** Largest entry payload `append` accepts, in bytes. */
+  get entryBytesMax(): number {
+    return this.#limits.entryBytesMax;
   }
 
   /** Number of segment files (for tests and metrics). */
@@ -314,6 +321,7 @@ export class SegmentedLog {
 
   /** Data-syncs every segment written since the last sync, then the directory if needed. */
   sync(): void {
+    for (const segment of this.#syncing) segment.sync(); // not durable until they finish
     for (const segment of this.#dirty) segment.sync();
     this.#dirty.clear();
     if (this.#directoryDirty) {
@@ -323,13 +331,21 @@ export class SegmentedLog {
   }
 
   /**
-   * Like `sync()`, with the segments' data syncs running concurrently off the event loop. The
-   * caller must not append, truncate or compact until it resolves.
+   * Like `sync()`, with the segments' data syncs running concurrently off the event loop.
+   * Appends may go on meanwhile (the next sync makes them durable); the caller must not
+   * truncate or compact until it resolves.
    */
   async syncAsync(): Promise<void> {
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    await Promise.all(dirty.map((segment) => segment.syncAsync()));
+    await Promise.all(dirty.map(async (segment) => {
+      this.#syncing.add(segment);
+      try {
+        await segment.syncAsync();
+      } finally {
+        this.#syncing.delete(segment);
+      }
+    }));
     if (this.#directoryDirty) {
       syncDirectory(this.#directory);
       this.#directoryDirty = false;
@@ -367,8 +383,8 @@ export class SegmentedLog {
       this.#emptyPrevTerm = last.header.prevTerm;
       this.#remove(last);
       this.#segments.pop();
-    } else if (last !== undefined && last.dirty) {
-      last.sync(); // rule 1: sealed before the next segment exists
+    } else if (last !== undefined && last.unsynced) {
+      last.sync(); // rule 1: sealed before the next segment exists (even mid-`syncAsync()`)
       this.#dirty.delete(last);
     }
     const segment = Segment.create(this.#directory, {

@@ -2,6 +2,7 @@
  * Crash consistency with real processes: a child appends and syncs, printing each durable
  * index; the parent SIGKILLs it at random moments, reopens the directory and checks that every
  * acknowledged entry is there, in order, with the right content, and that appending goes on.
+ * Half the children append their next batch while the last one's sync runs (pipelined).
  *
  * `CRASH_KILLS` sets the number of kills (default 200); `SEED` replays a run.
  */
@@ -40,6 +41,7 @@ async function runChild(
   acked: number,
   seed: number,
   delayMs: number,
+  pipelined: boolean,
 ): Promise<Generation> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -52,6 +54,7 @@ async function runChild(
       `${term}`,
       `${acked}`,
       `${seed}`,
+      pipelined ? "pipelined" : "sequential",
     ],
     stdout: "piped",
     stderr: "piped",
@@ -121,7 +124,8 @@ Deno.test("crash: SIGKILL at random moments never loses an acknowledged entry", 
   let tornRecoveries = 0;
   try {
     for (let term = 1; kills < KILLS && performance.now() - started < TIME_BUDGET_MS; term++) {
-      const gen = await runChild(dir, term, acked, Math.floor(random() * 2 ** 32), random() * 25);
+      const childSeed = Math.floor(random() * 2 ** 32);
+      const gen = await runChild(dir, term, acked, childSeed, random() * 25, random() < 0.5);
       kills++;
       if (gen.tornBytes > 0) tornRecoveries++;
       for (const index of gen.acks) {
