@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { DiskStorage } from "../storage/mod.ts";
+import { SynodError } from "../errors.ts";
 import { RaftNode } from "../raft/raft.ts";
-import { EntryType, type Membership } from "../raft/types.ts";
-import type { Message } from "../raft/messages.ts";
+import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
+import { type Entry, EntryType, type Membership } from "../raft/types.ts";
+import { type Message, message, MessageType } from "../raft/messages.ts";
 import { RaftDriver } from "./raft_driver.ts";
 
 const ids = ["m1", "m2", "m3"];
@@ -102,6 +104,164 @@ Deno.test("RaftDriver.propose() on a follower throws NotLeaderError", async () =
     assert.throws(() => c.drivers.get(follower)!.propose(new Uint8Array()), /Not the leader/);
     c.stop();
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** A memory storage whose `syncAsync()` the test holds open, recording every append. */
+class HeldSyncStorage extends MemoryStorage {
+  readonly appends: number[][] = [];
+  #held: (() => void)[] = [];
+  hold = false;
+
+  override append(entries: readonly Entry[]): void {
+    this.appends.push(entries.map((e) => e.index));
+    super.append(entries);
+  }
+
+  syncAsync(): Promise<void> {
+    if (!this.hold) return Promise.resolve();
+    return new Promise((resolve) => this.#held.push(resolve));
+  }
+
+  /** Lets the held syncs finish. */
+  release(): void {
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+}
+
+/** Runs microtasks and timers queued so far. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** One member (its own quorum), elected leader; every Ready is synced with `syncAsync()`. */
+async function startSingle(storage: RaftStorage) {
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  const applied: number[] = [];
+  const driver = new RaftDriver(node, storage, {
+    send() {},
+    apply(entries) {
+      for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
+    },
+  }, { tickMs: 1 });
+  driver.start();
+  while (node.role !== "leader" || node.hasReady()) await settle();
+  return { node, driver, applied };
+}
+
+Deno.test("RaftDriver: a leader writes proposals ahead while a sync runs, and the next Ready does not write them again", async () => {
+  const storage = new HeldSyncStorage();
+  const { node, driver, applied } = await startSingle(storage);
+  storage.appends.length = 0;
+  storage.hold = true;
+
+  const a = driver.propose(new TextEncoder().encode("a"));
+  await settle();
+  assert.equal(storage.held, 1, "the Ready with 'a' is syncing");
+  const b = driver.propose(new TextEncoder().encode("b"));
+  const c = driver.propose(new TextEncoder().encode("c"));
+  await settle();
+  const [ia, ib, ic] = [...node.unstableEntries()].map((e) => e.index);
+  assert.deepEqual(storage.appends, [[ia], [ib, ic]], "b and c were written in one append");
+  assert.equal(driver.entriesWrittenAhead, 2);
+  assert.deepEqual(applied, [], "nothing applies before its sync");
+
+  storage.release(); // 'a' is durable: the next Ready holds b and c, already written
+  await settle();
+  assert.equal(storage.held, 1, "b and c are syncing");
+  assert.deepEqual(storage.appends, [[ia], [ib, ic]], "b and c were not appended again");
+  storage.hold = false;
+  storage.release();
+  const entries = await Promise.all([a, b, c]);
+  assert.deepEqual(entries.map((e) => e.index), [ia, ib, ic]);
+  assert.deepEqual(applied, [ia, ib, ic]);
+  driver.stop();
+});
+
+Deno.test("RaftDriver: a follower does not write ahead (its entries wait for the Ready with their term)", async () => {
+  const storage = new HeldSyncStorage();
+  const { driver } = await startSingle(storage);
+  driver.stop();
+  // A fresh follower of a three-member group receives entries while its sync is held.
+  const follower = new HeldSyncStorage();
+  const node = new RaftNode({ id: "m2", random: () => 0.5, bootstrap }, follower);
+  const d = new RaftDriver(node, follower, { send() {}, apply() {} }, { tickMs: 1000 });
+  follower.hold = true;
+  const append = (index: number, commit: number): Message =>
+    message({
+      type: MessageType.Append,
+      from: "m1",
+      to: "m2",
+      term: 2,
+      index: index - 1,
+      logTerm: index === 2 ? 1 : 2,
+      entries: [{ index, term: 2, type: EntryType.Normal, data: new Uint8Array([index]) }],
+      commit,
+    });
+  // Index 1 is the bootstrap configuration (term 1); the leader sends 2, then 3.
+  d.receive(append(2, 0));
+  await settle();
+  assert.equal(follower.held, 1);
+  assert.deepEqual(follower.appends, [[1, 2]]);
+  d.receive(append(3, 1));
+  await settle();
+  assert.deepEqual(follower.appends, [[1, 2]], "entry 3 waits for its Ready");
+  follower.hold = false;
+  follower.release();
+  await settle();
+  assert.deepEqual(follower.appends, [[1, 2], [3]]);
+  assert.equal(d.entriesWrittenAhead, 0);
+  d.stop();
+});
+
+Deno.test("RaftDriver: syncInPlace syncs every Ready with sync(), never syncAsync()", async () => {
+  const storage = new HeldSyncStorage();
+  storage.hold = true;
+  let syncs = 0;
+  storage.sync = () => void syncs++;
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, {
+    tickMs: 1,
+    syncInPlace: true,
+  });
+  driver.start();
+  while (node.role !== "leader" || node.hasReady()) await settle();
+  await driver.propose(new Uint8Array(100));
+  assert.equal(storage.held, 0, "no syncAsync() was started");
+  assert.ok(syncs >= 2, `the election and the proposal were synced (${syncs} syncs)`);
+  assert.equal(driver.entriesWrittenAhead, 0);
+  driver.stop();
+});
+
+Deno.test("RaftDriver.propose() refuses a payload over the storage's entryBytesMax before the core sees it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "synod-driver-" });
+  const storage = DiskStorage.open(root, { entryBytesMax: 100 });
+  try {
+    const { node, driver } = await startSingle(storage);
+    const last = node.unstableEntries().at(-1)?.index ?? storage.lastIndex();
+    assert.throws(
+      () => driver.propose(new Uint8Array(101)),
+      (e: unknown) =>
+        e instanceof SynodError && e.code === "ENTRY_TOO_LARGE" && /101 bytes/.test(e.message),
+    );
+    assert.equal(storage.lastIndex(), last, "nothing was proposed");
+    const ok = await driver.propose(new Uint8Array(100));
+    assert.equal(ok.data.length, 100);
+    assert.equal(driver.failure, null);
+    driver.stop();
+  } finally {
+    storage.close();
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -419,6 +419,16 @@ export class RaftNode {
     if (this.#role === "leader" && pr?.state === "replicate") pr.becomeProbe();
   }
 
+  /**
+   * Entries in this member's log not yet acknowledged as durable: those of the Ready being
+   * persisted and any appended since. A leader's host may write them to storage while it waits
+   * for a sync (they are the leader's own, in a term already durable, and nothing truncates them
+   * while it leads); a later Ready still hands them over, and the host skips what it wrote.
+   */
+  unstableEntries(): readonly Entry[] {
+    return this.#log.unstableEntries();
+  }
+
   /** Whether `ready()` would return any work. */
   hasReady(): boolean {
     return this.#msgs.length > 0 || this.#readStates.length > 0 ||
