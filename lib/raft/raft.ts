@@ -545,7 +545,16 @@ export class RaftNode {
     this.#configs = snap !== null ? [{ index: snap.index, membership: snap.membership }] : [];
     const from = Math.max(this.#log.firstIndex(), (snap?.index ?? 0) + 1);
     const last = this.#log.lastIndex();
-    // TODO(#3): the disk log could index config entries so that restart need not scan.
+    const indexes = this.#log.storage.configIndexes?.();
+    if (indexes !== undefined) {
+      for (const index of indexes) {
+        if (index < from || index > last) continue;
+        const [e] = this.#log.entries(index, index + 1, Infinity);
+        assert(e?.type === EntryType.Config, `storage: entry ${index} is not a configuration`);
+        this.#configs.push({ index, membership: decodeMembership(e.data) });
+      }
+      return;
+    }
     for (let lo = from; lo <= last;) {
       const batch = this.#log.entries(lo, last + 1, 8 << 20);
       for (const e of batch) {

@@ -12,7 +12,9 @@ import {
 } from "../errors.ts";
 import { TestCluster } from "./_test_cluster.ts";
 import { type Message, MessageType } from "./messages.ts";
-import { EntryType } from "./types.ts";
+import { RaftNode } from "./raft.ts";
+import { MemoryStorage } from "./storage.ts";
+import { encodeMembership, EntryType } from "./types.ts";
 
 const enc = new TextEncoder();
 
@@ -417,4 +419,45 @@ Deno.test("thesis §6.4.1: a restarted member refuses votes for an election time
   // Once an election timeout has passed, b votes again and the group moves on.
   c.tick(30, ["b", "c"]);
   assert.ok(["b", "c"].some((id) => c.node(id).raft.role === "leader"));
+});
+
+Deno.test("thesis §4.1: a restarted member takes its configuration from the log's last config entry, reading only config entries when storage indexes them", () => {
+  const members = (ids: string[]) => ({
+    members: ids.map((id) => ({ id, type: "active" as const })),
+  });
+  const config = (index: number, ids: string[]) => ({
+    index,
+    term: 1,
+    type: EntryType.Config,
+    data: encodeMembership(members(ids)),
+  });
+  const normal = (index: number) => ({
+    index,
+    term: 1,
+    type: EntryType.Normal,
+    data: new Uint8Array([index]),
+  });
+  const log = [
+    config(1, ["a", "b", "c"]),
+    ...Array.from({ length: 49 }, (_, k) => normal(2 + k)),
+    config(51, ["a", "b", "c", "d"]),
+    ...Array.from({ length: 49 }, (_, k) => normal(52 + k)),
+  ];
+  class Indexed extends MemoryStorage {
+    reads: [number, number][] = [];
+    configIndexes(): readonly number[] {
+      return [1, 51];
+    }
+    override entries(lo: number, hi: number, maxBytes: number) {
+      this.reads.push([lo, hi]);
+      return super.entries(lo, hi, maxBytes);
+    }
+  }
+  for (const storage of [new MemoryStorage(), new Indexed()]) {
+    storage.append(log);
+    storage.setHardState({ term: 1, vote: "", commit: 100 });
+    const node = new RaftNode({ id: "a", random: () => 0.5 }, storage);
+    assert.deepEqual(node.membership, members(["a", "b", "c", "d"]));
+    if (storage instanceof Indexed) assert.deepEqual(storage.reads, [[1, 2], [51, 52]]);
+  }
 });

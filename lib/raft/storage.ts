@@ -41,6 +41,12 @@ export interface LogStorage {
    * returned when `lo < hi`). Requires `firstIndex() ≤ lo ≤ hi ≤ lastIndex() + 1`.
    */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
+  /**
+   * Optional: the indexes of the configuration entries (`EntryType.Config`) in the log, ascending.
+   * A storage that keeps them (`DiskStorage` does, from its segment index) spares the core a read
+   * of the whole log after the snapshot when a member restarts.
+   */
+  configIndexes?(): readonly number[];
   /** Metadata of the newest durable snapshot, or `null`. */
   snapshotMetadata(): SnapshotMetadata | null;
   /**

@@ -228,6 +228,11 @@ export class DiskStorage implements RaftStorage, Disposable {
     return snap !== null && snap.index === index ? snap.term : undefined;
   }
 
+  /** Indexes of the configuration entries in the log, from memory; see `LogStorage.configIndexes`. */
+  configIndexes(): readonly number[] {
+    return this.#log.configIndexes();
+  }
+
   /** Entries in `[lo, hi)` within `maxBytes`; see `LogStorage.entries`. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     this.#open();

@@ -307,3 +307,25 @@ Deno.test("DiskStorage: appends may overlap syncAsync() (across segment roll-ove
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DiskStorage: configIndexes() follows appends, truncation, compaction and reopen", () => {
+  withDir((dir) => {
+    const config = (index: number, term = 1): Entry => ({ ...entry(index, term), type: 2 });
+    const storage = DiskStorage.open(dir, OPTIONS);
+    // 5 entries per segment: configurations at 2 (segment 1), 7 and 9 (segment 2), 12 (segment 3).
+    storage.append([entry(1), config(2), ...range(3, 6), config(7), entry(8), config(9)]);
+    storage.append([...range(10, 11), config(12), entry(13)]);
+    assert.deepEqual(storage.configIndexes(), [2, 7, 9, 12]);
+    storage.append([entry(9, 2), entry(10, 2)]); // truncates from 9
+    assert.deepEqual(storage.configIndexes(), [2, 7]);
+    storage.append([config(11, 2)]);
+    storage.sync();
+    storage.close();
+
+    const again = DiskStorage.open(dir, OPTIONS);
+    assert.deepEqual(again.configIndexes(), [2, 7, 11], "recovery rebuilds the index");
+    again.saveSnapshot(snapshot(8, 1), 0); // deletes the first segment (1–5) only
+    assert.deepEqual(again.configIndexes(), [7, 11]);
+    again.close();
+  });
+});

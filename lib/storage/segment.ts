@@ -34,7 +34,7 @@
 
 import { StorageCorruptionError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
-import type { Entry, EntryType } from "../raft/types.ts";
+import { type Entry, EntryType } from "../raft/types.ts";
 import { crc32c } from "./crc32c.ts";
 import { getU64, joinPath, readAt, readExactly, removeFile, setU64, writeAt } from "./_io.ts";
 
@@ -240,6 +240,8 @@ export class Segment {
   /** `#offsets[i]`: file offset of the frame of entry `firstIndex + i`; `[count]`: the end. */
   #offsets: Uint32Array;
   #terms: Float64Array;
+  /** Indexes of the configuration entries, ascending (they are rare). */
+  #configs: number[] = [];
   /** Whether the header is on disk yet (a new segment writes it with its first frames). */
   #headerWritten: boolean;
   /** The file position after our last write, or -1 once anything else moved it. */
@@ -432,6 +434,7 @@ export class Segment {
     for (let i = from; i < to; i++) {
       this.#offsets[this.#count] = fileOffset;
       this.#terms[this.#count] = entries[i]!.term;
+      if (entries[i]!.type === EntryType.Config) this.#configs.push(entries[i]!.index);
       this.#count++;
       fileOffset += frameBytes(entries[i]!);
     }
@@ -502,10 +505,16 @@ export class Segment {
     if (i === this.#count) return;
     this.#count = i;
     this.#cursor = -1;
+    while ((this.#configs.at(-1) ?? 0) >= index) this.#configs.pop();
     const file = this.#open();
     file.truncateSync(this.#offsets[i]!);
     file.syncDataSync();
     this.dirty = false;
+  }
+
+  /** Indexes of the configuration entries in this segment, ascending. */
+  get configIndexes(): readonly number[] {
+    return this.#configs;
   }
 
   /** Whether some write may not be durable yet: written since, or synced by a sync still running. */
@@ -630,6 +639,7 @@ export class Segment {
       this.#reserve(this.#count + 1);
       this.#offsets[this.#count] = pos;
       this.#terms[this.#count] = term;
+      if (type === EntryType.Config) this.#configs.push(index);
       this.#count++;
       pos += 4 + length;
       this.#offsets[this.#count] = pos;

@@ -183,6 +183,11 @@ export class SegmentedLog {
     return this.#find(index).term(index);
   }
 
+  /** Indexes of the configuration entries in the log, ascending, from the segments' indexes. */
+  configIndexes(): number[] {
+    return this.#segments.flatMap((segment) => segment.configIndexes);
+  }
+
   /**
    * Entries in `[lo, hi)`, stopping once `maxBytes` is passed (at least one entry). Served
    * from the cache when it holds them, otherwise with one read per segment touched.
