@@ -39,11 +39,17 @@ export interface DiskStorageOptions {
   readonly cacheEntriesMax?: number;
   /** Most bytes (counted as `entrySize`) of recent entries kept in memory. Default 8 MiB. */
   readonly cacheBytesMax?: number;
+  /**
+   * Zero-fill each new segment to `segmentBytesMax` (and sync it) when it is created, so that
+   * appends overwrite allocated blocks and each data sync has no file size to commit: about
+   * twice as fast per sync on ext4, for one full-size write per segment. Default `true`.
+   */
+  readonly preallocate?: boolean;
 }
 
 /** What {@linkcode DiskStorage.open} found and repaired. Empty lists for a clean shutdown. */
 export interface RecoveryReport {
-  /** Bytes of a torn last frame that were truncated away (0 if none). */
+  /** Bytes of a torn last write cut away, up to the last non-zero one (0 if none). */
   readonly tornBytes: number;
   /** The segment file that was truncated, or `null`. */
   readonly tornFile: string | null;
@@ -66,6 +72,7 @@ const DEFAULTS: Readonly<LogLimits> = {
   entryBytesMax: 1 << 20,
   cacheEntriesMax: 4096,
   cacheBytesMax: 8 << 20,
+  preallocate: true,
 };
 const U32_MAX = 0xffff_ffff;
 
@@ -390,7 +397,7 @@ function resolveLimits(options: DiskStorageOptions): LogLimits {
   const room = segmentBytesMax - SEGMENT_HEADER_BYTES - FRAME_HEADER_BYTES;
   const entryBytesMax = Math.max(0, Math.min(DEFAULTS.entryBytesMax, room));
   const limits: LogLimits = { ...DEFAULTS, entryBytesMax, ...given };
-  const check = (name: keyof LogLimits, min: number, max: number) => {
+  const check = (name: Exclude<keyof LogLimits, "preallocate">, min: number, max: number) => {
     const value = limits[name];
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new RangeError(
@@ -404,15 +411,20 @@ function resolveLimits(options: DiskStorageOptions): LogLimits {
   check("entryBytesMax", 0, limits.segmentBytesMax - SEGMENT_HEADER_BYTES - FRAME_HEADER_BYTES);
   check("cacheEntriesMax", 0, Number.MAX_SAFE_INTEGER);
   check("cacheBytesMax", 0, Number.MAX_SAFE_INTEGER);
+  if (typeof limits.preallocate !== "boolean") {
+    throw new TypeError(
+      `Cannot open storage as 'preallocate' must be a boolean: current value is ${limits.preallocate}`,
+    );
+  }
   return limits;
 }
 
 function withoutUndefined(options: DiskStorageOptions): Partial<LogLimits> {
-  const out: Partial<Record<keyof LogLimits, number>> = {};
+  const out: Record<string, unknown> = {};
   for (const key of Object.keys(DEFAULTS) as (keyof LogLimits)[]) {
     if (options[key] !== undefined) out[key] = options[key];
   }
-  return out;
+  return out as Partial<LogLimits>;
 }
 
 function lockOwner(directory: string): string {

@@ -264,6 +264,12 @@ Deno.test("DiskStorage: options out of range are a RangeError naming the option 
       /'entryBytesMax'/,
     );
     assert.throws(() => DiskStorage.open(dir, { cacheBytesMax: -1 }), /'cacheBytesMax'/);
+    assert.throws(
+      () => DiskStorage.open(dir, { preallocate: "yes" as unknown as boolean }),
+      (e) =>
+        e instanceof TypeError &&
+        /'preallocate' must be a boolean: current value is yes/.test(e.message),
+    );
     DiskStorage.open(dir).close(); // the refusals released the lock
     // Without an explicit entryBytesMax, small segments lower it to what fits in one.
     using small = DiskStorage.open(dir, { segmentBytesMax: 4096 });

@@ -186,6 +186,30 @@ export function encodeFrames(
   return pos;
 }
 
+/** Size of a disk sector, the unit a write reaches the disk in (whole or not at all). */
+const SECTOR_BYTES = 512;
+/** Chunk for zero-filling and zero-checking. */
+const ZEROS_BYTES = 1 << 20;
+let zeroChunk: Uint8Array | null = null;
+
+/** A shared, never-written chunk of zeros. */
+function zeros(): Uint8Array {
+  zeroChunk ??= new Uint8Array(ZEROS_BYTES);
+  return zeroChunk;
+}
+
+/** The position after the last non-zero byte of `buf[0, n)`, or 0 if all are zero. */
+function lastNonZeroByte(buf: Uint8Array, n: number): number {
+  let k = n;
+  while (k > 0 && (k & 3) !== 0) if (buf[--k] !== 0) return k + 1;
+  // Whole words next (the scratch buffer starts at offset 0 of its own ArrayBuffer).
+  const words = new Int32Array(buf.buffer, buf.byteOffset, k >>> 2);
+  let w = words.length;
+  while (w > 0 && words[w - 1] === 0) w--;
+  for (k = w * 4; k > 0;) if (buf[--k] !== 0) return k + 1;
+  return 0;
+}
+
 /** Reusable scratch space for encoding and scanning, grown on demand. */
 export class Scratch {
   /** The buffer; replaced when a larger one is needed. */
@@ -246,6 +270,11 @@ export class Segment {
   #headerWritten: boolean;
   /** The file position after our last write, or -1 once anything else moved it. */
   #cursor = -1;
+  /** The file is zero-filled to `bytesMax` beyond the frames (see `create`). */
+  #preallocated = false;
+  /** Bytes appended, and data syncs that had something to sync, since this object was made. */
+  #appendedBytes = 0;
+  #syncs = 0;
 
   private constructor(
     path: string,
@@ -265,14 +294,28 @@ export class Segment {
   /**
    * Creates a new, empty segment file. Its header is written with the first frames.
    *
+   * With `preallocate`, the file is first filled with zeros to `bytesMax` and fully synced, so
+   * that appends overwrite allocated blocks: a data sync then has no file size or block
+   * allocation to commit, which makes it about twice as fast on ext4. Recovery reads the zeros
+   * after the last frame as the end of the log.
+   *
    * @param directory The log's directory.
    * @param header The header fields.
+   * @param preallocate Whether to zero-fill the file to `bytesMax` now.
    * @returns The segment.
    */
-  static create(directory: string, header: SegmentHeader): Segment {
+  static create(directory: string, header: SegmentHeader, preallocate: boolean): Segment {
     const path = joinPath(directory, segmentFileName(header.id));
     const file = Deno.openSync(path, { read: true, write: true, createNew: true });
-    return new Segment(path, header, file, false);
+    const segment = new Segment(path, header, file, false);
+    if (preallocate) {
+      for (let at = 0; at < header.bytesMax; at += ZEROS_BYTES) {
+        writeAt(file, zeros(), at, 0, Math.min(ZEROS_BYTES, header.bytesMax - at));
+      }
+      file.syncSync();
+      segment.#preallocated = true;
+    }
+    return segment;
   }
 
   /**
@@ -325,16 +368,24 @@ export class Segment {
       if (!bad.mayBeTorn || !isLast) {
         throw new StorageCorruptionError(`Corrupt entry frame in ${where}: ${bad.why}`);
       }
+      if (segment.#zeroFrom(bad.offset, size, scratch)) {
+        // The preallocated space after the last frame: the end of the log, nothing torn.
+        segment.#preallocated = true;
+        return { segment, tornBytes: 0 };
+      }
       const later = segment.#findValidFrame(bad.offset + 1, size);
-      if (later !== null) {
+      if (later !== null && !segment.#hasZeroSector(bad.offset, later)) {
         throw new StorageCorruptionError(
           `Corrupt entry frame in ${where}: ${bad.why}; a valid frame follows at byte offset ` +
             `${later}, so this is not a torn write`,
         );
       }
+      // Torn: the last write stopped part way, or (in preallocated space) reached the disk only
+      // in part, leaving sectors of zeros. Nothing from here on was acknowledged.
+      const tornBytes = segment.#lastNonZero(bad.offset, size, scratch) - bad.offset;
       file.truncateSync(bad.offset);
       file.syncDataSync();
-      return { segment, tornBytes: size - bad.offset };
+      return { segment, tornBytes };
     } catch (error) {
       try {
         file.close();
@@ -445,6 +496,12 @@ export class Segment {
     this.#cursor = start + end;
     this.#headerWritten = true;
     this.dirty = true;
+    this.#appendedBytes += end;
+  }
+
+  /** Mean bytes appended per data sync so far (`Infinity` before the first sync). */
+  get bytesPerSync(): number {
+    return this.#syncs === 0 ? Infinity : this.#appendedBytes / this.#syncs;
   }
 
   /**
@@ -510,6 +567,25 @@ export class Segment {
     file.truncateSync(this.#offsets[i]!);
     file.syncDataSync();
     this.dirty = false;
+    this.#preallocated = false; // the file now ends at the frames
+  }
+
+  /** Whether the file is zero-filled beyond its frames. */
+  get preallocated(): boolean {
+    return this.#preallocated;
+  }
+
+  /**
+   * Makes the segment final before the next one is created: cuts the preallocated zeros off
+   * (only the last segment may end in zeros) and syncs.
+   */
+  seal(): void {
+    if (this.#preallocated) {
+      this.#open().truncateSync(this.size);
+      this.#preallocated = false;
+      this.dirty = true;
+    }
+    this.sync();
   }
 
   /** Indexes of the configuration entries in this segment, ascending. */
@@ -530,6 +606,7 @@ export class Segment {
     if (!this.unsynced) return;
     this.#open().syncDataSync();
     this.dirty = false;
+    this.#syncs++;
   }
 
   /**
@@ -540,6 +617,7 @@ export class Segment {
   async syncAsync(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
+    this.#syncs++;
     this.#syncsInFlight++;
     try {
       await this.#open().syncData();
@@ -647,6 +725,47 @@ export class Segment {
       lastTerm = term;
     }
     return null;
+  }
+
+  /** Whether every byte of `[from, size)` is zero (read in chunks). */
+  #zeroFrom(from: number, size: number, scratch: Scratch): boolean {
+    return this.#lastNonZero(from, size, scratch) === from;
+  }
+
+  /** The offset after the last non-zero byte in `[from, size)`, or `from` if all are zero. */
+  #lastNonZero(from: number, size: number, scratch: Scratch): number {
+    const buf = scratch.atLeast(ZEROS_BYTES);
+    let last = from;
+    for (let at = from; at < size;) {
+      const n = readAt(this.#open(), buf, at, 0, Math.min(buf.length, size - at));
+      if (n === 0) break;
+      const end = lastNonZeroByte(buf, n);
+      if (end > 0) last = at + end;
+      at += n;
+    }
+    return last;
+  }
+
+  /**
+   * Whether `[from, to)` holds a whole 512-byte sector of zeros: the mark of preallocated space
+   * the last write never reached (a sector is written whole or not at all). Bit rot does not
+   * zero an aligned sector, so a bad frame with one before a valid frame is still a torn write.
+   */
+  #hasZeroSector(from: number, to: number): boolean {
+    const start = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES;
+    if (start + SECTOR_BYTES > to) return false;
+    const bytes = readExactly(this.#open(), this.path, start, to - start);
+    for (let s = 0; s + SECTOR_BYTES <= bytes.length; s += SECTOR_BYTES) {
+      let zero = true;
+      for (let k = s; k < s + SECTOR_BYTES; k++) {
+        if (bytes[k] !== 0) {
+          zero = false;
+          break;
+        }
+      }
+      if (zero) return true;
+    }
+    return false;
   }
 
   /**

@@ -70,46 +70,48 @@ Deno.test("entry frame: byte layout", () => {
   assert.equal(new TextDecoder().decode(out.subarray(25)), "abc");
 });
 
-Deno.test("Segment: append, read, room, truncate and recover", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const header = { ...HEADER, bytesMax: SEGMENT_HEADER_BYTES + 10 * (FRAME_HEADER_BYTES + 8) };
-    const segment = Segment.create(dir, header);
-    const batch = Array.from({ length: 12 }, (_, k) => entry(101 + k, 3, `ent-${1000 + k}`)); // 8 bytes
-    assert.equal(segment.room(batch, 0, 12), 10, "bytesMax admits exactly 10 frames");
-    const scratch = new Scratch(16);
-    segment.append(batch, 0, 4, scratch);
-    segment.append(batch, 4, 10, scratch);
-    assert.equal(segment.room(batch, 10, 12), 0);
-    assert.equal(segment.lastIndex, 110);
-    assert.equal(segment.size, header.bytesMax);
-    assert.equal(segment.term(100), 3, "the header's previous term");
-    assert.deepEqual(segment.read(103, 3), batch.slice(2, 5));
-    assert.equal(segment.entrySize(105), 8 + 24);
-    segment.truncateFrom(106);
-    assert.equal(segment.lastIndex, 105);
-    segment.sync();
-    segment.close();
-    const found = Segment.recover(
-      `${dir}/${segmentFileName(7)}`,
-      7,
-      true,
-      new Scratch(64),
-    );
-    assert.ok(found !== null);
-    assert.equal(found.tornBytes, 0);
-    assert.equal(found.segment.lastIndex, 105);
-    assert.deepEqual(found.segment.read(101, 5), batch.slice(0, 5));
-    found.segment.close();
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+for (const preallocate of [false, true]) {
+  Deno.test(`Segment: append, read, room, truncate and recover (preallocate ${preallocate})`, () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const header = { ...HEADER, bytesMax: SEGMENT_HEADER_BYTES + 10 * (FRAME_HEADER_BYTES + 8) };
+      const segment = Segment.create(dir, header, preallocate);
+      const batch = Array.from({ length: 12 }, (_, k) => entry(101 + k, 3, `ent-${1000 + k}`)); // 8 bytes
+      assert.equal(segment.room(batch, 0, 12), 10, "bytesMax admits exactly 10 frames");
+      const scratch = new Scratch(16);
+      segment.append(batch, 0, 4, scratch);
+      segment.append(batch, 4, 10, scratch);
+      assert.equal(segment.room(batch, 10, 12), 0);
+      assert.equal(segment.lastIndex, 110);
+      assert.equal(segment.size, header.bytesMax);
+      assert.equal(segment.term(100), 3, "the header's previous term");
+      assert.deepEqual(segment.read(103, 3), batch.slice(2, 5));
+      assert.equal(segment.entrySize(105), 8 + 24);
+      segment.truncateFrom(106);
+      assert.equal(segment.lastIndex, 105);
+      segment.sync();
+      segment.close();
+      const found = Segment.recover(
+        `${dir}/${segmentFileName(7)}`,
+        7,
+        true,
+        new Scratch(64),
+      );
+      assert.ok(found !== null);
+      assert.equal(found.tornBytes, 0);
+      assert.equal(found.segment.lastIndex, 105);
+      assert.deepEqual(found.segment.read(101, 5), batch.slice(0, 5));
+      found.segment.close();
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("Segment.recover: a frame larger than the read buffer still parses", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const segment = Segment.create(dir, HEADER);
+    const segment = Segment.create(dir, HEADER, false);
     const big = { ...entry(101, 3), data: new Uint8Array(100_000).fill(7) };
     segment.append([big, entry(102, 3)], 0, 2, new Scratch(16));
     segment.close();
@@ -126,13 +128,102 @@ Deno.test("Segment.recover: a frame larger than the read buffer still parses", (
 Deno.test("Segment.recover: a file named for another id is corruption", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const segment = Segment.create(dir, HEADER);
+    const segment = Segment.create(dir, HEADER, false);
     segment.append([entry(101, 3)], 0, 1, new Scratch(16));
     segment.close();
     Deno.renameSync(`${dir}/${segmentFileName(7)}`, `${dir}/${segmentFileName(8)}`);
     assert.throws(
       () => Segment.recover(`${dir}/${segmentFileName(8)}`, 8, true, new Scratch(64)),
       (e) => e instanceof StorageCorruptionError && /has id 7 at byte offset 16/.test(e.message),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** A preallocated segment of 64 KiB with entries 101–110 of 1000-byte payloads, closed unsealed. */
+function preallocatedSegment(dir: string): { path: string; offsets: number[] } {
+  const header = { ...HEADER, bytesMax: 64 << 10 };
+  const segment = Segment.create(dir, header, true);
+  const batch = Array.from({ length: 10 }, (_, k) => ({
+    ...entry(101 + k, 3),
+    data: new Uint8Array(1000).fill(k + 1),
+  }));
+  segment.append(batch, 0, 10, new Scratch(16));
+  segment.sync();
+  segment.close();
+  const offsets = batch.map((_, k) => SEGMENT_HEADER_BYTES + k * (FRAME_HEADER_BYTES + 1000));
+  return { path: `${dir}/${segmentFileName(7)}`, offsets };
+}
+
+Deno.test("Segment (preallocated): the zeros after the last frame are the end of the log, not a torn write", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const { path } = preallocatedSegment(dir);
+    assert.equal(Deno.statSync(path).size, 64 << 10, "zero-filled to bytesMax");
+    const found = Segment.recover(path, 7, true, new Scratch(64));
+    assert.ok(found !== null);
+    assert.equal(found.tornBytes, 0);
+    assert.equal(found.segment.lastIndex, 110);
+    assert.ok(found.segment.preallocated, "appends go on overwriting the zeros");
+    found.segment.append([entry(111, 3)], 0, 1, new Scratch(16));
+    assert.equal(Deno.statSync(path).size, 64 << 10);
+    found.segment.seal();
+    assert.equal(Deno.statSync(path).size, found.segment.size, "sealing cuts the zeros off");
+    assert.ok(!found.segment.preallocated);
+    found.segment.close();
+    const sealed = Segment.recover(path, 7, false, new Scratch(64));
+    assert.equal(sealed?.segment.lastIndex, 111);
+    sealed?.segment.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Segment (preallocated): a frame with a sector of zeros is torn even before valid frames; a bit flip there is corruption", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    // A power cut can leave a sector of the last write unwritten (still zero) while a later
+    // sector reached the disk: that is a torn write, cut away with everything after it.
+    const { path, offsets } = preallocatedSegment(dir);
+    const sector = Math.ceil((offsets[5]! + 30) / 512) * 512;
+    const file = Deno.openSync(path, { write: true });
+    file.seekSync(sector, Deno.SeekMode.Start);
+    file.writeSync(new Uint8Array(512));
+    file.close();
+    const found = Segment.recover(path, 7, true, new Scratch(64));
+    assert.ok(found !== null);
+    assert.equal(found.segment.lastIndex, 105, "entry 106 and the later ones are cut");
+    assert.equal(found.tornBytes, offsets[9]! + FRAME_HEADER_BYTES + 1000 - offsets[5]!);
+    assert.equal(Deno.statSync(path).size, offsets[5]);
+    found.segment.close();
+
+    // A flipped bit with valid frames after it is corruption, preallocated or not.
+    Deno.mkdirSync(`${dir}/b`);
+    const again = preallocatedSegment(`${dir}/b`);
+    const bytes = Deno.readFileSync(again.path);
+    bytes[again.offsets[5]! + 40]! ^= 0x10;
+    Deno.writeFileSync(again.path, bytes);
+    assert.throws(
+      () => Segment.recover(again.path, 7, true, new Scratch(64)),
+      (e) =>
+        e instanceof StorageCorruptionError &&
+        new RegExp(`byte offset ${again.offsets[5]}.*a valid frame follows`).test(e.message),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Segment (preallocated): zeros after the frames of a segment that is not the last are corruption", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const { path, offsets } = preallocatedSegment(dir);
+    assert.throws(
+      () => Segment.recover(path, 7, false, new Scratch(64)),
+      (e) =>
+        e instanceof StorageCorruptionError &&
+        new RegExp(`byte offset ${offsets[9]! + FRAME_HEADER_BYTES + 1000}`).test(e.message),
     );
   } finally {
     Deno.removeSync(dir, { recursive: true });

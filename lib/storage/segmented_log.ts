@@ -32,11 +32,13 @@ export interface LogLimits {
   readonly cacheEntriesMax: number;
   /** Most payload bytes (as `entrySize`) in the recent-entry cache. */
   readonly cacheBytesMax: number;
+  /** Whether new segments are zero-filled to `segmentBytesMax` when created. */
+  readonly preallocate: boolean;
 }
 
 /** What the log's recovery did. */
 export interface LogRecovery {
-  /** Bytes of a torn last frame that were truncated away (0 if none). */
+  /** Bytes of a torn last write cut away, up to the last non-zero one (0 if none). */
   tornBytes: number;
   /** The file that was truncated, or `null`. */
   tornFile: string | null;
@@ -53,6 +55,14 @@ export interface SnapshotPoint {
 }
 
 const RECOVERY_READ_BYTES = 8 << 20;
+
+/**
+ * A new segment is preallocated (zero-filled) only if the previous one averaged fewer bytes per
+ * data sync than this. On ext4 a data sync that grows the file also commits its new size
+ * (about 0.3 ms more, measured), while zero-filling costs about 1.25 ms per MiB: break-even
+ * near 300 KiB per sync. Larger syncs grow the file instead.
+ */
+export const PREALLOCATE_BYTES_PER_SYNC_MAX = 128 << 10;
 const ENTRY_TYPES: ReadonlySet<number> = new Set([1, 2, 3]);
 
 /** The segmented log. Not safe for use by two processes: {@linkcode DiskStorage} holds a lock. */
@@ -388,17 +398,23 @@ export class SegmentedLog {
       this.#emptyPrevTerm = last.header.prevTerm;
       this.#remove(last);
       this.#segments.pop();
-    } else if (last !== undefined && last.unsynced) {
-      last.sync(); // rule 1: sealed before the next segment exists (even mid-`syncAsync()`)
+    } else if (last !== undefined && (last.unsynced || last.preallocated)) {
+      // Rule 1: sealed (its zeros cut off, synced) before the next segment exists, even in the
+      // middle of a `syncAsync()`.
+      last.seal();
       this.#dirty.delete(last);
     }
+    // Zero-filling costs a write of the whole segment; it pays off through cheaper data syncs
+    // only while syncs are small (see PREALLOCATE_BYTES_PER_SYNC_MAX).
+    const preallocate = this.#limits.preallocate &&
+      (last?.bytesPerSync ?? 0) < PREALLOCATE_BYTES_PER_SYNC_MAX;
     const segment = Segment.create(this.#directory, {
       id: this.#nextId++,
       firstIndex: first,
       prevTerm,
       bytesMax: this.#limits.segmentBytesMax,
       entriesMax: this.#limits.segmentEntriesMax,
-    });
+    }, preallocate);
     this.#segments.push(segment);
     this.#directoryDirty = true;
     return segment;

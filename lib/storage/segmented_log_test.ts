@@ -4,11 +4,14 @@ import type { Entry } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions } from "./disk_storage.ts";
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment.ts";
 
+/** Segments end at their last frame here; the preallocated layout has tests of its own below. */
 const OPTIONS: DiskStorageOptions = {
   segmentBytesMax: 4096,
   segmentEntriesMax: 5,
   entryBytesMax: 1024,
+  preallocate: false,
 };
+const PREALLOCATED: DiskStorageOptions = { ...OPTIONS, preallocate: true };
 
 function entry(index: number, term = 1): Entry {
   const text = `entry ${index} `.repeat(1 + (index % 4));
@@ -136,11 +139,14 @@ Deno.test("recovery: a torn last frame is cut at every byte offset inside it", (
     assert.equal(start + FRAME_HEADER_BYTES + entry(12).data.length, pristine.length);
     for (let cut = start; cut < pristine.length; cut++) {
       Deno.writeFileSync(path, pristine.subarray(0, cut));
+      // Torn bytes are counted up to the last non-zero one (zeros may be preallocated space).
+      let lastNonZero = cut;
+      while (lastNonZero > start && pristine[lastNonZero - 1] === 0) lastNonZero--;
       using storage = DiskStorage.open(dir, options);
       assert.equal(storage.lastIndex(), 11, `cut at ${cut}`);
       assert.deepEqual(storage.entries(1, 12, Infinity), range(1, 11));
-      assert.equal(storage.recovery.tornBytes, cut - start);
-      assert.equal(storage.recovery.tornFile, cut === start ? null : path);
+      assert.equal(storage.recovery.tornBytes, lastNonZero - start);
+      assert.equal(storage.recovery.tornFile, lastNonZero === start ? null : path);
       assert.equal(Deno.statSync(path).size, start, "the file was truncated");
     }
     using storage = DiskStorage.open(dir, options);
@@ -150,21 +156,71 @@ Deno.test("recovery: a torn last frame is cut at every byte offset inside it", (
   });
 });
 
-Deno.test("recovery: a bad checksum in the final frame, or zeros after it, is a torn write", () => {
+Deno.test("recovery: a bad checksum in the final frame is a torn write; zeros after the last frame are the end of the log", () => {
   withLog((dir, options) => {
     const path = `${dir}/${segmentFileName(3)}`;
     flip(path, frameOffset(12) + 30);
     {
       using storage = DiskStorage.open(dir, options);
       assert.equal(storage.lastIndex(), 11);
+      assert.equal(storage.recovery.tornFile, path);
       storage.append([entry(12)]);
     }
     const bytes = Deno.readFileSync(path);
     Deno.writeFileSync(path, new Uint8Array([...bytes, ...new Uint8Array(4096)]));
     using storage = DiskStorage.open(dir, options);
     assert.equal(storage.lastIndex(), 12);
-    assert.equal(storage.recovery.tornBytes, 4096);
+    assert.equal(storage.recovery.tornBytes, 0);
+    assert.equal(storage.recovery.tornFile, null);
+    storage.append([entry(13)]);
+    assert.equal(Deno.statSync(path).size, bytes.length + 4096, "appends overwrite the zeros");
   });
+});
+
+Deno.test("recovery (preallocated): a last frame cut at any byte, the rest still zero, is torn; the log goes on", () => {
+  withLog((dir, options) => {
+    const path = `${dir}/${segmentFileName(3)}`;
+    const pristine = Deno.readFileSync(path);
+    assert.equal(pristine.length, 4096, "the last segment is zero-filled to segmentBytesMax");
+    const start = frameOffset(12);
+    const end = start + FRAME_HEADER_BYTES + entry(12).data.length;
+    for (let cut = start; cut < end; cut++) {
+      // The write of the last frame reached the disk up to `cut` only.
+      const bytes = new Uint8Array(pristine.length);
+      bytes.set(pristine.subarray(0, cut));
+      Deno.writeFileSync(path, bytes);
+      let lastNonZero = cut;
+      while (lastNonZero > start && bytes[lastNonZero - 1] === 0) lastNonZero--;
+      using storage = DiskStorage.open(dir, options);
+      assert.equal(storage.lastIndex(), 11, `cut at ${cut}`);
+      assert.deepEqual(storage.entries(1, 12, Infinity), range(1, 11));
+      assert.equal(storage.recovery.tornBytes, lastNonZero - start, `cut at ${cut}`);
+      storage.append([entry(12)]);
+      storage.sync();
+      assert.deepEqual(
+        Deno.readFileSync(path).subarray(0, end),
+        pristine.subarray(0, end),
+        "appending again rewrites the same bytes",
+      );
+    }
+  }, PREALLOCATED);
+});
+
+Deno.test("recovery (preallocated): tearing entries the hard state says are committed is corruption", () => {
+  withLog((dir, options) => {
+    {
+      using storage = DiskStorage.open(dir, options);
+      storage.setHardState({ term: 1, vote: null, commit: 12 });
+    }
+    const path = `${dir}/${segmentFileName(3)}`;
+    const bytes = Deno.readFileSync(path);
+    bytes.fill(0, frameOffset(12) + FRAME_HEADER_BYTES + entry(12).data.length - 3);
+    Deno.writeFileSync(path, bytes);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) => e instanceof StorageCorruptionError && /index 12 is committed/.test(e.message),
+    );
+  }, PREALLOCATED);
 });
 
 Deno.test("recovery: a last segment torn inside its header is removed", () => {
