@@ -335,3 +335,24 @@ Deno.test("DiskStorage: configIndexes() follows appends, truncation, compaction 
     again.close();
   });
 });
+
+Deno.test("DiskStorage: with preallocate off, segments grow; with it on, a new segment is zero-filled", () => {
+  withDir((dir) => {
+    const segmentSizes = (path: string) =>
+      files(path).filter((n) => n.endsWith(".seg")).map((n) => Deno.statSync(`${path}/${n}`).size);
+    {
+      using storage = DiskStorage.open(`${dir}/grow`, { ...OPTIONS, preallocate: false });
+      storage.append(range(1, 7));
+      storage.sync();
+      const sizes = segmentSizes(`${dir}/grow`);
+      assert.ok(sizes.every((size) => size < OPTIONS.segmentBytesMax!), `sizes ${sizes}`);
+    }
+    using storage = DiskStorage.open(`${dir}/pre`, OPTIONS);
+    storage.append(range(1, 7)); // 5 per segment
+    storage.sync();
+    const sizes = segmentSizes(`${dir}/pre`);
+    assert.equal(sizes.length, 2);
+    assert.ok(sizes[0]! < OPTIONS.segmentBytesMax!, "the sealed segment was cut to its frames");
+    assert.equal(sizes[1], OPTIONS.segmentBytesMax, "the last is zero-filled");
+  });
+});
