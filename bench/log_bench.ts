@@ -1,15 +1,18 @@
 /**
  * Benchmark of the disk log, all on the same disk in one run (a temp dir, deleted at the end):
  *
- * - group commit of N = 1, 16, 256 entries of 1 KiB, four ways in alternating rounds: raw (one
- *   buffer + `syncDataSync`), raw with each entry framed and checksummed (the floor for any
- *   checksummed log), the log's own `append` + `sync`, and the log with a commit-index change per
- *   batch (the hard-state file is replaced only when term or vote change, so this costs little);
+ * - group commit of N = 1, 16, 256 entries of 1 KiB, six ways in alternating rounds: raw (one
+ *   buffer + `syncDataSync`, the file growing), raw into preallocated space (the same writes
+ *   wrapping around a 64 MiB file that was zero-filled and synced first), raw with each entry
+ *   framed and checksummed (the floor for any checksummed log), the log's own `append` + `sync`, the log with a commit-index change per
+ *   batch (the hard-state file is replaced only when term or vote change, so this costs little),
+ *   and the log pipelined as the driver runs it for a leader (each batch is appended while the
+ *   previous batch's `syncAsync` runs, so encoding and checksumming overlap the disk's work);
  * - sequential and random reads through the disk path (cache off);
  * - time to reopen a 1 GB log (recovery verifies every checksum).
  *
- * Usage: `deno run -A bench/log_bench.ts [--quick] [--dir=<parent directory>]`. JSON goes to
- * stdout, progress to stderr.
+ * Usage: `deno run -A bench/log_bench.ts [--quick] [--dir=<parent directory>] [--batches=1,16,256]
+ * [--appends-only]`. JSON goes to stdout, progress to stderr.
  *
  * @module
  */
@@ -18,11 +21,14 @@ import { crc32c, DiskStorage } from "../lib/storage/mod.ts";
 import type { Entry } from "../lib/raft/types.ts";
 
 const QUICK = Deno.args.includes("--quick");
+const APPENDS_ONLY = Deno.args.includes("--appends-only");
 const PARENT = Deno.args.find((a) => a.startsWith("--dir="))?.slice(6);
 const ENTRY_BYTES = 1024;
 const PHASE_MS = QUICK ? 300 : 2000;
 const REOPEN_BYTES = QUICK ? 64 << 20 : 1 << 30;
-const BATCHES = [1, 16, 256];
+const BATCHES =
+  Deno.args.find((a) => a.startsWith("--batches="))?.slice(10).split(",").map(Number) ??
+    [1, 16, 256];
 
 /** The run's temp directory (set by `main`). */
 let root = "";
@@ -53,28 +59,41 @@ interface Rate {
   p99Ms: number;
 }
 
+/** What {@linkcode race} measured: a rate per contender, and each one's rate in every round. */
+interface RaceResult {
+  rates: Rate[];
+  perRound: number[][];
+}
+
 /**
  * Runs several contenders (each op handles `count` entries) in alternating short rounds for the
  * phase time in total, so that all see the same disk and CPU conditions (the machine is shared,
- * and fsync latency drifts by 2× over seconds). Returns one rate per contender.
+ * and fsync latency drifts by 2× over seconds). Returns one rate per contender, and the rates of
+ * every round, so that ratios can be taken between neighbours in time.
  */
-async function race(count: number, ops: (() => void)[]): Promise<Rate[]> {
-  const rounds = QUICK ? 3 : 10;
+async function race(count: number, ops: (() => void | Promise<void>)[]): Promise<RaceResult> {
+  const rounds = QUICK ? 3 : 20;
   const latencies = ops.map(() => [] as number[]);
   const elapsed = ops.map(() => 0);
+  const perRound = ops.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     for (const [k, op] of ops.entries()) {
       const start = performance.now();
+      let n = 0;
       while (performance.now() - start < PHASE_MS / rounds) {
         const t = performance.now();
-        op();
+        const pending = op();
+        if (pending !== undefined) await pending;
         latencies[k]!.push(performance.now() - t);
+        n++;
       }
-      elapsed[k]! += performance.now() - start;
+      const took = performance.now() - start;
+      elapsed[k]! += took;
+      perRound[k]!.push((n * count) / (took / 1000));
       await yieldToSignals();
     }
   }
-  return ops.map((_, k) => {
+  const rates = ops.map((_, k) => {
     const sorted = latencies[k]!.sort((a, b) => a - b);
     const entriesPerSec = (sorted.length * count) / (elapsed[k]! / 1000);
     return {
@@ -84,6 +103,13 @@ async function race(count: number, ops: (() => void)[]): Promise<Rate[]> {
       p99Ms: round(percentile(sorted, 0.99), 3),
     };
   });
+  return { rates, perRound };
+}
+
+/** The median over rounds of `a`'s rate divided by `b`'s in the same round. */
+function medianRatio(a: number[], b: number[]): number {
+  const ratios = a.map((x, r) => x / b[r]!).sort((x, y) => x - y);
+  return round(percentile(ratios, 0.5), 2);
 }
 
 /**
@@ -121,33 +147,85 @@ function logAppend(storage: DiskStorage, batch: number, hardState: boolean): () 
   };
 }
 
-/** Raw group commit, raw framed + CRC32C, the log, and the log with a hard state per batch. */
+/**
+ * Raw group commit into preallocated space: positional writes wrapping around a file that was
+ * zero-filled and synced first, so no data sync has a file size to commit.
+ */
+function rawPreallocated(file: Deno.FsFile, batch: number): () => void {
+  const ring = 64 << 20;
+  const zeros = new Uint8Array(1 << 20);
+  for (let at = 0; at < ring; at += zeros.length) file.writeSync(zeros);
+  file.syncSync();
+  const data = new Uint8Array(batch * ENTRY_BYTES);
+  crypto.getRandomValues(data.subarray(0, 65536));
+  let position = 0;
+  return () => {
+    if (position + data.length > ring) position = 0;
+    file.seekSync(position, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < data.length) done += file.writeSync(data.subarray(done));
+    position += data.length;
+    file.syncDataSync();
+  };
+}
+
+/**
+ * The log as the driver runs it for a leader: each call starts the data sync of the batch
+ * written last, appends the next batch meanwhile, and returns when the sync is done (one batch
+ * made durable per call, in the steady state).
+ */
+function logPipelined(storage: DiskStorage, batch: number): () => Promise<void> {
+  const data = crypto.getRandomValues(new Uint8Array(ENTRY_BYTES));
+  storage.append(makeBatch(storage.lastIndex() + 1, batch, 1, data));
+  return async () => {
+    const syncing = storage.syncAsync();
+    storage.append(makeBatch(storage.lastIndex() + 1, batch, 1, data));
+    await syncing;
+  };
+}
+
+/** Raw group commit, raw framed + CRC32C, the log, with a hard state per batch, and pipelined. */
 async function appends(batch: number) {
   const raw = Deno.openSync(`${root}/raw-${batch}`, { write: true, create: true });
+  const rawPre = Deno.openSync(`${root}/raw-pre-${batch}`, { write: true, create: true });
   const rawCrc = Deno.openSync(`${root}/raw-crc-${batch}`, { write: true, create: true });
   const log = DiskStorage.open(`${root}/log-${batch}`);
   const logHs = DiskStorage.open(`${root}/log-hs-${batch}`);
+  const logPipe = DiskStorage.open(`${root}/log-pipelined-${batch}`);
   try {
-    const [r, rc, l, lh] = await race(batch, [
+    const { rates, perRound } = await race(batch, [
       rawGroupCommit(raw, batch, false),
       rawGroupCommit(rawCrc, batch, true),
       logAppend(log, batch, false),
       logAppend(logHs, batch, true),
+      logPipelined(logPipe, batch),
+      rawPreallocated(rawPre, batch),
     ]);
+    const [r, rc, l, lh, lp, rp] = rates;
     return {
       batch,
       raw: r!,
+      rawPreallocated: rp!,
       rawFramedCrc32c: rc!,
       log: l!,
       logWithHardState: lh!,
+      logPipelined: lp!,
       logToRaw: round(l!.entriesPerSec / r!.entriesPerSec, 2),
       logToRawFramedCrc32c: round(l!.entriesPerSec / rc!.entriesPerSec, 2),
+      logPipelinedToRaw: round(lp!.entriesPerSec / r!.entriesPerSec, 2),
+      // Each round's ratio, between runs a fraction of a second apart: robust to the drift.
+      medianOfRoundsLogToRaw: medianRatio(perRound[2]!, perRound[0]!),
+      medianOfRoundsLogPipelinedToRaw: medianRatio(perRound[4]!, perRound[0]!),
+      medianOfRoundsLogToRawPreallocated: medianRatio(perRound[2]!, perRound[5]!),
+      medianOfRoundsLogPipelinedToRawPreallocated: medianRatio(perRound[4]!, perRound[5]!),
     };
   } finally {
     raw.close();
+    rawPre.close();
     rawCrc.close();
     log.close();
     logHs.close();
+    logPipe.close();
   }
 }
 
@@ -249,21 +327,27 @@ async function main(): Promise<void> {
     progress(`${QUICK ? "quick" : "full"} run in ${root}`);
     const append = [];
     for (const batch of BATCHES) {
-      progress(`group commit of ${batch} × 1 KiB: raw, raw framed + CRC32C, log, log + hard state`);
+      progress(
+        `group commit of ${batch} × 1 KiB: raw, raw framed + CRC32C, log (plain, with hard state, pipelined)`,
+      );
       append.push(await appends(batch));
     }
-    progress("sequential and random reads (cache off)");
-    const read = reads(`${root}/log-256`);
-    progress(`reopen of ${REOPEN_BYTES >= 1 << 30 ? "1 GiB" : `${REOPEN_BYTES >> 20} MiB`}`);
-    const reopened = await reopen();
+    let read = null;
+    let reopened = null;
+    if (!APPENDS_ONLY) {
+      progress("sequential and random reads (cache off)");
+      read = reads(`${root}/log-${BATCHES.at(-1)}`);
+      progress(`reopen of ${REOPEN_BYTES >= 1 << 30 ? "1 GiB" : `${REOPEN_BYTES >> 20} MiB`}`);
+      reopened = await reopen();
+    }
     const result = {
       mode: QUICK ? "quick" : "full",
       runtime: `Deno ${Deno.version.deno} ${Deno.build.target}`,
       entryBytes: ENTRY_BYTES,
       phaseMs: PHASE_MS,
       append,
-      sequentialRead: read.sequential,
-      randomRead: read.random,
+      sequentialRead: read?.sequential,
+      randomRead: read?.random,
       reopen: reopened,
     };
     console.log(JSON.stringify(result, null, 2));

@@ -58,7 +58,7 @@ export interface RaftDriverOptions {
   readonly entryBytesMax?: number;
   /**
    * Syncs each Ready on the event loop, blocking it, instead of with `syncAsync()`. A lone
-   * proposal commits about 0.05 ms sooner; under concurrent load far fewer proposals are
+   * proposal commits about 0.2 ms sooner; under concurrent load far fewer proposals are
    * gathered per sync (see `bench/driver_bench.ts`). Default `false`.
    */
   readonly syncInPlace?: boolean;
