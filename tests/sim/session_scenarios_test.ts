@@ -245,3 +245,73 @@ Deno.test({
     assert.ok(rb.ok && rb.value === 3, JSON.stringify(rb));
   },
 });
+
+/**
+ * An old leader cut off from the other members, with a reader that can reach only it and a writer
+ * that can reach only the others: after the others elect a leader and the write commits, the
+ * reader asks the old leader for a lease read. Returns the read's result and the simulation.
+ */
+function leaseReadAfterIsolation(leaderClockRate: number) {
+  // Heartbeats every tick, so that even a slow leader keeps its followers.
+  const sim = quietCluster({
+    clientStrategy: "leader",
+    sessionTimeoutMs: 5000,
+    raft: { heartbeatTicks: 1 },
+  });
+  const [writer, reader] = sim.clients as [SimClient, SimClient];
+  assert.ok(call(sim, writer, KV_SERVICE, "put", { key: "k", value: "old" }).ok);
+  const old = sim.leader()!;
+  const others = sim.members.filter((m) => m !== old.id);
+  assert.ok(read(sim, reader, KV_SERVICE, { key: "k" }, "LINEARIZABLE").ok);
+  sim.cluster.setClockRate(old.id, leaderClockRate);
+  sim.runFor(200); // heartbeat rounds at the new rate renew the lease
+  sim.cluster.network.setPartition(
+    new Partition("isolate", `${old.id} | ${others.join(",")}`, [
+      ...others.map((o) => [old.id, o] as [string, string]),
+      ...others.map((o) => [o, old.id] as [string, string]),
+    ]),
+  );
+  sim.network.cut(writer.address, [old.id]);
+  sim.network.cut(reader.address, others);
+  const elected = sim.runUntil(
+    () => others.some((id) => sim.host(id).node?.raft.role === "leader"),
+    3000,
+  );
+  assert.ok(elected, "the other members elected no leader");
+  const write = call(sim, writer, KV_SERVICE, "put", { key: "k", value: "new" });
+  assert.ok(write.ok, JSON.stringify(write));
+  sim.runFor(5); // the read starts strictly after the write returned
+  const box: { r?: ClientResult } = {};
+  reader.query(KV_SERVICE, "get", { key: "k" }, "LINEARIZABLE_LEASE", (r) => box.r = r);
+  sim.runUntil(() => box.r !== undefined, 2000);
+  return { sim, result: box.r, writer, reader };
+}
+
+Deno.test("session scenario: a leader whose clock drifts within maxClockDrift serves no stale lease read", () => {
+  // 0.905 ≈ 0.95 / 1.05: the largest rate ratio the session profiles draw, inside the bound the
+  // lease assumes (1 / (1 − maxClockDrift) ≈ 1.11).
+  const { sim, result, writer, reader } = leaseReadAfterIsolation(0.905);
+  assert.ok(
+    result === undefined || !result.ok || result.value === "new",
+    `stale lease read: ${JSON.stringify(result)}`,
+  );
+  sim.network.cut(writer.address, []);
+  sim.network.cut(reader.address, []);
+  sim.cluster.network.heal();
+  settleAndCheck(sim);
+});
+
+Deno.test("session scenario: a leader clock far slower than maxClockDrift allows serves a stale lease read, and the checker catches it", () => {
+  // The lease assumes clocks drift by at most 10%. At a quarter of the speed, the old leader
+  // still believes in its lease after the others elected a new leader and committed a write.
+  const { sim, result, writer, reader } = leaseReadAfterIsolation(0.25);
+  assert.ok(result?.ok, `the lease read was not served: ${JSON.stringify(result)}`);
+  assert.equal(result.value, "old", "the old leader served its stale state");
+  sim.network.cut(writer.address, []);
+  sim.network.cut(reader.address, []);
+  for (const id of sim.members) sim.cluster.setClockRate(id, 1);
+  sim.cluster.network.heal();
+  sim.stopFaults();
+  sim.liveness();
+  assert.throws(() => sim.check(), /lineariz/i, "the checker let the stale read through");
+});

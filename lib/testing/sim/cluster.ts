@@ -44,6 +44,11 @@ export interface SimClusterOptions {
   readonly trace?: (line: string) => void;
   /** Largest number of pending events. Default 200 000. */
   readonly maxPendingEvents?: number;
+  /**
+   * Largest relative clock drift: each member's clock runs at a rate drawn once in
+   * `[1 − clockDrift, 1 + clockDrift]` (its ticks come `tickMs / rate` apart). Default 0.
+   */
+  readonly clockDrift?: number;
   /** Builds the application each member hosts (none by default). */
   readonly createApp?: (id: NodeId) => SimApp;
 }
@@ -88,6 +93,11 @@ export class SimCluster implements SimNodeHost {
   readonly #options: SimClusterOptions;
   readonly #crashRng: Prng;
   readonly #phaseRng: Prng;
+  readonly #rateRng: Prng;
+  /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
+  readonly #rates = new Map<NodeId, number>();
+  /** When a running member's ticks started, and how many it has had since. */
+  readonly #ticks = new Map<SimNode, { origin: number; count: number }>();
   readonly #ordinals = new Map<NodeId, number>();
   #traceHash = 0;
 
@@ -104,6 +114,7 @@ export class SimCluster implements SimNodeHost {
     this.checker = new SafetyChecker(() => this.clock.now);
     this.#crashRng = options.rng.fork("crash-points");
     this.#phaseRng = options.rng.fork("tick-phase");
+    this.#rateRng = options.rng.fork("clock-rate");
     this.network = new SimNetwork(
       options.rng.fork("network"),
       () => this.clock.now,
@@ -225,11 +236,47 @@ export class SimCluster implements SimNodeHost {
   #startNode(node: SimNode): void {
     node.start();
     const phase = this.#phaseRng.int(1, this.#options.tickMs);
+    if (!this.#rates.has(node.id)) {
+      const drift = this.#options.clockDrift ?? 0;
+      this.#rates.set(node.id, drift === 0 ? 1 : 1 + drift * (2 * this.#rateRng.next() - 1));
+    }
+    this.#ticks.set(node, { origin: this.clock.now + phase, count: 0 });
     this.queue.push(this.clock.now + phase, {
       kind: "tick",
       node,
       incarnation: node.incarnation,
     });
+  }
+
+  /**
+   * A member's clock rate: 1 runs with virtual time, 0.5 ticks half as often.
+   *
+   * @param id The member.
+   * @returns Its rate (1 for a member not created yet).
+   */
+  clockRate(id: NodeId): number {
+    return this.#rates.get(id) ?? 1;
+  }
+
+  /**
+   * Sets a member's clock rate from its next tick on (for scripted scenarios).
+   *
+   * @param id The member.
+   * @param rate Ticks per `tickMs` of virtual time, > 0.
+   * @throws {RangeError} If `rate` is not positive.
+   */
+  setClockRate(id: NodeId, rate: number): void {
+    if (!(rate > 0)) {
+      throw new RangeError(`Cannot set the clock rate of '${id}': ${rate} is not > 0`);
+    }
+    const node = this.nodes.get(id);
+    const ticks = node === undefined ? undefined : this.#ticks.get(node);
+    if (ticks !== undefined) {
+      // Re-anchor at the last tick (at the old rate), so the next comes one new period after it.
+      ticks.origin += Math.round((ticks.count * this.#options.tickMs) / this.#rateOf(node!));
+      ticks.count = 0;
+    }
+    this.#rates.set(id, rate);
   }
 
   /**
@@ -336,13 +383,26 @@ export class SimCluster implements SimNodeHost {
     return false;
   }
 
+  /** When the member's next tick comes: ticks `tickMs / rate` apart, rounded to whole ms. */
+  #nextTick(node: SimNode, now: number): number {
+    const ticks = this.#ticks.get(node);
+    if (ticks === undefined) return now + this.#options.tickMs;
+    ticks.count++;
+    const at = ticks.origin + Math.round((ticks.count * this.#options.tickMs) / this.#rateOf(node));
+    return Math.max(at, now + 1);
+  }
+
+  #rateOf(node: SimNode): number {
+    return this.#rates.get(node.id) ?? 1;
+  }
+
   #dispatch(event: ClusterEvent): void {
     const now = this.clock.now;
     switch (event.kind) {
       case "tick": {
         const node = event.node;
         if (node.status !== "running" || node.incarnation !== event.incarnation) return;
-        this.queue.push(now + this.#options.tickMs, event);
+        this.queue.push(this.#nextTick(node, now), event);
         if (node.pausedUntil > now) return; // frozen: the tick is lost
         this.mixTrace(now, EVENT_CODE.tick, this.ordinal(node.id));
         node.tick();

@@ -37,24 +37,37 @@ export { SimClient };
 /** Default length of a session simulation's fault phase, in ticks. */
 export const SESSION_DEFAULT_TICKS = 300;
 
-/** Session-specific faults per profile: client–member cuts and member clock skew. */
+/** Session-specific faults per profile: client–member cuts, clock skew and clock drift. */
 interface SessionFaults {
   /** Probability per ~50 ms step of cutting one client from some or all members. */
   readonly clientCutRate: number;
   /** Largest member clock offset from virtual time, in ms. */
   readonly clockSkewMs: number;
+  /**
+   * Largest relative drift of a member's tick rate (`SimClusterOptions.clockDrift`). Kept within
+   * what the core's lease assumes (`maxClockDrift`, 0.1 by default: rates may differ by a factor
+   * up to 1 / (1 − 0.1) ≈ 1.11, and 1.05 / 0.95 ≈ 1.105).
+   */
+  readonly clockDrift: number;
 }
 
+/** Clock drift the session profiles inject: the most a default `maxClockDrift` (0.1) allows. */
+export const SESSION_CLOCK_DRIFT = 0.05;
+
 const SESSION_FAULTS: Record<string, SessionFaults> = {
-  calm: { clientCutRate: 0, clockSkewMs: 0 },
-  network: { clientCutRate: 0.05, clockSkewMs: 0 },
-  crash: { clientCutRate: 0.02, clockSkewMs: 20 },
-  "partition-symmetric": { clientCutRate: 0.15, clockSkewMs: 0 },
-  "partition-asymmetric": { clientCutRate: 0.15, clockSkewMs: 0 },
-  "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0 },
-  "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0 },
-  churn: { clientCutRate: 0.05, clockSkewMs: 10 },
-  chaos: { clientCutRate: 0.15, clockSkewMs: 30 },
+  calm: { clientCutRate: 0, clockSkewMs: 0, clockDrift: 0 },
+  network: { clientCutRate: 0.05, clockSkewMs: 0, clockDrift: 0 },
+  crash: { clientCutRate: 0.02, clockSkewMs: 20, clockDrift: SESSION_CLOCK_DRIFT },
+  "partition-symmetric": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
+  "partition-asymmetric": {
+    clientCutRate: 0.15,
+    clockSkewMs: 0,
+    clockDrift: SESSION_CLOCK_DRIFT,
+  },
+  "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
+  "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
+  churn: { clientCutRate: 0.05, clockSkewMs: 10, clockDrift: 0 },
+  chaos: { clientCutRate: 0.15, clockSkewMs: 30, clockDrift: SESSION_CLOCK_DRIFT },
 };
 
 /** Options of a session simulation (fault phase default {@linkcode SESSION_DEFAULT_TICKS} ticks). */
@@ -240,6 +253,7 @@ export class SessionSimulation {
       raft,
       tickMs: TICK_MS,
       network: this.profile.network,
+      clockDrift: this.#faults.clockDrift,
       initialMembership: this.#bootstrap,
       snapshotEvery,
       retainEntries,
