@@ -136,10 +136,14 @@ export class RaftDriver {
   /** Starts ticking. */
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => {
-      this.node.tick();
-      this.#schedule();
-    }, this.#tickMs);
+    this.#timer = setInterval(() => this.tick(), this.#tickMs);
+    this.#schedule();
+  }
+
+  /** Advances the core's clock by one tick: the timer `start()` sets calls this every `tickMs`. */
+  tick(): void {
+    if (this.#stopped) return;
+    this.node.tick();
     this.#schedule();
   }
 
