@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { DiskStorage } from "../storage/mod.ts";
 import { SynodError } from "../errors.ts";
 import { RaftNode } from "../raft/raft.ts";
@@ -134,8 +135,17 @@ class HeldSyncStorage extends MemoryStorage {
   }
 }
 
-/** Runs microtasks and timers queued so far. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Lets every queued microtask (the drivers' Ready loops) run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Ticks the driver until its member leads and has nothing left to do. */
+async function untilLeader(driver: RaftDriver): Promise<void> {
+  for (let ticks = 0; driver.node.role !== "leader" || driver.node.hasReady(); ticks++) {
+    assert.ok(ticks < 1000, "no leader after 1000 ticks");
+    driver.tick();
+    await settle();
+  }
+}
 
 /** One member (its own quorum), elected leader; every Ready is synced with `syncAsync()`. */
 async function startSingle(storage: RaftStorage) {
@@ -150,9 +160,8 @@ async function startSingle(storage: RaftStorage) {
     apply(entries) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
-  }, { tickMs: 1 });
-  driver.start();
-  while (node.role !== "leader" || node.hasReady()) await settle();
+  }, { tickMs: 1_000_000 }); // the test ticks it
+  await untilLeader(driver);
   return { node, driver, applied };
 }
 
@@ -232,11 +241,10 @@ Deno.test("RaftDriver: syncInPlace syncs every Ready with sync(), never syncAsyn
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
   const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, {
-    tickMs: 1,
+    tickMs: 1_000_000,
     syncInPlace: true,
   });
-  driver.start();
-  while (node.role !== "leader" || node.hasReady()) await settle();
+  await untilLeader(driver);
   await driver.propose(new Uint8Array(100));
   assert.equal(storage.held, 0, "no syncAsync() was started");
   assert.ok(syncs >= 2, `the election and the proposal were synced (${syncs} syncs)`);
