@@ -7,7 +7,7 @@
  *   LOCK                              flock'ed while open; holds the owner's pid
  *   hard_state                        term, vote, commit (hard_state.ts)
  *   snapshot-<index:20>.snap          newest snapshot (snapshot_store.ts)
- *   <segment id:20>.seg               log segments (segment.ts, segmented_log.ts)
+ *   <segment id:20>.seg               log segments (segment_format.ts, segment.ts, segmented_log.ts)
  * ```
  *
  * @module
@@ -19,7 +19,7 @@ import type { RaftStorage } from "../raft/storage.ts";
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../raft/types.ts";
 import { joinPath, listDirectory, removeFile, syncDirectory } from "./_io.ts";
 import { loadHardState, storeHardState } from "./hard_state.ts";
-import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "./segment.ts";
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "./segment_format.ts";
 import { type LogLimits, type LogRecovery, SegmentedLog } from "./segmented_log.ts";
 import { SnapshotStore } from "./snapshot_store.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { StorageCorruptionError, SynodError } from "../errors.ts";
 import type { Entry, Snapshot } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions, LOCK_FILE } from "./disk_storage.ts";
-import { segmentFileName } from "./segment.ts";
+import { segmentFileName } from "./segment_format.ts";
 import { snapshotFileName } from "./snapshot_store.ts";
 
 const OPTIONS: DiskStorageOptions = {

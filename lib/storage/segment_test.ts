@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { StorageCorruptionError } from "../errors.ts";
 import type { Entry } from "../raft/types.ts";
+import { Segment } from "./segment.ts";
 import {
   decodeSegmentHeader,
   encodeFrames,
@@ -9,10 +10,9 @@ import {
   frameBytes,
   parseSegmentFileName,
   Scratch,
-  Segment,
   SEGMENT_HEADER_BYTES,
   segmentFileName,
-} from "./segment.ts";
+} from "./segment_format.ts";
 import { crc32c } from "./crc32c.ts";
 
 const HEADER = { id: 7, firstIndex: 101, prevTerm: 3, bytesMax: 1 << 20, entriesMax: 1000 };

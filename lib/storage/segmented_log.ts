@@ -18,7 +18,8 @@ import { StorageCorruptionError, SynodError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import { type Entry, entrySize } from "../raft/types.ts";
 import { joinPath, listDirectory, syncDirectory } from "./_io.ts";
-import { parseSegmentFileName, Scratch, Segment, segmentFileName } from "./segment.ts";
+import { Segment } from "./segment.ts";
+import { parseSegmentFileName, Scratch, segmentFileName } from "./segment_format.ts";
 
 /** Limits of a {@linkcode SegmentedLog}, all set (see `DiskStorageOptions` for meanings). */
 export interface LogLimits {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { StorageCorruptionError } from "../errors.ts";
 import type { Entry } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions } from "./disk_storage.ts";
-import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment.ts";
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment_format.ts";
 
 /** Segments end at their last frame here; the preallocated layout has tests of its own below. */
 const OPTIONS: DiskStorageOptions = {
