@@ -39,4 +39,5 @@ export {
   RaftDriver,
   type RaftDriverHooks,
   type RaftDriverOptions,
+  type SyncMode,
 } from "./lib/node/raft_driver.ts";

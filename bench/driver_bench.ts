@@ -1,10 +1,10 @@
 /**
  * The driver end to end on disk: one member (its own quorum) on a `DiskStorage`, with proposals
  * of 1 KiB arriving P per turn of the event loop (as from many connections; at most 4096
- * unanswered), measured two ways in alternating rounds: the default (Readys synced off the event
- * loop, the leader writing proposals ahead meanwhile) and `syncInPlace` (the event loop blocked
- * during each sync, so proposals gather only between syncs). Then the latency of one proposal
- * at a time, both ways.
+ * unanswered), in each `syncMode` in alternating rounds: `adaptive` (the default), `async`
+ * (Readys synced off the event loop, the leader writing proposals ahead meanwhile) and `inPlace`
+ * (the event loop blocked during each sync, so proposals gather only between syncs). Then the
+ * latency of one proposal at a time, each way.
  *
  * Usage: `deno run -A bench/driver_bench.ts [--quick]`. JSON to stdout, progress to stderr.
  *
@@ -12,7 +12,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { RaftDriver } from "../lib/node/raft_driver.ts";
+import { RaftDriver, type SyncMode } from "../lib/node/raft_driver.ts";
 import { RaftNode } from "../lib/raft/raft.ts";
 import { DiskStorage } from "../lib/storage/mod.ts";
 
@@ -20,11 +20,10 @@ const QUICK = Deno.args.includes("--quick");
 const PER_TURN = [1, 16, 64];
 const PHASE_MS = QUICK ? 300 : 3000;
 const ROUNDS = QUICK ? 2 : 6;
-const MODES = { default: false, inPlace: true } as const;
-type Mode = keyof typeof MODES;
+const MODES: readonly SyncMode[] = ["adaptive", "async", "inPlace"];
 
 /** A one-member group on disk, elected, with its proposals loop stopped until `run`. */
-async function startMember(dir: string, syncInPlace: boolean) {
+async function startMember(dir: string, syncMode: SyncMode) {
   const storage = DiskStorage.open(dir);
   const node = new RaftNode({
     id: "m1",
@@ -37,7 +36,7 @@ async function startMember(dir: string, syncInPlace: boolean) {
     send() {},
     apply() {},
     softState: (s) => s.role === "leader" && elected(),
-  }, { tickMs: 10, syncInPlace });
+  }, { tickMs: 10, syncMode });
   driver.start();
   await leader;
   return { storage, driver };
@@ -87,60 +86,65 @@ function percentile(latencies: number[], p: number): number {
   return Math.round(sorted[Math.floor((sorted.length - 1) * p)]! * 1000) / 1000;
 }
 
+type Member = Awaited<ReturnType<typeof startMember>>;
+
+/** One member per mode, started in `dir`-prefixed directories. */
+async function startAll(dir: string): Promise<Map<SyncMode, Member>> {
+  const members = new Map<SyncMode, Member>();
+  for (const mode of MODES) members.set(mode, await startMember(`${dir}-${mode}`, mode));
+  return members;
+}
+
+function stopAll(members: Map<SyncMode, Member>): void {
+  for (const m of members.values()) {
+    m.driver.stop();
+    m.storage.close();
+  }
+}
+
 async function main(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "synod-driver-bench-" });
   const results: Record<string, unknown>[] = [];
   try {
     for (const c of PER_TURN) {
-      const members = {} as Record<Mode, Awaited<ReturnType<typeof startMember>>>;
-      for (const mode of Object.keys(MODES) as Mode[]) {
-        members[mode] = await startMember(`${root}/c${c}-${mode}`, MODES[mode]);
-      }
-      const committed = { default: 0, inPlace: 0 };
-      const elapsed = { default: 0, inPlace: 0 };
+      const members = await startAll(`${root}/c${c}`);
+      const committed = new Map(MODES.map((m) => [m, 0]));
+      const elapsed = new Map(MODES.map((m) => [m, 0]));
       for (let r = 0; r < ROUNDS; r++) {
-        for (const mode of Object.keys(MODES) as Mode[]) {
+        for (const mode of MODES) {
           const start = performance.now();
-          committed[mode] += await run(members[mode].driver, c, PHASE_MS / ROUNDS);
-          elapsed[mode] += performance.now() - start;
+          committed.set(
+            mode,
+            committed.get(mode)! + await run(members.get(mode)!.driver, c, PHASE_MS / ROUNDS),
+          );
+          elapsed.set(mode, elapsed.get(mode)! + performance.now() - start);
         }
       }
-      const perSec = (mode: Mode) => Math.round(committed[mode] / (elapsed[mode] / 1000));
-      const row = {
-        proposalsPerTurn: c,
-        entriesPerSec: perSec("default"),
-        syncInPlaceEntriesPerSec: perSec("inPlace"),
-        writtenAheadShare: Math.round(
-          (members.default.driver.entriesWrittenAhead / committed.default) * 100,
-        ) / 100,
-      };
+      const row: Record<string, unknown> = { proposalsPerTurn: c };
+      for (const mode of MODES) {
+        row[`${mode}EntriesPerSec`] = Math.round(
+          committed.get(mode)! / (elapsed.get(mode)! / 1000),
+        );
+      }
+      const adaptive = members.get("adaptive")!.driver;
+      row.adaptiveAsyncSyncs = adaptive.asyncSyncs;
       console.error(`[driver_bench] ${JSON.stringify(row)}`);
       results.push(row);
-      for (const m of Object.values(members)) {
-        m.driver.stop();
-        m.storage.close();
-      }
+      stopAll(members);
     }
-    const members = {} as Record<Mode, Awaited<ReturnType<typeof startMember>>>;
-    const latencies = { default: [] as number[], inPlace: [] as number[] };
-    for (const mode of Object.keys(MODES) as Mode[]) {
-      members[mode] = await startMember(`${root}/lone-${mode}`, MODES[mode]);
-    }
+    const members = await startAll(`${root}/lone`);
+    const latencies = new Map(MODES.map((m) => [m, [] as number[]]));
     for (let r = 0; r < ROUNDS; r++) {
-      for (const mode of Object.keys(MODES) as Mode[]) {
-        latencies[mode].push(...await lone(members[mode].driver, PHASE_MS / ROUNDS));
+      for (const mode of MODES) {
+        latencies.get(mode)!.push(...await lone(members.get(mode)!.driver, PHASE_MS / ROUNDS));
       }
     }
-    for (const m of Object.values(members)) {
-      m.driver.stop();
-      m.storage.close();
+    stopAll(members);
+    const lonely: Record<string, number> = {};
+    for (const mode of MODES) {
+      lonely[`${mode}P50Ms`] = percentile(latencies.get(mode)!, 0.5);
+      lonely[`${mode}P99Ms`] = percentile(latencies.get(mode)!, 0.99);
     }
-    const lonely = {
-      p50Ms: percentile(latencies.default, 0.5),
-      p99Ms: percentile(latencies.default, 0.99),
-      syncInPlaceP50Ms: percentile(latencies.inPlace, 0.5),
-      syncInPlaceP99Ms: percentile(latencies.inPlace, 0.99),
-    };
     console.error(`[driver_bench] one at a time: ${JSON.stringify(lonely)}`);
     results.push({ oneAtATime: lonely });
   } finally {

@@ -3,12 +3,13 @@
  * storage and a transport. It owns the tick timer, the inbox and the Ready loop:
  * persist (and sync) → send → apply → advance (DESIGN.md, "The Raft core is pure").
  *
- * A storage with `syncAsync()` (like `DiskStorage`) is synced off the event loop, so that
- * proposals and messages keep arriving during a sync and the next Ready gathers them (group
- * commit). While that sync runs, a leader also writes the entries proposed meanwhile to storage
- * at once ("write-ahead"), so that encoding and checksumming them overlaps the sync and the
- * next Ready only has to sync them (Raft thesis §10.2.1). Nothing is sent or acknowledged on the
- * strength of a write-ahead: the next Ready's sync still comes first.
+ * Under load, a storage with `syncAsync()` (like `DiskStorage`) is synced off the event loop,
+ * so that proposals and messages keep arriving during a sync and the next Ready gathers them
+ * (group commit); when idle, syncs run in place, which is quicker for a lone proposal
+ * ({@linkcode SyncMode}). While an async sync runs, a leader also writes the entries proposed
+ * meanwhile to storage at once ("write-ahead"), so that encoding and checksumming them overlaps
+ * the sync and the next Ready only has to sync them (Raft thesis §10.2.1). Nothing is sent or
+ * acknowledged on the strength of a write-ahead: the next Ready's sync still comes first.
  *
  * @module
  */
@@ -57,12 +58,27 @@ export interface RaftDriverOptions {
    */
   readonly entryBytesMax?: number;
   /**
-   * Syncs each Ready on the event loop, blocking it, instead of with `syncAsync()`. A lone
-   * proposal commits about 0.2 ms sooner; under concurrent load far fewer proposals are
-   * gathered per sync (see `bench/driver_bench.ts`). Default `false`.
+   * How a Ready is synced when the storage has `syncAsync()` (see {@linkcode SyncMode}).
+   * Default `"adaptive"`. With a `syncBatcher`, syncs are always off the event loop.
    */
-  readonly syncInPlace?: boolean;
+  readonly syncMode?: SyncMode;
 }
+
+/**
+ * How the driver syncs a Ready:
+ *
+ * - `"async"`: with `syncAsync()`, off the event loop. Proposals and messages keep arriving
+ *   during the sync and the next Ready gathers them; a leader writes them ahead.
+ * - `"inPlace"`: with `sync()`, blocking the event loop. About 0.2 ms sooner for a lone
+ *   proposal (an async sync's hand-off to an I/O thread and back), but under concurrent load far
+ *   fewer proposals share a sync (`bench/driver_bench.ts`).
+ * - `"adaptive"`: in place while nothing arrives during syncs; async once something does. Every
+ *   eighth sync is async, to notice load that blocked syncs would hide.
+ */
+export type SyncMode = "async" | "inPlace" | "adaptive";
+
+/** In adaptive mode, one sync in this many is async even when idle, to notice load. */
+const ADAPTIVE_PROBE_EVERY = 8;
 
 interface PendingProposal {
   readonly term: number;
@@ -90,7 +106,11 @@ export class RaftDriver {
   readonly #retainEntries: number;
   readonly #syncBatcher: SyncBatcher | null;
   readonly #entryBytesMax: number;
-  readonly #syncInPlace: boolean;
+  readonly #syncMode: SyncMode;
+  /** Adaptive mode: something arrived during the last async sync. */
+  #busy = false;
+  #syncs = 0;
+  #asyncSyncs = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #scheduled = false;
@@ -130,7 +150,12 @@ export class RaftDriver {
     this.#syncBatcher = options.syncBatcher ?? null;
     this.#entryBytesMax = options.entryBytesMax ??
       (storage as Partial<{ entryBytesMax: number }>).entryBytesMax ?? Infinity;
-    this.#syncInPlace = options.syncInPlace ?? false;
+    this.#syncMode = options.syncMode ?? "adaptive";
+    if (!["async", "inPlace", "adaptive"].includes(this.#syncMode)) {
+      throw new RangeError(
+        `Cannot start driver as 'syncMode' must be "async", "inPlace" or "adaptive": current value is ${this.#syncMode}`,
+      );
+    }
   }
 
   /** Starts ticking. */
@@ -166,6 +191,7 @@ export class RaftDriver {
       this.rejectedMessages++;
       return;
     }
+    if (this.#syncing) this.#busy = true;
     this.#schedule();
   }
 
@@ -191,6 +217,7 @@ export class RaftDriver {
     }
     const index = this.node.propose(data);
     const term = this.node.term;
+    if (this.#syncing) this.#busy = true;
     this.#schedule();
     this.#scheduleWriteAhead();
     return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
@@ -277,16 +304,30 @@ export class RaftDriver {
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
     if (!rd.mustSync) return; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
-    if (this.#syncBatcher === null && (storage.syncAsync === undefined || this.#syncInPlace)) {
+    this.#syncs++;
+    if (this.#syncBatcher === null && (storage.syncAsync === undefined || !this.#syncOffLoop())) {
       await storage.sync();
       return;
     }
     this.#syncing = true;
+    this.#busy = false;
+    this.#asyncSyncs++;
     try {
       await (this.#syncBatcher !== null ? this.#syncBatcher.sync(storage) : storage.syncAsync!());
     } finally {
       this.#syncing = false;
     }
+  }
+
+  /** Whether this sync goes off the event loop (see {@linkcode SyncMode}). */
+  #syncOffLoop(): boolean {
+    if (this.#syncMode !== "adaptive") return this.#syncMode === "async";
+    return this.#busy || this.#syncs % ADAPTIVE_PROBE_EVERY === 0;
+  }
+
+  /** Syncs so far that ran off the event loop. */
+  get asyncSyncs(): number {
+    return this.#asyncSyncs;
   }
 
   /**

@@ -38,7 +38,10 @@ const STEPS = 1500;
  */
 class HeldStorage extends MemoryStorage {
   durable: MemoryStorage = new MemoryStorage();
-  readonly held: { image: MemoryStorage; resolve: () => void }[] = [];
+  readonly held: { seq: number; image: MemoryStorage; resolve: () => void }[] = [];
+  /** Syncs started so far, and which of them made the durable image. */
+  #seq = 0;
+  #durableSeq = 0;
 
   override append(entries: readonly Entry[]): void {
     if (this.held.length > 0 && entries.length > 0 && entries[0]!.index <= this.lastIndex()) {
@@ -52,19 +55,28 @@ class HeldStorage extends MemoryStorage {
     super.setHardState(state);
   }
 
-  syncAsync(): Promise<void> {
-    const image = this.clone();
-    return new Promise((resolve) => this.held.push({ image, resolve }));
+  override sync(): void {
+    this.#settle(++this.#seq, this.clone());
   }
 
-  /** Completes the sync at `k` (in any order: only the newest image counts). */
+  syncAsync(): Promise<void> {
+    const seq = ++this.#seq;
+    const image = this.clone();
+    return new Promise((resolve) => this.held.push({ seq, image, resolve }));
+  }
+
+  /** Completes the sync at `k` (in any order: the newest sync completed is what is durable). */
   release(k: number): void {
     const [done] = this.held.splice(k, 1);
     if (done === undefined) return;
-    if (done.image.lastIndex() >= this.durable.lastIndex() || this.held.length === 0) {
-      this.durable = done.image;
-    }
+    this.#settle(done.seq, done.image);
     done.resolve();
+  }
+
+  #settle(seq: number, image: MemoryStorage): void {
+    if (seq < this.#durableSeq) return;
+    this.durable = image;
+    this.#durableSeq = seq;
   }
 
   /** A new storage holding only the durable image (what survives a crash). */
@@ -135,7 +147,7 @@ async function runSeed(seed: number): Promise<{ committed: number; writtenAhead:
           else if (seen !== what) fail(`${id} applied ${what} at ${e.index}, another ${seen}`);
         }
       },
-    }, { tickMs: 1_000_000 });
+    }, { tickMs: 1_000_000, syncMode: rng.pick(["async", "adaptive"] as const) });
     members.set(id, { storage, driver });
   };
   for (const id of IDS) start(id, new HeldStorage());

@@ -160,7 +160,7 @@ async function startSingle(storage: RaftStorage) {
     apply(entries) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
-  }, { tickMs: 1_000_000 }); // the test ticks it
+  }, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
   await untilLeader(driver);
   return { node, driver, applied };
 }
@@ -201,7 +201,10 @@ Deno.test("RaftDriver: a follower does not write ahead (its entries wait for the
   // A fresh follower of a three-member group receives entries while its sync is held.
   const follower = new HeldSyncStorage();
   const node = new RaftNode({ id: "m2", random: () => 0.5, bootstrap }, follower);
-  const d = new RaftDriver(node, follower, { send() {}, apply() {} }, { tickMs: 1000 });
+  const d = new RaftDriver(node, follower, { send() {}, apply() {} }, {
+    tickMs: 1000,
+    syncMode: "async",
+  });
   follower.hold = true;
   const append = (index: number, commit: number): Message =>
     message({
@@ -230,7 +233,7 @@ Deno.test("RaftDriver: a follower does not write ahead (its entries wait for the
   d.stop();
 });
 
-Deno.test("RaftDriver: syncInPlace syncs every Ready with sync(), never syncAsync()", async () => {
+Deno.test("RaftDriver: syncMode inPlace syncs every Ready with sync(), never syncAsync()", async () => {
   const storage = new HeldSyncStorage();
   storage.hold = true;
   let syncs = 0;
@@ -242,13 +245,53 @@ Deno.test("RaftDriver: syncInPlace syncs every Ready with sync(), never syncAsyn
   }, storage);
   const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, {
     tickMs: 1_000_000,
-    syncInPlace: true,
+    syncMode: "inPlace",
   });
   await untilLeader(driver);
   await driver.propose(new Uint8Array(100));
   assert.equal(storage.held, 0, "no syncAsync() was started");
   assert.ok(syncs >= 2, `the election and the proposal were synced (${syncs} syncs)`);
   assert.equal(driver.entriesWrittenAhead, 0);
+  driver.stop();
+});
+
+Deno.test("RaftDriver: adaptive syncs in place while idle, and off the event loop once proposals arrive during a sync", async () => {
+  const storage = new HeldSyncStorage();
+  let inPlace = 0;
+  storage.sync = () => void inPlace++;
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 1_000_000 });
+  await untilLeader(driver);
+  const [inPlaceBefore, asyncBefore] = [inPlace, driver.asyncSyncs];
+  for (let i = 0; i < 16; i++) await driver.propose(new Uint8Array([i]));
+  const idleAsync = driver.asyncSyncs - asyncBefore;
+  assert.ok(idleAsync >= 1 && idleAsync <= 3, `${idleAsync} of 16 idle syncs were async probes`);
+  assert.ok(inPlace - inPlaceBefore >= 13, `${inPlace - inPlaceBefore} idle syncs in place`);
+
+  // Load: a proposal arrives while a (probe) async sync runs; the next sync is async too.
+  storage.hold = true;
+  const proposals: Promise<unknown>[] = [];
+  while (storage.held === 0) {
+    proposals.push(driver.propose(new Uint8Array([1])));
+    await settle();
+  }
+  proposals.push(driver.propose(new Uint8Array([2])));
+  const asyncNow = driver.asyncSyncs;
+  storage.hold = false;
+  storage.release();
+  await Promise.all(proposals);
+  assert.equal(driver.asyncSyncs, asyncNow + 1, "the sync after a busy one went off the loop");
+  assert.throws(
+    () =>
+      new RaftDriver(node, storage, { send() {}, apply() {} }, {
+        syncMode: "sometimes" as unknown as "async",
+      }),
+    /'syncMode' must be "async", "inPlace" or "adaptive": current value is sometimes/,
+  );
   driver.stop();
 });
 
