@@ -429,3 +429,45 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
   assert.deepEqual(answers, ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
   assert.equal(h.cluster.node("a").raft.lastIndex, lastIndex, "nothing was proposed");
 });
+
+Deno.test("register, keep-alive and NOT_LEADER answers carry the committed members, reserve ones left out", () => {
+  const h = started();
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const client = h.client("c1", { timeoutMs: 600 });
+  client.open();
+  h.settle();
+  const answers = () =>
+    seen.filter((w) => w.to === "c1").map((w) => w.message as ServerMessage).filter((m) =>
+      m.type === "response"
+    );
+  assert.deepEqual(answers().at(-1)?.members, { configIndex: 1, members: ["a", "b", "c"] });
+  // Demote c to reserve: it holds no log, so clients are not sent to it.
+  const index = h.cluster.node("a").raft.proposeMembershipChange({
+    kind: "demote",
+    id: "c",
+    type: "reserve",
+  });
+  h.settle();
+  assert.ok(h.cluster.node("a").raft.commitIndex >= index);
+  seen.length = 0;
+  h.advance(300); // a keep-alive
+  const keptAlive = answers().filter((m) => m.result.ok && m.members !== undefined);
+  assert.ok(keptAlive.length > 0, "no keep-alive answer");
+  assert.deepEqual(keptAlive.at(-1)!.members, { configIndex: index, members: ["a", "b"] });
+  assert.deepEqual(client.members, ["a", "b", "c"]);
+  // A refused forwarded request carries the members too: the client may know only old ones.
+  seen.length = 0;
+  h.servers.get("b")!.receiveForwarded("c1", {
+    type: "unregister",
+    id: 515_151,
+    sessionId: client.sessionId,
+  });
+  h.settle();
+  const refusal = answers().find((m) => m.id === 515_151);
+  assert.equal(refusal?.result.ok, false);
+  assert.deepEqual(refusal?.members, { configIndex: index, members: ["a", "b"] });
+});
