@@ -222,12 +222,7 @@ export class SessionClient {
     const added = members.filter((m, i) => !this.#seeds.includes(m) && members.indexOf(m) === i);
     if (added.length === 0) return;
     this.#seeds = [...this.#seeds, ...added];
-    this.#members = this.#tryOrder();
-  }
-
-  /** Learned members (in the order they came), then the seeds not among them. */
-  #tryOrder(): readonly string[] {
-    return [...this.#learned, ...this.#seeds.filter((m) => !this.#learned.has(m))];
+    this.#members = [...this.#members, ...added.filter((m) => !this.#learned.has(m))];
   }
 
   /** Registers a listener for events. */
@@ -427,7 +422,8 @@ export class SessionClient {
     if (list.configIndex <= this.#learnedIndex || list.members.length === 0) return;
     this.#learnedIndex = list.configIndex;
     this.#learned = new Set(list.members);
-    this.#members = this.#tryOrder();
+    const seeds = this.#seeds.filter((m) => !this.#learned.has(m));
+    this.#members = [...list.members, ...seeds];
     this.#nextMember = Math.floor(this.#random() * list.members.length);
   }
 
