@@ -246,20 +246,6 @@ export class RaftNode {
     return this.#membership();
   }
 
-  /**
-   * The configuration in force at the commit index, with the index it took effect at (its entry's,
-   * or the snapshot's that carried it). Unlike {@linkcode RaftNode.membership} it never names a
-   * member whose addition may still be lost, nor leaves out one whose removal may.
-   */
-  get committedMembership(): { readonly index: number; readonly membership: Membership } {
-    const committed = this.#log.committed;
-    for (let i = this.#configs.length - 1; i >= 0; i--) {
-      const config = this.#configs[i]!;
-      if (config.index <= committed) return config;
-    }
-    return { index: 0, membership: { members: [] } };
-  }
-
   /** A copy of the member's state for observers. */
   status(): RaftStatus {
     const progress: Record<NodeId, ProgressStatus> = {};

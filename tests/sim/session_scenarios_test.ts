@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import type { ProtocolResult } from "../../lib/protocols/raft/protocol.ts";
-import type { MembershipChange } from "../../lib/raft/types.ts";
 import type { ClientResult } from "../../lib/protocols/raft/session_client.ts";
 import { Partition } from "../../lib/testing/sim/partitions.ts";
 import {
@@ -245,67 +244,6 @@ Deno.test({
     const rb = await_(sim, b);
     assert.ok(rb.ok && rb.value === 3, JSON.stringify(rb));
   },
-});
-
-/**
- * Makes one membership change on the current leader (retrying while a change is in progress or
- * there is no leader) and runs until it is committed.
- */
-function reconfigure(sim: SessionSimulation, change: MembershipChange): void {
-  let index = 0;
-  const accepted = sim.runUntil(() => {
-    const leader = sim.cluster.leaders()[0];
-    if (leader === undefined) return false;
-    try {
-      index = leader.proposeMembershipChange(change);
-      return true;
-    } catch {
-      return false; // the previous change is not committed yet: try again later
-    }
-  }, 3000);
-  assert.ok(accepted, `${JSON.stringify(change)} was never accepted`);
-  const committed = sim.runUntil(
-    () => sim.cluster.leaders().some((n) => n.raft.commitIndex >= index),
-    3000,
-  );
-  assert.ok(committed, `${JSON.stringify(change)} was never committed`);
-}
-
-Deno.test("session scenario: a client whose every given member is replaced learns the new ones and keeps working", () => {
-  // Clients are told of no added member: they know n1–n3 and what the members answer them.
-  const sim = quietCluster({ announceMembers: false, clients: 1 });
-  const c = sim.clients[0]!;
-  const seeds = ["n1", "n2", "n3"];
-  assert.deepEqual(c.client.members, seeds);
-  assert.ok(call(sim, c, COUNTER_SERVICE, "add", { delta: 1 }).ok);
-  // Replace the members one by one: add a new one (it is promoted once caught up), remove an old
-  // one. The client keeps its session through keep-alives in between.
-  for (const [i, old] of seeds.entries()) {
-    const added = `n${seeds.length + i + 1}`;
-    sim.cluster.addNode(added);
-    reconfigure(sim, { kind: "add", id: added, type: "promotable" });
-    const promoted = sim.runUntil(
-      () =>
-        sim.cluster.leaders()[0]?.raft.membership.members.some((m) =>
-          m.id === added && m.type === "active"
-        ) ?? false,
-      3000,
-    );
-    assert.ok(promoted, `${added} was not promoted`);
-    reconfigure(sim, { kind: "remove", id: old });
-    sim.runFor(sim.sessionTimeoutMs); // a few keep-alives
-    assert.equal(sim.cluster.nodes.get(old)!.status, "retired", `${old} still runs`);
-  }
-  assert.deepEqual(c.client.members, ["n4", "n5", "n6", ...seeds], "learned members come first");
-  // Crash the leader, so the client must find the next one among the members it learned.
-  const leader = sim.leader()!;
-  sim.cluster.crash(leader.node!);
-  const add = call(sim, c, COUNTER_SERVICE, "add", { delta: 2 });
-  assert.ok(add.ok && add.value === 3, JSON.stringify(add));
-  const value = read(sim, c, COUNTER_SERVICE, {}, "LINEARIZABLE");
-  assert.ok(value.ok && value.value === 3, JSON.stringify(value));
-  assert.equal(c.client.state, "CONNECTED");
-  settleAndCheck(sim);
 });
 
 /**

@@ -161,22 +161,6 @@ export type ProtocolError = OperationError;
 /** The outcome of a request, as the state machine or the server gives it. */
 export type ProtocolResult = OperationResult;
 
-/** Most members a {@linkcode MemberList} may name; a longer list is refused. */
-export const MEMBER_LIST_MAX = 1024;
-
-/**
- * The members a client may talk to, as the leader that answered knows them (copycat-spec §1.2,
- * `RegisterResponse`/`KeepAliveResponse` `members`): the replicated members (active, promotable,
- * passive; never reserve) of its committed configuration. A configuration merely appended is
- * left out: its added member may never join, and its removed member may still be needed.
- */
-export interface MemberList {
-  /** Where that configuration took effect in the log; a client keeps the highest it has seen. */
-  readonly configIndex: number;
-  /** Member addresses, sorted, without duplicates. */
-  readonly members: readonly string[];
-}
-
 /** The answer to a request. */
 export interface ResponseMessage {
   /** Message kind. */
@@ -185,8 +169,6 @@ export interface ResponseMessage {
   readonly id: number;
   /** The outcome. */
   readonly result: ProtocolResult;
-  /** With register, keep-alive and `NOT_LEADER` answers: the partition's members. */
-  readonly members?: MemberList;
 }
 
 /** Events pushed to a session's client. */
@@ -244,32 +226,5 @@ export function requestProblem(request: unknown): string | null {
   for (const [name, ok] of Object.entries(fields)) {
     if (!ok(r[name])) return `'${name}' is invalid: got ${JSON.stringify(r[name])}`;
   }
-  return null;
-}
-
-/**
- * Checks a member list from a response before a client adopts it. A client cannot answer a
- * member `BAD_REQUEST`; it ignores a bad list and keeps the members it knows.
- *
- * @param list What arrived in `ResponseMessage.members`.
- * @returns `null` if it is well formed, else what is wrong with it.
- */
-export function memberListProblem(list: unknown): string | null {
-  if (list === null || typeof list !== "object") return "the member list is not an object";
-  const l = list as Record<string, unknown>;
-  if (!count(l.configIndex)) {
-    return `'configIndex' must be a non-negative integer: got ${JSON.stringify(l.configIndex)}`;
-  }
-  const members = l.members;
-  if (!Array.isArray(members)) return `'members' must be an array: got ${JSON.stringify(members)}`;
-  if (members.length > MEMBER_LIST_MAX) {
-    return `'members' names ${members.length} members, more than ${MEMBER_LIST_MAX}`;
-  }
-  for (const m of members) {
-    if (typeof m !== "string" || m.length === 0) {
-      return `'members' holds an invalid address: ${JSON.stringify(m)}`;
-    }
-  }
-  if (new Set(members).size !== members.length) return "'members' names a member twice";
   return null;
 }

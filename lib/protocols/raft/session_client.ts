@@ -12,15 +12,13 @@
  */
 
 import type { ErrorCode } from "../../errors.ts";
-import {
-  type ClientRequest,
-  type Consistency,
-  type EventsMessage,
-  type MemberList,
-  memberListProblem,
-  type ProtocolError,
-  type ProtocolResult,
-  type ServerMessage,
+import type {
+  ClientRequest,
+  Consistency,
+  EventsMessage,
+  ProtocolError,
+  ProtocolResult,
+  ServerMessage,
 } from "./protocol.ts";
 
 /** Session states (copycat-spec §1.1). Before the first registration the state is SUSPENDED. */
@@ -36,11 +34,7 @@ export type RecoveryStrategy = "recover" | "close";
 export interface SessionClientOptions {
   /** The client's id, stable across its sessions. */
   readonly clientId: string;
-  /**
-   * Addresses of some of the partition's members to start from (copied). The client learns the
-   * current members from register, keep-alive and `NOT_LEADER` answers, tries those first and
-   * keeps these as a fallback, so it still reaches the partition after all of these are replaced.
-   */
+  /** Addresses of the partition's members. */
   readonly members: readonly string[];
   /** Wall-clock (or virtual) milliseconds. */
   readonly now: () => number;
@@ -124,8 +118,7 @@ export const CLIENT_PENDING_MAX = 10_000;
 /** One client session. */
 export class SessionClient {
   readonly #clientId: string;
-  /** The members given at construction: the fallback when no learned member answers. */
-  #seeds: readonly string[];
+  readonly #members: readonly string[];
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #sessionTimeoutMs: number;
@@ -136,13 +129,6 @@ export class SessionClient {
   #state: SessionState = "SUSPENDED";
   #sessionId = 0;
   #leader: string | null = null;
-  /** The members of the newest committed configuration a member sent (none before the first). */
-  #learned: ReadonlySet<string> = new Set();
-  /** The `configIndex` of `#learned`; an older list is ignored. */
-  #learnedIndex = -1;
-  /** Learned members, then the seeds not among them: the order in which members are tried. */
-  #members: readonly string[];
-  /** Where the search for a member to talk to starts, in `#members`. */
   #nextMember = 0;
   #nextRequestId = 1;
   #outbox: ClientOutputMessage[] = [];
@@ -187,8 +173,7 @@ export class SessionClient {
       throw new RangeError("Cannot create session client as 'members' is empty");
     }
     this.#clientId = options.clientId;
-    this.#seeds = [...options.members];
-    this.#members = this.#seeds;
+    this.#members = options.members;
     this.#now = options.now;
     this.#random = options.random;
     this.#sessionTimeoutMs = positive(options.sessionTimeoutMs ?? 5000, "sessionTimeoutMs");
@@ -203,26 +188,9 @@ export class SessionClient {
     return this.#state;
   }
 
-  /** The members the client knows, in the order it tries them: learned ones, then the seeds. */
-  get members(): readonly string[] {
-    return this.#members;
-  }
-
   /** The current session id (0 before registration). */
   get sessionId(): number {
     return this.#sessionId;
-  }
-
-  /**
-   * Adds members the host learned of elsewhere (its configuration, DNS) to the fallback list.
-   *
-   * @param members Member addresses; those already known are skipped.
-   */
-  addSeeds(members: readonly string[]): void {
-    const added = members.filter((m, i) => !this.#seeds.includes(m) && members.indexOf(m) === i);
-    if (added.length === 0) return;
-    this.#seeds = [...this.#seeds, ...added];
-    this.#members = [...this.#members, ...added.filter((m) => !this.#learned.has(m))];
   }
 
   /** Registers a listener for events. */
@@ -389,7 +357,6 @@ export class SessionClient {
       return;
     }
     const { id, result } = message;
-    this.#learnMembers(message.members);
     if (!result.ok && result.error.code === "NOT_LEADER" && !result.error.leader) {
       this.#suspect(from); // it knows no leader: try another member next
     }
@@ -409,23 +376,6 @@ export class SessionClient {
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  /**
-   * Adopts the member list an answer carries if its configuration is newer than the one held
-   * (copycat-spec §1.2 `selector.reset(leader, members)`): a late answer, or one from a member
-   * that was removed and missed later changes, never brings back an older list. The seeds stay
-   * behind the learned members, so the client never drops the members it started with; a
-   * malformed or empty list is ignored.
-   */
-  #learnMembers(list: MemberList | undefined): void {
-    if (list === undefined || memberListProblem(list) !== null) return;
-    if (list.configIndex <= this.#learnedIndex || list.members.length === 0) return;
-    this.#learnedIndex = list.configIndex;
-    this.#learned = new Set(list.members);
-    const seeds = this.#seeds.filter((m) => !this.#learned.has(m));
-    this.#members = [...list.members, ...seeds];
-    this.#nextMember = Math.floor(this.#random() * list.members.length);
-  }
 
   #onRegister(from: string, result: ProtocolResult): void {
     this.#register = null;
@@ -635,21 +585,15 @@ export class SessionClient {
     }
   }
 
-  /**
-   * The leader if known, else the next member not suspected of being down: a learned one if any
-   * is, since a seed may have been removed since (it would only time out).
-   */
+  /** The leader if known, else the next member not suspected of being down. */
   #leaderTarget(): string {
     if (this.#leader !== null) return this.#leader;
     const n = this.#members.length;
-    let seed: string | null = null;
     for (let k = 0; k < n; k++) {
       const member = this.#members[(this.#nextMember + k) % n]!;
-      if (!this.#available(member)) continue;
-      if (this.#learned.has(member) || this.#learned.size === 0) return member;
-      seed ??= member;
+      if (this.#available(member)) return member;
     }
-    return seed ?? this.#members[this.#nextMember]!;
+    return this.#members[this.#nextMember]!;
   }
 
   /**
@@ -660,11 +604,9 @@ export class SessionClient {
     if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader" || op.tries >= 2) {
       return this.#leaderTarget();
     }
-    const available = this.#members.filter((m) =>
+    const pool = this.#members.filter((m) =>
       this.#available(m) && (this.#strategy === "any" || m !== this.#leader)
     );
-    const learned = available.filter((m) => this.#learned.has(m));
-    const pool = learned.length > 0 ? learned : available;
     if (pool.length === 0) return this.#leaderTarget();
     return pool[Math.floor(this.#random() * pool.length)]!;
   }

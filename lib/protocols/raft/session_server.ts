@@ -10,7 +10,6 @@
  */
 
 import { assert } from "../../raft/_assert.ts";
-import { isReplicatedType } from "../../raft/membership.ts";
 import type { RaftNode } from "../../raft/raft.ts";
 import { type Entry, EntryType, type ReadState, type Snapshot } from "../../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
@@ -19,12 +18,9 @@ import {
   type CommandRequest,
   type EventBatch,
   failure,
-  MEMBER_LIST_MAX,
-  type MemberList,
   type ProtocolResult,
   type QueryRequest,
   requestProblem,
-  type ResponseMessage,
   type ServerMessage,
 } from "./protocol.ts";
 import type { SessionStateMachine } from "./session_manager.ts";
@@ -231,9 +227,7 @@ export class SessionServer {
         const answer = entry.term === pending.term && result.response !== null
           ? result.response
           : this.#notLeader();
-        const sessionOp = result.tag === OperationTag.Register ||
-          result.tag === OperationTag.KeepAlive;
-        this.#reply(pending.client, pending.id, answer, sessionOp);
+        this.#reply(pending.client, pending.id, answer);
       }
       if (result.tag === OperationTag.Unregister && entry.type === EntryType.Normal) {
         this.#forgetClosedSessions();
@@ -496,31 +490,8 @@ export class SessionServer {
     );
   }
 
-  /**
-   * The members a client may talk to: the replicated members of the configuration this member
-   * knows to be committed (reserve members hold no log: they could serve nothing). `undefined`
-   * while it knows none, e.g. a member just added that has not heard from the leader yet.
-   */
-  #memberList(): MemberList | undefined {
-    const { index, membership } = this.#raft.committedMembership;
-    // Clients refuse a longer list; a group that large would still be reached through these.
-    const members = membership.members.filter((m) => isReplicatedType(m.type)).map((m) => m.id)
-      .slice(0, MEMBER_LIST_MAX);
-    return members.length === 0 ? undefined : { configIndex: index, members };
-  }
-
-  /**
-   * Answers a client. Register and keep-alive answers carry the members (copycat-spec §1.2, §1.3),
-   * and so does every `NOT_LEADER`: a client looking for the leader may know only members that
-   * have since been removed.
-   */
-  #reply(client: string, id: number, result: ProtocolResult, sessionOp = false): void {
+  #reply(client: string, id: number, result: ProtocolResult): void {
     assert(Number.isSafeInteger(id), `reply: bad request id ${id}`);
-    const notLeader = !result.ok && result.error.code === "NOT_LEADER";
-    const members = sessionOp || notLeader ? this.#memberList() : undefined;
-    const message: ResponseMessage = members === undefined
-      ? { type: "response", id, result }
-      : { type: "response", id, result, members };
-    this.#outbox.push({ to: client, message });
+    this.#outbox.push({ to: client, message: { type: "response", id, result } });
   }
 }
