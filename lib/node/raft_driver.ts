@@ -19,7 +19,9 @@ import type { Message } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
-import type { Entry, ReadState, Snapshot, SoftState } from "../raft/types.ts";
+import type { Entry, NodeId, ReadState, Role, Snapshot, SoftState } from "../raft/types.ts";
+import type { RaftProposer } from "../protocols/raft/session_server.ts";
+import { type Cancel, type Clock, systemClock } from "./clock.ts";
 import type { AsyncSyncable, SyncBatcher } from "./sync_batcher.ts";
 
 /** What the driver calls out to. */
@@ -34,6 +36,10 @@ export interface RaftDriverHooks {
   readStates?(states: readonly ReadState[]): void;
   /** The member's role or known leader changed. */
   softState?(state: SoftState): void;
+  /** Application work on each tick, after the core's (e.g. expiring sessions). */
+  tick?(): void;
+  /** The Ready loop has nothing more to do for now (e.g. to flush an outbox). */
+  idle?(): void;
   /**
    * Serializes the state machine as it is now (everything applied so far), when the core asks
    * for a snapshot. Without this hook no snapshot is taken and the log is never compacted.
@@ -45,6 +51,8 @@ export interface RaftDriverHooks {
 export interface RaftDriverOptions {
   /** Milliseconds per Raft tick. Default 50. */
   readonly tickMs?: number;
+  /** Time and timers. Default {@linkcode systemClock}. */
+  readonly clock?: Clock;
   /** Entries kept in the log before a snapshot, for followers slightly behind. Default 1000. */
   readonly retainEntries?: number;
   /**
@@ -97,9 +105,10 @@ interface PendingProposal {
  * driver.stop();
  * ```
  */
-export class RaftDriver {
+export class RaftDriver implements RaftProposer {
   /** The member's core. */
   readonly node: RaftNode;
+  readonly #clock: Clock;
   readonly #storage: RaftStorage;
   readonly #hooks: RaftDriverHooks;
   readonly #tickMs: number;
@@ -111,7 +120,7 @@ export class RaftDriver {
   #busy = false;
   #syncs = 0;
   #asyncSyncs = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopTimer: Cancel | undefined;
   #running = false;
   #scheduled = false;
   #stopped = false;
@@ -143,6 +152,7 @@ export class RaftDriver {
       );
     }
     this.node = node;
+    this.#clock = options.clock ?? systemClock;
     this.#storage = storage;
     this.#hooks = hooks;
     this.#tickMs = tickMs;
@@ -160,24 +170,53 @@ export class RaftDriver {
 
   /** Starts ticking. */
   start(): void {
-    if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => this.tick(), this.#tickMs);
+    if (this.#stopTimer !== undefined || this.#stopped) return;
+    this.#stopTimer = this.#clock.every(this.#tickMs, () => this.tick());
     this.#schedule();
   }
 
-  /** Advances the core's clock by one tick: the timer `start()` sets calls this every `tickMs`. */
+  /**
+   * Advances the core's clock by one tick, then runs the application's tick hook: the timer
+   * `start()` sets calls this every `tickMs`.
+   */
   tick(): void {
     if (this.#stopped) return;
     this.node.tick();
+    this.#hooks.tick?.();
     this.#schedule();
   }
 
   /** Stops ticking and fails every pending proposal. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
     this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`));
+  }
+
+  /** Whether `stop()` was called (or a failure stopped the driver). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** The member's id. */
+  get id(): NodeId {
+    return this.node.id;
+  }
+
+  /** The member's role. */
+  get role(): Role {
+    return this.node.role;
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.node.term;
+  }
+
+  /** The leader known in the current term, or `null`. */
+  get leader(): NodeId | null {
+    return this.node.leader;
   }
 
   /** Hands a message from the transport to the core. */
@@ -209,6 +248,23 @@ export class RaftDriver {
    * @throws {ProposalDroppedError} If the entry was overwritten by another leader's.
    */
   propose(data: Uint8Array): Promise<Entry> {
+    const index = this.append(data);
+    const term = this.node.term;
+    return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
+  }
+
+  /**
+   * Appends data to the leader's log and wakes the Ready loop, without waiting for the entry:
+   * for hosts that follow applied entries themselves (the session server does).
+   *
+   * @param data The payload.
+   * @returns The index the entry will have if it commits.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {SynodError} `ENTRY_TOO_LARGE` if `data` exceeds `entryBytesMax`.
+   * @throws {ProposalDroppedError} During a leadership transfer, or when too many entries are
+   *   uncommitted.
+   */
+  append(data: Uint8Array): number {
     if (data.length > this.#entryBytesMax) {
       throw new SynodError(
         "ENTRY_TOO_LARGE",
@@ -216,11 +272,24 @@ export class RaftDriver {
       );
     }
     const index = this.node.propose(data);
-    const term = this.node.term;
     if (this.#syncing) this.#busy = true;
     this.#schedule();
     this.#scheduleWriteAhead();
-    return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
+    return index;
+  }
+
+  /**
+   * Requests a linearizable read and wakes the Ready loop; the read is released through the
+   * `readStates` hook (see `RaftNode.readIndex`).
+   *
+   * @param context Returned unchanged with the read state.
+   * @param options `lease` to allow a lease read.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ProposalDroppedError} If too many reads are pending.
+   */
+  readIndex(context: string, options: { lease?: boolean } = {}): void {
+    this.node.readIndex(context, options);
+    this.#schedule();
   }
 
   /** The error that stopped the driver, if any (a storage failure is fatal). */
@@ -234,10 +303,19 @@ export class RaftDriver {
   #schedule(): void {
     if (this.#scheduled || this.#running || this.#stopped) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
+    this.#clock.defer(() => {
       this.#scheduled = false;
-      this.#run().catch((e) => this.#fail(e));
+      this.#runGuarded();
     });
+  }
+
+  #runGuarded(): void {
+    try {
+      this.#run();
+    } catch (e) {
+      this.#running = false;
+      this.#fail(e);
+    }
   }
 
   #fail(e: unknown): void {
@@ -249,7 +327,7 @@ export class RaftDriver {
   #scheduleWriteAhead(): void {
     if (!this.#syncing || this.#writeAheadScheduled) return;
     this.#writeAheadScheduled = true;
-    queueMicrotask(() => {
+    this.#clock.defer(() => {
       this.#writeAheadScheduled = false;
       try {
         this.#writeAhead();
@@ -276,47 +354,72 @@ export class RaftDriver {
     this.entriesWrittenAhead += unstable.length - k;
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Works through Readys until none is left. A Ready synced in place is finished in the same
+   * call; one synced off the event loop is finished when its sync resolves, and the loop goes on
+   * from there.
+   */
+  #run(): void {
     this.#running = true;
-    try {
-      while (!this.#stopped && this.node.hasReady()) {
-        const rd = this.node.ready();
-        await this.#persist(rd);
-        if (this.#stopped) return;
-        if (rd.messages.length > 0) this.#hooks.send(rd.messages);
-        if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
-        this.#applyReady(rd);
-        // Entries proposed here may still commit under the next leader: they are answered
-        // when applied, or fail when another leader's entry takes their index.
-        this.node.advance(rd);
+    while (!this.#stopped && this.node.hasReady()) {
+      const rd = this.node.ready();
+      const syncing = this.#persist(rd);
+      if (syncing !== undefined) {
+        syncing.then(
+          () => {
+            if (this.#stopped) {
+              this.#running = false;
+              return;
+            }
+            this.#finish(rd);
+            this.#runGuarded();
+          },
+          (e) => {
+            this.#running = false;
+            this.#fail(e);
+          },
+        );
+        return;
       }
-    } finally {
-      this.#running = false;
+      this.#finish(rd);
     }
+    this.#running = false;
+    if (!this.#stopped) this.#hooks.idle?.();
   }
 
-  async #persist(rd: Ready): Promise<void> {
+  /** After a Ready is durable: send, apply, advance. */
+  #finish(rd: Ready): void {
+    if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+    if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
+    this.#applyReady(rd);
+    // Entries proposed here may still commit under the next leader: they are answered
+    // when applied, or fail when another leader's entry takes their index.
+    this.node.advance(rd);
+  }
+
+  /** Writes a Ready; returns the sync's promise when it runs off the event loop. */
+  #persist(rd: Ready): Promise<void> | undefined {
     if (rd.snapshot !== null) this.#storage.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       const unwritten = this.#unwritten(rd.entries);
       if (unwritten.length > 0) this.#storage.append(unwritten);
     }
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
-    if (!rd.mustSync) return; // a commit index alone need not be durable
+    if (!rd.mustSync) return undefined; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
     this.#syncs++;
     if (this.#syncBatcher === null && (storage.syncAsync === undefined || !this.#syncOffLoop())) {
-      await storage.sync();
-      return;
+      return storage.sync() ?? undefined;
     }
     this.#syncing = true;
     this.#busy = false;
     this.#asyncSyncs++;
-    try {
-      await (this.#syncBatcher !== null ? this.#syncBatcher.sync(storage) : storage.syncAsync!());
-    } finally {
+    const sync = this.#syncBatcher !== null
+      ? this.#syncBatcher.sync(storage)
+      : storage.syncAsync!();
+    return sync.finally(() => {
       this.#syncing = false;
-    }
+    });
   }
 
   /** Whether this sync goes off the event loop (see {@linkcode SyncMode}). */

@@ -10,8 +10,14 @@
  */
 
 import { assert } from "../../raft/_assert.ts";
-import type { RaftNode } from "../../raft/raft.ts";
-import { type Entry, EntryType, type ReadState, type Snapshot } from "../../raft/types.ts";
+import {
+  type Entry,
+  EntryType,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+} from "../../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import {
   type ClientRequest,
@@ -25,10 +31,83 @@ import {
 } from "./protocol.ts";
 import type { SessionStateMachine } from "./session_manager.ts";
 
+/**
+ * What the session server needs of its Raft member: who leads, and a way to append entries and
+ * ask for reads that wakes whatever runs the member's Ready loop. `RaftDriver` implements it.
+ */
+export interface RaftProposer {
+  /** The member's id. */
+  readonly id: NodeId;
+  /** The member's role. */
+  readonly role: Role;
+  /** The current term. */
+  readonly term: number;
+  /** The leader known in the current term, or `null`. */
+  readonly leader: NodeId | null;
+  /**
+   * Appends a payload to the leader's log.
+   *
+   * @param data The payload.
+   * @returns The index the entry will have if it commits.
+   * @throws {NotLeaderError} If the member is not the leader.
+   * @throws {SynodError} When the entry cannot be proposed now (`PROPOSAL_DROPPED`,
+   *   `ENTRY_TOO_LARGE`).
+   */
+  append(data: Uint8Array): number;
+  /**
+   * Requests a linearizable read, released later through `SessionServer.readStates`.
+   *
+   * @param context Returned with the read state.
+   * @param options `lease` to allow a lease read.
+   * @throws {NotLeaderError} If the member is not the leader.
+   */
+  readIndex(context: string, options?: { lease?: boolean }): void;
+}
+
+/** The parts of a Raft core that {@linkcode coreProposer} needs (`RaftNode` has them). */
+export type ProposingCore =
+  & Omit<RaftProposer, "append">
+  & { propose(data: Uint8Array): number };
+
+/**
+ * A {@linkcode RaftProposer} over a bare Raft core, for hosts that run its Ready loop
+ * themselves after every call (tests and simulations that step cores by hand).
+ *
+ * @example
+ * ```ts
+ * import { RaftNode } from "../../raft/raft.ts";
+ * import { MemoryStorage } from "../../raft/storage.ts";
+ * import { coreProposer } from "./session_server.ts";
+ * const node = new RaftNode({ id: "a", random: Math.random }, new MemoryStorage());
+ * console.assert(coreProposer(node).role === "follower");
+ * ```
+ *
+ * @param core The core.
+ * @returns A proposer that reads the core's state live and appends with `propose`.
+ */
+export function coreProposer(core: ProposingCore): RaftProposer {
+  return {
+    get id() {
+      return core.id;
+    },
+    get role() {
+      return core.role;
+    },
+    get term() {
+      return core.term;
+    },
+    get leader() {
+      return core.leader;
+    },
+    append: (data) => core.propose(data),
+    readIndex: (context, options) => core.readIndex(context, options),
+  };
+}
+
 /** Options of {@linkcode SessionServer}. */
 export interface SessionServerOptions {
-  /** The member's Raft core (proposals and reads go through it). */
-  readonly raft: RaftNode;
+  /** The member's Raft group (proposals and reads go through it). */
+  readonly raft: RaftProposer;
   /** The member's state machine (the host applies nothing itself). */
   readonly stateMachine: SessionStateMachine;
   /** Wall-clock milliseconds, stamped into proposals (virtual time in the simulator). */
@@ -81,7 +160,7 @@ interface PendingQuery {
 
 /** Hosts one member's sessions. */
 export class SessionServer {
-  readonly #raft: RaftNode;
+  readonly #raft: RaftProposer;
   readonly #sm: SessionStateMachine;
   readonly #now: () => number;
   readonly #maxPendingQueries: number;
@@ -270,7 +349,7 @@ export class SessionServer {
     for (const sessionId of this.#sm.expiredSessions(this.#now())) {
       if (this.#expiring.has(sessionId)) continue;
       try {
-        this.#raft.propose(encodeOperation({
+        this.#raft.append(encodeOperation({
           tag: OperationTag.Unregister,
           timestamp: this.#now(),
           sessionId,
@@ -312,7 +391,7 @@ export class SessionServer {
   #propose(client: string, id: number, op: Operation): void {
     let index: number;
     try {
-      index = this.#raft.propose(encodeOperation(op));
+      index = this.#raft.append(encodeOperation(op));
     } catch (e) {
       const code = (e as { code?: string }).code;
       this.#reply(

@@ -11,7 +11,7 @@ import type { ClientRequest, Consistency, ServerMessage } from "./protocol.ts";
 import type { ClientEvent, ClientResult } from "./session_client.ts";
 import { SessionClient } from "./session_client.ts";
 import { SessionStateMachine } from "./session_manager.ts";
-import { SessionServer } from "./session_server.ts";
+import { coreProposer, SessionServer } from "./session_server.ts";
 import type { Service } from "./service.ts";
 
 /** A counter that publishes "added" to the adding session. */
@@ -67,7 +67,11 @@ class SessionHarness {
     });
     this.machines.set(id, sm);
     const node = this.cluster.node(id);
-    const server = new SessionServer({ raft: node.raft, stateMachine: sm, now: () => this.time });
+    const server = new SessionServer({
+      raft: coreProposer(node.raft),
+      stateMachine: sm,
+      now: () => this.time,
+    });
     server.applyEntries(node.applied); // what the member applied before the server existed
     this.servers.set(id, server);
   }

@@ -14,7 +14,7 @@ import type { Entry, NodeId, ReadState, Snapshot } from "../../raft/types.ts";
 import type { RaftNode } from "../../raft/raft.ts";
 import type { ClientRequest, EventBatch, ServerMessage } from "../../protocols/raft/protocol.ts";
 import { type ApplyResult, SessionStateMachine } from "../../protocols/raft/session_manager.ts";
-import { SessionServer } from "../../protocols/raft/session_server.ts";
+import { coreProposer, SessionServer } from "../../protocols/raft/session_server.ts";
 import type { ServiceFactory } from "../../protocols/raft/service.ts";
 import type { Prng } from "../prng.ts";
 import type { SimCluster } from "./cluster.ts";
@@ -313,7 +313,7 @@ export class SessionHost implements SimApp {
     sm.onApplied = (r) => this.#o.published.record(r.events);
     this.#sm = sm;
     this.#server = new SessionServer({
-      raft: raft as unknown as RaftNode,
+      raft: coreProposer(raft as unknown as RaftNode),
       stateMachine: sm,
       now: () => this.#o.cluster.now() + this.#o.clockSkewMs,
     });
