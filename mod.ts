@@ -41,3 +41,13 @@ export {
   type RaftDriverOptions,
   type SyncMode,
 } from "./lib/node/raft_driver.ts";
+export { type Cancel, type Clock, systemClock } from "./lib/node/clock.ts";
+export {
+  Member,
+  type MemberOptions,
+  serviceFactory,
+  type ServiceTypes,
+} from "./lib/node/member.ts";
+export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/node/client.ts";
+export type { Receiver, Transport, WireMessage } from "./lib/transport/transport.ts";
+export { InMemoryNetwork } from "./lib/transport/memory.ts";

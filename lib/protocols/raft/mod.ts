@@ -11,3 +11,4 @@ export * from "./session_manager.ts";
 export * from "./protocol.ts";
 export * from "./session_server.ts";
 export * from "./session_client.ts";
+export * from "./typed.ts";

@@ -1,0 +1,238 @@
+/**
+ * One member of a Raft group as one piece: the Raft core run by a {@linkcode RaftDriver}, the
+ * {@linkcode SessionStateMachine} hosting the services, and the {@linkcode SessionServer} that
+ * answers clients — joined here and nowhere else, over three narrow edges: a {@linkcode Clock},
+ * a {@linkcode Transport} and a {@linkcode RaftStorage}. Production and the simulator both run
+ * this class (DESIGN.md, "The simulator runs production code").
+ *
+ * Every proposal or read the session server makes wakes the driver's Ready loop in the same
+ * turn, so a session command costs a round of replication and a sync, never a tick.
+ *
+ * @module
+ */
+
+import { RaftNode } from "../raft/raft.ts";
+import type { RaftConfig } from "../raft/config.ts";
+import type { RaftStorage } from "../raft/storage.ts";
+import type { Membership, NodeId, Role } from "../raft/types.ts";
+import { SessionStateMachine } from "../protocols/raft/session_manager.ts";
+import { SessionServer, type SessionServerOptions } from "../protocols/raft/session_server.ts";
+import type { Service, ServiceFactory } from "../protocols/raft/service.ts";
+import type { Transport, WireMessage } from "../transport/transport.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { RaftDriver, type RaftDriverOptions } from "./raft_driver.ts";
+
+/** Services a member hosts: a factory, or constructors by type (`"counter"` serves `"counter/…"`). */
+export type ServiceTypes = ServiceFactory | Readonly<Record<string, () => Service>>;
+
+/** Options of {@linkcode Member}. */
+export interface MemberOptions {
+  /** This member's id; also its address on the transport. */
+  readonly id: NodeId;
+  /**
+   * The founding members of a new group, all voting. Ignored when `storage` already holds state
+   * (a restart) and for a member that joins an existing group (leave it out then).
+   */
+  readonly members?: readonly NodeId[];
+  /** The group's durable state (`DiskStorage`), or `MemoryStorage` for tests. */
+  readonly storage: RaftStorage;
+  /** The member's endpoint; its address must be `id`. */
+  readonly transport: Transport;
+  /** The services clients may use. */
+  readonly services: ServiceTypes;
+  /** Time and timers. Default {@linkcode systemClock}. */
+  readonly clock?: Clock;
+  /** Uniform [0, 1) for election timeouts. Default `Math.random`. */
+  readonly random?: () => number;
+  /** Raft options (timeouts in ticks, flow control, snapshots). */
+  readonly raft?: Omit<RaftConfig, "id" | "random" | "bootstrap" | "applied">;
+  /** Driver options (`tickMs`, `syncMode`, `syncBatcher`, …). */
+  readonly driver?: Omit<RaftDriverOptions, "clock">;
+  /** Session server options. */
+  readonly sessions?: Omit<SessionServerOptions, "raft" | "stateMachine" | "now">;
+}
+
+/**
+ * Resolves a service name against {@linkcode ServiceTypes}: a record maps the part before the
+ * first `/` (or the whole name) to a constructor.
+ *
+ * @param types The services.
+ * @returns A factory.
+ */
+export function serviceFactory(types: ServiceTypes): ServiceFactory {
+  if (typeof types === "function") return types;
+  if (types === null || typeof types !== "object") {
+    throw new TypeError(`Cannot host services as 'services' must be a function or an object`);
+  }
+  return (name) => {
+    const slash = name.indexOf("/");
+    const type = slash < 0 ? name : name.slice(0, slash);
+    return Object.hasOwn(types, type) ? types[type]!() : undefined;
+  };
+}
+
+/**
+ * A Raft group member with client sessions.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryNetwork } from "../transport/memory.ts";
+ * import { MemoryStorage } from "../raft/storage.ts";
+ * import { Member } from "./member.ts";
+ * const network = new InMemoryNetwork();
+ * const member = new Member({
+ *   id: "a",
+ *   members: ["a"],
+ *   storage: new MemoryStorage(),
+ *   transport: network.endpoint("a"),
+ *   services: { echo: () => ({ commands: {}, queries: {}, snapshot: () => null, restore() {} }) },
+ * });
+ * member.start();
+ * member.stop();
+ * ```
+ */
+export class Member {
+  /** The driver running the core (for status, tests and tools). */
+  readonly driver: RaftDriver;
+  /** The state machine hosting the services. */
+  readonly stateMachine: SessionStateMachine;
+  readonly #server: SessionServer;
+  readonly #transport: Transport;
+  #started = false;
+
+  /**
+   * Builds the member from its storage: the state machine restarts from the durable snapshot,
+   * and the core from the log after it. Call `start()` to begin.
+   *
+   * @param options Identity, edges and services.
+   * @throws {TypeError} If the transport's address is not `id`, or `members` is malformed.
+   */
+  constructor(options: MemberOptions) {
+    const { id, storage, transport } = options;
+    if (transport.address !== id) {
+      throw new TypeError(
+        `Cannot create member '${id}' on a transport whose address is '${transport.address}'`,
+      );
+    }
+    const clock = options.clock ?? systemClock;
+    this.stateMachine = new SessionStateMachine({
+      createService: serviceFactory(options.services),
+    });
+    const applied = restoreSnapshot(storage, this.stateMachine);
+    const node = new RaftNode({
+      ...options.raft,
+      id,
+      random: options.random ?? Math.random,
+      bootstrap: bootstrapOf(id, options.members),
+      applied,
+    }, storage);
+    this.driver = new RaftDriver(node, storage, {
+      send: (messages) => {
+        for (const message of messages) transport.send(message.to, { kind: "raft", message });
+      },
+      apply: (entries) => this.#server.applyEntries(entries),
+      restore: (snapshot) => this.#server.restore(snapshot),
+      readStates: (states) => this.#server.readStates(states),
+      takeSnapshot: () => this.stateMachine.snapshot(),
+      tick: () => this.#server.tick(),
+      idle: () => this.#flush(),
+    }, { ...options.driver, clock });
+    this.#server = new SessionServer({
+      ...options.sessions,
+      raft: this.driver,
+      stateMachine: this.stateMachine,
+      now: () => clock.wallMs(),
+    });
+    this.#transport = transport;
+  }
+
+  /** This member's id. */
+  get id(): NodeId {
+    return this.driver.id;
+  }
+
+  /** Its role now. */
+  get role(): Role {
+    return this.driver.role;
+  }
+
+  /** The leader it knows in the current term, or `null`. */
+  get leader(): NodeId | null {
+    return this.driver.leader;
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.driver.term;
+  }
+
+  /** The group's latest configuration as this member knows it. */
+  get membership(): Membership {
+    return this.driver.node.membership;
+  }
+
+  /** Starts ticking and serving: Raft messages and client requests are taken from now on. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#transport.listen((from, message) => this.#receive(from, message));
+    this.driver.start();
+  }
+
+  /** Stops the member: no more ticks or messages. The storage stays open (its owner closes it). */
+  stop(): void {
+    this.driver.stop();
+    this.#transport.close();
+  }
+
+  #receive(from: string, message: WireMessage): void {
+    if (this.driver.stopped) return;
+    switch (message.kind) {
+      case "raft":
+        this.driver.receive(message.message);
+        return;
+      case "request":
+        this.#server.receive(from, message.request);
+        break;
+      case "forward":
+        this.#server.receiveForwarded(message.client, message.request);
+        break;
+      case "server":
+        return; // members are not clients
+      default:
+        return; // an unknown kind from a newer peer: ignored
+    }
+    this.#flush();
+  }
+
+  /** Sends what the session server produced: answers, events and forwarded requests. */
+  #flush(): void {
+    for (const out of this.#server.takeOutbox()) {
+      this.#transport.send(out.to, { kind: "server", message: out.message });
+    }
+    for (const f of this.#server.takeForwards()) {
+      this.#transport.send(f.to, { kind: "forward", client: f.client, request: f.request });
+    }
+  }
+}
+
+/** Restores the state machine from the storage's snapshot; returns the index it covers. */
+function restoreSnapshot(storage: RaftStorage, sm: SessionStateMachine): number {
+  const metadata = storage.snapshotMetadata();
+  if (metadata === null) return 0;
+  sm.restore(storage.snapshotChunk(metadata.index, 0, storage.snapshotBytes()));
+  return metadata.index;
+}
+
+function bootstrapOf(id: NodeId, members: readonly NodeId[] | undefined): Membership | undefined {
+  if (members === undefined) return undefined;
+  if (!Array.isArray(members) || members.some((m) => typeof m !== "string" || m.length === 0)) {
+    throw new TypeError(`Cannot create member '${id}' as 'members' must be a list of ids`);
+  }
+  if (!members.includes(id)) {
+    throw new TypeError(
+      `Cannot create member '${id}' as 'members' (${members.join(", ")}) does not include it`,
+    );
+  }
+  return { members: members.map((m) => ({ id: m, type: "active" as const })) };
+}

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { MemoryStorage } from "../raft/storage.ts";
+import { SynodError } from "../errors.ts";
+import { defineService, serviceRef } from "../protocols/raft/typed.ts";
+import { InMemoryNetwork } from "../transport/memory.ts";
+import { RaftClient } from "./client.ts";
+import { Member } from "./member.ts";
+
+interface Counter {
+  commands: { add(by: number): number; fail(): void };
+  queries: { get(): number };
+}
+
+function counter() {
+  let value = 0;
+  return defineService<Counter>({
+    commands: {
+      add: ({ args }, ctx) => {
+        value += args;
+        ctx.publish(ctx.sessions()[0]!, "changed", value);
+        return value;
+      },
+      fail: () => {
+        throw new Error("refused");
+      },
+    },
+    queries: { get: () => value },
+    snapshot: () => value,
+    restore: (state) => (value = state as number),
+  });
+}
+
+function startGroup(ids: string[]) {
+  const network = new InMemoryNetwork();
+  const members = ids.map((id) =>
+    new Member({
+      id,
+      members: ids,
+      storage: new MemoryStorage(),
+      transport: network.endpoint(id),
+      services: { counter },
+      driver: { tickMs: 5 },
+    })
+  );
+  for (const m of members) m.start();
+  return { network, members, stop: () => members.forEach((m) => m.stop()) };
+}
+
+Deno.test("Member: three in-process members serve a typed counter through an awaitable client", async () => {
+  const { network, members, stop } = startGroup(["a", "b", "c"]);
+  const client = await RaftClient.connect({
+    members: ["a", "b", "c"],
+    transport: network.endpoint("client-1"),
+  });
+  try {
+    const hits = serviceRef<Counter>("counter/hits");
+    const events: unknown[] = [];
+    client.onEvent((e) => events.push(e.payload));
+    const results = await Promise.all([1, 2, 3].map((n) => client.command(hits, "add", n)));
+    assert.deepEqual(results, [1, 3, 6], "commands apply in submission order");
+    const value: number = await client.query(hits, "get");
+    assert.equal(value, 6);
+    assert.equal(await client.query(hits, "get", { consistency: "SEQUENTIAL" }), 6);
+    assert.equal(
+      await client.query("counter/hits", "get", undefined, { consistency: "LINEARIZABLE_LEASE" }),
+      6,
+    );
+    await assert.rejects(
+      client.command(hits, "fail"),
+      (e: unknown) => e instanceof SynodError && e.code === "APPLICATION_ERROR",
+    );
+    assert.deepEqual(events, [1, 3, 6], "events arrive with the responses, in order");
+    const leaders = members.filter((m) => m.role === "leader");
+    assert.equal(leaders.length, 1);
+  } finally {
+    await client.close();
+    stop();
+  }
+});
+
+Deno.test("Member: a session command needs no tick (the Ready loop wakes on proposals)", async () => {
+  const network = new InMemoryNetwork();
+  // One member with a tick of an hour: after its election, nothing else ticks.
+  const member = new Member({
+    id: "solo",
+    members: ["solo"],
+    storage: new MemoryStorage(),
+    transport: network.endpoint("solo"),
+    services: { counter },
+    driver: { tickMs: 3_600_000 },
+  });
+  member.start();
+  member.driver.node.campaign();
+  member.driver.tick(); // wakes the loop; a single voter wins at once
+  const client = await RaftClient.connect({
+    members: ["solo"],
+    transport: network.endpoint("c"),
+    tickMs: 3_600_000,
+  });
+  try {
+    for (let i = 1; i <= 5; i++) assert.equal(await client.command("counter/x", "add", 1), i);
+  } finally {
+    await client.close();
+    member.stop();
+  }
+});
+
+Deno.test("Member: refuses a transport whose address is not its id, and members without it", () => {
+  const network = new InMemoryNetwork();
+  assert.throws(
+    () =>
+      new Member({
+        id: "a",
+        storage: new MemoryStorage(),
+        transport: network.endpoint("b"),
+        services: {},
+      }),
+    (e: unknown) => e instanceof TypeError && /address is 'b'/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      new Member({
+        id: "a",
+        members: ["x", "y"],
+        storage: new MemoryStorage(),
+        transport: network.endpoint("a"),
+        services: {},
+      }),
+    (e: unknown) => e instanceof TypeError && /does not include it/.test(e.message),
+  );
+});
