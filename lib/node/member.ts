@@ -34,12 +34,22 @@ export interface MemberOptions {
    * (a restart) and for a member that joins an existing group (leave it out then).
    */
   readonly members?: readonly NodeId[];
+  /**
+   * The founding configuration of a new group, with member types; an alternative to `members`
+   * for groups with non-voting founders.
+   */
+  readonly bootstrap?: Membership;
   /** The group's durable state (`DiskStorage`), or `MemoryStorage` for tests. */
   readonly storage: RaftStorage;
   /** The member's endpoint; its address must be `id`. */
   readonly transport: Transport;
   /** The services clients may use. */
   readonly services: ServiceTypes;
+  /**
+   * The state machine to host the services in, for instrumentation (a subclass that records what
+   * it applies). Default: a new {@linkcode SessionStateMachine} over `services`.
+   */
+  readonly stateMachine?: SessionStateMachine;
   /** Time and timers. Default {@linkcode systemClock}. */
   readonly clock?: Clock;
   /** Uniform [0, 1) for election timeouts. Default `Math.random`. */
@@ -115,7 +125,7 @@ export class Member {
       );
     }
     const clock = options.clock ?? systemClock;
-    this.stateMachine = new SessionStateMachine({
+    this.stateMachine = options.stateMachine ?? new SessionStateMachine({
       createService: serviceFactory(options.services),
     });
     const applied = restoreSnapshot(storage, this.stateMachine);
@@ -123,7 +133,7 @@ export class Member {
       ...options.raft,
       id,
       random: options.random ?? Math.random,
-      bootstrap: bootstrapOf(id, options.members),
+      bootstrap: options.bootstrap ?? bootstrapOf(id, options.members),
       applied,
     }, storage);
     this.driver = new RaftDriver(node, storage, {
@@ -169,6 +179,11 @@ export class Member {
   /** The group's latest configuration as this member knows it. */
   get membership(): Membership {
     return this.driver.node.membership;
+  }
+
+  /** The index of the last entry applied to the services. */
+  get appliedIndex(): number {
+    return this.stateMachine.lastIndex;
   }
 
   /** Starts ticking and serving: Raft messages and client requests are taken from now on. */

@@ -19,10 +19,63 @@ import type { Message } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
-import type { Entry, NodeId, ReadState, Role, Snapshot, SoftState } from "../raft/types.ts";
+import type {
+  Entry,
+  MembershipChange,
+  NodeId,
+  ReadState,
+  Role,
+  Snapshot,
+  SoftState,
+} from "../raft/types.ts";
 import type { RaftProposer } from "../protocols/raft/session_server.ts";
 import { type Cancel, type Clock, systemClock } from "./clock.ts";
 import type { AsyncSyncable, SyncBatcher } from "./sync_batcher.ts";
+
+/**
+ * The parts of a Raft core the driver uses. {@linkcode RaftNode} is the one to use; the interface
+ * lets a test drive a fake core through the real loop.
+ */
+export type DrivenCore = Pick<
+  RaftNode,
+  | "id"
+  | "role"
+  | "term"
+  | "leader"
+  | "tick"
+  | "step"
+  | "propose"
+  | "readIndex"
+  | "hasReady"
+  | "ready"
+  | "advance"
+  | "unstableEntries"
+  | "proposeMembershipChange"
+  | "transferLeadership"
+  | "campaign"
+>;
+
+/**
+ * Instrumentation: called at each step of a Ready, for a simulator's checks and crash points or
+ * a tracer. An observer that throws stops the driver at that point, as a crash there would (the
+ * error becomes `failure`).
+ */
+export interface RaftDriverObserver {
+  /** A Ready was taken from the core; nothing of it is written yet. */
+  ready?(rd: Ready): void;
+  /** The Ready is written to storage; its sync has not started (it may not need one). */
+  written?(rd: Ready): void;
+  /** The Ready is durable; nothing of it is sent yet. */
+  durable?(rd: Ready): void;
+  /** Its messages are sent; nothing of it is applied yet. */
+  sent?(rd: Ready): void;
+  /** A snapshot from the leader is about to be restored. */
+  restoring?(snapshot: Snapshot): void;
+  /** Committed entries are about to be applied. */
+  applying?(entries: readonly Entry[]): void;
+  /** The Ready was acknowledged to the core. */
+  advanced?(rd: Ready): void;
+}
 
 /** What the driver calls out to. */
 export interface RaftDriverHooks {
@@ -53,6 +106,8 @@ export interface RaftDriverOptions {
   readonly tickMs?: number;
   /** Time and timers. Default {@linkcode systemClock}. */
   readonly clock?: Clock;
+  /** Instrumentation (see {@linkcode RaftDriverObserver}). */
+  readonly observer?: RaftDriverObserver;
   /** Entries kept in the log before a snapshot, for followers slightly behind. Default 1000. */
   readonly retainEntries?: number;
   /**
@@ -105,10 +160,11 @@ interface PendingProposal {
  * driver.stop();
  * ```
  */
-export class RaftDriver implements RaftProposer {
+export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftProposer {
   /** The member's core. */
-  readonly node: RaftNode;
+  readonly node: Core;
   readonly #clock: Clock;
+  readonly #observer: RaftDriverObserver;
   readonly #storage: RaftStorage;
   readonly #hooks: RaftDriverHooks;
   readonly #tickMs: number;
@@ -140,7 +196,7 @@ export class RaftDriver implements RaftProposer {
    * @throws {RangeError} If `tickMs` is not a positive number.
    */
   constructor(
-    node: RaftNode,
+    node: Core,
     storage: RaftStorage,
     hooks: RaftDriverHooks,
     options: RaftDriverOptions = {},
@@ -153,6 +209,7 @@ export class RaftDriver implements RaftProposer {
     }
     this.node = node;
     this.#clock = options.clock ?? systemClock;
+    this.#observer = options.observer ?? {};
     this.#storage = storage;
     this.#hooks = hooks;
     this.#tickMs = tickMs;
@@ -279,6 +336,43 @@ export class RaftDriver implements RaftProposer {
   }
 
   /**
+   * Proposes a one-server membership change and wakes the Ready loop (see
+   * `RaftNode.proposeMembershipChange`).
+   *
+   * @param change The change.
+   * @returns The index of the configuration entry.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ConfigurationInProgressError} If another change is not committed yet.
+   * @throws {IllegalMemberStateError} If the change is invalid or would leave no reachable
+   *   quorum.
+   */
+  proposeMembershipChange(change: MembershipChange): number {
+    const index = this.node.proposeMembershipChange(change);
+    this.#schedule();
+    return index;
+  }
+
+  /**
+   * Hands leadership to another voter and wakes the Ready loop (see
+   * `RaftNode.transferLeadership`).
+   *
+   * @param to The voter.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {IllegalMemberStateError} If `to` is not another voter.
+   */
+  transferLeadership(to: NodeId): void {
+    this.node.transferLeadership(to);
+    this.#schedule();
+  }
+
+  /** Starts an election now and wakes the Ready loop. */
+  campaign(): void {
+    if (this.#stopped) return;
+    this.node.campaign();
+    this.#schedule();
+  }
+
+  /**
    * Requests a linearizable read and wakes the Ready loop; the read is released through the
    * `readStates` hook (see `RaftNode.readIndex`).
    *
@@ -363,6 +457,7 @@ export class RaftDriver implements RaftProposer {
     this.#running = true;
     while (!this.#stopped && this.node.hasReady()) {
       const rd = this.node.ready();
+      this.#observer.ready?.(rd);
       const syncing = this.#persist(rd);
       if (syncing !== undefined) {
         syncing.then(
@@ -389,12 +484,16 @@ export class RaftDriver implements RaftProposer {
 
   /** After a Ready is durable: send, apply, advance. */
   #finish(rd: Ready): void {
+    const observer = this.#observer;
+    observer.durable?.(rd);
     if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+    observer.sent?.(rd);
     if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
     this.#applyReady(rd);
     // Entries proposed here may still commit under the next leader: they are answered
     // when applied, or fail when another leader's entry takes their index.
     this.node.advance(rd);
+    observer.advanced?.(rd);
   }
 
   /** Writes a Ready; returns the sync's promise when it runs off the event loop. */
@@ -405,6 +504,7 @@ export class RaftDriver implements RaftProposer {
       if (unwritten.length > 0) this.#storage.append(unwritten);
     }
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
+    this.#observer.written?.(rd);
     if (!rd.mustSync) return undefined; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
     this.#syncs++;
@@ -449,6 +549,7 @@ export class RaftDriver implements RaftProposer {
 
   #applyReady(rd: Ready): void {
     if (rd.snapshot !== null) {
+      this.#observer.restoring?.(rd.snapshot);
       this.#hooks.restore?.(rd.snapshot);
       for (const [index, p] of this.#pending) {
         if (index <= rd.snapshot.metadata.index) {
@@ -458,6 +559,7 @@ export class RaftDriver implements RaftProposer {
       }
     }
     if (rd.committedEntries.length > 0) {
+      this.#observer.applying?.(rd.committedEntries);
       this.#hooks.apply(rd.committedEntries);
       for (const e of rd.committedEntries) {
         const p = this.#pending.get(e.index);

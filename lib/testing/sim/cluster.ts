@@ -99,6 +99,8 @@ export class SimCluster implements SimNodeHost {
   /** When a running member's ticks started, and how many it has had since. */
   readonly #ticks = new Map<SimNode, { origin: number; count: number }>();
   readonly #ordinals = new Map<NodeId, number>();
+  /** Each member's local clock: its reading at a virtual time, from which it runs at its rate. */
+  readonly #localAnchors = new Map<NodeId, { virtual: number; local: number }>();
   #traceHash = 0;
 
   /**
@@ -225,9 +227,11 @@ export class SimCluster implements SimNodeHost {
       retainEntries: o.retainEntries,
       createRaft: o.createRaft,
       app: o.createApp?.(id),
+      tickMs: o.tickMs,
     }, this);
     this.nodes.set(id, node);
     this.#ordinals.set(id, this.#ordinals.size + 1);
+    this.#localAnchors.set(id, { virtual: this.clock.now, local: this.clock.now });
     this.#log(`${id} created${bootstrap ? " (bootstrap)" : ""}`);
     this.#startNode(node);
     return node;
@@ -259,6 +263,20 @@ export class SimCluster implements SimNodeHost {
   }
 
   /**
+   * A member's monotonic clock: it runs at the member's rate (see `clockDrift`), and keeps
+   * running while the member is paused or down, as a real monotonic clock does.
+   *
+   * @param id The member.
+   * @returns Its reading now, in ms.
+   */
+  localTime(id: NodeId): number {
+    const now = this.clock.now;
+    const anchor = this.#localAnchors.get(id);
+    if (anchor === undefined) return now;
+    return anchor.local + (now - anchor.virtual) * this.clockRate(id);
+  }
+
+  /**
    * Sets a member's clock rate from its next tick on (for scripted scenarios).
    *
    * @param id The member.
@@ -276,6 +294,7 @@ export class SimCluster implements SimNodeHost {
       ticks.origin += Math.round((ticks.count * this.#options.tickMs) / this.#rateOf(node!));
       ticks.count = 0;
     }
+    this.#localAnchors.set(id, { virtual: this.clock.now, local: this.localTime(id) });
     this.#rates.set(id, rate);
   }
 

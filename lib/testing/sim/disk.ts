@@ -16,6 +16,8 @@ export interface DiskStats {
   syncs: number;
   /** Crashes that lost at least one unsynced write. */
   lostWrites: number;
+  /** Snapshots the member saved itself (`saveSnapshot`). */
+  snapshotsSaved: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface DiskStats {
  */
 export class SimDisk implements RaftStorage {
   /** What this disk did so far. */
-  readonly stats: DiskStats = { syncs: 0, lostWrites: 0 };
+  readonly stats: DiskStats = { syncs: 0, lostWrites: 0, snapshotsSaved: 0 };
   #volatile: MemoryStorage;
   #durable: MemoryStorage;
   #dirty = false;
@@ -132,10 +134,16 @@ export class SimDisk implements RaftStorage {
     this.#volatile.installSnapshot(snapshot);
     this.#dirty = true;
   }
-  /** Saves a local snapshot and compacts the log (durable after `sync()`). */
+  /**
+   * Saves a local snapshot and compacts the log, durably before it returns: the snapshot store
+   * syncs its file and directory before the log is compacted (this model syncs every earlier
+   * write with it).
+   */
   saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
     this.#volatile.saveSnapshot(snapshot, retainEntries);
     this.#dirty = true;
+    this.sync();
+    this.stats.snapshotsSaved++;
   }
 
   /** Makes every write so far durable. */

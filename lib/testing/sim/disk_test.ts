@@ -38,7 +38,7 @@ Deno.test("SimDisk: a conflicting append truncates only in the volatile image un
   assert.equal(disk.term(2), 1);
 });
 
-Deno.test("SimDisk: snapshots are durable only after sync", () => {
+Deno.test("SimDisk: a saved snapshot is durable when saveSnapshot returns; an installed one after sync", () => {
   const disk = new SimDisk();
   disk.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
   disk.sync();
@@ -46,18 +46,19 @@ Deno.test("SimDisk: snapshots are durable only after sync", () => {
     metadata: { index: 2, term: 1, membership: { members: [] } },
     data: new Uint8Array([1, 2, 3]),
   };
-  disk.saveSnapshot(snapshot, 0);
-  assert.equal(disk.firstIndex(), 3);
-  assert.deepEqual(disk.snapshot()?.data, new Uint8Array([1, 2, 3]));
-  disk.crash();
-  assert.equal(disk.snapshot(), null);
-  assert.equal(disk.firstIndex(), 1);
   disk.saveSnapshot(snapshot, 1);
-  disk.sync();
+  assert.equal(disk.stats.snapshotsSaved, 1);
   disk.crash();
-  assert.equal(disk.snapshotMetadata()?.index, 2);
+  assert.deepEqual(disk.snapshot()?.data, new Uint8Array([1, 2, 3]));
   assert.equal(disk.firstIndex(), 2, "one entry retained before the snapshot");
   assert.equal(disk.durableImage().lastIndex(), 3);
+  const leaders = {
+    metadata: { index: 5, term: 2, membership: { members: [] } },
+    data: new Uint8Array([9]),
+  };
+  disk.installSnapshot(leaders);
+  disk.crash();
+  assert.equal(disk.snapshotMetadata()?.index, 2, "an installed snapshot needs a sync");
 });
 
 Deno.test("SimDisk: an installed snapshot replaces a log that does not contain it", () => {

@@ -1,8 +1,15 @@
 /**
- * One simulated member: a {@linkcode RaftNode}, its {@linkcode SimDisk} and its
- * {@linkcode SimStateMachine}, driven through the Ready loop in the order the core requires
- * (persist → sync → send → apply → advance). It can crash (losing what was not synced, even in
- * the middle of a Ready) and restart from its durable image.
+ * One simulated member: the production {@linkcode RaftDriver} running a {@linkcode RaftNode} on a
+ * {@linkcode SimDisk}, over a virtual {@linkcode Clock} — alone for Raft-only runs, or inside the
+ * production `Member` (driver, session state machine, session server) that a {@linkcode SimApp}
+ * builds. The simulator ticks it, hands it messages, and watches every step of every Ready
+ * through the driver's observer: the checker sees what was appended, made durable and applied,
+ * and a crash can strike between any two steps (losing what was not synced). It restarts from
+ * its durable image.
+ *
+ * The driver defers its Ready loop with `clock.defer`; here that queues the work on the member,
+ * and every operation of the simulator runs the queue to the end before returning, as a process
+ * runs its microtasks before the next I/O event.
  *
  * @module
  */
@@ -12,74 +19,49 @@ import type { Message } from "../../raft/messages.ts";
 import { RaftNode } from "../../raft/raft.ts";
 import type { Ready } from "../../raft/ready.ts";
 import type { LogStorage } from "../../raft/storage.ts";
-import type {
-  Entry,
-  Membership,
-  MembershipChange,
-  NodeId,
-  ReadState,
-  Role,
-  Snapshot,
-} from "../../raft/types.ts";
+import type { Entry, Membership, MembershipChange, NodeId, Snapshot } from "../../raft/types.ts";
+import type { Clock } from "../../node/clock.ts";
+import {
+  type DrivenCore,
+  RaftDriver,
+  type RaftDriverObserver,
+  type RaftDriverOptions,
+} from "../../node/raft_driver.ts";
 import type { Prng } from "../prng.ts";
 import type { SafetyChecker } from "./checker.ts";
 import { SimDisk } from "./disk.ts";
 import { entryDigest, SimStateMachine } from "./state_machine.ts";
 
-/** The part of {@linkcode RaftNode} the simulator drives (so tests can drive a fake). */
-export interface RaftLike {
-  /** Current term. */
-  readonly term: number;
-  /** Current role. */
-  readonly role: Role;
-  /** Known leader of the current term. */
-  readonly leader: NodeId | null;
-  /** Commit index. */
-  readonly commitIndex: number;
-  /** Latest configuration (in force once appended). */
-  readonly membership: Membership;
-  /** Advances the logical clock by one tick. */
-  tick(): void;
-  /** Handles a message. */
-  step(msg: Message): void;
-  /** Proposes application data; returns its index. */
-  propose(data: Uint8Array): number;
-  /** Proposes a one-server membership change; returns its index. */
-  proposeMembershipChange(change: MembershipChange): number;
-  /** Whether there is work for the host. */
-  hasReady(): boolean;
-  /** The work for the host. */
-  ready(): Ready;
-  /** Acknowledges a Ready once done. */
-  advance(rd: Ready): void;
+/** The part of a Raft core the simulator drives (so tests can drive a fake). */
+export type RaftLike = DrivenCore & Pick<RaftNode, "commitIndex" | "membership">;
+
+/** What a {@linkcode SimApp} builds a lifetime's member from. */
+export interface SimMemberEdges {
+  /** The core's configuration (id, randomness, bootstrap and `applied` filled in). */
+  readonly config: RaftConfig;
+  /** The member's disk. */
+  readonly storage: SimDisk;
+  /** The member's clock (virtual; `every` registers nothing, the cluster ticks the member). */
+  readonly clock: Clock;
+  /** Driver options: `tickMs`, `retainEntries`, the observer and in-place syncs. */
+  readonly driver: RaftDriverOptions;
+  /** Sends a Raft message over the simulated network. */
+  send(msg: Message): void;
 }
 
 /**
- * An application hosted on a member next to the simulator's own state machine (e.g. a session
- * server and its state machine). The member drives it from its Ready loop: committed entries,
- * snapshots and read states go to it in the host order, and its snapshot is saved in the same
- * durable snapshot as the simulator's state machine.
+ * An application hosted on a member (the production member with its session server), built
+ * afresh for each lifetime. The simulator drives the driver it returns.
  */
 export interface SimApp {
   /**
-   * Called at each (re)start of the member, with its new core and the application part of the
-   * durable snapshot (`null` if there is none): the application starts afresh from it.
+   * Builds this lifetime's member over the simulation's edges and starts it.
+   *
+   * @returns The member's driver.
    */
-  start(raft: RaftLike, snapshotData: Uint8Array | null): void;
-  /** Called when the member crashed: the application's volatile state is gone. */
+  start(edges: SimMemberEdges): RaftDriver<RaftLike>;
+  /** Called when the member crashed or retired: the lifetime's volatile state is gone. */
   crash(): void;
-  /** Installs a snapshot received from the leader; `snapshot.data` is the application part. */
-  restore(snapshot: Snapshot): void;
-  /** Applies committed entries, in order (after the simulator's state machine did). */
-  apply(entries: readonly Entry[]): void;
-  /** Serves confirmed linearizable reads. */
-  readStates(states: readonly ReadState[]): void;
-  /** Periodic work, after each core tick. */
-  tick(): void;
-  /** Called once the Ready loop has nothing more to do (e.g. to flush an outbox). */
-  idle(): void;
-  /** The application's state at the last applied index, for a durable snapshot. */
-  snapshot(): Uint8Array;
 }
 
 /** Builds the Raft core of a member; the default builds a {@linkcode RaftNode}. */
@@ -94,6 +76,8 @@ export interface SimNodeHost {
   readonly checker: SafetyChecker;
   /** The virtual clock. */
   now(): number;
+  /** The member's own monotonic clock (it may drift from virtual time). Default: `now()`. */
+  localTime?(id: NodeId): number;
   /** Hands a message to the network. */
   send(msg: Message): void;
   /** Called after each entry is applied (and accepted by the checker). */
@@ -125,10 +109,12 @@ export interface SimNodeOptions {
   readonly snapshotEvery: number;
   /** Log entries kept before a snapshot's index when compacting. */
   readonly retainEntries: number;
-  /** Builds the core; default `new RaftNode(config, storage)`. */
+  /** Builds the core; default `new RaftNode(config, storage)`. Ignored with an `app`. */
   readonly createRaft?: RaftFactory;
   /** An application hosted on the member, if any (one object across lifetimes). */
   readonly app?: SimApp;
+  /** Milliseconds per tick, for the driver (the cluster schedules the ticks). Default 10. */
+  readonly tickMs?: number;
 }
 
 /** What a member is doing. */
@@ -136,9 +122,16 @@ export type SimNodeStatus = "running" | "down" | "retired";
 
 const defaultFactory: RaftFactory = (config, storage) => new RaftNode(config, storage);
 
+/** Thrown by the observer at a crash point: the driver stops there, as the process would. */
+class CrashHere extends Error {
+  constructor(readonly point: CrashPoint) {
+    super(`crash at ${point}`);
+  }
+}
+
 /**
- * One simulated member. Every public operation runs the Ready loop to quiescence and then
- * reports the member's role, term and commit index to the checker.
+ * One simulated member. Every public operation runs the member's deferred work (its Ready loop)
+ * to the end and then reports the member's role, term and commit index to the checker.
  */
 export class SimNode {
   /** The member's id. */
@@ -149,14 +142,16 @@ export class SimNode {
   readonly #host: SimNodeHost;
   #status: SimNodeStatus = "down";
   #incarnation = 0;
-  #raft: RaftLike | null = null;
+  #driver: RaftDriver<RaftLike> | null = null;
   #sm: SimStateMachine;
+  /** Work the driver deferred (`clock.defer`), run before each operation returns. */
+  #deferred: (() => void)[] = [];
+  /** The crash point drawn for the Ready in progress. */
+  #crashAt: CrashPoint | null = null;
   /** Virtual time until which the member is frozen (a GC or VM pause). */
   pausedUntil = 0;
   /** Entries applied over all lifetimes. */
   appliedCount = 0;
-  /** Snapshots this member took itself. */
-  snapshotsTaken = 0;
   /** Snapshots this member installed from a leader. */
   snapshotsInstalled = 0;
 
@@ -186,13 +181,17 @@ export class SimNode {
   get incarnation(): number {
     return this.#incarnation;
   }
-  /** The member's state machine (the current lifetime's). */
+  /** The member's record of applied entries (the current lifetime's). */
   get stateMachine(): SimStateMachine {
     return this.#sm;
   }
   /** Whether the member runs and is leader. */
   get isLeader(): boolean {
-    return this.#raft?.role === "leader";
+    return this.#driver?.node.role === "leader";
+  }
+  /** Snapshots this member took itself. */
+  get snapshotsTaken(): number {
+    return this.disk.stats.snapshotsSaved;
   }
 
   /**
@@ -202,44 +201,55 @@ export class SimNode {
    * @throws {Error} If the member is not running.
    */
   get raft(): RaftLike {
-    if (this.#raft === null) throw new Error(`SimNode ${this.id} is not running`);
-    return this.#raft;
+    return this.#running().node;
   }
 
   /**
-   * Starts (or restarts) the member from its durable image: the state machine restores the
-   * disk's snapshot, and the core starts with `applied` at that snapshot's index.
+   * The running driver.
+   *
+   * @returns The driver.
+   * @throws {Error} If the member is not running.
+   */
+  get driver(): RaftDriver<RaftLike> {
+    return this.#running();
+  }
+
+  /**
+   * Starts (or restarts) the member from its durable image: the record of applied entries
+   * restarts at the disk's snapshot, and so does the member's own state machine.
    */
   start(): void {
     if (this.#status !== "down") throw new Error(`SimNode ${this.id} is ${this.#status}`);
     this.#incarnation++;
     this.#sm = new SimStateMachine(this.#options.initialMembership);
     const stored = this.disk.snapshot();
-    const app = this.#options.app;
-    const [snapshot, appData] = stored === null ? [null, null] : this.#splitSnapshot(stored);
-    if (snapshot !== null) {
-      this.#sm.restore(snapshot);
-      this.#host.checker.observeRestore(
-        this.id,
-        snapshot.metadata.index,
-        snapshot.metadata.term,
-        this.#sm.digest,
-        0,
-      );
-    }
+    if (stored !== null) this.#restoreRecord(stored, 0);
     this.#host.checker.nodeStarted(this.id, this.#sm.applied);
     const rng = this.#options.rng.fork(`lifetime:${this.#incarnation}`);
     const config: RaftConfig = {
       ...this.#options.raft,
+      snapshotEntries: this.#options.snapshotEvery,
       id: this.id,
       random: () => rng.next(),
       bootstrap: this.#options.bootstrap,
       applied: this.#sm.applied,
     };
-    this.#raft = (this.#options.createRaft ?? defaultFactory)(config, this.disk);
+    const edges: SimMemberEdges = {
+      config,
+      storage: this.disk,
+      clock: this.#clock(),
+      driver: {
+        tickMs: this.#options.tickMs ?? 10,
+        retainEntries: this.#options.retainEntries,
+        syncMode: "inPlace",
+        observer: this.#observer(),
+      },
+      send: (msg) => this.#host.send(msg),
+    };
     this.#status = "running";
-    app?.start(this.#raft, appData);
-    this.#process();
+    const app = this.#options.app;
+    this.#driver = app !== undefined ? app.start(edges) : this.#startAlone(edges);
+    this.#settle();
   }
 
   /**
@@ -247,38 +257,35 @@ export class SimNode {
    */
   crash(): void {
     if (this.#status !== "running") return;
-    this.#raft = null;
+    this.#stopDriver();
     this.#status = "down";
-    this.#options.app?.crash();
     this.pausedUntil = 0;
     this.disk.crash();
   }
 
   /** Stops the member for good (it was removed from the group). */
   retire(): void {
-    if (this.#status === "running") this.#options.app?.crash();
-    this.#raft = null;
+    if (this.#status === "running") this.#stopDriver();
     this.#status = "retired";
   }
 
   /** Advances the member's logical clock by one tick. */
   tick(): void {
-    this.raft.tick();
-    this.#options.app?.tick();
-    this.#process();
+    this.#running().tick();
+    this.#settle();
   }
 
   /**
    * Runs `fn` on the running member (e.g. hands a client request to its application, which may
-   * propose to the core), then the Ready loop.
+   * propose to the core), then its deferred work.
    *
    * @param fn The work.
    * @returns What `fn` returned.
    */
   act<T>(fn: () => T): T {
-    if (this.#raft === null) throw new Error(`SimNode ${this.id} is not running`);
+    this.#running();
     const result = fn();
-    if (this.#status === "running") this.#process();
+    this.#settle();
     return result;
   }
 
@@ -288,8 +295,8 @@ export class SimNode {
    * @param msg The message.
    */
   step(msg: Message): void {
-    this.raft.step(msg);
-    this.#process();
+    this.#running().receive(msg);
+    this.#settle();
   }
 
   /**
@@ -300,9 +307,7 @@ export class SimNode {
    * @throws Whatever the core throws (e.g. `NotLeaderError`).
    */
   propose(data: Uint8Array): number {
-    const index = this.raft.propose(data);
-    this.#process();
-    return index;
+    return this.act(() => this.#running().append(data));
   }
 
   /**
@@ -313,113 +318,129 @@ export class SimNode {
    * @throws Whatever the core throws (e.g. `ConfigurationInProgressError`).
    */
   proposeMembershipChange(change: MembershipChange): number {
-    const index = this.raft.proposeMembershipChange(change);
-    this.#process();
-    return index;
+    return this.act(() => this.#running().proposeMembershipChange(change));
   }
 
-  /** Runs the Ready loop until the core has nothing more, then reports to the checker. */
-  #process(): void {
-    const raft = this.#raft!;
-    while (raft.hasReady()) {
-      if (!this.#handleReady(raft, raft.ready())) return; // crashed mid-Ready
+  #running(): RaftDriver<RaftLike> {
+    if (this.#driver === null) throw new Error(`SimNode ${this.id} is not running`);
+    return this.#driver;
+  }
+
+  /** A Raft-only member: the driver alone, its entries recorded by the observer. */
+  #startAlone(edges: SimMemberEdges): RaftDriver<RaftLike> {
+    const core = (this.#options.createRaft ?? defaultFactory)(edges.config, this.disk);
+    const driver = new RaftDriver(core, this.disk, {
+      send: (messages) => messages.forEach(edges.send),
+      apply() {},
+      takeSnapshot: () => this.#sm.snapshot().data,
+    }, { ...edges.driver, clock: edges.clock });
+    driver.start();
+    return driver;
+  }
+
+  #clock(): Clock {
+    const host = this.#host;
+    return {
+      monotonicMs: () => host.localTime?.(this.id) ?? host.now(),
+      wallMs: () => host.now(),
+      every: () => () => {}, // the cluster ticks the member (phase, rate, pauses)
+      after: () => {
+        throw new Error("SimNode: members schedule no one-shot timers");
+      },
+      defer: (fn) => this.#deferred.push(fn),
+    };
+  }
+
+  /** Runs the deferred work to the end; a crash point reached on the way crashes the member. */
+  #settle(): void {
+    while (this.#deferred.length > 0 && this.#status === "running") this.#deferred.shift()!();
+    const driver = this.#driver;
+    if (driver === null || this.#status !== "running") return;
+    const failure = driver.failure;
+    if (failure instanceof CrashHere) {
+      this.#host.trace?.(`${this.id} crash at ${failure.point}`);
+      this.crash();
+      this.#host.onCrash(this);
+      return;
     }
-    this.#report(raft);
-    this.#maybeSnapshot();
-    this.#options.app?.idle();
+    if (failure !== null) throw failure; // a bug: the run fails with it
+    this.#report(driver.node);
   }
 
-  /** One Ready, in the required order. Returns `false` if the member crashed in it. */
-  #handleReady(raft: RaftLike, rd: Ready): boolean {
+  #stopDriver(): void {
+    this.#driver?.stop();
+    this.#driver = null;
+    this.#deferred = [];
+    this.#crashAt = null;
+    this.#options.app?.crash();
+  }
+
+  /** The checks and crash points at each step of a Ready. */
+  #observer(): RaftDriverObserver {
     const host = this.#host;
     const checker = host.checker;
     const disk = this.disk;
-    if (rd.softState?.role === "leader") checker.observeLeader(this.id, raft.term);
-    const crashAt = host.crashPoint(this);
-    if (host.trace) host.trace(`${this.id} ready ${describeReady(rd)}`);
-
-    // 1. Persist: snapshot, entries (truncating a conflicting suffix), hard state.
-    if (rd.snapshot !== null) {
-      disk.installSnapshot(rd.snapshot);
-      this.snapshotsInstalled++;
-    }
-    if (rd.entries.length > 0) {
-      checker.observeAppend(this.id, rd.entries, disk.term(rd.entries[0]!.index - 1));
-      disk.append(rd.entries);
-    }
-    if (rd.hardState !== null) disk.setHardState(rd.hardState);
-    if (crashAt === "before-sync") return this.#crashHere(crashAt);
-    if (rd.mustSync) disk.sync();
-    const lastCommitted = rd.committedEntries.at(-1);
-    if (lastCommitted !== undefined && lastCommitted.index > disk.durableLastIndex()) {
-      checker.failReadyContract(
-        this.id,
-        lastCommitted.index,
-        `committed entry ${lastCommitted.index} handed out before it is durable (durable log ends at ${disk.durableLastIndex()}, mustSync ${rd.mustSync})`,
-      );
-    }
-    if (crashAt === "before-send") return this.#crashHere(crashAt);
-
-    // 2. Send.
-    for (const m of rd.messages) host.send(m);
-    if (crashAt === "before-apply") return this.#crashHere(crashAt);
-
-    // 3. Apply: a snapshot first, then committed entries.
-    const sm = this.#sm;
-    const app = this.#options.app;
-    if (rd.snapshot !== null) {
-      const before = sm.applied;
-      const [simPart, appPart] = this.#splitSnapshot(rd.snapshot);
-      sm.restore(simPart);
-      if (app !== undefined) app.restore({ metadata: rd.snapshot.metadata, data: appPart! });
-      checker.observeRestore(
-        this.id,
-        rd.snapshot.metadata.index,
-        rd.snapshot.metadata.term,
-        sm.digest,
-        before,
-      );
-    }
-    if (rd.committedEntries.length > 0) {
-      const commit = raft.commitIndex;
-      for (const e of rd.committedEntries) {
-        checker.observeApply(this.id, e, sm.applied, commit);
-        sm.apply(e, entryDigest(e));
-        this.appliedCount++;
-        host.onApply(this, e);
-      }
-      app?.apply(rd.committedEntries);
-    }
-    // 4. Read states (only an application issues reads).
-    if (rd.readStates.length > 0) app?.readStates(rd.readStates);
-    // 5. Advance.
-    raft.advance(rd);
-    return true;
+    const crashIf = (point: CrashPoint) => {
+      if (this.#crashAt === point) throw new CrashHere(point);
+    };
+    return {
+      ready: (rd) => {
+        const raft = this.#running().node;
+        if (rd.softState?.role === "leader") checker.observeLeader(this.id, raft.term);
+        this.#crashAt = host.crashPoint(this);
+        if (host.trace) host.trace(`${this.id} ready ${describeReady(rd)}`);
+        if (rd.snapshot !== null) this.snapshotsInstalled++;
+        if (rd.entries.length > 0) {
+          const first = rd.entries[0]!.index;
+          checker.observeAppend(
+            this.id,
+            rd.entries,
+            rd.snapshot?.metadata.index === first - 1
+              ? rd.snapshot.metadata.term
+              : disk.term(first - 1),
+          );
+        }
+      },
+      written: () => crashIf("before-sync"),
+      durable: (rd) => {
+        const lastCommitted = rd.committedEntries.at(-1);
+        if (lastCommitted !== undefined && lastCommitted.index > disk.durableLastIndex()) {
+          checker.failReadyContract(
+            this.id,
+            lastCommitted.index,
+            `committed entry ${lastCommitted.index} handed out before it is durable (durable log ends at ${disk.durableLastIndex()}, mustSync ${rd.mustSync})`,
+          );
+        }
+        crashIf("before-send");
+      },
+      sent: () => crashIf("before-apply"),
+      restoring: (snapshot) => this.#restoreRecord(snapshot, this.#sm.applied),
+      applying: (entries) => {
+        const commit = this.#running().node.commitIndex;
+        for (const e of entries) {
+          checker.observeApply(this.id, e, this.#sm.applied, commit);
+          this.#sm.apply(e, entryDigest(e));
+          this.appliedCount++;
+          host.onApply(this, e);
+        }
+      },
+    };
   }
 
-  /** The durable snapshot: the simulator's, framed with the application's when there is one. */
-  #joinSnapshot(snapshot: Snapshot): Snapshot {
-    const app = this.#options.app;
-    if (app === undefined) return snapshot;
-    return { metadata: snapshot.metadata, data: frameSnapshot(snapshot.data, app.snapshot()) };
-  }
-
-  /** Splits a durable snapshot into the simulator's and the application's (`null`: none). */
-  #splitSnapshot(snapshot: Snapshot): [Snapshot, Uint8Array | null] {
-    if (this.#options.app === undefined) return [snapshot, null];
-    const data = snapshot.data;
-    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-    return [
-      { metadata: snapshot.metadata, data: data.subarray(4, 4 + n) },
-      data.subarray(4 + n),
-    ];
-  }
-
-  #crashHere(point: CrashPoint): false {
-    this.#host.trace?.(`${this.id} crash at ${point}`);
-    this.crash();
-    this.#host.onCrash(this);
-    return false;
+  /**
+   * Moves the record of applied entries to a snapshot. A Raft-only member's snapshots are the
+   * record itself; an application's are its own state, and the record takes the applied
+   * history's digest at that index from the checker (which compares the application's state
+   * through its own checks).
+   */
+  #restoreRecord(snapshot: Snapshot, appliedBefore: number): void {
+    const { index, term } = snapshot.metadata;
+    if (this.#options.app === undefined) {
+      this.#sm.restore(snapshot);
+    } else {
+      this.#sm.restoreAt(snapshot.metadata, this.#host.checker.digestAt(index));
+    }
+    this.#host.checker.observeRestore(this.id, index, term, this.#sm.digest, appliedBefore);
   }
 
   #report(raft: RaftLike): void {
@@ -431,28 +452,6 @@ export class SimNode {
     }
     checker.observeCommit(this.id, raft.commitIndex, term, this.disk);
   }
-
-  #maybeSnapshot(): void {
-    const sm = this.#sm;
-    const disk = this.disk;
-    const last = disk.snapshotMetadata()?.index ?? 0;
-    if (sm.applied - last < this.#options.snapshotEvery) return;
-    if (sm.applied > disk.lastIndex() || disk.term(sm.applied) !== sm.appliedTerm) return;
-    disk.saveSnapshot(this.#joinSnapshot(sm.snapshot()), this.#options.retainEntries);
-    // The snapshot store syncs its file and directory before the log is compacted.
-    disk.sync();
-    this.snapshotsTaken++;
-    this.#host.trace?.(`${this.id} snapshot at ${sm.applied}`);
-  }
-}
-
-/** Snapshot data with an application: [u32 length of the simulator part][simulator][app]. */
-function frameSnapshot(simData: Uint8Array, appData: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + simData.length + appData.length);
-  new DataView(out.buffer).setUint32(0, simData.length);
-  out.set(simData, 4);
-  out.set(appData, 4 + simData.length);
-  return out;
 }
 
 function describeReady(rd: Ready): string {

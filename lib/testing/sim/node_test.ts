@@ -44,7 +44,16 @@ class FakeRaft implements RaftLike {
   membership: Membership = boot;
   readonly script: Ready[] = [];
   constructor(readonly config: RaftConfig, readonly storage: LogStorage, readonly log: string[]) {}
+  get id(): string {
+    return this.config.id;
+  }
   tick(): void {}
+  campaign(): void {}
+  readIndex(): void {}
+  transferLeadership(): void {}
+  unstableEntries(): readonly Entry[] {
+    return [];
+  }
   step(_msg: Message): void {}
   propose(_data: Uint8Array): number {
     return 0;
@@ -163,12 +172,17 @@ Deno.test("SimNode: a crash before apply keeps synced writes; messages already w
   assert.equal(node.stateMachine.applied, 0);
 });
 
-Deno.test("SimNode: a restart restores the state machine from the last durable snapshot", () => {
+Deno.test("SimNode: a snapshot the core asks for is saved durably; a restart restores it", () => {
   const { node, cores } = setup(null, 5);
   node.start();
   const entries = Array.from({ length: 7 }, (_, i) => e(i + 1));
   cores[0]!.commitIndex = 7;
-  cores[0]!.script.push(ready({ entries, mustSync: true, committedEntries: entries }));
+  cores[0]!.script.push(ready({
+    entries,
+    mustSync: true,
+    committedEntries: entries,
+    snapshotRequest: { metadata: { index: 7, term: 1, membership: boot } },
+  }));
   node.tick();
   assert.equal(node.snapshotsTaken, 1);
   assert.equal(node.disk.snapshotMetadata()?.index, 7);

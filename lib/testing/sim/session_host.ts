@@ -2,24 +2,26 @@
  * The session side of a simulated member, and the network between members and simulated
  * clients.
  *
- * {@linkcode SessionHost} is a {@linkcode SimApp}: a {@linkcode SessionServer} fronting a
- * {@linkcode SessionStateMachine} with the test services, driven by the member's Ready loop.
+ * {@linkcode SessionHost} is a {@linkcode SimApp}: the production `Member` (driver, session
+ * state machine with the test services, session server) for each lifetime of a member.
  * {@linkcode ClientNetwork} carries client requests, responses and events with the same delays,
  * losses, duplicates and reordering as Raft messages, plus cuts between clients and members.
  *
  * @module
  */
 
-import type { Entry, NodeId, ReadState, Snapshot } from "../../raft/types.ts";
-import type { RaftNode } from "../../raft/raft.ts";
+import type { Entry, NodeId } from "../../raft/types.ts";
 import type { ClientRequest, EventBatch, ServerMessage } from "../../protocols/raft/protocol.ts";
 import { type ApplyResult, SessionStateMachine } from "../../protocols/raft/session_manager.ts";
-import { coreProposer, SessionServer } from "../../protocols/raft/session_server.ts";
 import type { ServiceFactory } from "../../protocols/raft/service.ts";
+import type { Clock } from "../../node/clock.ts";
+import { Member } from "../../node/member.ts";
+import type { RaftDriver } from "../../node/raft_driver.ts";
+import type { Receiver, Transport, WireMessage } from "../../transport/transport.ts";
 import type { Prng } from "../prng.ts";
 import type { SimCluster } from "./cluster.ts";
 import { drawFaults } from "./network.ts";
-import type { RaftLike, SimApp, SimNode } from "./node.ts";
+import type { RaftLike, SimApp, SimMemberEdges, SimNode } from "./node.ts";
 
 /** Every event batch a state machine published, by session then index (as members applied them). */
 export class PublishedEvents {
@@ -268,17 +270,20 @@ export interface SessionHostOptions {
   readonly createService: ServiceFactory;
   /** Where published events are recorded. */
   readonly published: PublishedEvents;
-  /** This member's clock offset from virtual time, in ms. */
+  /** This member's wall-clock offset from virtual time, in ms. */
   readonly clockSkewMs: number;
 }
 
-/** A member's session server and state machine, restarted with the member. */
+/**
+ * A member's production {@linkcode Member} (driver, session state machine, session server) for
+ * each of its lifetimes, on the simulated disk, clock and networks.
+ */
 export class SessionHost implements SimApp {
   /** The member's id. */
   readonly id: NodeId;
   readonly #o: SessionHostOptions;
-  #sm: RecordingStateMachine | null = null;
-  #server: SessionServer | null = null;
+  #member: Member | null = null;
+  #receiver: Receiver | null = null;
 
   /**
    * Creates the host.
@@ -291,119 +296,101 @@ export class SessionHost implements SimApp {
     options.network.addHost(this);
   }
 
-  /** The member, once created. */
+  /** The simulated member, once created. */
   get node(): SimNode | undefined {
     return this.#o.cluster.nodes.get(this.id);
   }
 
   /** The current lifetime's state machine, or `null` while down. */
   get stateMachine(): SessionStateMachine | null {
-    return this.#sm;
+    return this.#member?.stateMachine ?? null;
   }
 
   /**
-   * Starts a lifetime from the durable snapshot's data.
+   * Builds and starts this lifetime's member; it restores its state machine from the disk.
    *
-   * @param raft The member's new core.
-   * @param snapshotData The state machine's snapshot, or `null`.
+   * @param edges The simulation's edges.
+   * @returns The member's driver.
    */
-  start(raft: RaftLike, snapshotData: Uint8Array | null): void {
+  start(edges: SimMemberEdges): RaftDriver<RaftLike> {
     const sm = new RecordingStateMachine({ createService: this.#o.createService });
-    if (snapshotData !== null) sm.restore(snapshotData);
     sm.onApplied = (r) => this.#o.published.record(r.events);
-    this.#sm = sm;
-    this.#server = new SessionServer({
-      raft: coreProposer(raft as unknown as RaftNode),
+    const skew = this.#o.clockSkewMs;
+    const clock: Clock = { ...edges.clock, wallMs: () => edges.clock.wallMs() + skew };
+    const network = this.#o.network;
+    const transport: Transport = {
+      address: this.id,
+      send: (to, message) => {
+        switch (message.kind) {
+          case "raft":
+            edges.send(message.message);
+            return;
+          case "server":
+            network.send(this.id, to, { dir: "server", body: message.message });
+            return;
+          case "forward":
+            network.send(this.id, to, {
+              dir: "forward",
+              client: message.client,
+              body: message.request,
+            });
+            return;
+          case "request":
+            throw new Error(`member ${this.id} sent a client request`);
+        }
+      },
+      listen: (receiver) => this.#receiver = receiver,
+      close: () => this.#receiver = null,
+    };
+    const { id, random, bootstrap, applied: _applied, ...raft } = edges.config;
+    const member = new Member({
+      id,
+      bootstrap,
+      storage: edges.storage,
+      transport,
+      services: this.#o.createService,
       stateMachine: sm,
-      now: () => this.#o.cluster.now() + this.#o.clockSkewMs,
+      clock,
+      random,
+      raft,
+      driver: edges.driver,
     });
+    this.#member = member;
+    member.start();
+    return member.driver as RaftDriver<RaftLike>;
   }
 
   /** The lifetime ends. */
   crash(): void {
-    this.#sm = null;
-    this.#server = null;
+    this.#member = null;
+    this.#receiver = null;
   }
 
   /**
-   * Installs a snapshot from the leader.
-   *
-   * @param snapshot Its data is the state machine's snapshot.
-   */
-  restore(snapshot: Snapshot): void {
-    this.#server!.restore(snapshot);
-  }
-
-  /**
-   * Applies committed entries.
-   *
-   * @param entries The entries.
-   */
-  apply(entries: readonly Entry[]): void {
-    this.#server!.applyEntries(entries);
-  }
-
-  /**
-   * Serves confirmed reads.
-   *
-   * @param states The read states.
-   */
-  readStates(states: readonly ReadState[]): void {
-    this.#server!.readStates(states);
-  }
-
-  /** Expires sessions on the leader. */
-  tick(): void {
-    this.#server!.tick();
-  }
-
-  /** Sends what the server produced. */
-  idle(): void {
-    const server = this.#server;
-    if (server === null) return;
-    for (const out of server.takeOutbox()) {
-      this.#o.network.send(this.id, out.to, { dir: "server", body: out.message });
-    }
-    for (const f of server.takeForwards()) {
-      this.#o.network.send(this.id, f.to, { dir: "forward", client: f.client, body: f.request });
-    }
-  }
-
-  /**
-   * The state machine's snapshot.
-   *
-   * @returns Its bytes.
-   */
-  snapshot(): Uint8Array {
-    return this.#sm!.snapshot();
-  }
-
-  /**
-   * Hands a client's request to the server, then runs the member's Ready loop.
+   * Hands a client's request to the member.
    *
    * @param from The client's address.
    * @param request The request.
    */
   receive(from: string, request: ClientRequest): void {
-    this.#act((server) => server.receive(from, request));
+    this.#act(from, { kind: "request", request });
   }
 
   /**
-   * Hands a request another member forwarded to the server, then runs the Ready loop.
+   * Hands a request another member forwarded to the member.
    *
    * @param client The client's address.
    * @param request The request.
    */
   receiveForwarded(client: string, request: ClientRequest): void {
-    this.#act((server) => server.receiveForwarded(client, request));
+    this.#act(client, { kind: "forward", client, request });
   }
 
-  /** Runs `fn` on a running member's server, then its Ready loop, then sends what came out. */
-  #act(fn: (server: SessionServer) => void): void {
+  /** Delivers `message` to a running member's transport, then runs its deferred work. */
+  #act(from: string, message: WireMessage): void {
     const node = this.node;
-    const server = this.#server;
-    if (node === undefined || node.status !== "running" || server === null) return;
-    node.act(() => fn(server));
-    this.idle();
+    const receiver = this.#receiver;
+    if (node === undefined || node.status !== "running" || receiver === null) return;
+    node.act(() => receiver(from, message));
   }
 }

@@ -13,6 +13,7 @@ import {
   EntryType,
   type Membership,
   type Snapshot,
+  type SnapshotMetadata,
 } from "../../raft/types.ts";
 import { HASH_SEED, hashBytes, mixHash } from "./_hash.ts";
 
@@ -146,6 +147,22 @@ export class SimStateMachine {
       metadata: { index: this.#applied, term: this.#appliedTerm, membership: this.#membership },
       data: encoder.encode(JSON.stringify(body)),
     };
+  }
+
+  /**
+   * Moves the record to a snapshot that is not its own (an application's): applied index, term
+   * and membership from the metadata, and the applied history's digest there if known.
+   *
+   * @param metadata The snapshot's metadata.
+   * @param digest The running digest of the applied history at its index, if known.
+   */
+  restoreAt(metadata: SnapshotMetadata, digest: number | undefined): void {
+    this.#applied = metadata.index;
+    this.#appliedTerm = metadata.term;
+    this.#digest = digest ?? EMPTY_DIGEST;
+    this.#normalCount = 0;
+    this.#recent = [];
+    this.#membership = metadata.membership;
   }
 
   /**
