@@ -309,7 +309,8 @@ export class SessionServer {
     this.#term = term;
   }
 
-  #propose(client: string, id: number, op: Operation): void {
+  /** Proposes `op` for a client's request; on refusal answers it. Returns whether it was proposed. */
+  #propose(client: string, id: number, op: Operation): boolean {
     let index: number;
     try {
       index = this.#raft.propose(encodeOperation(op));
@@ -322,9 +323,10 @@ export class SessionServer {
           ? this.#notLeader()
           : failure("PROPOSAL_DROPPED", e instanceof Error ? e.message : String(e)),
       );
-      return;
+      return false;
     }
     this.#proposals.set(index, { client, id, term: this.#raft.term });
+    return true;
   }
 
   /** Commands are proposed in sequence order per session (copycat-spec §2.2). */
@@ -362,12 +364,14 @@ export class SessionServer {
     return Math.max(applied, this.#proposedSequence.get(sessionId) ?? 0) + 1;
   }
 
+  /**
+   * Proposes a command whose predecessors are proposed or applied. Only a proposal the core
+   * accepted advances the session's proposed sequence: a refused one (`PROPOSAL_DROPPED`,
+   * `NOT_LEADER`) leaves a gap that later commands wait behind, buffered, until the client's
+   * retry fills it — else they would run first and the retry would find its sequence taken.
+   */
   #proposeCommand(client: string, request: CommandRequest): void {
-    const proposed = this.#proposedSequence.get(request.sessionId) ?? 0;
-    if (request.sequence > proposed) {
-      this.#proposedSequence.set(request.sessionId, request.sequence);
-    }
-    this.#propose(client, request.id, {
+    const proposed = this.#propose(client, request.id, {
       tag: OperationTag.Command,
       timestamp: this.#now(),
       sessionId: request.sessionId,
@@ -376,6 +380,10 @@ export class SessionServer {
       operation: request.operation,
       args: request.args,
     });
+    const sessionId = request.sessionId;
+    if (proposed && request.sequence > (this.#proposedSequence.get(sessionId) ?? 0)) {
+      this.#proposedSequence.set(sessionId, request.sequence);
+    }
   }
 
   #releaseBufferedCommands(): void {

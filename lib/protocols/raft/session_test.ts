@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "../../raft/_test_cluster.ts";
 import type { NodeId } from "../../raft/types.ts";
-import type { ClientRequest, Consistency, ServerMessage } from "./protocol.ts";
+import { MessageType } from "../../raft/messages.ts";
+import type { ClientRequest, Consistency, ProtocolResult, ServerMessage } from "./protocol.ts";
 import type { ClientEvent, ClientResult } from "./session_client.ts";
 import { SessionClient } from "./session_client.ts";
 import { SessionStateMachine } from "./session_manager.ts";
@@ -148,6 +149,24 @@ class SessionHarness {
     const out: ClientResult[] = [];
     client.command("counter", "add", n, (r) => out.push(r));
     return out;
+  }
+
+  /** Hands `request` from a bare client address (no SessionClient) to member `to`. */
+  raw(to: NodeId, from: string, request: ClientRequest): void {
+    this.servers.get(to)!.receive(from, request);
+  }
+
+  /** Collects every answer sent to `address` by request id (and drops them on the wire). */
+  answersTo(address: string): Map<number, ProtocolResult> {
+    const answers = new Map<number, ProtocolResult>();
+    const previous = this.filter;
+    this.filter = (w) => {
+      if (w.to !== address) return previous(w);
+      const m = w.message as ServerMessage;
+      if (m.type === "response") answers.set(m.id, m.result);
+      return false;
+    };
+    return answers;
   }
 
   query(client: SessionClient, consistency: Consistency): ClientResult[] {
@@ -428,4 +447,47 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
   );
   assert.deepEqual(answers, ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
   assert.equal(h.cluster.node("a").raft.lastIndex, lastIndex, "nothing was proposed");
+});
+
+/** A bare command request for session `sessionId` adding `n` to the counter. */
+function addRequest(id: number, sessionId: number, sequence: number, n: number): ClientRequest {
+  return {
+    type: "command",
+    id,
+    sessionId,
+    sequence,
+    service: "counter",
+    operation: "add",
+    args: n,
+  };
+}
+
+Deno.test("a command refused with PROPOSAL_DROPPED keeps its sequence: the next command waits for its retry", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  const answers = h.answersTo("raw");
+  // A leadership transfer whose TimeoutNow is lost: the leader refuses proposals until it gives
+  // the transfer up, one election timeout later.
+  h.cluster.dropTypes.add(MessageType.TimeoutNow);
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  h.raw("a", "raw", addRequest(1, sessionId, 1, 1));
+  h.settle();
+  const refused = answers.get(1);
+  assert.equal(refused?.ok === false && refused.error.code, "PROPOSAL_DROPPED");
+  h.advance(1_500, undefined, false); // the transfer is abandoned; a is still the leader
+  assert.equal(h.cluster.node("a").raft.role, "leader");
+  // Sequence 2 arrives before the retry of 1: it must wait, not run first.
+  h.raw("a", "raw", addRequest(2, sessionId, 2, 10));
+  h.settle();
+  assert.equal(answers.get(2), undefined, "sequence 2 ran before sequence 1");
+  h.raw("a", "raw", addRequest(3, sessionId, 1, 1)); // the client's retry of sequence 1
+  h.settle();
+  const first = answers.get(3);
+  const second = answers.get(2);
+  assert.equal(first?.ok && first.value, 1, `retry of 1: ${JSON.stringify(first)}`);
+  assert.equal(second?.ok && second.value, 11, `sequence 2: ${JSON.stringify(second)}`);
 });
