@@ -95,8 +95,12 @@ export class SessionServer {
   #proposedSequence = new Map<number, number>();
   /** Leader only: commands that arrived ahead of their predecessor. */
   #buffered = new Map<number, Map<number, { client: string; request: CommandRequest }>>();
-  /** Leader only: sessions an expiring Unregister was proposed for. */
-  #expiring = new Set<number>();
+  /**
+   * Leader only: sessions an expiring Unregister was proposed for, with that entry's index. An
+   * id leaves once the entry is applied, whatever its outcome (a rescued session must be
+   * decided on again), or when leadership is lost (the entry may be gone).
+   */
+  #expiring = new Map<number, number>();
   /** Where each session's client was last seen talking to this member (events go there). */
   #clients = new Map<number, string>();
   #queries: PendingQuery[] = [];
@@ -234,6 +238,9 @@ export class SessionServer {
       }
       for (const batch of result.events) this.#pushEvents(batch);
     }
+    for (const [sessionId, index] of this.#expiring) {
+      if (index <= this.#sm.lastIndex) this.#expiring.delete(sessionId);
+    }
     this.#releaseBufferedCommands();
     this.#serveQueries();
   }
@@ -270,13 +277,13 @@ export class SessionServer {
     for (const sessionId of this.#sm.expiredSessions(this.#now())) {
       if (this.#expiring.has(sessionId)) continue;
       try {
-        this.#raft.propose(encodeOperation({
+        const index = this.#raft.propose(encodeOperation({
           tag: OperationTag.Unregister,
           timestamp: this.#now(),
           sessionId,
           expired: true,
         }));
-        this.#expiring.add(sessionId);
+        this.#expiring.set(sessionId, index);
       } catch {
         return; // not leader any more, or too much uncommitted: retried on the next tick
       }
@@ -483,9 +490,6 @@ export class SessionServer {
   #forgetClosedSessions(): void {
     for (const id of [...this.#clients.keys()]) {
       if (this.#sm.session(id) === undefined) this.#clients.delete(id);
-    }
-    for (const id of [...this.#expiring]) {
-      if (this.#sm.session(id) === undefined) this.#expiring.delete(id);
     }
   }
 

@@ -491,3 +491,61 @@ Deno.test("a command refused with PROPOSAL_DROPPED keeps its sequence: the next 
   assert.equal(first?.ok && first.value, 1, `retry of 1: ${JSON.stringify(first)}`);
   assert.equal(second?.ok && second.value, 11, `sequence 2: ${JSON.stringify(second)}`);
 });
+
+Deno.test("a session rescued from expiry by a keep-alive expires once its client goes silent", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the client falls silent…
+  h.time += 1_100; // …past its timeout, with no tick in between
+  // Its keep-alive reaches the leader and is appended; before it commits, the leader's tick
+  // (which sees only applied state) decides to expire the session.
+  h.answersTo("raw");
+  h.raw("a", "raw", {
+    type: "keepAlive",
+    id: 1,
+    sessionId,
+    commandSequence: 0,
+    eventIndex: sessionId,
+  });
+  h.servers.get("a")!.tick();
+  h.settle();
+  // The keep-alive was applied first: the expiring Unregister is refused (#42/#45).
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "rescued");
+  // The client stays silent: the leader must decide again, and the session expires.
+  h.advance(3_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "the silent session never expired");
+  }
+});
+
+Deno.test("a session rescued by a leader change expires once its client goes silent", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the client falls silent
+  h.time += 4_000; // no leader for 4 s (no member ticks)
+  // Leadership moves to b; b's server ticks as soon as b leads, before its Noop commits, and
+  // decides from the old clocks to expire the session.
+  h.cluster.node("a").raft.transferLeadership("b");
+  const b = h.cluster.node("b").raft;
+  for (let step = 0; b.role !== "leader"; step++) {
+    assert.ok(step < 1_000, "b was not elected");
+    for (const id of h.cluster.nodes.keys()) h.cluster.processReady(id);
+    const m = h.cluster.queue.shift();
+    if (m !== undefined) h.cluster.deliver(m);
+  }
+  h.servers.get("b")!.tick();
+  h.settle();
+  // The new leader's term restarts every session's clock: the session survives the change.
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "rescued");
+  // The client stays silent: the session expires a timeout later.
+  h.advance(3_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "the silent session never expired");
+  }
+});
