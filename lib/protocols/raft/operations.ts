@@ -36,8 +36,19 @@ export interface RegisterOperation {
   readonly tag: typeof OperationTag.Register;
   /** Leader wall-clock ms at proposal. */
   readonly timestamp: number;
-  /** The client's id (string, chosen by the client). A new session expires the client's old one. */
+  /**
+   * The client's id (string, chosen by the client). A new registration expires the client's
+   * open session (copycat #279), unless it is the registration that opened it (`nonce`).
+   */
   readonly clientId: string;
+  /**
+   * Identifies one registration of the client: drawn at random by the client when it wants a
+   * new session, and the same on every retry of it. A Register whose `nonce` equals that of
+   * the client's open session is a copy of the one that opened it (a network duplicate, a
+   * retry whose first answer was lost) and answers with that session. Absent in entries from
+   * older clients: such a Register is always a new registration.
+   */
+  readonly nonce?: number;
   /**
    * Session timeout in ms, already defaulted by the leader. Stored in the log so that every
    * member expires the session identically whatever its own configuration (copycat-spec §1.2).
@@ -145,6 +156,7 @@ function validateOperation(value: unknown): asserts value is Operation {
         throw new TypeError(`Cannot read Register: 'clientId' must be a string`);
       }
       requireNumber(v, "timeoutMs", 1);
+      if (v.nonce !== undefined) requireNumber(v, "nonce", 1);
       return;
     case OperationTag.KeepAlive:
       requireNumber(v, "sessionId", 1);

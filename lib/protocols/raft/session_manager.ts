@@ -10,6 +10,9 @@
  * {@linkcode SessionStateMachine.expiredSessions} which sessions to unregister.
  *
  * Decisions:
+ * - A Register expires the client's open session (copycat #279) unless it carries the `nonce`
+ *   of the Register that opened it: then it is a copy of that registration (duplicated by the
+ *   network, or a retry whose answer was lost) and answers with the open session.
  * - Sequence gaps at apply time: a command with `sequence > lastApplied + 1` is applied anyway
  *   and becomes the new last sequence. The leader rejects gaps before logging (copycat-spec §2.2)
  *   and failed commands are replaced by no-ops with the same sequence, so a gap at apply only
@@ -356,11 +359,28 @@ export class SessionStateMachine {
 
   #register(op: RegisterOperation): OperationResult {
     const { index, logTime } = this.#applying!;
+    const nonce = op.nonce ?? null;
     const oldId = this.#clients.get(op.clientId);
-    if (oldId !== undefined) this.#expire(this.#sessions.get(oldId)!); // copycat #279
+    if (oldId !== undefined) {
+      const old = this.#sessions.get(oldId)!;
+      // A copy of the Register that opened the client's session (a duplicate delivery, or a
+      // retry whose answer was lost) answers with that session: expiring it would kill the
+      // session the client is using. Any other Register is a new registration (copycat #279).
+      if (nonce !== null && old.nonce === nonce) {
+        old.lastSeenMs = logTime; // the client sent it: it is alive
+        return {
+          ok: true,
+          index,
+          eventIndex: old.eventIndex,
+          value: { sessionId: old.id, timeoutMs: old.timeoutMs },
+        };
+      }
+      this.#expire(old);
+    }
     const s: SessionState = {
       id: index,
       clientId: op.clientId,
+      nonce,
       info: Object.freeze({ id: index, clientId: op.clientId }),
       timeoutMs: op.timeoutMs,
       lastSeenMs: logTime,

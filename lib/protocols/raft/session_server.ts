@@ -190,6 +190,7 @@ export class SessionServer {
           timestamp: this.#now(),
           clientId: request.clientId,
           timeoutMs: request.timeoutMs,
+          ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
         });
         return;
       case "keepAlive":

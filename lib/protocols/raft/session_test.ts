@@ -438,6 +438,7 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
     { type: "query", id: 2, sessionId: 1, sequence: 0, index: 0, consistency: "EVENTUAL" },
     { type: "register", id: 3, clientId: "", timeoutMs: 1000 },
     { type: "frobnicate", id: 4 },
+    { type: "register", id: 5, clientId: "c1", timeoutMs: 1000, nonce: 0 },
   ];
   for (const request of bad) h.servers.get("a")!.receive("c1", request as never);
   h.servers.get("a")!.receive("c1", null as never); // no id: dropped silently
@@ -445,7 +446,7 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
   const answers = seen.filter((w) => w.to === "c1").map((w) =>
     (w.message as { result: { error: { code: string } } }).result.error.code
   );
-  assert.deepEqual(answers, ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
+  assert.deepEqual(answers, Array(5).fill("BAD_REQUEST"));
   assert.equal(h.cluster.node("a").raft.lastIndex, lastIndex, "nothing was proposed");
 });
 
@@ -548,4 +549,27 @@ Deno.test("a session rescued by a leader change expires once its client goes sil
   for (const sm of h.machines.values()) {
     assert.equal(sm.session(sessionId), undefined, "the silent session never expired");
   }
+});
+
+Deno.test("a duplicated Register does not expire the session it opened", () => {
+  const h = started();
+  const client = h.client("c1");
+  const registers: Wire[] = [];
+  h.filter = (w) => {
+    if ((w.message as { type: string }).type === "register") registers.push(w);
+    return true;
+  };
+  client.open();
+  h.settle();
+  assert.equal(client.state, "CONNECTED");
+  const sessionId = client.sessionId;
+  // The network delivers the client's Register once more, after the session opened.
+  assert.equal(registers.length, 1);
+  h.wire.push(registers[0]!);
+  h.settle();
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "the session expired");
+  const r = h.command(client, 5);
+  h.settle();
+  assert.equal(r[0]?.ok && r[0].value, 5, JSON.stringify(r[0]));
+  assert.equal(client.sessionId, sessionId);
 });
