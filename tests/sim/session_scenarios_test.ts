@@ -279,6 +279,26 @@ Deno.test("session scenario: a duplicated Register does not expire the session i
   settleAndCheck(sim);
 });
 
+Deno.test("session scenario: after a leader crash in an idle group, a silent client's session expires", () => {
+  const sim = quietCluster({ clients: 1, sessionTimeoutMs: 600 });
+  const c = sim.clients[0]!;
+  const session = c.client.sessionId;
+  const old = sim.leader()!;
+  // The only client falls silent and the leader crashes: no client entry will follow the new
+  // leader's Noop.
+  sim.network.cut(c.address, [...sim.members]);
+  sim.cluster.crash(old.node!);
+  assert.ok(
+    sim.runUntil(() => sim.leader() !== undefined && sim.leader() !== old, 3000),
+    "no new leader",
+  );
+  const leader = sim.leader()!;
+  sim.runFor(3000);
+  assert.equal(leader.stateMachine!.session(session), undefined, "expiry stayed suspended");
+  sim.network.cut(c.address, []);
+  settleAndCheck(sim);
+});
+
 /**
  * An old leader cut off from the other members, with a reader that can reach only it and a writer
  * that can reach only the others: after the others elect a leader and the write commits, the

@@ -26,6 +26,8 @@ export const OperationTag = {
   Unregister: 3,
   /** {@linkcode CommandOperation} */
   Command: 4,
+  /** {@linkcode InitializeOperation} */
+  Initialize: 5,
 } as const;
 /** One of {@linkcode OperationTag}'s values. */
 export type OperationTag = typeof OperationTag[keyof typeof OperationTag];
@@ -103,12 +105,28 @@ export interface CommandOperation {
   readonly args: unknown;
 }
 
+/**
+ * A new leader's first timestamped entry (Copycat's `InitializeEntry`, copycat-spec §1.4). The
+ * Raft `Noop` that opens a term carries no timestamp, so the state machine restarts every
+ * session's clock at the next entry that does; the leader's session server proposes this one as
+ * soon as it leads a new term, so that the restart (and with it session expiry) does not wait
+ * for client traffic that an idle group may never send. Applying it moves log time and runs due
+ * timers like any timestamped entry; nobody is answered.
+ */
+export interface InitializeOperation {
+  /** Always {@linkcode OperationTag.Initialize}. */
+  readonly tag: typeof OperationTag.Initialize;
+  /** Leader wall-clock ms at proposal. */
+  readonly timestamp: number;
+}
+
 /** Any session operation. */
 export type Operation =
   | RegisterOperation
   | KeepAliveOperation
   | UnregisterOperation
-  | CommandOperation;
+  | CommandOperation
+  | InitializeOperation;
 
 /**
  * Encodes an operation as an entry payload.
@@ -175,6 +193,8 @@ function validateOperation(value: unknown): asserts value is Operation {
       if (typeof v.service !== "string" || typeof v.operation !== "string") {
         throw new TypeError(`Cannot read Command: 'service' and 'operation' must be strings`);
       }
+      return;
+    case OperationTag.Initialize:
       return;
     default:
       throw new TypeError(`Cannot read session operation: unknown tag ${String(v.tag)}`);

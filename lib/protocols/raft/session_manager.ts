@@ -53,7 +53,10 @@ export interface ApplyResult {
   readonly index: number;
   /** The operation's tag, or `null` for `Noop` and `Config` entries. */
   readonly tag: OperationTag | null;
-  /** The answer for the proposing client, or `null` if there is none (`Noop`, `Config`). */
+  /**
+   * The answer for the proposing client, or `null` if there is none (`Noop`, `Config`,
+   * `Initialize`).
+   */
   readonly response: OperationResult | null;
   /** New event batches to push, at most one per session, tagged with this index. */
   readonly events: readonly EventBatch[];
@@ -174,7 +177,8 @@ export class SessionStateMachine {
     this.#lastIndex = entry.index;
     if (entry.type === EntryType.Noop) {
       // A new leader's first entry (copycat-spec §1.4, InitializeEntry): it carries no timestamp,
-      // so the reset happens at the next entry that does.
+      // so the reset happens at the next entry that does — the leader's Initialize operation,
+      // unless a client's entry comes first.
       this.#resetPending = true;
       return { index: entry.index, tag: null, response: null, events: [] };
     }
@@ -191,8 +195,11 @@ export class SessionStateMachine {
     this.#applying = { index: entry.index, logTime: t, collector: new Map(), check: new Set() };
     try {
       this.#tick(t);
-      let response: OperationResult;
+      let response: OperationResult | null;
       switch (op.tag) {
+        case OperationTag.Initialize:
+          response = null; // its work (log time, the reset, due timers) is done above
+          break;
         case OperationTag.Register:
           response = this.#register(op);
           break;

@@ -280,6 +280,20 @@ Deno.test("a leader change (Noop) resets every session's last-seen time: nothing
   assert.deepEqual(h.sm.expiredSessions(7001), [s]);
 });
 
+Deno.test("a new leader's Initialize restarts the session clocks after its Noop: expiry resumes", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 1000);
+  h.apply(null); // the new leader's Noop, 5 s later
+  assert.deepEqual(h.sm.expiredSessions(6000), []);
+  const r = h.apply({ tag: OperationTag.Initialize, timestamp: 6000 });
+  assert.deepEqual(r, { index: 3, tag: OperationTag.Initialize, response: null, events: [] });
+  assert.equal(h.sm.logTime, 6000);
+  assert.equal(h.sm.session(s)!.lastSeenMs, 6000);
+  // With no other entry, the leader's clock alone now expires the silent session.
+  assert.deepEqual(h.sm.expiredSessions(7000), []);
+  assert.deepEqual(h.sm.expiredSessions(7001), [s]);
+});
+
 Deno.test("closing a session runs onClose only and forgets it", () => {
   const h = new Harness();
   const s = h.register("c1", 1000);

@@ -108,6 +108,12 @@ export class SessionServer {
   #readCounter = 0;
   #term = 0;
   #wasLeader = false;
+  /**
+   * Leader only: index of the Initialize operation proposed in this term, 0 until the core
+   * accepted it. Sessions are not expired before it is applied (their clocks are about to
+   * restart).
+   */
+  #initializeIndex = 0;
 
   /**
    * Creates the server.
@@ -275,6 +281,9 @@ export class SessionServer {
   tick(): void {
     this.#noticeLeadership();
     if (this.#raft.role !== "leader") return;
+    // Until this term's Initialize is applied, the clocks the state machine holds are the
+    // previous leader's: they are about to restart, so nothing is decided from them.
+    if (this.#initializeIndex === 0 || this.#sm.lastIndex < this.#initializeIndex) return;
     for (const sessionId of this.#sm.expiredSessions(this.#now())) {
       if (this.#expiring.has(sessionId)) continue;
       try {
@@ -293,10 +302,14 @@ export class SessionServer {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** A member that lost leadership answers what it proposed with NOT_LEADER (clients retry). */
+  /**
+   * A member that lost leadership answers what it proposed with NOT_LEADER (clients retry). A
+   * member that leads a new term proposes its Initialize operation (retried until accepted).
+   */
   #noticeLeadership(): void {
     const leader = this.#raft.role === "leader";
     const term = this.#raft.term;
+    if (leader && (!this.#wasLeader || term !== this.#term)) this.#initializeIndex = 0;
     if (this.#wasLeader && (!leader || term !== this.#term)) {
       for (const p of this.#proposals.values()) this.#reply(p.client, p.id, this.#notLeader());
       for (const waiting of this.#buffered.values()) {
@@ -315,6 +328,24 @@ export class SessionServer {
     }
     this.#wasLeader = leader;
     this.#term = term;
+    if (leader && this.#initializeIndex === 0) this.#proposeInitialize();
+  }
+
+  /**
+   * Proposes the timestamped entry that restarts every session's clock after this term's Noop
+   * (Copycat's InitializeEntry): without it, an idle group would never expire a session again.
+   * A refusal (a transfer under way, too many uncommitted entries) is retried at the next call.
+   */
+  #proposeInitialize(): void {
+    try {
+      this.#initializeIndex = this.#raft.propose(encodeOperation({
+        tag: OperationTag.Initialize,
+        timestamp: this.#now(),
+      }));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== "NOT_LEADER" && code !== "PROPOSAL_DROPPED") throw e;
+    }
   }
 
   /** Proposes `op` for a client's request; on refusal answers it. Returns whether it was proposed. */

@@ -573,3 +573,20 @@ Deno.test("a duplicated Register does not expire the session it opened", () => {
   assert.equal(r[0]?.ok && r[0].value, 5, JSON.stringify(r[0]));
   assert.equal(client.sessionId, sessionId);
 });
+
+Deno.test("after a leader change in an idle group, a silent session still expires", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the only client falls silent
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  assert.equal(h.cluster.node("b").raft.role, "leader");
+  // Nothing else happens in the group: the new leader's own entries must restart the clocks.
+  h.advance(5_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "expiry stayed suspended after the change");
+  }
+});
