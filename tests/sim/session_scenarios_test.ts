@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { ProtocolResult } from "../../lib/protocols/raft/protocol.ts";
 import type { ClientResult } from "../../lib/protocols/raft/session_client.ts";
 import { Partition } from "../../lib/testing/sim/partitions.ts";
+import type { ClientWireMessage } from "../../lib/testing/sim/session_host.ts";
 import {
   SessionSimulation,
   type SessionSimulationOptions,
@@ -244,6 +245,58 @@ Deno.test({
     const rb = await_(sim, b);
     assert.ok(rb.ok && rb.value === 3, JSON.stringify(rb));
   },
+});
+
+Deno.test("session scenario: a duplicated Register does not expire the session it opened", () => {
+  const sim = new SessionSimulation({
+    seed: 1,
+    profile: "calm",
+    nodes: 3,
+    clients: 1,
+    workload: false,
+    faults: false,
+    sessionTimeoutMs: 600,
+    requestTimeoutMs: 60,
+  });
+  const captured: { from: string; to: string; msg: ClientWireMessage }[] = [];
+  sim.intercept((from, to, msg) => {
+    if (msg.dir === "request" && msg.body.type === "register") captured.push({ from, to, msg });
+    return true;
+  });
+  sim.start();
+  const c = sim.clients[0]!;
+  assert.ok(sim.runUntil(() => c.client.state === "CONNECTED", 3000), "no session after 3 s");
+  const session = c.client.sessionId;
+  assert.ok(call(sim, c, COUNTER_SERVICE, "add", { delta: 1 }).ok);
+  // The network delivers the client's (last) Register once more, long after the session opened.
+  const copy = captured.at(-1)!;
+  sim.network.send(copy.from, copy.to, copy.msg);
+  sim.runFor(200);
+  const r = call(sim, c, COUNTER_SERVICE, "add", { delta: 1 });
+  assert.ok(r.ok && r.value === 2, JSON.stringify(r));
+  assert.equal(c.client.sessionId, session, "the client had to open a new session");
+  assert.deepEqual(c.sessions, [session]);
+  settleAndCheck(sim);
+});
+
+Deno.test("session scenario: after a leader crash in an idle group, a silent client's session expires", () => {
+  const sim = quietCluster({ clients: 1, sessionTimeoutMs: 600 });
+  const c = sim.clients[0]!;
+  const session = c.client.sessionId;
+  const old = sim.leader()!;
+  // The only client falls silent and the leader crashes: no client entry will follow the new
+  // leader's Noop.
+  sim.network.cut(c.address, [...sim.members]);
+  sim.cluster.crash(old.node!);
+  assert.ok(
+    sim.runUntil(() => sim.leader() !== undefined && sim.leader() !== old, 3000),
+    "no new leader",
+  );
+  const leader = sim.leader()!;
+  sim.runFor(3000);
+  assert.equal(leader.stateMachine!.session(session), undefined, "expiry stayed suspended");
+  sim.network.cut(c.address, []);
+  settleAndCheck(sim);
 });
 
 /**

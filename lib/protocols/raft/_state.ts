@@ -6,6 +6,9 @@
  * services keep their order (creation order), so a restored member iterates them — and so calls
  * hooks and lists sessions — exactly as the others do.
  *
+ * A session record's `nonce` (its Register's nonce, or `null`) was added without a version
+ * change: older snapshots lack it and read as `null`, and older readers ignore it.
+ *
  * @module
  */
 
@@ -22,6 +25,8 @@ export interface SessionState {
   readonly id: number;
   /** The client's id. */
   readonly clientId: string;
+  /** The nonce of the Register that opened it, or `null` if it had none. */
+  readonly nonce: number | null;
   /** The frozen view handed to services. */
   readonly info: Session;
   /** From the Register entry. */
@@ -92,6 +97,7 @@ export function writeState(state: MachineState): unknown {
     sessions: state.sessions.map((s) => ({
       id: s.id,
       clientId: s.clientId,
+      nonce: s.nonce,
       timeoutMs: s.timeoutMs,
       lastSeenMs: s.lastSeenMs,
       commandSequence: s.commandSequence,
@@ -124,6 +130,7 @@ export function readState(value: unknown): MachineState {
   const sessions = v.sessions.map((s: any): SessionState => ({
     id: s.id,
     clientId: s.clientId,
+    nonce: typeof s.nonce === "number" ? s.nonce : null,
     info: Object.freeze({ id: s.id, clientId: s.clientId }),
     timeoutMs: s.timeoutMs,
     lastSeenMs: s.lastSeenMs,

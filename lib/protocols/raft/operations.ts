@@ -26,6 +26,8 @@ export const OperationTag = {
   Unregister: 3,
   /** {@linkcode CommandOperation} */
   Command: 4,
+  /** {@linkcode InitializeOperation} */
+  Initialize: 5,
 } as const;
 /** One of {@linkcode OperationTag}'s values. */
 export type OperationTag = typeof OperationTag[keyof typeof OperationTag];
@@ -36,8 +38,19 @@ export interface RegisterOperation {
   readonly tag: typeof OperationTag.Register;
   /** Leader wall-clock ms at proposal. */
   readonly timestamp: number;
-  /** The client's id (string, chosen by the client). A new session expires the client's old one. */
+  /**
+   * The client's id (string, chosen by the client). A new registration expires the client's
+   * open session (copycat #279), unless it is the registration that opened it (`nonce`).
+   */
   readonly clientId: string;
+  /**
+   * Identifies one registration of the client: drawn at random by the client when it wants a
+   * new session, and the same on every retry of it. A Register whose `nonce` equals that of
+   * the client's open session is a copy of the one that opened it (a network duplicate, a
+   * retry whose first answer was lost) and answers with that session. Absent in entries from
+   * older clients: such a Register is always a new registration.
+   */
+  readonly nonce?: number;
   /**
    * Session timeout in ms, already defaulted by the leader. Stored in the log so that every
    * member expires the session identically whatever its own configuration (copycat-spec §1.2).
@@ -92,12 +105,28 @@ export interface CommandOperation {
   readonly args: unknown;
 }
 
+/**
+ * A new leader's first timestamped entry (Copycat's `InitializeEntry`, copycat-spec §1.4). The
+ * Raft `Noop` that opens a term carries no timestamp, so the state machine restarts every
+ * session's clock at the next entry that does; the leader's session server proposes this one as
+ * soon as it leads a new term, so that the restart (and with it session expiry) does not wait
+ * for client traffic that an idle group may never send. Applying it moves log time and runs due
+ * timers like any timestamped entry; nobody is answered.
+ */
+export interface InitializeOperation {
+  /** Always {@linkcode OperationTag.Initialize}. */
+  readonly tag: typeof OperationTag.Initialize;
+  /** Leader wall-clock ms at proposal. */
+  readonly timestamp: number;
+}
+
 /** Any session operation. */
 export type Operation =
   | RegisterOperation
   | KeepAliveOperation
   | UnregisterOperation
-  | CommandOperation;
+  | CommandOperation
+  | InitializeOperation;
 
 /**
  * Encodes an operation as an entry payload.
@@ -145,6 +174,7 @@ function validateOperation(value: unknown): asserts value is Operation {
         throw new TypeError(`Cannot read Register: 'clientId' must be a string`);
       }
       requireNumber(v, "timeoutMs", 1);
+      if (v.nonce !== undefined) requireNumber(v, "nonce", 1);
       return;
     case OperationTag.KeepAlive:
       requireNumber(v, "sessionId", 1);
@@ -163,6 +193,8 @@ function validateOperation(value: unknown): asserts value is Operation {
       if (typeof v.service !== "string" || typeof v.operation !== "string") {
         throw new TypeError(`Cannot read Command: 'service' and 'operation' must be strings`);
       }
+      return;
+    case OperationTag.Initialize:
       return;
     default:
       throw new TypeError(`Cannot read session operation: unknown tag ${String(v.tag)}`);

@@ -4,6 +4,7 @@ import { decodeOperation, encodeOperation, type Operation, OperationTag } from "
 
 const ops: Operation[] = [
   { tag: OperationTag.Register, timestamp: 1000, clientId: "c1", timeoutMs: 5000 },
+  { tag: OperationTag.Register, timestamp: 1000, clientId: "c1", timeoutMs: 5000, nonce: 42 },
   { tag: OperationTag.KeepAlive, timestamp: 2000, sessionId: 1, commandSequence: 3, eventIndex: 7 },
   { tag: OperationTag.Unregister, timestamp: 3000, sessionId: 1, expired: true },
   {
@@ -15,6 +16,7 @@ const ops: Operation[] = [
     operation: "put",
     args: { key: "a", value: new Uint8Array([1]), n: 5n, m: new Map([[1, 2]]) },
   },
+  { tag: OperationTag.Initialize, timestamp: 5000 },
 ];
 
 Deno.test("operations round-trip through CBOR", () => {
@@ -22,7 +24,13 @@ Deno.test("operations round-trip through CBOR", () => {
 });
 
 Deno.test("operations tags are stable", () => {
-  assert.deepEqual(OperationTag, { Register: 1, KeepAlive: 2, Unregister: 3, Command: 4 });
+  assert.deepEqual(OperationTag, {
+    Register: 1,
+    KeepAlive: 2,
+    Unregister: 3,
+    Command: 4,
+    Initialize: 5,
+  });
 });
 
 Deno.test("operations reject malformed payloads", () => {
@@ -33,6 +41,11 @@ Deno.test("operations reject malformed payloads", () => {
     () => decodeOperation(encode({ tag: 1, timestamp: 1, clientId: "c", timeoutMs: 0 })),
     RangeError,
   );
+  assert.throws(
+    () => decodeOperation(encode({ tag: 1, timestamp: 1, clientId: "c", timeoutMs: 1, nonce: 0 })),
+    RangeError,
+  );
+  assert.throws(() => decodeOperation(encode({ tag: 5 })), RangeError);
   assert.throws(
     () => decodeOperation(encode({ tag: 4, timestamp: 1, sessionId: 1, sequence: 0 })),
     RangeError,

@@ -28,6 +28,12 @@ export interface RegisterRequest {
   readonly clientId: string;
   /** Session timeout asked for, in ms. */
   readonly timeoutMs: number;
+  /**
+   * Identifies this registration (random, the same on its retries): a copy of the Register that
+   * opened the client's session answers with that session instead of replacing it. Older
+   * clients omit it.
+   */
+  readonly nonce?: number;
 }
 
 /** Keeps a session alive and acknowledges responses and events. Answered with `{ leader }`. */
@@ -208,6 +214,7 @@ export function requestProblem(request: unknown): string | null {
     ? {
       clientId: (v) => typeof v === "string" && v.length > 0,
       timeoutMs: (v) => count(v) && (v as number) > 0,
+      nonce: (v) => v === undefined || (count(v) && (v as number) > 0),
     }
     : {
       sessionId: count,

@@ -112,6 +112,9 @@ const SUSPECT_TIMEOUTS = 5;
 /** `Omit` applied to each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** Registration nonces are drawn from 1..NONCE_MAX. */
+const NONCE_MAX = 2 ** 52;
+
 /** Operations submitted and not yet answered, per kind; more are refused. */
 export const CLIENT_PENDING_MAX = 10_000;
 
@@ -134,6 +137,8 @@ export class SessionClient {
   #outbox: ClientOutputMessage[] = [];
 
   #register: Attempt | null = null;
+  /** The registration under way (the same on its retries); 0 when none is. */
+  #nonce = 0;
   /** A registration waits for the back-off to pass. */
   #registerWanted = false;
   /** Consecutive failures without a leader hint; the back-off doubles with each. */
@@ -385,6 +390,7 @@ export class SessionClient {
       return;
     }
     this.#failures = 0;
+    this.#nonce = 0; // the next registration (after an expiry) is a new one
     const value = result.value as { sessionId: number };
     this.#sessionId = value.sessionId;
     this.#eventIndex = value.sessionId;
@@ -627,10 +633,14 @@ export class SessionClient {
   }
 
   #sendRegister(): void {
+    // Random, not counted: a restarted client reusing its clientId must not look like a copy of
+    // its previous incarnation's registration.
+    if (this.#nonce === 0) this.#nonce = 1 + Math.floor(this.#random() * NONCE_MAX);
     this.#register = this.#send(this.#leaderTarget(), {
       type: "register",
       clientId: this.#clientId,
       timeoutMs: this.#sessionTimeoutMs,
+      nonce: this.#nonce,
     });
   }
 

@@ -10,6 +10,9 @@
  * {@linkcode SessionStateMachine.expiredSessions} which sessions to unregister.
  *
  * Decisions:
+ * - A Register expires the client's open session (copycat #279) unless it carries the `nonce`
+ *   of the Register that opened it: then it is a copy of that registration (duplicated by the
+ *   network, or a retry whose answer was lost) and answers with the open session.
  * - Sequence gaps at apply time: a command with `sequence > lastApplied + 1` is applied anyway
  *   and becomes the new last sequence. The leader rejects gaps before logging (copycat-spec §2.2)
  *   and failed commands are replaced by no-ops with the same sequence, so a gap at apply only
@@ -50,7 +53,10 @@ export interface ApplyResult {
   readonly index: number;
   /** The operation's tag, or `null` for `Noop` and `Config` entries. */
   readonly tag: OperationTag | null;
-  /** The answer for the proposing client, or `null` if there is none (`Noop`, `Config`). */
+  /**
+   * The answer for the proposing client, or `null` if there is none (`Noop`, `Config`,
+   * `Initialize`).
+   */
   readonly response: OperationResult | null;
   /** New event batches to push, at most one per session, tagged with this index. */
   readonly events: readonly EventBatch[];
@@ -171,7 +177,8 @@ export class SessionStateMachine {
     this.#lastIndex = entry.index;
     if (entry.type === EntryType.Noop) {
       // A new leader's first entry (copycat-spec §1.4, InitializeEntry): it carries no timestamp,
-      // so the reset happens at the next entry that does.
+      // so the reset happens at the next entry that does — the leader's Initialize operation,
+      // unless a client's entry comes first.
       this.#resetPending = true;
       return { index: entry.index, tag: null, response: null, events: [] };
     }
@@ -188,8 +195,11 @@ export class SessionStateMachine {
     this.#applying = { index: entry.index, logTime: t, collector: new Map(), check: new Set() };
     try {
       this.#tick(t);
-      let response: OperationResult;
+      let response: OperationResult | null;
       switch (op.tag) {
+        case OperationTag.Initialize:
+          response = null; // its work (log time, the reset, due timers) is done above
+          break;
         case OperationTag.Register:
           response = this.#register(op);
           break;
@@ -356,11 +366,28 @@ export class SessionStateMachine {
 
   #register(op: RegisterOperation): OperationResult {
     const { index, logTime } = this.#applying!;
+    const nonce = op.nonce ?? null;
     const oldId = this.#clients.get(op.clientId);
-    if (oldId !== undefined) this.#expire(this.#sessions.get(oldId)!); // copycat #279
+    if (oldId !== undefined) {
+      const old = this.#sessions.get(oldId)!;
+      // A copy of the Register that opened the client's session (a duplicate delivery, or a
+      // retry whose answer was lost) answers with that session: expiring it would kill the
+      // session the client is using. Any other Register is a new registration (copycat #279).
+      if (nonce !== null && old.nonce === nonce) {
+        old.lastSeenMs = logTime; // the client sent it: it is alive
+        return {
+          ok: true,
+          index,
+          eventIndex: old.eventIndex,
+          value: { sessionId: old.id, timeoutMs: old.timeoutMs },
+        };
+      }
+      this.#expire(old);
+    }
     const s: SessionState = {
       id: index,
       clientId: op.clientId,
+      nonce,
       info: Object.freeze({ id: index, clientId: op.clientId }),
       timeoutMs: op.timeoutMs,
       lastSeenMs: logTime,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { AssertionError } from "../../raft/_assert.ts";
+import { decode, encode } from "../../codec/cbor.ts";
 import { type Entry, EntryType } from "../../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import type { Service, Session } from "./service.ts";
@@ -104,8 +105,14 @@ class Harness {
   apply(op: Operation | null): ApplyResult {
     return this.sm.apply(this.entry(op));
   }
-  register(clientId: string, timestamp: number, timeoutMs = 1000): number {
-    const r = this.apply({ tag: OperationTag.Register, timestamp, clientId, timeoutMs });
+  register(clientId: string, timestamp: number, timeoutMs = 1000, nonce?: number): number {
+    const r = this.apply({
+      tag: OperationTag.Register,
+      timestamp,
+      clientId,
+      timeoutMs,
+      ...(nonce === undefined ? {} : { nonce }),
+    });
     assert.ok(r.response?.ok);
     return (r.response.value as { sessionId: number }).sessionId;
   }
@@ -186,6 +193,37 @@ Deno.test("registering again with the same client id expires the old session", (
   assert.deepEqual(value(hooks), [`expire:${old}`, `close:${old}`, `open:${fresh}`]);
 });
 
+Deno.test("a duplicated Register does not expire the session it opened", () => {
+  const h = new Harness();
+  const register: Operation = {
+    tag: OperationTag.Register,
+    timestamp: 1000,
+    clientId: "c1",
+    timeoutMs: 1000,
+    nonce: 7,
+  };
+  const s = (value(h.apply(register).response) as { sessionId: number }).sessionId;
+  h.command(s, 1, "add", 1, 1001);
+  // The same registration again (a network duplicate, or the client's retry): same session.
+  const again = h.apply({ ...register, timestamp: 1500 });
+  assert.deepEqual(value(again.response), { sessionId: s, timeoutMs: 1000 });
+  assert.equal(again.response!.index, 3);
+  assert.equal(h.sm.session(s)?.commandSequence, 1, "the session is untouched");
+  assert.equal(h.sm.session(s)?.lastSeenMs, 1500, "the retry shows the client is alive");
+  assert.equal(value(h.command(s, 2, "add", 1, 1501).response), 2);
+  assert.deepEqual(value(h.sm.query(s, "counter/a", "hooks")), []);
+  // A new registration by the same client (restarted: another nonce) still replaces it (#279).
+  const fresh = h.register("c1", 1600, 1000, 8);
+  assert.notEqual(fresh, s);
+  assert.equal(h.sm.session(s), undefined);
+  assert.equal(errorCode(h.command(s, 3, "add", 1, 1601).response), "UNKNOWN_SESSION");
+  // A Register without a nonce (an older client, an older log) is always a new registration.
+  const older = h.register("c1", 1700);
+  assert.equal(h.sm.session(fresh), undefined);
+  h.register("c1", 1800);
+  assert.equal(h.sm.session(older), undefined);
+});
+
 Deno.test("operations on an unknown session fail with UNKNOWN_SESSION on every path", () => {
   const h = new Harness();
   assert.equal(errorCode(h.command(42, 1, "add", 1, 1000).response), "UNKNOWN_SESSION");
@@ -238,6 +276,20 @@ Deno.test("a leader change (Noop) resets every session's last-seen time: nothing
   // Even an Unregister{expired} as the new leader's first timestamped entry is rejected.
   assert.deepEqual(value(h.unregister(s, true, 6000).response), { unregistered: false });
   assert.equal(h.sm.session(s)!.lastSeenMs, 6000);
+  assert.deepEqual(h.sm.expiredSessions(7000), []);
+  assert.deepEqual(h.sm.expiredSessions(7001), [s]);
+});
+
+Deno.test("a new leader's Initialize restarts the session clocks after its Noop: expiry resumes", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 1000);
+  h.apply(null); // the new leader's Noop, 5 s later
+  assert.deepEqual(h.sm.expiredSessions(6000), []);
+  const r = h.apply({ tag: OperationTag.Initialize, timestamp: 6000 });
+  assert.deepEqual(r, { index: 3, tag: OperationTag.Initialize, response: null, events: [] });
+  assert.equal(h.sm.logTime, 6000);
+  assert.equal(h.sm.session(s)!.lastSeenMs, 6000);
+  // With no other entry, the leader's clock alone now expires the silent session.
   assert.deepEqual(h.sm.expiredSessions(7000), []);
   assert.deepEqual(h.sm.expiredSessions(7001), [s]);
 });
@@ -515,6 +567,26 @@ Deno.test("snapshot/restore gives identical results for the same subsequent entr
   assert.deepEqual(restored.query(b, "counter/a", "get"), h.sm.query(b, "counter/a", "get"));
   assert.deepEqual(restored.pendingEvents(b, 0), h.sm.pendingEvents(b, 0));
   assert.deepEqual(restored.expiredSessions(5000), h.sm.expiredSessions(5000));
+});
+
+Deno.test("a snapshot from before registration nonces restores, its sessions without one", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 1000, 7);
+  const state = decode(h.sm.snapshot()) as { sessions: Record<string, unknown>[] };
+  for (const session of state.sessions) delete session.nonce;
+  const restored = new SessionStateMachine({ createService: factory });
+  restored.restore(encode(state));
+  assert.equal(restored.session(s)?.clientId, "c1");
+  // No nonce to match: any Register of the client is a new registration (copycat #279).
+  const e = h.entry({
+    tag: OperationTag.Register,
+    timestamp: 1100,
+    clientId: "c1",
+    timeoutMs: 1000,
+    nonce: 7,
+  });
+  assert.deepEqual(value(restored.apply(e).response), { sessionId: e.index, timeoutMs: 1000 });
+  assert.equal(restored.session(s), undefined);
 });
 
 Deno.test("entries must be applied in order, once", () => {

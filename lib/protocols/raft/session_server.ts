@@ -174,8 +174,12 @@ export class SessionServer {
   #proposedSequence = new Map<number, number>();
   /** Leader only: commands that arrived ahead of their predecessor. */
   #buffered = new Map<number, Map<number, { client: string; request: CommandRequest }>>();
-  /** Leader only: sessions an expiring Unregister was proposed for. */
-  #expiring = new Set<number>();
+  /**
+   * Leader only: sessions an expiring Unregister was proposed for, with that entry's index. An
+   * id leaves once the entry is applied, whatever its outcome (a rescued session must be
+   * decided on again), or when leadership is lost (the entry may be gone).
+   */
+  #expiring = new Map<number, number>();
   /** Where each session's client was last seen talking to this member (events go there). */
   #clients = new Map<number, string>();
   #queries: PendingQuery[] = [];
@@ -183,6 +187,12 @@ export class SessionServer {
   #readCounter = 0;
   #term = 0;
   #wasLeader = false;
+  /**
+   * Leader only: index of the Initialize operation proposed in this term, 0 until the core
+   * accepted it. Sessions are not expired before it is applied (their clocks are about to
+   * restart).
+   */
+  #initializeIndex = 0;
 
   /**
    * Creates the server.
@@ -265,6 +275,7 @@ export class SessionServer {
           timestamp: this.#now(),
           clientId: request.clientId,
           timeoutMs: request.timeoutMs,
+          ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
         });
         return;
       case "keepAlive":
@@ -313,6 +324,9 @@ export class SessionServer {
       }
       for (const batch of result.events) this.#pushEvents(batch);
     }
+    for (const [sessionId, index] of this.#expiring) {
+      if (index <= this.#sm.lastIndex) this.#expiring.delete(sessionId);
+    }
     this.#releaseBufferedCommands();
     this.#serveQueries();
   }
@@ -346,16 +360,19 @@ export class SessionServer {
   tick(): void {
     this.#noticeLeadership();
     if (this.#raft.role !== "leader") return;
+    // Until this term's Initialize is applied, the clocks the state machine holds are the
+    // previous leader's: they are about to restart, so nothing is decided from them.
+    if (this.#initializeIndex === 0 || this.#sm.lastIndex < this.#initializeIndex) return;
     for (const sessionId of this.#sm.expiredSessions(this.#now())) {
       if (this.#expiring.has(sessionId)) continue;
       try {
-        this.#raft.append(encodeOperation({
+        const index = this.#raft.append(encodeOperation({
           tag: OperationTag.Unregister,
           timestamp: this.#now(),
           sessionId,
           expired: true,
         }));
-        this.#expiring.add(sessionId);
+        this.#expiring.set(sessionId, index);
       } catch {
         return; // not leader any more, or too much uncommitted: retried on the next tick
       }
@@ -364,10 +381,14 @@ export class SessionServer {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** A member that lost leadership answers what it proposed with NOT_LEADER (clients retry). */
+  /**
+   * A member that lost leadership answers what it proposed with NOT_LEADER (clients retry). A
+   * member that leads a new term proposes its Initialize operation (retried until accepted).
+   */
   #noticeLeadership(): void {
     const leader = this.#raft.role === "leader";
     const term = this.#raft.term;
+    if (leader && (!this.#wasLeader || term !== this.#term)) this.#initializeIndex = 0;
     if (this.#wasLeader && (!leader || term !== this.#term)) {
       for (const p of this.#proposals.values()) this.#reply(p.client, p.id, this.#notLeader());
       for (const waiting of this.#buffered.values()) {
@@ -386,9 +407,28 @@ export class SessionServer {
     }
     this.#wasLeader = leader;
     this.#term = term;
+    if (leader && this.#initializeIndex === 0) this.#proposeInitialize();
   }
 
-  #propose(client: string, id: number, op: Operation): void {
+  /**
+   * Proposes the timestamped entry that restarts every session's clock after this term's Noop
+   * (Copycat's InitializeEntry): without it, an idle group would never expire a session again.
+   * A refusal (a transfer under way, too many uncommitted entries) is retried at the next call.
+   */
+  #proposeInitialize(): void {
+    try {
+      this.#initializeIndex = this.#raft.append(encodeOperation({
+        tag: OperationTag.Initialize,
+        timestamp: this.#now(),
+      }));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== "NOT_LEADER" && code !== "PROPOSAL_DROPPED") throw e;
+    }
+  }
+
+  /** Proposes `op` for a client's request; on refusal answers it. Returns whether it was proposed. */
+  #propose(client: string, id: number, op: Operation): boolean {
     let index: number;
     try {
       index = this.#raft.append(encodeOperation(op));
@@ -401,9 +441,10 @@ export class SessionServer {
           ? this.#notLeader()
           : failure("PROPOSAL_DROPPED", e instanceof Error ? e.message : String(e)),
       );
-      return;
+      return false;
     }
     this.#proposals.set(index, { client, id, term: this.#raft.term });
+    return true;
   }
 
   /** Commands are proposed in sequence order per session (copycat-spec §2.2). */
@@ -441,12 +482,14 @@ export class SessionServer {
     return Math.max(applied, this.#proposedSequence.get(sessionId) ?? 0) + 1;
   }
 
+  /**
+   * Proposes a command whose predecessors are proposed or applied. Only a proposal the core
+   * accepted advances the session's proposed sequence: a refused one (`PROPOSAL_DROPPED`,
+   * `NOT_LEADER`) leaves a gap that later commands wait behind, buffered, until the client's
+   * retry fills it — else they would run first and the retry would find its sequence taken.
+   */
   #proposeCommand(client: string, request: CommandRequest): void {
-    const proposed = this.#proposedSequence.get(request.sessionId) ?? 0;
-    if (request.sequence > proposed) {
-      this.#proposedSequence.set(request.sessionId, request.sequence);
-    }
-    this.#propose(client, request.id, {
+    const proposed = this.#propose(client, request.id, {
       tag: OperationTag.Command,
       timestamp: this.#now(),
       sessionId: request.sessionId,
@@ -455,6 +498,10 @@ export class SessionServer {
       operation: request.operation,
       args: request.args,
     });
+    const sessionId = request.sessionId;
+    if (proposed && request.sequence > (this.#proposedSequence.get(sessionId) ?? 0)) {
+      this.#proposedSequence.set(sessionId, request.sequence);
+    }
   }
 
   #releaseBufferedCommands(): void {
@@ -554,9 +601,6 @@ export class SessionServer {
   #forgetClosedSessions(): void {
     for (const id of [...this.#clients.keys()]) {
       if (this.#sm.session(id) === undefined) this.#clients.delete(id);
-    }
-    for (const id of [...this.#expiring]) {
-      if (this.#sm.session(id) === undefined) this.#expiring.delete(id);
     }
   }
 

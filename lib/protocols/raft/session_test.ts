@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "../../raft/_test_cluster.ts";
 import type { NodeId } from "../../raft/types.ts";
-import type { ClientRequest, Consistency, ServerMessage } from "./protocol.ts";
+import { MessageType } from "../../raft/messages.ts";
+import type { ClientRequest, Consistency, ProtocolResult, ServerMessage } from "./protocol.ts";
 import type { ClientEvent, ClientResult } from "./session_client.ts";
 import { SessionClient } from "./session_client.ts";
 import { SessionStateMachine } from "./session_manager.ts";
@@ -152,6 +153,24 @@ class SessionHarness {
     const out: ClientResult[] = [];
     client.command("counter", "add", n, (r) => out.push(r));
     return out;
+  }
+
+  /** Hands `request` from a bare client address (no SessionClient) to member `to`. */
+  raw(to: NodeId, from: string, request: ClientRequest): void {
+    this.servers.get(to)!.receive(from, request);
+  }
+
+  /** Collects every answer sent to `address` by request id (and drops them on the wire). */
+  answersTo(address: string): Map<number, ProtocolResult> {
+    const answers = new Map<number, ProtocolResult>();
+    const previous = this.filter;
+    this.filter = (w) => {
+      if (w.to !== address) return previous(w);
+      const m = w.message as ServerMessage;
+      if (m.type === "response") answers.set(m.id, m.result);
+      return false;
+    };
+    return answers;
   }
 
   query(client: SessionClient, consistency: Consistency): ClientResult[] {
@@ -423,6 +442,7 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
     { type: "query", id: 2, sessionId: 1, sequence: 0, index: 0, consistency: "EVENTUAL" },
     { type: "register", id: 3, clientId: "", timeoutMs: 1000 },
     { type: "frobnicate", id: 4 },
+    { type: "register", id: 5, clientId: "c1", timeoutMs: 1000, nonce: 0 },
   ];
   for (const request of bad) h.servers.get("a")!.receive("c1", request as never);
   h.servers.get("a")!.receive("c1", null as never); // no id: dropped silently
@@ -430,6 +450,147 @@ Deno.test("a malformed client request is answered BAD_REQUEST and changes nothin
   const answers = seen.filter((w) => w.to === "c1").map((w) =>
     (w.message as { result: { error: { code: string } } }).result.error.code
   );
-  assert.deepEqual(answers, ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
+  assert.deepEqual(answers, Array(5).fill("BAD_REQUEST"));
   assert.equal(h.cluster.node("a").raft.lastIndex, lastIndex, "nothing was proposed");
+});
+
+/** A bare command request for session `sessionId` adding `n` to the counter. */
+function addRequest(id: number, sessionId: number, sequence: number, n: number): ClientRequest {
+  return {
+    type: "command",
+    id,
+    sessionId,
+    sequence,
+    service: "counter",
+    operation: "add",
+    args: n,
+  };
+}
+
+Deno.test("a command refused with PROPOSAL_DROPPED keeps its sequence: the next command waits for its retry", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  const answers = h.answersTo("raw");
+  // A leadership transfer whose TimeoutNow is lost: the leader refuses proposals until it gives
+  // the transfer up, one election timeout later.
+  h.cluster.dropTypes.add(MessageType.TimeoutNow);
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  h.raw("a", "raw", addRequest(1, sessionId, 1, 1));
+  h.settle();
+  const refused = answers.get(1);
+  assert.equal(refused?.ok === false && refused.error.code, "PROPOSAL_DROPPED");
+  h.advance(1_500, undefined, false); // the transfer is abandoned; a is still the leader
+  assert.equal(h.cluster.node("a").raft.role, "leader");
+  // Sequence 2 arrives before the retry of 1: it must wait, not run first.
+  h.raw("a", "raw", addRequest(2, sessionId, 2, 10));
+  h.settle();
+  assert.equal(answers.get(2), undefined, "sequence 2 ran before sequence 1");
+  h.raw("a", "raw", addRequest(3, sessionId, 1, 1)); // the client's retry of sequence 1
+  h.settle();
+  const first = answers.get(3);
+  const second = answers.get(2);
+  assert.equal(first?.ok && first.value, 1, `retry of 1: ${JSON.stringify(first)}`);
+  assert.equal(second?.ok && second.value, 11, `sequence 2: ${JSON.stringify(second)}`);
+});
+
+Deno.test("a session rescued from expiry by a keep-alive expires once its client goes silent", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the client falls silent…
+  h.time += 1_100; // …past its timeout, with no tick in between
+  // Its keep-alive reaches the leader and is appended; before it commits, the leader's tick
+  // (which sees only applied state) decides to expire the session.
+  h.answersTo("raw");
+  h.raw("a", "raw", {
+    type: "keepAlive",
+    id: 1,
+    sessionId,
+    commandSequence: 0,
+    eventIndex: sessionId,
+  });
+  h.servers.get("a")!.tick();
+  h.settle();
+  // The keep-alive was applied first: the expiring Unregister is refused (#42/#45).
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "rescued");
+  // The client stays silent: the leader must decide again, and the session expires.
+  h.advance(3_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "the silent session never expired");
+  }
+});
+
+Deno.test("a session rescued by a leader change expires once its client goes silent", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the client falls silent
+  h.time += 4_000; // no leader for 4 s (no member ticks)
+  // Leadership moves to b; b's server ticks as soon as b leads, before its Noop commits, and
+  // decides from the old clocks to expire the session.
+  h.cluster.node("a").raft.transferLeadership("b");
+  const b = h.cluster.node("b").raft;
+  for (let step = 0; b.role !== "leader"; step++) {
+    assert.ok(step < 1_000, "b was not elected");
+    for (const id of h.cluster.nodes.keys()) h.cluster.processReady(id);
+    const m = h.cluster.queue.shift();
+    if (m !== undefined) h.cluster.deliver(m);
+  }
+  h.servers.get("b")!.tick();
+  h.settle();
+  // The new leader's term restarts every session's clock: the session survives the change.
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "rescued");
+  // The client stays silent: the session expires a timeout later.
+  h.advance(3_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "the silent session never expired");
+  }
+});
+
+Deno.test("a duplicated Register does not expire the session it opened", () => {
+  const h = started();
+  const client = h.client("c1");
+  const registers: Wire[] = [];
+  h.filter = (w) => {
+    if ((w.message as { type: string }).type === "register") registers.push(w);
+    return true;
+  };
+  client.open();
+  h.settle();
+  assert.equal(client.state, "CONNECTED");
+  const sessionId = client.sessionId;
+  // The network delivers the client's Register once more, after the session opened.
+  assert.equal(registers.length, 1);
+  h.wire.push(registers[0]!);
+  h.settle();
+  for (const sm of h.machines.values()) assert.ok(sm.session(sessionId), "the session expired");
+  const r = h.command(client, 5);
+  h.settle();
+  assert.equal(r[0]?.ok && r[0].value, 5, JSON.stringify(r[0]));
+  assert.equal(client.sessionId, sessionId);
+});
+
+Deno.test("after a leader change in an idle group, a silent session still expires", () => {
+  const h = started();
+  const client = h.client("c1", { timeoutMs: 1_000 });
+  client.open();
+  h.settle();
+  const sessionId = client.sessionId;
+  h.filter = (w) => w.from !== "c1" && w.to !== "c1"; // the only client falls silent
+  h.cluster.node("a").raft.transferLeadership("b");
+  h.settle();
+  assert.equal(h.cluster.node("b").raft.role, "leader");
+  // Nothing else happens in the group: the new leader's own entries must restart the clocks.
+  h.advance(5_000, undefined, false);
+  for (const sm of h.machines.values()) {
+    assert.equal(sm.session(sessionId), undefined, "expiry stayed suspended after the change");
+  }
 });
