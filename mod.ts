@@ -51,3 +51,7 @@ export {
 export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/node/client.ts";
 export type { Receiver, Transport, WireMessage } from "./lib/transport/transport.ts";
 export { InMemoryNetwork } from "./lib/transport/memory.ts";
+export {
+  InMemoryCluster,
+  type InMemoryClusterOptions,
+} from "./lib/node/in_memory_cluster.ts";
