@@ -36,8 +36,10 @@ export * from "./lib/storage/mod.ts";
 export * from "./lib/protocols/raft/mod.ts";
 export { type AsyncSyncable, SyncBatcher } from "./lib/node/sync_batcher.ts";
 export {
+  type DrivenCore,
   RaftDriver,
   type RaftDriverHooks,
+  type RaftDriverObserver,
   type RaftDriverOptions,
   type SyncMode,
 } from "./lib/node/raft_driver.ts";
@@ -51,7 +53,4 @@ export {
 export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/node/client.ts";
 export type { Receiver, Transport, WireMessage } from "./lib/transport/transport.ts";
 export { InMemoryNetwork } from "./lib/transport/memory.ts";
-export {
-  InMemoryCluster,
-  type InMemoryClusterOptions,
-} from "./lib/node/in_memory_cluster.ts";
+export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memory_cluster.ts";

@@ -46,6 +46,7 @@ export {
   type RaftFactory,
   type RaftLike,
   type SimApp,
+  type SimMemberEdges,
   SimNode,
   type SimNodeHost,
   type SimNodeOptions,
