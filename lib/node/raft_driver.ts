@@ -251,6 +251,11 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`));
   }
 
+  /** Whether a Ready is in progress (its sync running off the event loop) or one is scheduled. */
+  get busy(): boolean {
+    return this.#running || this.#scheduled;
+  }
+
   /** Whether `stop()` was called (or a failure stopped the driver). */
   get stopped(): boolean {
     return this.#stopped;
@@ -460,16 +465,25 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       this.#observer.ready?.(rd);
       const syncing = this.#persist(rd);
       if (syncing !== undefined) {
+        // Only `then` is used: a simulated storage may resolve its syncs in virtual time.
         syncing.then(
           () => {
+            this.#syncing = false;
             if (this.#stopped) {
               this.#running = false;
               return;
             }
-            this.#finish(rd);
+            try {
+              this.#finish(rd);
+            } catch (e) {
+              this.#running = false;
+              this.#fail(e);
+              return;
+            }
             this.#runGuarded();
           },
           (e) => {
+            this.#syncing = false;
             this.#running = false;
             this.#fail(e);
           },
@@ -497,7 +511,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   }
 
   /** Writes a Ready; returns the sync's promise when it runs off the event loop. */
-  #persist(rd: Ready): Promise<void> | undefined {
+  #persist(rd: Ready): PromiseLike<void> | undefined {
     if (rd.snapshot !== null) this.#storage.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       const unwritten = this.#unwritten(rd.entries);
@@ -514,12 +528,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#syncing = true;
     this.#busy = false;
     this.#asyncSyncs++;
-    const sync = this.#syncBatcher !== null
-      ? this.#syncBatcher.sync(storage)
-      : storage.syncAsync!();
-    return sync.finally(() => {
-      this.#syncing = false;
-    });
+    return this.#syncBatcher !== null ? this.#syncBatcher.sync(storage) : storage.syncAsync!();
   }
 
   /** Whether this sync goes off the event loop (see {@linkcode SyncMode}). */

@@ -15,7 +15,7 @@ import type { RaftStorage } from "../raft/storage.ts";
 /** A storage whose sync can run off the event loop (`DiskStorage` has one). */
 export interface AsyncSyncable {
   /** Makes every write so far durable, without blocking the event loop. */
-  syncAsync(): Promise<void>;
+  syncAsync(): PromiseLike<void>;
 }
 
 interface Waiter {

@@ -89,6 +89,10 @@ Deno.test("sim: profiles inject what they promise", () => {
   assert.ok(total("crash", "crashes") > 0);
   assert.ok(total("partition-bridge", "partitions") > 0);
   assert.ok(total("churn", "membershipChanges") > 0);
+  // Members run the production driver in each sync mode: syncs off the event loop, and a leader
+  // writing proposals ahead of their Ready meanwhile.
+  assert.ok(total("calm", "asyncSyncs") > 0);
+  assert.ok(total("calm", "entriesWrittenAhead") > 0);
 });
 
 Deno.test("sim: a failure names the seed, the invariant and the replay command", () => {

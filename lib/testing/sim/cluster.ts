@@ -94,6 +94,7 @@ export class SimCluster implements SimNodeHost {
   readonly #crashRng: Prng;
   readonly #phaseRng: Prng;
   readonly #rateRng: Prng;
+  readonly #syncRng: Prng;
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
   /** When a running member's ticks started, and how many it has had since. */
@@ -117,6 +118,7 @@ export class SimCluster implements SimNodeHost {
     this.#crashRng = options.rng.fork("crash-points");
     this.#phaseRng = options.rng.fork("tick-phase");
     this.#rateRng = options.rng.fork("clock-rate");
+    this.#syncRng = options.rng.fork("disk-sync");
     this.network = new SimNetwork(
       options.rng.fork("network"),
       () => this.clock.now,
@@ -172,6 +174,25 @@ export class SimCluster implements SimNodeHost {
    */
   send(msg: Message): void {
     this.network.send(msg);
+  }
+
+  /**
+   * Completes a member's async sync 0–4 virtual ms from now; a member paused then goes on once
+   * its pause ends (the sync finished meanwhile, but the process could not see it).
+   *
+   * @param node The member.
+   * @param complete Runs at completion.
+   */
+  scheduleSync(node: SimNode, complete: () => void): void {
+    const finish = () => {
+      const now = this.clock.now;
+      if (node.pausedUntil > now) {
+        this.after(node.pausedUntil - now, "sync-done", finish);
+        return;
+      }
+      complete();
+    };
+    this.after(this.#syncRng.int(0, 4), "sync-done", finish);
   }
 
   /**

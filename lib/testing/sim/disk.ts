@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SynodError } from "../../errors.ts";
 import { MemoryStorage, type RaftStorage } from "../../raft/storage.ts";
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../../raft/types.ts";
 
@@ -18,6 +19,8 @@ export interface DiskStats {
   lostWrites: number;
   /** Snapshots the member saved itself (`saveSnapshot`). */
   snapshotsSaved: number;
+  /** `syncAsync()` calls. */
+  asyncSyncs: number;
 }
 
 /**
@@ -36,10 +39,22 @@ export interface DiskStats {
  */
 export class SimDisk implements RaftStorage {
   /** What this disk did so far. */
-  readonly stats: DiskStats = { syncs: 0, lostWrites: 0, snapshotsSaved: 0 };
+  readonly stats: DiskStats = { syncs: 0, lostWrites: 0, snapshotsSaved: 0, asyncSyncs: 0 };
+  /**
+   * Where `syncAsync()` schedules its completion: after a virtual latency (the simulator sets
+   * it). Without it the disk has no `syncAsync()` to offer and the driver syncs in place.
+   */
+  scheduleSync: ((complete: () => void) => void) | null = null;
   #volatile: MemoryStorage;
   #durable: MemoryStorage;
   #dirty = false;
+  /** Async syncs started and not completed. */
+  #inFlight = 0;
+  /** Bumped by each crash: a sync that completes after one makes nothing durable. */
+  #epoch = 0;
+  /** Syncs started so far, and the number of the one whose image is durable. */
+  #syncsStarted = 0;
+  #durableSync = 0;
 
   /**
    * Creates an empty disk, or one holding `image` durably.
@@ -80,6 +95,8 @@ export class SimDisk implements RaftStorage {
     if (lost) this.stats.lostWrites++;
     this.#volatile = this.#durable.clone();
     this.#dirty = false;
+    this.#inFlight = 0;
+    this.#epoch++;
     return lost;
   }
 
@@ -120,17 +137,20 @@ export class SimDisk implements RaftStorage {
 
   /** Records the hard state (durable after `sync()`). */
   setHardState(state: HardState): void {
+    this.#refuseDuringSync("a hard-state change");
     this.#volatile.setHardState(state);
     this.#dirty = true;
   }
   /** Appends entries, truncating a conflicting suffix (durable after `sync()`). */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
+    if (entries[0]!.index <= this.#volatile.lastIndex()) this.#refuseDuringSync("a truncation");
     this.#volatile.append(entries);
     this.#dirty = true;
   }
   /** Installs a leader's snapshot (durable after `sync()`). */
   installSnapshot(snapshot: Snapshot): void {
+    this.#refuseDuringSync("a snapshot");
     this.#volatile.installSnapshot(snapshot);
     this.#dirty = true;
   }
@@ -140,6 +160,7 @@ export class SimDisk implements RaftStorage {
    * write with it).
    */
   saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
+    this.#refuseDuringSync("a snapshot");
     this.#volatile.saveSnapshot(snapshot, retainEntries);
     this.#dirty = true;
     this.sync();
@@ -148,10 +169,57 @@ export class SimDisk implements RaftStorage {
 
   /** Makes every write so far durable. */
   sync(): void {
-    if (!this.#dirty) return;
+    const n = ++this.#syncsStarted;
+    // With an async sync in flight, its writes are not durable yet: this sync covers them too.
+    if (!this.#dirty && this.#inFlight === 0) return;
     this.#durable = this.#volatile.clone();
+    this.#durableSync = n;
     this.#dirty = false;
     this.stats.syncs++;
+  }
+
+  /**
+   * Starts a sync that completes when the simulator says (`scheduleSync`): everything written
+   * before the call is then durable; what is written meanwhile is not (until the next sync). As
+   * with `DiskStorage`, appends that extend the log may go on meanwhile, and any other write
+   * throws `CONCURRENT_MODIFICATION`. A crash before completion makes nothing durable.
+   *
+   * The result is a thenable settled synchronously at completion (no microtask), so that the
+   * simulator's single-threaded event loop sees the driver go on at that virtual time.
+   *
+   * @returns Settles once the writes are durable.
+   * @throws {Error} If no `scheduleSync` is set.
+   */
+  syncAsync(): PromiseLike<void> {
+    const schedule = this.scheduleSync;
+    if (schedule === null) throw new Error("SimDisk: syncAsync() without a scheduler");
+    this.stats.asyncSyncs++;
+    const image = this.#dirty ? this.#volatile.clone() : null;
+    this.#dirty = false;
+    const epoch = this.#epoch;
+    const n = ++this.#syncsStarted;
+    const done = new SettledLater();
+    this.#inFlight++;
+    schedule(() => {
+      if (epoch !== this.#epoch) return; // crashed meanwhile
+      this.#inFlight--;
+      if (image !== null && n > this.#durableSync) {
+        this.#durable = image; // a later sync() may have made more durable already
+        this.#durableSync = n;
+        this.stats.syncs++;
+      }
+      done.settle();
+    });
+    return done;
+  }
+
+  #refuseDuringSync(what: string): void {
+    if (this.#inFlight > 0) {
+      throw new SynodError(
+        "CONCURRENT_MODIFICATION",
+        `Cannot make ${what} while a syncAsync() is running`,
+      );
+    }
   }
 
   /**
@@ -163,5 +231,27 @@ export class SimDisk implements RaftStorage {
     const metadata = this.snapshotMetadata();
     if (metadata === null) return null;
     return { metadata, data: this.snapshotChunk(metadata.index, 0, this.snapshotBytes()) };
+  }
+}
+
+/** A thenable settled once, calling its callbacks synchronously (see `SimDisk.syncAsync`). */
+class SettledLater implements PromiseLike<void> {
+  #settled = false;
+  #callbacks: (() => void)[] = [];
+
+  settle(): void {
+    this.#settled = true;
+    const callbacks = this.#callbacks;
+    this.#callbacks = [];
+    for (const fn of callbacks) fn();
+  }
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = void, R2 = never>(onFulfilled?: ((value: void) => any) | null): PromiseLike<R1 | R2> {
+    if (onFulfilled) {
+      if (this.#settled) onFulfilled();
+      else this.#callbacks.push(() => onFulfilled());
+    }
+    return this as unknown as PromiseLike<R1 | R2>; // no chaining: the driver does not chain
   }
 }

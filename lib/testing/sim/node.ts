@@ -26,6 +26,7 @@ import {
   RaftDriver,
   type RaftDriverObserver,
   type RaftDriverOptions,
+  type SyncMode,
 } from "../../node/raft_driver.ts";
 import type { Prng } from "../prng.ts";
 import type { SafetyChecker } from "./checker.ts";
@@ -80,6 +81,11 @@ export interface SimNodeHost {
   localTime?(id: NodeId): number;
   /** Hands a message to the network. */
   send(msg: Message): void;
+  /**
+   * Completes a member's async sync after a virtual latency (`complete` runs at that time).
+   * Without it members sync in place only.
+   */
+  scheduleSync?(node: SimNode, complete: () => void): void;
   /** Called after each entry is applied (and accepted by the checker). */
   onApply(node: SimNode, entry: Entry): void;
   /** Consulted once per Ready: where to crash in it, or `null` to get through. */
@@ -120,6 +126,9 @@ export interface SimNodeOptions {
 /** What a member is doing. */
 export type SimNodeStatus = "running" | "down" | "retired";
 
+/** The driver's sync modes; each lifetime of a member draws one. */
+const SYNC_MODES: readonly SyncMode[] = ["inPlace", "async", "adaptive"];
+
 const defaultFactory: RaftFactory = (config, storage) => new RaftNode(config, storage);
 
 /** Thrown by the observer at a crash point: the driver stops there, as the process would. */
@@ -146,6 +155,7 @@ export class SimNode {
   #sm: SimStateMachine;
   /** Work the driver deferred (`clock.defer`), run before each operation returns. */
   #deferred: (() => void)[] = [];
+  #writtenAheadBefore = 0;
   /** The crash point drawn for the Ready in progress. */
   #crashAt: CrashPoint | null = null;
   /** Virtual time until which the member is frozen (a GC or VM pause). */
@@ -171,6 +181,14 @@ export class SimNode {
     this.#options = options;
     this.#host = host;
     this.#sm = new SimStateMachine(options.initialMembership);
+    if (host.scheduleSync !== undefined) {
+      this.disk.scheduleSync = (complete) =>
+        host.scheduleSync!(this, () => {
+          if (this.#status !== "running") return;
+          complete();
+          this.#settle();
+        });
+    }
   }
 
   /** Whether the member is running, down (crashed) or retired (removed for good). */
@@ -188,6 +206,10 @@ export class SimNode {
   /** Whether the member runs and is leader. */
   get isLeader(): boolean {
     return this.#driver?.node.role === "leader";
+  }
+  /** Entries the driver wrote ahead of their Ready while a sync ran, over all lifetimes. */
+  get entriesWrittenAhead(): number {
+    return this.#writtenAheadBefore + (this.#driver?.entriesWrittenAhead ?? 0);
   }
   /** Snapshots this member took itself. */
   get snapshotsTaken(): number {
@@ -241,7 +263,9 @@ export class SimNode {
       driver: {
         tickMs: this.#options.tickMs ?? 10,
         retainEntries: this.#options.retainEntries,
-        syncMode: "inPlace",
+        syncMode: this.disk.scheduleSync === null
+          ? "inPlace"
+          : this.#options.rng.fork(`sync-mode:${this.#incarnation}`).pick(SYNC_MODES),
         observer: this.#observer(),
       },
       send: (msg) => this.#host.send(msg),
@@ -364,10 +388,12 @@ export class SimNode {
       return;
     }
     if (failure !== null) throw failure; // a bug: the run fails with it
-    this.#report(driver.node);
+    // Mid-Ready (a sync in flight), the core may be ahead of storage: report once it is done.
+    if (!driver.busy) this.#report(driver.node);
   }
 
   #stopDriver(): void {
+    this.#writtenAheadBefore += this.#driver?.entriesWrittenAhead ?? 0;
     this.#driver?.stop();
     this.#driver = null;
     this.#deferred = [];

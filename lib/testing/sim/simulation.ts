@@ -111,6 +111,10 @@ export interface SimulationStats {
   readonly snapshotsTaken: number;
   /** Snapshots members installed from a leader. */
   readonly snapshotsInstalled: number;
+  /** Syncs that ran off the (simulated) event loop. */
+  readonly asyncSyncs: number;
+  /** Entries a leader wrote ahead of their Ready while a sync ran. */
+  readonly entriesWrittenAhead: number;
   /** Virtual ms the liveness phase needed. */
   readonly livenessMs: number;
   /** Hash of every event: equal for two runs of the same options. */
@@ -365,10 +369,14 @@ class Simulation {
     let maxTerm = cluster.checker.stats.maxLeaderTerm;
     let snapshotsTaken = 0;
     let snapshotsInstalled = 0;
+    let asyncSyncs = 0;
+    let entriesWrittenAhead = 0;
     for (const n of cluster.nodes.values()) {
       if (n.status === "running") maxTerm = Math.max(maxTerm, n.raft.term);
       snapshotsTaken += n.snapshotsTaken;
       snapshotsInstalled += n.snapshotsInstalled;
+      asyncSyncs += n.disk.stats.asyncSyncs;
+      entriesWrittenAhead += n.entriesWrittenAhead;
     }
     return {
       seed: this.#options.seed,
@@ -391,6 +399,8 @@ class Simulation {
       ...this.#churn.stats,
       snapshotsTaken,
       snapshotsInstalled,
+      asyncSyncs,
+      entriesWrittenAhead,
       livenessMs: cluster.now() - this.#livenessStart,
       traceHash: cluster.traceHash,
     };
