@@ -6,7 +6,7 @@ import { RaftNode } from "../raft/raft.ts";
 import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
 import { type Entry, EntryType, type Membership } from "../raft/types.ts";
 import { type Message, message, MessageType } from "../raft/messages.ts";
-import { RaftDriver } from "./raft_driver.ts";
+import { RaftDriver, type RaftDriverHooks } from "./raft_driver.ts";
 
 const ids = ["m1", "m2", "m3"];
 const bootstrap: Membership = { members: ids.map((id) => ({ id, type: "active" as const })) };
@@ -138,13 +138,38 @@ class HeldSyncStorage extends MemoryStorage {
 /** Lets every queued microtask (the drivers' Ready loops) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-/** Ticks the driver until its member leads and has nothing left to do. */
-async function untilLeader(driver: RaftDriver): Promise<void> {
-  for (let ticks = 0; driver.node.role !== "leader" || driver.node.hasReady(); ticks++) {
+/**
+ * Driver hooks that also report the member's election: `led` settles once the driver has made
+ * the Ready that made it leader durable and reported its soft state (the `softState` hook runs
+ * after the persist), so a test waits on that event rather than on a number of event-loop turns
+ * racing a real sync.
+ */
+function reportingLeader(hooks: RaftDriverHooks): { hooks: RaftDriverHooks; led: Promise<void> } {
+  let resolve!: () => void;
+  const led = new Promise<void>((r) => resolve = r);
+  return {
+    hooks: {
+      ...hooks,
+      softState(s) {
+        hooks.softState?.(s);
+        if (s.role === "leader") resolve();
+      },
+    },
+    led,
+  };
+}
+
+/**
+ * Ticks a single-member driver until its member leads (the core elects itself inside `tick()`),
+ * then waits for the driver to report it, durable.
+ */
+async function untilLeader(driver: RaftDriver, led: Promise<void>): Promise<void> {
+  for (let ticks = 0; driver.node.role !== "leader"; ticks++) {
     assert.ok(ticks < 1000, "no leader after 1000 ticks");
     driver.tick();
-    await settle();
   }
+  await led;
+  assert.equal(driver.node.hasReady(), false, "the election's Ready was worked through");
 }
 
 /** One member (its own quorum), elected leader; every Ready is synced with `syncAsync()`. */
@@ -155,13 +180,14 @@ async function startSingle(storage: RaftStorage) {
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
   const applied: number[] = [];
-  const driver = new RaftDriver(node, storage, {
+  const { hooks, led } = reportingLeader({
     send() {},
     apply(entries) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
-  }, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
-  await untilLeader(driver);
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
+  await untilLeader(driver, led);
   return { node, driver, applied };
 }
 
@@ -243,11 +269,9 @@ Deno.test("RaftDriver: syncMode inPlace syncs every Ready with sync(), never syn
     random: () => 0.5,
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
-  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, {
-    tickMs: 1_000_000,
-    syncMode: "inPlace",
-  });
-  await untilLeader(driver);
+  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "inPlace" });
+  await untilLeader(driver, led);
   await driver.propose(new Uint8Array(100));
   assert.equal(storage.held, 0, "no syncAsync() was started");
   assert.ok(syncs >= 2, `the election and the proposal were synced (${syncs} syncs)`);
@@ -264,8 +288,9 @@ Deno.test("RaftDriver: adaptive syncs in place while idle, and off the event loo
     random: () => 0.5,
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
-  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 1_000_000 });
-  await untilLeader(driver);
+  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000 });
+  await untilLeader(driver, led);
   const [inPlaceBefore, asyncBefore] = [inPlace, driver.asyncSyncs];
   for (let i = 0; i < 16; i++) await driver.propose(new Uint8Array([i]));
   const idleAsync = driver.asyncSyncs - asyncBefore;
