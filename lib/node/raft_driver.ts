@@ -115,7 +115,14 @@ export class RaftDriver {
   #running = false;
   #scheduled = false;
   #stopped = false;
-  #pending = new Map<number, PendingProposal>();
+  /**
+   * Proposals waiting for their index to be applied, by index. An index can hold proposals of
+   * several terms: a leader whose entries were cut from its log by another leader may lead again
+   * and propose at the same index. The entry applied there decides them all (the one whose term
+   * it carries succeeds), since an entry cut from this log may still commit from another
+   * member's log.
+   */
+  #pending = new Map<number, PendingProposal[]>();
   #failure: Error | null = null;
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
@@ -201,12 +208,18 @@ export class RaftDriver {
   /**
    * Proposes data and resolves with its entry once it is committed and applied here.
    *
+   * The promise always settles: it rejects with `NotLeaderError` when another leader's entry is
+   * applied at its index (even if this member proposed at that index again since),
+   * `ProposalDroppedError` when a snapshot from the leader replaces it, and `SynodError`
+   * `CLOSED` on `stop()`.
+   *
    * @param data The payload.
    * @returns The applied entry.
    * @throws {NotLeaderError} If this member is not the leader.
    * @throws {SynodError} `ENTRY_TOO_LARGE` if `data` exceeds `entryBytesMax` (nothing is
    * proposed then).
-   * @throws {ProposalDroppedError} If the entry was overwritten by another leader's.
+   * @throws {ProposalDroppedError} During a leadership transfer, or when too many entries are
+   * uncommitted (from the core).
    */
   propose(data: Uint8Array): Promise<Entry> {
     if (data.length > this.#entryBytesMax) {
@@ -220,7 +233,11 @@ export class RaftDriver {
     if (this.#syncing) this.#busy = true;
     this.#schedule();
     this.#scheduleWriteAhead();
-    return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiting = this.#pending.get(index);
+      if (waiting === undefined) this.#pending.set(index, [{ term, resolve, reject }]);
+      else waiting.push({ term, resolve, reject });
+    });
   }
 
   /** The error that stopped the driver, if any (a storage failure is fatal). */
@@ -347,9 +364,10 @@ export class RaftDriver {
   #applyReady(rd: Ready): void {
     if (rd.snapshot !== null) {
       this.#hooks.restore?.(rd.snapshot);
-      for (const [index, p] of this.#pending) {
-        if (index <= rd.snapshot.metadata.index) {
-          this.#pending.delete(index);
+      for (const [index, waiting] of this.#pending) {
+        if (index > rd.snapshot.metadata.index) continue;
+        this.#pending.delete(index);
+        for (const p of waiting) {
           p.reject(new ProposalDroppedError(`Entry ${index} was replaced by a snapshot`));
         }
       }
@@ -357,11 +375,13 @@ export class RaftDriver {
     if (rd.committedEntries.length > 0) {
       this.#hooks.apply(rd.committedEntries);
       for (const e of rd.committedEntries) {
-        const p = this.#pending.get(e.index);
-        if (p === undefined) continue;
+        const waiting = this.#pending.get(e.index);
+        if (waiting === undefined) continue;
         this.#pending.delete(e.index);
-        if (e.term === p.term) p.resolve(e);
-        else p.reject(new NotLeaderError(this.node.leader));
+        for (const p of waiting) {
+          if (e.term === p.term) p.resolve(e);
+          else p.reject(new NotLeaderError(this.node.leader));
+        }
       }
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
@@ -375,7 +395,7 @@ export class RaftDriver {
   }
 
   #failAll(error: Error): void {
-    for (const p of this.#pending.values()) p.reject(error);
+    for (const waiting of this.#pending.values()) for (const p of waiting) p.reject(error);
     this.#pending.clear();
   }
 }

@@ -341,3 +341,70 @@ Deno.test("RaftDriver.propose() refuses a payload over the storage's entryBytesM
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/**
+ * Member m1 of three, driven by hand: it leads term 2 and proposes entries 3–5; a leader of term 3
+ * cuts its log back to entry 3; it leads again in term 4 and proposes entry 5 anew.
+ */
+async function proposalsAtALostIndex() {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap }, storage);
+  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 1_000_000 });
+  const from = (type: MessageType, term: number, fields: Partial<Message> = {}) =>
+    driver.receive(message({ type, from: "m2", to: "m1", term, ...fields }));
+  const outcomes = new Map<string, string>();
+  const track = (name: string, p: Promise<Entry>) =>
+    p.then((e) => outcomes.set(name, `applied ${e.index}/t${e.term}`))
+      .catch((e: SynodError) => outcomes.set(name, e.code));
+  const lead = async (term: number) => {
+    from(MessageType.PreVoteResponse, term);
+    from(MessageType.VoteResponse, term);
+    await settle();
+    assert.equal(node.role, "leader");
+    assert.equal(node.term, term);
+  };
+
+  node.campaign();
+  await lead(2);
+  const proposals = [3, 4, 5].map((i) => track(`${i}/t2`, driver.propose(new Uint8Array([i]))));
+  await settle();
+  assert.equal(node.lastIndex, 5);
+
+  // Term 3's leader holds entry 2 (m1's no-op) and its own no-op at 3: m1's 3–5 are cut.
+  from(MessageType.Append, 3, {
+    index: 2,
+    logTerm: 2,
+    entries: [{ index: 3, term: 3, type: EntryType.Noop, data: new Uint8Array() }],
+  });
+  await settle();
+  assert.equal(node.lastIndex, 3);
+  for (let ticks = 0; node.role === "follower"; ticks++) {
+    assert.ok(ticks < 100, "m1 never campaigned");
+    driver.tick();
+  }
+  await lead(4); // its no-op takes index 4
+  proposals.push(track("5/t4", driver.propose(new Uint8Array([50]))));
+  await settle();
+  assert.equal(node.lastIndex, 5);
+  return { driver, from, outcomes, proposals };
+}
+
+Deno.test("RaftDriver.propose(): a proposal at an index cut from the log settles when that index is applied, though the member proposed there again", async () => {
+  const { from, outcomes, proposals } = await proposalsAtALostIndex();
+  from(MessageType.AppendResponse, 4, { index: 5 }); // m2 holds 1–5: 5 commits
+  await Promise.all(proposals);
+  assert.deepEqual(Object.fromEntries(outcomes), {
+    "3/t2": "NOT_LEADER",
+    "4/t2": "NOT_LEADER",
+    "5/t2": "NOT_LEADER",
+    "5/t4": "applied 5/t4",
+  });
+});
+
+Deno.test("RaftDriver.stop() settles every proposal, including one at an index proposed at again", async () => {
+  const { driver, outcomes, proposals } = await proposalsAtALostIndex();
+  assert.equal(outcomes.size, 0, "nothing applied yet");
+  driver.stop();
+  await Promise.all(proposals);
+  assert.deepEqual([...outcomes.values()], ["CLOSED", "CLOSED", "CLOSED", "CLOSED"]);
+});
