@@ -150,11 +150,14 @@ export class RaftNode {
   /** Ticks since this node started; used for lease bookkeeping only. */
   #ticks = 0;
   /**
-   * A member that restarts may have acknowledged a leader's heartbeat just before it stopped,
-   * promising not to vote for an election timeout; that promise lives in memory only. So after a
-   * restart it refuses votes for `electionTicks` (a leader's lease would otherwise end early).
+   * The vote-refusal promise (thesis §4.2.3, §6.4.1): a follower that hears from its leader
+   * refuses (pre-)votes of higher terms, its own included, until `#ticks` reaches this, i.e. for
+   * `electionTicks` ticks; the leader's lease rests on it. The promise belongs to the member, not
+   * to its role: campaigning or losing a campaign does not end it. It lives in memory only, so a
+   * member that may have made it just before a restart renews it on starting (a leader's lease
+   * would otherwise end early).
    */
-  readonly #restartGraceTicks: number;
+  #votesRefusedUntilTick: number;
 
   /** (Pre-)votes received in the current campaign. */
   #votes = new Map<NodeId, boolean>();
@@ -201,7 +204,7 @@ export class RaftNode {
     this.#vote = hs.vote;
     this.#prevHard = hs;
     // Term 1 is the bootstrap term: no leader, hence no lease, ever existed before term 2.
-    this.#restartGraceTicks = hs.term >= 2 ? this.#config.electionTicks : 0;
+    this.#votesRefusedUntilTick = hs.term >= 2 ? this.#config.electionTicks : 0;
     this.#loadConfigs();
     if (this.#isNewGroup() && this.#config.bootstrap !== null) this.#bootstrap();
     this.#becomeFollower(this.#term, null);
@@ -280,9 +283,19 @@ export class RaftNode {
     else this.#tickElection();
   }
 
-  /** Starts an election now (as if the election timeout had passed). */
-  campaign(): void {
+  /**
+   * Starts an election now (as if the election timeout had passed), unless this member promised
+   * a leader not to vote yet: voting for itself would break that promise and could elect a
+   * leader inside the old leader's lease. To hand leadership over at once, ask the leader to
+   * `transferLeadership()`.
+   *
+   * @returns Whether a campaign started (not on a leader, a member that cannot campaign, or one
+   *   inside its vote-refusal promise).
+   */
+  campaign(): boolean {
+    if (this.#role === "leader" || this.#refusesVotes() || !this.#canCampaign()) return false;
     this.#hup(false);
+    return true;
   }
 
   /**
@@ -852,12 +865,9 @@ export class RaftNode {
     if (m.term > this.#term) {
       if (isVoteRequest) {
         const force = m.context === TRANSFER_CONTEXT;
-        const inLease = this.#config.checkQuorum &&
-          ((this.#leader !== null && this.#electionElapsed < this.#config.electionTicks) ||
-            this.#ticks < this.#restartGraceTicks);
         // Thesis §4.2.3: a member that hears from a live leader ignores (pre-)votes, so a
         // rejoining server cannot depose it.
-        if (!force && inLease) return false;
+        if (!force && this.#refusesVotes()) return false;
       }
       if (m.type === MessageType.PreVote) return true;
       if (m.type === MessageType.PreVoteResponse && !m.reject) return true;
@@ -879,6 +889,23 @@ export class RaftNode {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether this member ignores (pre-)votes of higher terms: a leader always does (with
+   * check-quorum it steps down instead when it loses its quorum), a follower while its promise
+   * to the leader it heard from holds.
+   */
+  #refusesVotes(): boolean {
+    if (!this.#config.checkQuorum) return false;
+    return this.#role === "leader" || this.#ticks < this.#votesRefusedUntilTick;
+  }
+
+  /** A message from the leader renews the vote-refusal promise. */
+  #heardFromLeader(from: NodeId): void {
+    this.#electionElapsed = 0;
+    this.#leader = from;
+    this.#votesRefusedUntilTick = this.#ticks + this.#config.electionTicks;
   }
 
   #handleVoteRequest(m: Message): void {
@@ -956,18 +983,15 @@ export class RaftNode {
   #stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Append:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleAppend(m);
         return;
       case MessageType.Heartbeat:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleHeartbeat(m);
         return;
       case MessageType.Snapshot:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleSnapshotChunk(m);
         return;
       case MessageType.TimeoutNow:
