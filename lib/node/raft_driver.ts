@@ -43,7 +43,10 @@ export interface RaftDriverHooks {
 
 /** Options for {@linkcode RaftDriver}. */
 export interface RaftDriverOptions {
-  /** Milliseconds per Raft tick. Default 50. */
+  /**
+   * Milliseconds per Raft tick. Default: the core's `tickMs` (which measures its lease) when it
+   * has one, else 50. Must equal the core's when both are given.
+   */
   readonly tickMs?: number;
   /** Entries kept in the log before a snapshot, for followers slightly behind. Default 1000. */
   readonly retainEntries?: number;
@@ -135,7 +138,7 @@ export class RaftDriver {
    * @param storage The member's storage (the driver is its only writer).
    * @param hooks Transport and state machine.
    * @param options Timing.
-   * @throws {RangeError} If `tickMs` is not a positive number.
+   * @throws {RangeError} If `tickMs` is not a positive number, or differs from the core's.
    */
   constructor(
     node: RaftNode,
@@ -143,10 +146,17 @@ export class RaftDriver {
     hooks: RaftDriverHooks,
     options: RaftDriverOptions = {},
   ) {
-    const tickMs = options.tickMs ?? 50;
+    const tickMs = options.tickMs ?? (node.tickMs > 0 ? node.tickMs : 50);
     if (!(tickMs > 0)) {
       throw new RangeError(
         `Cannot start driver as 'tickMs' must be > 0: current value is ${tickMs}`,
+      );
+    }
+    if (node.tickMs > 0 && node.tickMs !== tickMs) {
+      // The core's lease assumes every member ticks `tickMs` apart: quicker ticks would end the
+      // followers' vote-refusal promise before the lease.
+      throw new RangeError(
+        `Cannot start driver as 'tickMs' must equal the Raft core's 'tickMs' (${node.tickMs}): current value is ${tickMs}`,
       );
     }
     this.node = node;
@@ -172,10 +182,28 @@ export class RaftDriver {
     this.#schedule();
   }
 
-  /** Advances the core's clock by one tick: the timer `start()` sets calls this every `tickMs`. */
+  /**
+   * Advances the core's clock by one tick: the timer `start()` sets calls this every `tickMs`
+   * (a late timer skips, it never bursts). The core gets the monotonic time, which measures its
+   * lease: a paused process loses ticks, not time.
+   */
   tick(): void {
     if (this.#stopped) return;
-    this.node.tick();
+    this.node.tick(performance.now());
+    this.#schedule();
+  }
+
+  /**
+   * Requests a linearizable read from the core with the monotonic time now (a lease read needs
+   * it); the read state comes out through the `readStates` hook.
+   *
+   * @param context Returned with the read state.
+   * @param options `lease` to allow a lease read.
+   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {ProposalDroppedError} If too many reads are pending.
+   */
+  readIndex(context: string, options: { lease?: boolean } = {}): void {
+    this.node.readIndex(context, { lease: options.lease, nowMs: performance.now() });
     this.#schedule();
   }
 

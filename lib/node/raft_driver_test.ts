@@ -408,3 +408,29 @@ Deno.test("RaftDriver.stop() settles every proposal, including one at an index p
   await Promise.all(proposals);
   assert.deepEqual([...outcomes.values()], ["CLOSED", "CLOSED", "CLOSED", "CLOSED"]);
 });
+
+Deno.test("RaftDriver: tickMs must match the core's (its lease is measured in it); readIndex() runs the Ready loop", async () => {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    tickMs: 20,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  assert.throws(
+    () => new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 50 }),
+    /'tickMs' must equal the Raft core's 'tickMs' \(20\): current value is 50/,
+  );
+  const reads: string[] = [];
+  const { hooks, led } = reportingLeader({
+    send() {},
+    apply() {},
+    readStates: (states) => reads.push(...states.map((s) => s.context)),
+  });
+  const driver = new RaftDriver(node, storage, hooks); // ticks of 20 ms, the core's
+  await untilLeader(driver, led);
+  driver.readIndex("r", { lease: true });
+  await settle();
+  assert.deepEqual(reads, ["r"], "released without waiting for a tick");
+  driver.stop();
+});

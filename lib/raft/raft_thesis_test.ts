@@ -280,11 +280,11 @@ Deno.test("thesis §6.4: ReadIndex is released only after a quorum confirms lead
 });
 
 Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not after it", () => {
-  const c = new TestCluster(["a", "b", "c"]);
+  const c = new TestCluster(["a", "b", "c"], { tickMs: 10 });
   c.elect("a");
   c.tick(1); // a heartbeat round acknowledged by a quorum starts the lease
   const before = c.delivered.length;
-  c.node("a").raft.readIndex("lease1", { lease: true });
+  c.node("a").raft.readIndex("lease1", { lease: true, nowMs: c.nowMs });
   c.processReady("a");
   assert.deepEqual(c.node("a").readStates.map((r) => r.context), ["lease1"]);
   assert.ok(
@@ -292,8 +292,8 @@ Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not af
     "no heartbeat round needed",
   );
   c.isolate("a");
-  c.tick(9, ["a"]); // 9 = electionTicks × (1 − 0.1): the lease has run out
-  c.node("a").raft.readIndex("lease2", { lease: true });
+  c.tick(9, ["a"]); // 90 ms ≥ (10 − 1) × 10 ms × (1 − 0.1): the lease has run out
+  c.node("a").raft.readIndex("lease2", { lease: true, nowMs: c.nowMs });
   c.stabilize();
   assert.deepEqual(c.node("a").readStates.map((r) => r.context), ["lease1"]);
 });

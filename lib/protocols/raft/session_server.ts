@@ -33,6 +33,12 @@ export interface SessionServerOptions {
   readonly stateMachine: SessionStateMachine;
   /** Wall-clock milliseconds, stamped into proposals (virtual time in the simulator). */
   readonly now: () => number;
+  /**
+   * The member's monotonic clock in ms (`performance.now()`; the member's own clock in the
+   * simulator), passed to the core with a `LINEARIZABLE_LEASE` read to check the leader lease.
+   * Without it such reads are served as `LINEARIZABLE` (ReadIndex) reads.
+   */
+  readonly monotonicNow?: () => number;
   /** Queries waiting for their index or read round; more are refused. Default 10000. */
   readonly maxPendingQueries?: number;
   /** Out-of-order commands held per session until the gap fills. Default 1000. */
@@ -84,6 +90,7 @@ export class SessionServer {
   readonly #raft: RaftNode;
   readonly #sm: SessionStateMachine;
   readonly #now: () => number;
+  readonly #monotonicNow: (() => number) | undefined;
   readonly #maxPendingQueries: number;
   readonly #maxBufferedCommands: number;
   readonly #forwarding: boolean;
@@ -114,6 +121,7 @@ export class SessionServer {
     this.#raft = options.raft;
     this.#sm = options.stateMachine;
     this.#now = options.now;
+    this.#monotonicNow = options.monotonicNow;
     this.#maxPendingQueries = options.maxPendingQueries ?? 10_000;
     this.#maxBufferedCommands = options.maxBufferedCommands ?? 1_000;
     this.#forwarding = options.forwarding ?? true;
@@ -418,7 +426,8 @@ export class SessionServer {
       const context = `q${++this.#readCounter}`;
       this.#readContexts.set(context, pending);
       try {
-        this.#raft.readIndex(context, { lease: request.consistency === "LINEARIZABLE_LEASE" });
+        const lease = request.consistency === "LINEARIZABLE_LEASE";
+        this.#raft.readIndex(context, { lease, nowMs: lease ? this.#monotonicNow?.() : undefined });
       } catch {
         this.#readContexts.delete(context);
         this.#queries.pop();

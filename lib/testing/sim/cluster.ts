@@ -96,6 +96,11 @@ export class SimCluster implements SimNodeHost {
   readonly #rateRng: Prng;
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
+  /**
+   * Each member's monotonic clock, anchored where its rate last changed: it reads
+   * `localMs + (now − virtualMs) × rate`.
+   */
+  readonly #clocks = new Map<NodeId, { virtualMs: number; localMs: number }>();
   /** When a running member's ticks started, and how many it has had since. */
   readonly #ticks = new Map<SimNode, { origin: number; count: number }>();
   readonly #ordinals = new Map<NodeId, number>();
@@ -203,6 +208,20 @@ export class SimCluster implements SimNodeHost {
     this.crashListener(node);
   }
 
+  /**
+   * A member's monotonic clock, as its host's `performance.now()` would read: virtual time run at
+   * the member's clock rate (see `clockDrift`, {@linkcode SimCluster.setClockRate}). It keeps
+   * running while the member is paused, as a real one does.
+   *
+   * @param node The member.
+   * @returns Milliseconds on the member's clock.
+   */
+  monotonicNow(node: SimNode): number {
+    const anchor = this.#clocks.get(node.id);
+    if (anchor === undefined) return this.clock.now;
+    return anchor.localMs + (this.clock.now - anchor.virtualMs) * this.#rateOf(node);
+  }
+
   // Members.
 
   /**
@@ -217,7 +236,8 @@ export class SimCluster implements SimNodeHost {
     const o = this.#options;
     const node = new SimNode({
       id,
-      raft: o.raft,
+      // The core measures its lease with the members' tick length (its `tickMs`).
+      raft: { tickMs: o.tickMs, ...o.raft },
       bootstrap,
       initialMembership: o.initialMembership,
       rng: o.rng.fork(`node:${id}`),
@@ -239,6 +259,9 @@ export class SimCluster implements SimNodeHost {
     if (!this.#rates.has(node.id)) {
       const drift = this.#options.clockDrift ?? 0;
       this.#rates.set(node.id, drift === 0 ? 1 : 1 + drift * (2 * this.#rateRng.next() - 1));
+    }
+    if (!this.#clocks.has(node.id)) {
+      this.#clocks.set(node.id, { virtualMs: this.clock.now, localMs: this.clock.now });
     }
     this.#ticks.set(node, { origin: this.clock.now + phase, count: 0 });
     this.queue.push(this.clock.now + phase, {
@@ -270,6 +293,9 @@ export class SimCluster implements SimNodeHost {
       throw new RangeError(`Cannot set the clock rate of '${id}': ${rate} is not > 0`);
     }
     const node = this.nodes.get(id);
+    if (node !== undefined && this.#clocks.has(id)) {
+      this.#clocks.set(id, { virtualMs: this.clock.now, localMs: this.monotonicNow(node) });
+    }
     const ticks = node === undefined ? undefined : this.#ticks.get(node);
     if (ticks !== undefined) {
       // Re-anchor at the last tick (at the old rate), so the next comes one new period after it.

@@ -38,8 +38,8 @@ export interface RaftLike {
   readonly commitIndex: number;
   /** Latest configuration (in force once appended). */
   readonly membership: Membership;
-  /** Advances the logical clock by one tick. */
-  tick(): void;
+  /** Advances the logical clock by one tick; `nowMs` is the member's monotonic time. */
+  tick(nowMs?: number): void;
   /** Handles a message. */
   step(msg: Message): void;
   /** Proposes application data; returns its index. */
@@ -94,6 +94,8 @@ export interface SimNodeHost {
   readonly checker: SafetyChecker;
   /** The virtual clock. */
   now(): number;
+  /** The member's own monotonic clock (ms): virtual time run at the member's clock rate. */
+  monotonicNow(node: SimNode): number;
   /** Hands a message to the network. */
   send(msg: Message): void;
   /** Called after each entry is applied (and accepted by the checker). */
@@ -261,9 +263,9 @@ export class SimNode {
     this.#status = "retired";
   }
 
-  /** Advances the member's logical clock by one tick. */
+  /** Advances the member's logical clock by one tick, with its monotonic time. */
   tick(): void {
-    this.raft.tick();
+    this.raft.tick(this.#host.monotonicNow(this));
     this.#options.app?.tick();
     this.#process();
   }

@@ -72,6 +72,7 @@ function setup(crashAt: CrashPoint | null = null, snapshotEvery = 1000) {
   const host: SimNodeHost = {
     checker: new SafetyChecker(() => 0),
     now: () => 0,
+    monotonicNow: () => 0,
     send: (m) => log.push(`send ${m.to} durable=${ref.node!.disk.durableLastIndex()}`),
     onApply: (_n, entry) => log.push(`apply ${entry.index}`),
     crashPoint: () => crashAt,

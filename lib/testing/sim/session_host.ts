@@ -316,6 +316,7 @@ export class SessionHost implements SimApp {
       raft: raft as unknown as RaftNode,
       stateMachine: sm,
       now: () => this.#o.cluster.now() + this.#o.clockSkewMs,
+      monotonicNow: () => this.#o.cluster.monotonicNow(this.node!),
     });
   }
 
