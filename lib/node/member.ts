@@ -129,8 +129,11 @@ export class Member {
       createService: serviceFactory(options.services),
     });
     const applied = restoreSnapshot(storage, this.stateMachine);
+    // The core measures the leader lease in the ticks the driver makes.
+    const tickMs = options.driver?.tickMs ?? options.raft?.tickMs ?? 50;
     const node = new RaftNode({
       ...options.raft,
+      tickMs,
       id,
       random: options.random ?? Math.random,
       bootstrap: options.bootstrap ?? bootstrapOf(id, options.members),
@@ -146,7 +149,7 @@ export class Member {
       takeSnapshot: () => this.stateMachine.snapshot(),
       tick: () => this.#server.tick(),
       idle: () => this.#flush(),
-    }, { ...options.driver, clock });
+    }, { ...options.driver, tickMs, clock });
     this.#server = new SessionServer({
       ...options.sessions,
       raft: this.driver,

@@ -36,24 +36,26 @@ import type { AsyncSyncable, SyncBatcher } from "./sync_batcher.ts";
  * The parts of a Raft core the driver uses. {@linkcode RaftNode} is the one to use; the interface
  * lets a test drive a fake core through the real loop.
  */
-export type DrivenCore = Pick<
-  RaftNode,
-  | "id"
-  | "role"
-  | "term"
-  | "leader"
-  | "tick"
-  | "step"
-  | "propose"
-  | "readIndex"
-  | "hasReady"
-  | "ready"
-  | "advance"
-  | "unstableEntries"
-  | "proposeMembershipChange"
-  | "transferLeadership"
-  | "campaign"
->;
+export type DrivenCore =
+  & Pick<
+    RaftNode,
+    | "id"
+    | "role"
+    | "term"
+    | "leader"
+    | "tick"
+    | "step"
+    | "propose"
+    | "readIndex"
+    | "hasReady"
+    | "ready"
+    | "advance"
+    | "unstableEntries"
+    | "proposeMembershipChange"
+    | "transferLeadership"
+    | "campaign"
+  >
+  & Partial<Pick<RaftNode, "tickMs">>;
 
 /**
  * Instrumentation: called at each step of a Ready, for a simulator's checks and crash points or
@@ -102,7 +104,10 @@ export interface RaftDriverHooks {
 
 /** Options for {@linkcode RaftDriver}. */
 export interface RaftDriverOptions {
-  /** Milliseconds per Raft tick. Default 50. */
+  /**
+   * Milliseconds per Raft tick. Default: the core's `tickMs` (which measures its lease) when it
+   * has one, else 50. Must equal the core's when both are given.
+   */
   readonly tickMs?: number;
   /** Time and timers. Default {@linkcode systemClock}. */
   readonly clock?: Clock;
@@ -180,7 +185,14 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #running = false;
   #scheduled = false;
   #stopped = false;
-  #pending = new Map<number, PendingProposal>();
+  /**
+   * Proposals waiting for their index to be applied, by index. An index can hold proposals of
+   * several terms: a leader whose entries were cut from its log by another leader may lead again
+   * and propose at the same index. The entry applied there decides them all (the one whose term
+   * it carries succeeds), since an entry cut from this log may still commit from another
+   * member's log.
+   */
+  #pending = new Map<number, PendingProposal[]>();
   #failure: Error | null = null;
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
@@ -193,7 +205,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    * @param storage The member's storage (the driver is its only writer).
    * @param hooks Transport and state machine.
    * @param options Timing.
-   * @throws {RangeError} If `tickMs` is not a positive number.
+   * @throws {RangeError} If `tickMs` is not a positive number, or differs from the core's.
    */
   constructor(
     node: Core,
@@ -201,10 +213,18 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     hooks: RaftDriverHooks,
     options: RaftDriverOptions = {},
   ) {
-    const tickMs = options.tickMs ?? 50;
+    const coreTickMs = node.tickMs ?? 0;
+    const tickMs = options.tickMs ?? (coreTickMs > 0 ? coreTickMs : 50);
     if (!(tickMs > 0)) {
       throw new RangeError(
         `Cannot start driver as 'tickMs' must be > 0: current value is ${tickMs}`,
+      );
+    }
+    if (coreTickMs > 0 && coreTickMs !== tickMs) {
+      // The core's lease assumes every member ticks `tickMs` apart: quicker ticks would end the
+      // followers' vote-refusal promise before the lease.
+      throw new RangeError(
+        `Cannot start driver as 'tickMs' must equal the Raft core's 'tickMs' (${coreTickMs}): current value is ${tickMs}`,
       );
     }
     this.node = node;
@@ -234,11 +254,12 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
 
   /**
    * Advances the core's clock by one tick, then runs the application's tick hook: the timer
-   * `start()` sets calls this every `tickMs`.
+   * `start()` sets calls this every `tickMs` (a late timer skips, it never bursts). The core gets
+   * the monotonic time, which measures its lease: a paused process loses ticks, not time.
    */
   tick(): void {
     if (this.#stopped) return;
-    this.node.tick();
+    this.node.tick(this.#clock.monotonicMs());
     this.#hooks.tick?.();
     this.#schedule();
   }
@@ -302,17 +323,27 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /**
    * Proposes data and resolves with its entry once it is committed and applied here.
    *
+   * The promise always settles: it rejects with `NotLeaderError` when another leader's entry is
+   * applied at its index (even if this member proposed at that index again since),
+   * `ProposalDroppedError` when a snapshot from the leader replaces it, and `SynodError`
+   * `CLOSED` on `stop()`.
+   *
    * @param data The payload.
    * @returns The applied entry.
    * @throws {NotLeaderError} If this member is not the leader.
    * @throws {SynodError} `ENTRY_TOO_LARGE` if `data` exceeds `entryBytesMax` (nothing is
    * proposed then).
-   * @throws {ProposalDroppedError} If the entry was overwritten by another leader's.
+   * @throws {ProposalDroppedError} During a leadership transfer, or when too many entries are
+   * uncommitted (from the core).
    */
   propose(data: Uint8Array): Promise<Entry> {
     const index = this.append(data);
     const term = this.node.term;
-    return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiting = this.#pending.get(index);
+      if (waiting === undefined) this.#pending.set(index, [{ term, resolve, reject }]);
+      else waiting.push({ term, resolve, reject });
+    });
   }
 
   /**
@@ -370,11 +401,17 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#schedule();
   }
 
-  /** Starts an election now and wakes the Ready loop. */
-  campaign(): void {
-    if (this.#stopped) return;
-    this.node.campaign();
+  /**
+   * Starts an election now and wakes the Ready loop (see `RaftNode.campaign`).
+   *
+   * @returns Whether an election started (not while the member has promised a leader not to
+   *   vote, nor once stopped).
+   */
+  campaign(): boolean {
+    if (this.#stopped) return false;
+    const started = this.node.campaign();
     this.#schedule();
+    return started;
   }
 
   /**
@@ -387,7 +424,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    * @throws {ProposalDroppedError} If too many reads are pending.
    */
   readIndex(context: string, options: { lease?: boolean } = {}): void {
-    this.node.readIndex(context, options);
+    this.node.readIndex(context, { lease: options.lease, nowMs: this.#clock.monotonicMs() });
     this.#schedule();
   }
 
@@ -560,9 +597,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (rd.snapshot !== null) {
       this.#observer.restoring?.(rd.snapshot);
       this.#hooks.restore?.(rd.snapshot);
-      for (const [index, p] of this.#pending) {
-        if (index <= rd.snapshot.metadata.index) {
-          this.#pending.delete(index);
+      for (const [index, waiting] of this.#pending) {
+        if (index > rd.snapshot.metadata.index) continue;
+        this.#pending.delete(index);
+        for (const p of waiting) {
           p.reject(new ProposalDroppedError(`Entry ${index} was replaced by a snapshot`));
         }
       }
@@ -571,11 +609,13 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       this.#observer.applying?.(rd.committedEntries);
       this.#hooks.apply(rd.committedEntries);
       for (const e of rd.committedEntries) {
-        const p = this.#pending.get(e.index);
-        if (p === undefined) continue;
+        const waiting = this.#pending.get(e.index);
+        if (waiting === undefined) continue;
         this.#pending.delete(e.index);
-        if (e.term === p.term) p.resolve(e);
-        else p.reject(new NotLeaderError(this.node.leader));
+        for (const p of waiting) {
+          if (e.term === p.term) p.resolve(e);
+          else p.reject(new NotLeaderError(this.node.leader));
+        }
       }
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
@@ -589,7 +629,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   }
 
   #failAll(error: Error): void {
-    for (const p of this.#pending.values()) p.reject(error);
+    for (const waiting of this.#pending.values()) for (const p of waiting) p.reject(error);
     this.#pending.clear();
   }
 }

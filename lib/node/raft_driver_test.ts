@@ -6,7 +6,7 @@ import { RaftNode } from "../raft/raft.ts";
 import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
 import { type Entry, EntryType, type Membership } from "../raft/types.ts";
 import { type Message, message, MessageType } from "../raft/messages.ts";
-import { RaftDriver } from "./raft_driver.ts";
+import { RaftDriver, type RaftDriverHooks } from "./raft_driver.ts";
 
 const ids = ["m1", "m2", "m3"];
 const bootstrap: Membership = { members: ids.map((id) => ({ id, type: "active" as const })) };
@@ -138,13 +138,38 @@ class HeldSyncStorage extends MemoryStorage {
 /** Lets every queued microtask (the drivers' Ready loops) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-/** Ticks the driver until its member leads and has nothing left to do. */
-async function untilLeader(driver: RaftDriver): Promise<void> {
-  for (let ticks = 0; driver.node.role !== "leader" || driver.node.hasReady(); ticks++) {
+/**
+ * Driver hooks that also report the member's election: `led` settles once the driver has made
+ * the Ready that made it leader durable and reported its soft state (the `softState` hook runs
+ * after the persist), so a test waits on that event rather than on a number of event-loop turns
+ * racing a real sync.
+ */
+function reportingLeader(hooks: RaftDriverHooks): { hooks: RaftDriverHooks; led: Promise<void> } {
+  let resolve!: () => void;
+  const led = new Promise<void>((r) => resolve = r);
+  return {
+    hooks: {
+      ...hooks,
+      softState(s) {
+        hooks.softState?.(s);
+        if (s.role === "leader") resolve();
+      },
+    },
+    led,
+  };
+}
+
+/**
+ * Ticks a single-member driver until its member leads (the core elects itself inside `tick()`),
+ * then waits for the driver to report it, durable.
+ */
+async function untilLeader(driver: RaftDriver, led: Promise<void>): Promise<void> {
+  for (let ticks = 0; driver.node.role !== "leader"; ticks++) {
     assert.ok(ticks < 1000, "no leader after 1000 ticks");
     driver.tick();
-    await settle();
   }
+  await led;
+  assert.equal(driver.node.hasReady(), false, "the election's Ready was worked through");
 }
 
 /** One member (its own quorum), elected leader; every Ready is synced with `syncAsync()`. */
@@ -155,13 +180,14 @@ async function startSingle(storage: RaftStorage) {
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
   const applied: number[] = [];
-  const driver = new RaftDriver(node, storage, {
+  const { hooks, led } = reportingLeader({
     send() {},
     apply(entries) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
-  }, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
-  await untilLeader(driver);
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
+  await untilLeader(driver, led);
   return { node, driver, applied };
 }
 
@@ -243,11 +269,9 @@ Deno.test("RaftDriver: syncMode inPlace syncs every Ready with sync(), never syn
     random: () => 0.5,
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
-  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, {
-    tickMs: 1_000_000,
-    syncMode: "inPlace",
-  });
-  await untilLeader(driver);
+  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "inPlace" });
+  await untilLeader(driver, led);
   await driver.propose(new Uint8Array(100));
   assert.equal(storage.held, 0, "no syncAsync() was started");
   assert.ok(syncs >= 2, `the election and the proposal were synced (${syncs} syncs)`);
@@ -264,8 +288,9 @@ Deno.test("RaftDriver: adaptive syncs in place while idle, and off the event loo
     random: () => 0.5,
     bootstrap: { members: [{ id: "m1", type: "active" }] },
   }, storage);
-  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 1_000_000 });
-  await untilLeader(driver);
+  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000 });
+  await untilLeader(driver, led);
   const [inPlaceBefore, asyncBefore] = [inPlace, driver.asyncSyncs];
   for (let i = 0; i < 16; i++) await driver.propose(new Uint8Array([i]));
   const idleAsync = driver.asyncSyncs - asyncBefore;
@@ -315,4 +340,97 @@ Deno.test("RaftDriver.propose() refuses a payload over the storage's entryBytesM
     storage.close();
     await Deno.remove(root, { recursive: true });
   }
+});
+
+/**
+ * Member m1 of three, driven by hand: it leads term 2 and proposes entries 3–5; a leader of term 3
+ * cuts its log back to entry 3; it leads again in term 4 and proposes entry 5 anew.
+ */
+async function proposalsAtALostIndex() {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap }, storage);
+  const driver = new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 1_000_000 });
+  const from = (type: MessageType, term: number, fields: Partial<Message> = {}) =>
+    driver.receive(message({ type, from: "m2", to: "m1", term, ...fields }));
+  const outcomes = new Map<string, string>();
+  const track = (name: string, p: Promise<Entry>) =>
+    p.then((e) => outcomes.set(name, `applied ${e.index}/t${e.term}`))
+      .catch((e: SynodError) => outcomes.set(name, e.code));
+  const lead = async (term: number) => {
+    from(MessageType.PreVoteResponse, term);
+    from(MessageType.VoteResponse, term);
+    await settle();
+    assert.equal(node.role, "leader");
+    assert.equal(node.term, term);
+  };
+
+  node.campaign();
+  await lead(2);
+  const proposals = [3, 4, 5].map((i) => track(`${i}/t2`, driver.propose(new Uint8Array([i]))));
+  await settle();
+  assert.equal(node.lastIndex, 5);
+
+  // Term 3's leader holds entry 2 (m1's no-op) and its own no-op at 3: m1's 3–5 are cut.
+  from(MessageType.Append, 3, {
+    index: 2,
+    logTerm: 2,
+    entries: [{ index: 3, term: 3, type: EntryType.Noop, data: new Uint8Array() }],
+  });
+  await settle();
+  assert.equal(node.lastIndex, 3);
+  for (let ticks = 0; node.role === "follower"; ticks++) {
+    assert.ok(ticks < 100, "m1 never campaigned");
+    driver.tick();
+  }
+  await lead(4); // its no-op takes index 4
+  proposals.push(track("5/t4", driver.propose(new Uint8Array([50]))));
+  await settle();
+  assert.equal(node.lastIndex, 5);
+  return { driver, from, outcomes, proposals };
+}
+
+Deno.test("RaftDriver.propose(): a proposal at an index cut from the log settles when that index is applied, though the member proposed there again", async () => {
+  const { from, outcomes, proposals } = await proposalsAtALostIndex();
+  from(MessageType.AppendResponse, 4, { index: 5 }); // m2 holds 1–5: 5 commits
+  await Promise.all(proposals);
+  assert.deepEqual(Object.fromEntries(outcomes), {
+    "3/t2": "NOT_LEADER",
+    "4/t2": "NOT_LEADER",
+    "5/t2": "NOT_LEADER",
+    "5/t4": "applied 5/t4",
+  });
+});
+
+Deno.test("RaftDriver.stop() settles every proposal, including one at an index proposed at again", async () => {
+  const { driver, outcomes, proposals } = await proposalsAtALostIndex();
+  assert.equal(outcomes.size, 0, "nothing applied yet");
+  driver.stop();
+  await Promise.all(proposals);
+  assert.deepEqual([...outcomes.values()], ["CLOSED", "CLOSED", "CLOSED", "CLOSED"]);
+});
+
+Deno.test("RaftDriver: tickMs must match the core's (its lease is measured in it); readIndex() runs the Ready loop", async () => {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    tickMs: 20,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  assert.throws(
+    () => new RaftDriver(node, storage, { send() {}, apply() {} }, { tickMs: 50 }),
+    /'tickMs' must equal the Raft core's 'tickMs' \(20\): current value is 50/,
+  );
+  const reads: string[] = [];
+  const { hooks, led } = reportingLeader({
+    send() {},
+    apply() {},
+    readStates: (states) => reads.push(...states.map((s) => s.context)),
+  });
+  const driver = new RaftDriver(node, storage, hooks); // ticks of 20 ms, the core's
+  await untilLeader(driver, led);
+  driver.readIndex("r", { lease: true });
+  await settle();
+  assert.deepEqual(reads, ["r"], "released without waiting for a tick");
+  driver.stop();
 });

@@ -191,10 +191,14 @@ export class TestCluster {
     this.dropTypes.clear();
   }
 
-  /** Ticks every node `n` times, stabilizing after each tick. */
+  /** The host's monotonic time: `tick()` advances it by the `tickMs` option (0 without it). */
+  nowMs = 0;
+
+  /** Ticks every node `n` times, stabilizing after each tick; all clocks read `nowMs`. */
   tick(n = 1, ids: readonly NodeId[] = [...this.nodes.keys()]): void {
     for (let i = 0; i < n; i++) {
-      for (const id of ids) this.node(id).raft.tick();
+      this.nowMs += this.#options.tickMs ?? 0;
+      for (const id of ids) this.node(id).raft.tick(this.nowMs);
       this.stabilize();
     }
   }

@@ -34,11 +34,20 @@ export interface RaftConfig {
   /** Largest number of proposed entries not yet committed; more are refused. Default 10000. */
   readonly maxUncommittedEntries?: number;
   /**
-   * Bound on relative clock drift between members, for lease reads: the lease lasts
-   * `electionTicks × (1 − maxClockDrift)` ticks from the heartbeat round that a quorum acknowledged.
-   * Default 0.1 (10 %).
+   * Bound on relative clock drift between members, for lease reads: over any interval, no
+   * member's clock measures less than `1 − maxClockDrift` times what another member's measures.
+   * Default 0.1 (10 %). See `tickMs` for the lease it gives.
    */
   readonly maxClockDrift?: number;
+  /**
+   * Milliseconds of the host's monotonic clock between two ticks, the same on every member. It
+   * measures the leader lease, and nothing else: the lease lasts
+   * `(electionTicks − 1) × tickMs × (1 − maxClockDrift)` ms, on the times the host passes to
+   * `tick(nowMs)` and `readIndex(context, { nowMs })`, from the start of the last heartbeat round
+   * a quorum acknowledged (read_only.ts states why that is safe). Default 0: no lease, and lease
+   * reads are served as ReadIndex reads.
+   */
+  readonly tickMs?: number;
   /** The members of a brand-new group. Ignored when storage already holds state. */
   readonly bootstrap?: Membership;
   /** Index the host's state machine has applied already (restored from its snapshot). Default 0. */
@@ -91,6 +100,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     snapshotChunkBytes: config.snapshotChunkBytes ?? 1 << 20,
     maxUncommittedEntries: config.maxUncommittedEntries ?? 10_000,
     maxClockDrift: config.maxClockDrift ?? 0.1,
+    tickMs: config.tickMs ?? 0,
     bootstrap: config.bootstrap ?? null,
     applied: config.applied ?? 0,
     snapshotEntries: config.snapshotEntries ?? 10_000,
@@ -110,6 +120,11 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
   if (!(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1)) {
     throw new RangeError(
       `Cannot configure Raft as 'maxClockDrift' must be in [0, 1): current value is ${resolved.maxClockDrift}`,
+    );
+  }
+  if (!(Number.isFinite(resolved.tickMs) && resolved.tickMs >= 0)) {
+    throw new RangeError(
+      `Cannot configure Raft as 'tickMs' must be a finite number ≥ 0: current value is ${resolved.tickMs}`,
     );
   }
   if (!Number.isSafeInteger(resolved.snapshotEntries) || resolved.snapshotEntries < 0) {

@@ -1,11 +1,12 @@
 /**
  * The Raft core: one member of a group as a pure, synchronous state machine.
  *
- * Inputs are `step(message)`, `tick()`, `propose()`, `proposeMembershipChange()`,
+ * Inputs are `step(message)`, `tick(nowMs)`, `propose()`, `proposeMembershipChange()`,
  * `transferLeadership()` and `readIndex()`; the output is a {@linkcode Ready} that the host works
  * through (persist → send → apply) and acknowledges with `advance()`. Nothing here reads a clock,
  * sleeps, does I/O or draws randomness except through `config.random`, so a whole cluster runs
- * inside the deterministic simulator (lib/testing/sim).
+ * inside the deterministic simulator (lib/testing/sim). Time enters only as data: the host's
+ * monotonic time passed to `tick()` and `readIndex()`, which measures the leader lease.
  *
  * References: the Raft paper (Ongaro & Ousterhout 2014, "§5.x", "Fig. N") and Ongaro's thesis
  * (2014, "thesis §N").
@@ -147,14 +148,19 @@ export class RaftNode {
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
   #randomizedElectionTimeout = 0;
-  /** Ticks since this node started; used for lease bookkeeping only. */
+  /** Ticks since this node started; used for the vote-refusal promise only. */
   #ticks = 0;
+  /** The latest monotonic time the host gave (ms), or null before the first; stamps rounds. */
+  #nowMs: number | null = null;
   /**
-   * A member that restarts may have acknowledged a leader's heartbeat just before it stopped,
-   * promising not to vote for an election timeout; that promise lives in memory only. So after a
-   * restart it refuses votes for `electionTicks` (a leader's lease would otherwise end early).
+   * The vote-refusal promise (thesis §4.2.3, §6.4.1): a follower that hears from its leader
+   * refuses (pre-)votes of higher terms, its own included, until `#ticks` reaches this, i.e. for
+   * `electionTicks` ticks; the leader's lease rests on it. The promise belongs to the member, not
+   * to its role: campaigning or losing a campaign does not end it. It lives in memory only, so a
+   * member that may have made it just before a restart renews it on starting (a leader's lease
+   * would otherwise end early).
    */
-  readonly #restartGraceTicks: number;
+  #votesRefusedUntilTick: number;
 
   /** (Pre-)votes received in the current campaign. */
   #votes = new Map<NodeId, boolean>();
@@ -190,10 +196,10 @@ export class RaftNode {
    */
   constructor(config: RaftConfig, storage: LogStorage) {
     this.#config = resolveRaftConfig(config);
+    // The lease bound, argued in read_only.ts; check-quorum makes followers keep the promise.
+    const { checkQuorum, electionTicks, tickMs, maxClockDrift } = this.#config;
     this.#reads = new ReadOnly(
-      this.#config.checkQuorum
-        ? Math.floor(this.#config.electionTicks * (1 - this.#config.maxClockDrift))
-        : 0,
+      checkQuorum ? (electionTicks - 1) * tickMs * (1 - maxClockDrift) : 0,
     );
     const hs = storage.hardState();
     this.#log = new RaftLog(storage, this.#config.applied);
@@ -201,7 +207,7 @@ export class RaftNode {
     this.#vote = hs.vote;
     this.#prevHard = hs;
     // Term 1 is the bootstrap term: no leader, hence no lease, ever existed before term 2.
-    this.#restartGraceTicks = hs.term >= 2 ? this.#config.electionTicks : 0;
+    this.#votesRefusedUntilTick = hs.term >= 2 ? this.#config.electionTicks : 0;
     this.#loadConfigs();
     if (this.#isNewGroup() && this.#config.bootstrap !== null) this.#bootstrap();
     this.#becomeFollower(this.#term, null);
@@ -246,6 +252,11 @@ export class RaftNode {
     return this.#membership();
   }
 
+  /** Milliseconds per tick the lease is measured with (`tickMs`); 0 when lease reads are off. */
+  get tickMs(): number {
+    return this.#config.tickMs;
+  }
+
   /** A copy of the member's state for observers. */
   status(): RaftStatus {
     const progress: Record<NodeId, ProgressStatus> = {};
@@ -273,16 +284,35 @@ export class RaftNode {
     };
   }
 
-  /** Advances logical time by one tick. */
-  tick(): void {
+  /**
+   * Advances logical time by one tick. Ticks must come no closer than `tickMs` apart on the
+   * host's monotonic clock (late or skipped ticks are fine; a burst catching up missed ones is
+   * not): followers keep their lease promise in ticks.
+   *
+   * @param nowMs The host's monotonic time in ms (e.g. `performance.now()`); heartbeat rounds are
+   *   stamped with it. Without it (or `tickMs`) the leader has no lease.
+   * @throws {RangeError} If `nowMs` is not finite or is earlier than a time given before.
+   */
+  tick(nowMs?: number): void {
+    if (nowMs !== undefined) this.#noteTime(nowMs);
     this.#ticks++;
     if (this.#role === "leader") this.#tickHeartbeat();
     else this.#tickElection();
   }
 
-  /** Starts an election now (as if the election timeout had passed). */
-  campaign(): void {
+  /**
+   * Starts an election now (as if the election timeout had passed), unless this member promised
+   * a leader not to vote yet: voting for itself would break that promise and could elect a
+   * leader inside the old leader's lease. To hand leadership over at once, ask the leader to
+   * `transferLeadership()`.
+   *
+   * @returns Whether a campaign started (not on a leader, a member that cannot campaign, or one
+   *   inside its vote-refusal promise).
+   */
+  campaign(): boolean {
+    if (this.#role === "leader" || this.#refusesVotes() || !this.#canCampaign()) return false;
     this.#hup(false);
+    return true;
   }
 
   /**
@@ -390,27 +420,40 @@ export class RaftNode {
    * Requests a linearizable read (thesis §6.4). The read is released in a later Ready's
    * `readStates` with the index the state machine must reach before serving it.
    *
-   * With `lease: true` the read is released at once while the leader's lease holds: the lease
-   * lasts `electionTicks × (1 − maxClockDrift)` ticks from the start of the last heartbeat round a
-   * quorum acknowledged, which is safe as long as no member's clock runs slower than that bound
-   * (followers refuse votes for `electionTicks` after hearing from the leader).
+   * With `lease: true` and `nowMs` the read is released at once while the leader's lease holds:
+   * `(electionTicks − 1) × tickMs × (1 − maxClockDrift)` ms from the start of the last heartbeat
+   * round a quorum acknowledged, on the host's monotonic clock (read_only.ts states the bound
+   * and its assumptions). Otherwise, and before the leader's first commit, it waits for a round.
    *
    * @param context Returned unchanged with the read state.
-   * @param options `lease` to allow a lease read.
+   * @param options `lease` to allow a lease read; `nowMs`, the host's monotonic time read in the
+   *   same synchronous turn as this call (a lease read without it waits for a round).
    * @throws {NotLeaderError} If this member is not the leader.
    * @throws {ProposalDroppedError} If too many reads are pending.
+   * @throws {RangeError} If `nowMs` is not finite or is earlier than a time given before.
    */
-  readIndex(context: string, options: { lease?: boolean } = {}): void {
+  readIndex(context: string, options: { lease?: boolean; nowMs?: number } = {}): void {
+    if (options.nowMs !== undefined) this.#noteTime(options.nowMs);
     if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
     if (this.#reads.waiting >= PENDING_READS_MAX) {
       throw new ProposalDroppedError(`Too many pending reads (${PENDING_READS_MAX})`);
     }
     if (this.#log.term(this.#log.committed) !== this.#term) {
       // Thesis §6.4 step 1: the leader must have committed an entry of its term first.
-      this.#reads.defer({ context, lease: options.lease === true });
+      this.#reads.defer({ context });
       return;
     }
-    this.#startRead(context, options.lease === true);
+    this.#startRead(context, options.lease === true ? options.nowMs ?? null : null);
+  }
+
+  /** The host's clock is monotonic: a time earlier than one given before is a host bug. */
+  #noteTime(nowMs: number): void {
+    if (!Number.isFinite(nowMs) || (this.#nowMs !== null && nowMs < this.#nowMs)) {
+      throw new RangeError(
+        `Cannot take time ${nowMs} ms as the host's clock must be monotonic: the time given last was ${this.#nowMs} ms`,
+      );
+    }
+    this.#nowMs = nowMs;
   }
 
   /** Tells the core that messages to `id` could not be delivered. */
@@ -852,12 +895,9 @@ export class RaftNode {
     if (m.term > this.#term) {
       if (isVoteRequest) {
         const force = m.context === TRANSFER_CONTEXT;
-        const inLease = this.#config.checkQuorum &&
-          ((this.#leader !== null && this.#electionElapsed < this.#config.electionTicks) ||
-            this.#ticks < this.#restartGraceTicks);
         // Thesis §4.2.3: a member that hears from a live leader ignores (pre-)votes, so a
         // rejoining server cannot depose it.
-        if (!force && inLease) return false;
+        if (!force && this.#refusesVotes()) return false;
       }
       if (m.type === MessageType.PreVote) return true;
       if (m.type === MessageType.PreVoteResponse && !m.reject) return true;
@@ -879,6 +919,23 @@ export class RaftNode {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether this member ignores (pre-)votes of higher terms: a leader always does (with
+   * check-quorum it steps down instead when it loses its quorum), a follower while its promise
+   * to the leader it heard from holds.
+   */
+  #refusesVotes(): boolean {
+    if (!this.#config.checkQuorum) return false;
+    return this.#role === "leader" || this.#ticks < this.#votesRefusedUntilTick;
+  }
+
+  /** A message from the leader renews the vote-refusal promise. */
+  #heardFromLeader(from: NodeId): void {
+    this.#electionElapsed = 0;
+    this.#leader = from;
+    this.#votesRefusedUntilTick = this.#ticks + this.#config.electionTicks;
   }
 
   #handleVoteRequest(m: Message): void {
@@ -956,18 +1013,15 @@ export class RaftNode {
   #stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Append:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleAppend(m);
         return;
       case MessageType.Heartbeat:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleHeartbeat(m);
         return;
       case MessageType.Snapshot:
-        this.#electionElapsed = 0;
-        this.#leader = m.from;
+        this.#heardFromLeader(m.from);
         this.#handleSnapshotChunk(m);
         return;
       case MessageType.TimeoutNow:
@@ -1214,7 +1268,7 @@ export class RaftNode {
 
   #afterCommit(): void {
     if (this.#log.term(this.#log.committed) === this.#term) {
-      for (const r of this.#reads.takeDeferred()) this.#startRead(r.context, r.lease);
+      for (const r of this.#reads.takeDeferred()) this.#startRead(r.context, null);
     }
     // Thesis §4.2.2: a leader removed (or demoted) by a committed change steps down.
     if (!this.#isVoter(this.id) && this.#log.committed >= this.#configIndex()) {
@@ -1322,7 +1376,8 @@ export class RaftNode {
   }
 
   #bcastHeartbeat(): void {
-    const round = this.#reads.startRound(this.#ticks);
+    // Stamped with the latest time the host gave: no later than the heartbeats leave.
+    const round = this.#reads.startRound(this.#nowMs);
     for (const [id, pr] of this.#progress) {
       if (pr.state === "snapshot" && ++pr.snapshotIdleRounds > SNAPSHOT_IDLE_ROUNDS_MAX) {
         // The last chunk (or its answer) was lost: resend it.
@@ -1339,8 +1394,11 @@ export class RaftNode {
   // ---------------------------------------------------------------------------------------------
   // Reads (thesis §6.4).
 
-  #startRead(context: string, lease: boolean): void {
-    if (lease && this.#reads.leaseHolds(this.#ticks)) {
+  /**
+   * @param leaseNowMs For a lease read, the host's time given with it; null waits for a round.
+   */
+  #startRead(context: string, leaseNowMs: number | null): void {
+    if (leaseNowMs !== null && this.#reads.leaseHolds(leaseNowMs)) {
       this.#readStates.push({ index: this.#log.committed, context });
       return;
     }

@@ -11,7 +11,7 @@ import {
   ProposalDroppedError,
 } from "../errors.ts";
 import { TestCluster } from "./_test_cluster.ts";
-import { type Message, MessageType } from "./messages.ts";
+import { type Message, message, MessageType } from "./messages.ts";
 import { RaftNode } from "./raft.ts";
 import { MemoryStorage } from "./storage.ts";
 import { encodeMembership, EntryType } from "./types.ts";
@@ -280,11 +280,11 @@ Deno.test("thesis §6.4: ReadIndex is released only after a quorum confirms lead
 });
 
 Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not after it", () => {
-  const c = new TestCluster(["a", "b", "c"]);
+  const c = new TestCluster(["a", "b", "c"], { tickMs: 10 });
   c.elect("a");
   c.tick(1); // a heartbeat round acknowledged by a quorum starts the lease
   const before = c.delivered.length;
-  c.node("a").raft.readIndex("lease1", { lease: true });
+  c.node("a").raft.readIndex("lease1", { lease: true, nowMs: c.nowMs });
   c.processReady("a");
   assert.deepEqual(c.node("a").readStates.map((r) => r.context), ["lease1"]);
   assert.ok(
@@ -292,8 +292,8 @@ Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not af
     "no heartbeat round needed",
   );
   c.isolate("a");
-  c.tick(9, ["a"]); // 9 = electionTicks × (1 − 0.1): the lease has run out
-  c.node("a").raft.readIndex("lease2", { lease: true });
+  c.tick(9, ["a"]); // 90 ms ≥ (10 − 1) × 10 ms × (1 − 0.1): the lease has run out
+  c.node("a").raft.readIndex("lease2", { lease: true, nowMs: c.nowMs });
   c.stabilize();
   assert.deepEqual(c.node("a").readStates.map((r) => r.context), ["lease1"]);
 });
@@ -419,6 +419,42 @@ Deno.test("thesis §6.4.1: a restarted member refuses votes for an election time
   // Once an election timeout has passed, b votes again and the group moves on.
   c.tick(30, ["b", "c"]);
   assert.ok(["b", "c"].some((id) => c.node(id).raft.role === "leader"));
+});
+
+Deno.test("thesis §6.4.1: campaign() inside the vote-refusal promise neither votes nor ends the promise", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  c.tick(1); // b and c acknowledged a heartbeat: a's lease rests on their promise
+  c.isolate("a");
+  const term = c.node("a").raft.term;
+  // An explicit campaign on b would vote for b, and turn b into a pre-candidate that knows no
+  // leader and grants c's (pre-)votes: b and c would elect a leader while a serves lease reads.
+  const started = [c.node("b").raft.campaign()];
+  c.stabilize();
+  started.push(c.node("c").raft.campaign());
+  c.stabilize();
+  assert.deepEqual(c.leaders(), ["a"], "no new leader inside a's lease");
+  for (const id of ["b", "c"]) {
+    const s = c.node(id).raft.status();
+    assert.deepEqual([s.role, s.leader, s.term], ["follower", "a", term], `${id} kept its promise`);
+  }
+  assert.deepEqual(started, [false, false], "campaign() says it did not start");
+  // A (pre-)vote request from c is ignored by b until the promise ends (electionTicks ticks).
+  c.tick(9, ["b", "c"]);
+  c.node("b").raft.step(message({
+    type: MessageType.PreVote,
+    from: "c",
+    to: "b",
+    term: term + 1,
+    index: c.node("c").raft.lastIndex,
+    logTerm: term,
+  }));
+  assert.deepEqual(c.node("b").raft.ready().messages, [], "ignored: no answer at all");
+  c.tick(1, ["b", "c"]);
+  assert.equal(c.node("b").raft.campaign(), true, "the promise has ended");
+  c.stabilize();
+  assert.equal(c.node("b").raft.role, "leader");
 });
 
 Deno.test("thesis §4.1: a restarted member takes its configuration from the log's last config entry, reading only config entries when storage indexes them", () => {

@@ -3,6 +3,36 @@
  * heartbeat rounds, reads waiting for a quorum to acknowledge one, reads waiting for the
  * leader's first commit, and the leader lease.
  *
+ * ## The lease (thesis §6.4.1), and why it is safe
+ *
+ * With E = `electionTicks`, T = `tickMs` and δ = `maxClockDrift`, a lease read is served while
+ * `nowMs − s < Λ = (E − 1) × T × (1 − δ)`, where `s` is the start of the last heartbeat round a
+ * quorum acknowledged, both read on the leader's monotonic clock (passed in by the host).
+ *
+ * 1. The round is stamped with a time no later than its heartbeats leave: the time given to
+ *    `tick(nowMs)` that sends it, or for a round started inside `step()` the latest time the
+ *    host gave (an earlier stamp only shortens the lease). Without any time, no lease.
+ * 2. A follower that receives the heartbeat (after `s`) refuses (pre-)votes of higher terms, its
+ *    own included, until it has ticked E times. Its next tick may come at once (the sub-tick
+ *    phase), so the promise lasts at least (E − 1) × T on its own clock, provided its host never
+ *    ticks closer than T apart (a timer that fires late, or skips, only lengthens it; a host
+ *    that catches missed ticks up in a burst breaks this). A follower that is paused ticks less:
+ *    its promise only lasts longer. A restarted member renews the promise on starting.
+ * 3. A new leader needs the votes of a quorum, which meets the quorum that acknowledged the
+ *    round (the leader counts itself; it never votes while it leads), so some member of it must
+ *    first end its promise.
+ * 4. Drift: over the interval from `s` to a read, the follower's clock measures at most
+ *    `(nowMs − s) / (1 − δ) < (E − 1) × T` (the `maxClockDrift` contract), so its promise holds;
+ *    the danger is a leader clock slower than its followers'. A paused leader's monotonic clock
+ *    keeps running, so on resuming it sees its lease is over (ticks, which a paused process
+ *    loses, would not).
+ * 5. The host reads `nowMs` in the same synchronous turn as it calls `readIndex`, after the read
+ *    arrived: the read is linearized at that instant, when no other leader can exist yet.
+ *
+ * Not covered: clocks that drift apart by more than δ, a host that ticks in bursts, and a
+ * suspend that stops the monotonic clock itself (Linux's `CLOCK_MONOTONIC` stands still while
+ * the machine sleeps). A TimeoutNow ends the lease for the rest of the term.
+ *
  * @module
  */
 
@@ -17,24 +47,25 @@ interface PendingRead {
   readonly round: number;
 }
 
-/** A read waiting for the leader to commit an entry of its term. */
+/**
+ * A read waiting for the leader to commit an entry of its term. It then waits for a heartbeat
+ * round, lease or not: no time from the host comes with the commit (see the module doc, 5).
+ */
 export interface DeferredRead {
   /** The caller's context. */
   readonly context: string;
-  /** Whether a lease read was asked for. */
-  readonly lease: boolean;
 }
 
 /** Reads and lease of one leadership term. */
 export class ReadOnly {
-  /** Ticks a quorum-acknowledged round keeps the lease; 0 disables lease reads. */
-  readonly #leaseTicks: number;
+  /** Milliseconds a quorum-acknowledged round keeps the lease; 0 disables lease reads. */
+  readonly #leaseMs: number;
   /** Latest heartbeat round sent. */
   #round = 0;
-  /** Tick at which each round not yet acknowledged by a quorum was sent. */
-  #roundTicks = new Map<number, number>();
-  /** Lease reads are safe while the tick is below this. */
-  #leaseUntilTick = 0;
+  /** Host time at which each round not yet acknowledged by a quorum started (null: none known). */
+  #roundStarts = new Map<number, number | null>();
+  /** Start of the latest round a quorum acknowledged, with a known time; null: no lease. */
+  #leaseStartMs: number | null = null;
   /** Set once a TimeoutNow was sent in this term. */
   #leaseEnded = false;
   #pending: PendingRead[] = [];
@@ -43,12 +74,12 @@ export class ReadOnly {
   /**
    * Creates the bookkeeping.
    *
-   * @param leaseTicks How long a lease lasts from the start of a quorum-acknowledged round
-   *   (`electionTicks × (1 − maxClockDrift)`), or 0 for no lease reads.
+   * @param leaseMs How long a lease lasts from the start of a quorum-acknowledged round
+   *   (`(electionTicks − 1) × tickMs × (1 − maxClockDrift)`), or 0 for no lease reads.
    */
-  constructor(leaseTicks: number) {
-    assert(Number.isSafeInteger(leaseTicks) && leaseTicks >= 0, `bad lease ticks ${leaseTicks}`);
-    this.#leaseTicks = leaseTicks;
+  constructor(leaseMs: number) {
+    assert(Number.isFinite(leaseMs) && leaseMs >= 0, `bad lease length ${leaseMs} ms`);
+    this.#leaseMs = leaseMs;
   }
 
   /** Latest heartbeat round sent. */
@@ -65,8 +96,8 @@ export class ReadOnly {
   reset(): void {
     this.#pending = [];
     this.#deferred = [];
-    this.#roundTicks.clear();
-    this.#leaseUntilTick = 0;
+    this.#roundStarts.clear();
+    this.#leaseStartMs = null;
     this.#leaseEnded = false;
   }
 
@@ -82,26 +113,31 @@ export class ReadOnly {
     return reads;
   }
 
-  /** Whether a lease read may be served at `tick`. */
-  leaseHolds(tick: number): boolean {
-    return tick < this.#leaseUntilTick;
+  /**
+   * Whether a lease read may be served now.
+   *
+   * @param nowMs The host's monotonic time, read in the same turn as the read is served.
+   */
+  leaseHolds(nowMs: number): boolean {
+    return this.#leaseStartMs !== null && nowMs - this.#leaseStartMs < this.#leaseMs;
   }
 
   /** Ends lease reads for the rest of the term (a TimeoutNow lets its target win votes). */
   endLease(): void {
     this.#leaseEnded = true;
-    this.#leaseUntilTick = 0;
+    this.#leaseStartMs = null;
   }
 
   /**
    * Starts a heartbeat round.
    *
-   * @param tick The leader's tick now.
+   * @param startMs A host time no later than the round's heartbeats leave, or `null` if the host
+   *   gave none (the round then extends no lease).
    * @returns The round's number, carried by the heartbeats.
    */
-  startRound(tick: number): number {
+  startRound(startMs: number | null): number {
     this.#round++;
-    this.#roundTicks.set(this.#round, tick);
+    this.#roundStarts.set(this.#round, startMs);
     return this.#round;
   }
 
@@ -118,12 +154,15 @@ export class ReadOnly {
    * @returns The reads released, in request order.
    */
   acknowledged(round: number): ReadState[] {
-    const sentAt = this.#roundTicks.get(round);
-    if (sentAt !== undefined && !this.#leaseEnded && this.#leaseTicks > 0) {
-      this.#leaseUntilTick = Math.max(this.#leaseUntilTick, sentAt + this.#leaseTicks);
+    const startMs = this.#roundStarts.get(round);
+    if (
+      typeof startMs === "number" && !this.#leaseEnded && this.#leaseMs > 0 &&
+      (this.#leaseStartMs === null || startMs > this.#leaseStartMs)
+    ) {
+      this.#leaseStartMs = startMs;
     }
-    for (const r of [...this.#roundTicks.keys()]) {
-      if (r < round) this.#roundTicks.delete(r);
+    for (const r of [...this.#roundStarts.keys()]) {
+      if (r < round) this.#roundStarts.delete(r);
     }
     let released = 0;
     while (released < this.#pending.length && this.#pending[released]!.round <= round) released++;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ReadOnly } from "./read_only.ts";
 
 Deno.test("ReadOnly releases a read only once a round started after it is acknowledged", () => {
-  const reads = new ReadOnly(9);
+  const reads = new ReadOnly(81);
   reads.startRound(0); // round 1, before the read
   reads.holdForRound("r1", 7);
   assert.deepEqual(reads.acknowledged(1), [], "round 1 left before the read");
@@ -11,23 +11,25 @@ Deno.test("ReadOnly releases a read only once a round started after it is acknow
   assert.equal(reads.waiting, 0);
 });
 
-Deno.test("ReadOnly lease: counted from the round's start, ended for good by endLease()", () => {
-  const reads = new ReadOnly(9);
-  const round = reads.startRound(10);
-  assert.equal(reads.leaseHolds(10), false, "no quorum yet");
+Deno.test("ReadOnly lease: measured from the round's start, ended for good by endLease()", () => {
+  const reads = new ReadOnly(81);
+  const round = reads.startRound(1000);
+  assert.equal(reads.leaseHolds(1000), false, "no quorum yet");
   reads.acknowledged(round);
-  assert.equal(reads.leaseHolds(18), true);
-  assert.equal(reads.leaseHolds(19), false, "10 + 9 ticks");
+  assert.equal(reads.leaseHolds(1080.999), true);
+  assert.equal(reads.leaseHolds(1081), false, "1000 + 81 ms");
+  reads.acknowledged(reads.startRound(null));
+  assert.equal(reads.leaseHolds(1080), true, "a round without a time extends nothing");
   reads.endLease();
-  reads.acknowledged(reads.startRound(20));
-  assert.equal(reads.leaseHolds(21), false);
+  reads.acknowledged(reads.startRound(1100));
+  assert.equal(reads.leaseHolds(1101), false);
   assert.equal(new ReadOnly(0).leaseHolds(0), false);
 });
 
 Deno.test("ReadOnly defers reads until the leader's first commit", () => {
-  const reads = new ReadOnly(9);
-  reads.defer({ context: "a", lease: true });
+  const reads = new ReadOnly(81);
+  reads.defer({ context: "a" });
   assert.equal(reads.waiting, 1);
-  assert.deepEqual(reads.takeDeferred(), [{ context: "a", lease: true }]);
+  assert.deepEqual(reads.takeDeferred(), [{ context: "a" }]);
   assert.equal(reads.waiting, 0);
 });

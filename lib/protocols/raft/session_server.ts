@@ -65,9 +65,10 @@ export interface RaftProposer {
 }
 
 /** The parts of a Raft core that {@linkcode coreProposer} needs (`RaftNode` has them). */
-export type ProposingCore =
-  & Omit<RaftProposer, "append">
-  & { propose(data: Uint8Array): number };
+export type ProposingCore = Omit<RaftProposer, "append" | "readIndex"> & {
+  propose(data: Uint8Array): number;
+  readIndex(context: string, options?: { lease?: boolean; nowMs?: number }): void;
+};
 
 /**
  * A {@linkcode RaftProposer} over a bare Raft core, for hosts that run its Ready loop
@@ -83,9 +84,14 @@ export type ProposingCore =
  * ```
  *
  * @param core The core.
+ * @param monotonicNow The host's monotonic clock in ms, handed to the core with each read (a
+ *   lease read needs it; without it lease reads wait for a heartbeat round).
  * @returns A proposer that reads the core's state live and appends with `propose`.
  */
-export function coreProposer(core: ProposingCore): RaftProposer {
+export function coreProposer(
+  core: ProposingCore,
+  monotonicNow?: () => number,
+): RaftProposer {
   return {
     get id() {
       return core.id;
@@ -100,7 +106,8 @@ export function coreProposer(core: ProposingCore): RaftProposer {
       return core.leader;
     },
     append: (data) => core.propose(data),
-    readIndex: (context, options) => core.readIndex(context, options),
+    readIndex: (context, options) =>
+      core.readIndex(context, { lease: options?.lease, nowMs: monotonicNow?.() }),
   };
 }
 

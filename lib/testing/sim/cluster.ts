@@ -97,11 +97,14 @@ export class SimCluster implements SimNodeHost {
   readonly #syncRng: Prng;
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
+  /**
+   * Each member's monotonic clock, anchored where its rate last changed: it reads
+   * `localMs + (now − virtualMs) × rate`.
+   */
+  readonly #clocks = new Map<NodeId, { virtualMs: number; localMs: number }>();
   /** When a running member's ticks started, and how many it has had since. */
   readonly #ticks = new Map<SimNode, { origin: number; count: number }>();
   readonly #ordinals = new Map<NodeId, number>();
-  /** Each member's local clock: its reading at a virtual time, from which it runs at its rate. */
-  readonly #localAnchors = new Map<NodeId, { virtual: number; local: number }>();
   #traceHash = 0;
 
   /**
@@ -226,6 +229,20 @@ export class SimCluster implements SimNodeHost {
     this.crashListener(node);
   }
 
+  /**
+   * A member's monotonic clock, as its host's `performance.now()` would read: virtual time run at
+   * the member's clock rate (see `clockDrift`, {@linkcode SimCluster.setClockRate}). It keeps
+   * running while the member is paused, as a real one does.
+   *
+   * @param node The member.
+   * @returns Milliseconds on the member's clock.
+   */
+  monotonicNow(node: SimNode): number {
+    const anchor = this.#clocks.get(node.id);
+    if (anchor === undefined) return this.clock.now;
+    return anchor.localMs + (this.clock.now - anchor.virtualMs) * this.#rateOf(node);
+  }
+
   // Members.
 
   /**
@@ -240,7 +257,8 @@ export class SimCluster implements SimNodeHost {
     const o = this.#options;
     const node = new SimNode({
       id,
-      raft: o.raft,
+      // The core measures its lease with the members' tick length (its `tickMs`).
+      raft: { tickMs: o.tickMs, ...o.raft },
       bootstrap,
       initialMembership: o.initialMembership,
       rng: o.rng.fork(`node:${id}`),
@@ -252,7 +270,6 @@ export class SimCluster implements SimNodeHost {
     }, this);
     this.nodes.set(id, node);
     this.#ordinals.set(id, this.#ordinals.size + 1);
-    this.#localAnchors.set(id, { virtual: this.clock.now, local: this.clock.now });
     this.#log(`${id} created${bootstrap ? " (bootstrap)" : ""}`);
     this.#startNode(node);
     return node;
@@ -264,6 +281,9 @@ export class SimCluster implements SimNodeHost {
     if (!this.#rates.has(node.id)) {
       const drift = this.#options.clockDrift ?? 0;
       this.#rates.set(node.id, drift === 0 ? 1 : 1 + drift * (2 * this.#rateRng.next() - 1));
+    }
+    if (!this.#clocks.has(node.id)) {
+      this.#clocks.set(node.id, { virtualMs: this.clock.now, localMs: this.clock.now });
     }
     this.#ticks.set(node, { origin: this.clock.now + phase, count: 0 });
     this.queue.push(this.clock.now + phase, {
@@ -284,20 +304,6 @@ export class SimCluster implements SimNodeHost {
   }
 
   /**
-   * A member's monotonic clock: it runs at the member's rate (see `clockDrift`), and keeps
-   * running while the member is paused or down, as a real monotonic clock does.
-   *
-   * @param id The member.
-   * @returns Its reading now, in ms.
-   */
-  localTime(id: NodeId): number {
-    const now = this.clock.now;
-    const anchor = this.#localAnchors.get(id);
-    if (anchor === undefined) return now;
-    return anchor.local + (now - anchor.virtual) * this.clockRate(id);
-  }
-
-  /**
    * Sets a member's clock rate from its next tick on (for scripted scenarios).
    *
    * @param id The member.
@@ -309,13 +315,15 @@ export class SimCluster implements SimNodeHost {
       throw new RangeError(`Cannot set the clock rate of '${id}': ${rate} is not > 0`);
     }
     const node = this.nodes.get(id);
+    if (node !== undefined && this.#clocks.has(id)) {
+      this.#clocks.set(id, { virtualMs: this.clock.now, localMs: this.monotonicNow(node) });
+    }
     const ticks = node === undefined ? undefined : this.#ticks.get(node);
     if (ticks !== undefined) {
       // Re-anchor at the last tick (at the old rate), so the next comes one new period after it.
       ticks.origin += Math.round((ticks.count * this.#options.tickMs) / this.#rateOf(node!));
       ticks.count = 0;
     }
-    this.#localAnchors.set(id, { virtual: this.clock.now, local: this.localTime(id) });
     this.#rates.set(id, rate);
   }
 

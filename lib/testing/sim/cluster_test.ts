@@ -27,9 +27,9 @@ function countingCluster(options: Partial<SimClusterOptions>) {
     createRaft: (config, storage) => {
       const node = new RaftNode(config, storage);
       const tick = node.tick.bind(node);
-      node.tick = () => {
+      node.tick = (nowMs?: number) => {
         ticks.set(config.id, (ticks.get(config.id) ?? 0) + 1);
-        tick();
+        tick(nowMs);
       };
       return node;
     },
@@ -66,4 +66,16 @@ Deno.test("SimCluster: without drift every member ticks once per tickMs; setCloc
   cluster.run(10_000);
   assert.ok(Math.abs(ticks.get("a")! - before - 250) <= 2, `a: ${ticks.get("a")! - before} ticks`);
   assert.throws(() => cluster.setClockRate("a", 0), RangeError);
+});
+
+Deno.test("SimCluster: a member's monotonic clock runs at its rate, continuously across setClockRate", () => {
+  const { cluster } = countingCluster({ clockDrift: 0.2 });
+  const a = cluster.nodes.get("a")!;
+  const rate = cluster.clockRate("a");
+  cluster.run(1000);
+  assert.ok(Math.abs(cluster.monotonicNow(a) - 1000 * rate) < 1e-9, "1000 ms at its rate");
+  cluster.setClockRate("a", 0.5);
+  assert.ok(Math.abs(cluster.monotonicNow(a) - 1000 * rate) < 1e-9, "no jump");
+  cluster.run(2000);
+  assert.ok(Math.abs(cluster.monotonicNow(a) - (1000 * rate + 500)) < 1e-9, "then half as fast");
 });

@@ -77,8 +77,8 @@ export interface SimNodeHost {
   readonly checker: SafetyChecker;
   /** The virtual clock. */
   now(): number;
-  /** The member's own monotonic clock (it may drift from virtual time). Default: `now()`. */
-  localTime?(id: NodeId): number;
+  /** The member's own monotonic clock (ms): virtual time run at the member's clock rate. */
+  monotonicNow(node: SimNode): number;
   /** Hands a message to the network. */
   send(msg: Message): void;
   /**
@@ -293,7 +293,7 @@ export class SimNode {
     this.#status = "retired";
   }
 
-  /** Advances the member's logical clock by one tick. */
+  /** Advances the member's logical clock by one tick, with its monotonic time. */
   tick(): void {
     this.#running().tick();
     this.#settle();
@@ -365,7 +365,7 @@ export class SimNode {
   #clock(): Clock {
     const host = this.#host;
     return {
-      monotonicMs: () => host.localTime?.(this.id) ?? host.now(),
+      monotonicMs: () => host.monotonicNow(this),
       wallMs: () => host.now(),
       every: () => () => {}, // the cluster ticks the member (phase, rate, pauses)
       after: () => {

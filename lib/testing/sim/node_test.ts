@@ -48,7 +48,9 @@ class FakeRaft implements RaftLike {
     return this.config.id;
   }
   tick(): void {}
-  campaign(): void {}
+  campaign(): boolean {
+    return false;
+  }
   readIndex(): void {}
   transferLeadership(): void {}
   unstableEntries(): readonly Entry[] {
@@ -81,6 +83,7 @@ function setup(crashAt: CrashPoint | null = null, snapshotEvery = 1000) {
   const host: SimNodeHost = {
     checker: new SafetyChecker(() => 0),
     now: () => 0,
+    monotonicNow: () => 0,
     send: (m) => log.push(`send ${m.to} durable=${ref.node!.disk.durableLastIndex()}`),
     onApply: (_n, entry) => log.push(`apply ${entry.index}`),
     crashPoint: () => crashAt,
