@@ -93,6 +93,9 @@ Deno.test("sim: profiles inject what they promise", () => {
   // writing proposals ahead of their Ready meanwhile.
   assert.ok(total("calm", "asyncSyncs") > 0);
   assert.ok(total("calm", "entriesWrittenAhead") > 0);
+  // Raft-only runs read too, half of them on the lease, and every released read is checked.
+  assert.ok(total("calm", "leaseReads") > 0);
+  assert.ok(total("partition-isolate", "readsChecked") > 0);
 });
 
 Deno.test("sim: a failure names the seed, the invariant and the replay command", () => {

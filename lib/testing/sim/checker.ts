@@ -29,6 +29,7 @@ export type InvariantName =
   | "apply-uncommitted"
   | "duplicate-entry"
   | "ready-contract"
+  | "stale-read"
   | "liveness";
 
 /** Where a violation happened: enough to find it in a trace. */
@@ -426,6 +427,19 @@ export class SafetyChecker {
    */
   failReadyContract(node: NodeId, index: number, message: string): never {
     this.#fail("ready-contract", node, message, index);
+  }
+
+  /**
+   * Linearizable reads (thesis §6.4): a read released at an index that misses a write
+   * acknowledged before the read was asked for.
+   *
+   * @param node The member that released the read.
+   * @param index The read's index.
+   * @param message What was seen.
+   * @throws {InvariantViolation} Always, `stale-read`.
+   */
+  failStaleRead(node: NodeId, index: number, message: string): never {
+    this.#fail("stale-read", node, message, index);
   }
 
   /**

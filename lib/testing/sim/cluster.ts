@@ -7,7 +7,7 @@
  */
 
 import { type Message, MESSAGE_TYPE_NAMES } from "../../raft/messages.ts";
-import type { Entry, Membership, NodeId } from "../../raft/types.ts";
+import type { Entry, Membership, NodeId, ReadState } from "../../raft/types.ts";
 import type { Prng } from "../prng.ts";
 import { mixHash } from "./_hash.ts";
 import { SafetyChecker } from "./checker.ts";
@@ -82,6 +82,8 @@ export class SimCluster implements SimNodeHost {
   crashDuringReady = 0;
   /** Called after each applied entry. */
   applyListener: (node: SimNode, entry: Entry) => void = () => {};
+  /** Called with the reads a Raft-only member released. */
+  readListener: (node: SimNode, states: readonly ReadState[]) => void = () => {};
   /** Called when a member crashed at a crash point (the simulation schedules its restart). */
   crashListener: (node: SimNode) => void = () => {};
   /** Events processed so far. */
@@ -206,6 +208,16 @@ export class SimCluster implements SimNodeHost {
    */
   onApply(node: SimNode, entry: Entry): void {
     this.applyListener(node, entry);
+  }
+
+  /**
+   * Forwards released reads to {@linkcode SimCluster.readListener}.
+   *
+   * @param node The member.
+   * @param states Its read states.
+   */
+  onReadStates(node: SimNode, states: readonly ReadState[]): void {
+    this.readListener(node, states);
   }
 
   /**

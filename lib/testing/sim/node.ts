@@ -19,7 +19,14 @@ import type { Message } from "../../raft/messages.ts";
 import { RaftNode } from "../../raft/raft.ts";
 import type { Ready } from "../../raft/ready.ts";
 import type { LogStorage } from "../../raft/storage.ts";
-import type { Entry, Membership, MembershipChange, NodeId, Snapshot } from "../../raft/types.ts";
+import type {
+  Entry,
+  Membership,
+  MembershipChange,
+  NodeId,
+  ReadState,
+  Snapshot,
+} from "../../raft/types.ts";
 import type { Clock } from "../../node/clock.ts";
 import {
   type DrivenCore,
@@ -88,6 +95,8 @@ export interface SimNodeHost {
   scheduleSync?(node: SimNode, complete: () => void): void;
   /** Called after each entry is applied (and accepted by the checker). */
   onApply(node: SimNode, entry: Entry): void;
+  /** Called with the reads a Raft-only member's core released. */
+  onReadStates?(node: SimNode, states: readonly ReadState[]): void;
   /** Consulted once per Ready: where to crash in it, or `null` to get through. */
   crashPoint(node: SimNode): CrashPoint | null;
   /** Called when the member crashed by itself (at a crash point). */
@@ -356,6 +365,7 @@ export class SimNode {
     const driver = new RaftDriver(core, this.disk, {
       send: (messages) => messages.forEach(edges.send),
       apply() {},
+      readStates: (states) => this.#host.onReadStates?.(this, states),
       takeSnapshot: () => this.#sm.snapshot().data,
     }, { ...edges.driver, clock: edges.clock });
     driver.start();

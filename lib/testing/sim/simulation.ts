@@ -21,6 +21,7 @@ import { Nemesis } from "./nemesis.ts";
 import type { RaftFactory, SimNode, SimRaftOptions } from "./node.ts";
 import { type FaultProfile, type ProfileName, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientWorkload, MembershipChurn, type Proposal } from "./workload.ts";
+import { ReadWorkload } from "./reads.ts";
 
 /** Virtual ms per Raft tick. */
 export const TICK_MS = 10;
@@ -99,6 +100,14 @@ export interface SimulationStats {
   readonly proposalsRefused: number;
   /** Proposals the client held back because the leader's uncommitted backlog was full. */
   readonly proposalsThrottled: number;
+  /** Reads a member accepted (ReadIndex and lease reads). */
+  readonly reads: number;
+  /** Of those, lease reads. */
+  readonly leaseReads: number;
+  /** Reads released and checked against the acknowledged writes. */
+  readonly readsChecked: number;
+  /** Reads refused (not the leader, too many pending). */
+  readonly readsRefused: number;
   /** Membership changes accepted by a leader. */
   readonly membershipChanges: number;
   /** Membership changes refused. */
@@ -225,6 +234,7 @@ class Simulation {
   readonly #bootstrap: Membership;
   readonly #nemesis: Nemesis;
   readonly #client: ClientWorkload;
+  readonly #reader: ReadWorkload;
   readonly #churn: MembershipChurn;
   readonly #markers: Proposal[] = [];
   #livenessStart = 0;
@@ -282,7 +292,16 @@ class Simulation {
       this.#nodeCount + 3,
     );
     this.#nemesis.churn = () => this.#churn.changeOnce();
-    this.#nemesis.crashed = (node) => this.#client.forget(node);
+    this.#reader = new ReadWorkload(
+      cluster,
+      root.fork("reader"),
+      () => this.#client.acknowledgedIndex,
+    );
+    this.#nemesis.crashed = (node) => {
+      this.#client.forget(node);
+      this.#reader.forget(node);
+    };
+    cluster.readListener = (node, states) => this.#reader.onReadStates(node, states);
     cluster.applyListener = (node, entry) => {
       this.#client.onApply(node, entry);
       this.#churn.onApply(node, entry);
@@ -300,11 +319,13 @@ class Simulation {
     for (const m of this.#bootstrap.members) cluster.addNode(m.id, this.#bootstrap);
     this.#nemesis.start();
     this.#client.start();
+    this.#reader.start();
     cluster.run((this.#options.ticks ?? DEFAULT_TICKS) * TICK_MS, undefined, maxEvents);
 
     // Liveness: heal everything, then require progress within a bound.
     cluster.log("faults stop: heal the network, restart every crashed member");
     this.#client.stop();
+    this.#reader.stop();
     this.#nemesis.stop();
     this.#livenessStart = cluster.now();
     if (this.#options.liveness === false) return this.#stats();
@@ -396,6 +417,7 @@ class Simulation {
       maxTerm,
       commits: cluster.checker.stats.maxCommitted,
       ...this.#client.stats,
+      ...this.#reader.stats,
       ...this.#churn.stats,
       snapshotsTaken,
       snapshotsInstalled,

@@ -87,6 +87,13 @@ export class ClientWorkload {
   readonly #pending = new Map<NodeId, Map<number, Pending>>();
   #seq = 0;
   #active = false;
+  /** The highest index of an acknowledged proposal. */
+  #acknowledgedMax = 0;
+
+  /** The highest index of a proposal acknowledged so far (0 if none). */
+  get acknowledgedIndex(): number {
+    return this.#acknowledgedMax;
+  }
 
   /**
    * Creates an idle client.
@@ -194,6 +201,7 @@ export class ClientWorkload {
       pending.digest === entryDigest(entry)
     ) {
       this.stats.acknowledged++;
+      this.#acknowledgedMax = Math.max(this.#acknowledgedMax, entry.index);
     }
   }
 }
