@@ -248,7 +248,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#stopped = true;
     this.#stopTimer?.();
     this.#stopTimer = undefined;
-    this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`));
+    // After a failure, what stopped the member travels with every pending proposal's CLOSED.
+    const cause = this.#failure === null ? undefined : { cause: this.#failure };
+    this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`, cause));
   }
 
   /** Whether `stop()` was called (or a failure stopped the driver). */

@@ -431,7 +431,11 @@ function lockOwner(directory: string): string {
   try {
     const pid = Deno.readTextFileSync(joinPath(directory, LOCK_FILE)).trim();
     return pid === "" ? "another process" : `process ${pid} (or another open in this process)`;
-  } catch {
+  } catch (error) {
+    // Only names the owner in a message: a lock file we cannot read names no one.
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
     return "another process";
   }
 }

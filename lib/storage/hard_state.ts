@@ -104,7 +104,8 @@ export function decodeHardState(bytes: Uint8Array, path: string): HardState {
   if (voteField !== NO_VOTE) {
     try {
       vote = decoder.decode(bytes.subarray(FIXED_BYTES, FIXED_BYTES + voteBytes));
-    } catch {
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // what a fatal TextDecoder throws
       fail("the vote is not valid UTF-8");
     }
   }
