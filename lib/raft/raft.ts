@@ -119,7 +119,8 @@ interface IncomingSnapshot {
  *
  * @example
  * ```ts
- * import { MemoryStorage, RaftNode } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage, RaftNode } from "@synod/synod/raft";
  * const storage = new MemoryStorage();
  * const node = new RaftNode({
  *   id: "a",
@@ -131,7 +132,7 @@ interface IncomingSnapshot {
  * storage.append(rd.entries);
  * if (rd.hardState) storage.setHardState(rd.hardState);
  * node.advance(rd);
- * console.assert(node.role === "leader");
+ * assert.ok(node.role === "leader");
  * ```
  */
 export class RaftNode {

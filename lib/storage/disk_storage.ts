@@ -86,6 +86,7 @@ const U32_MAX = 0xffff_ffff;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiskStorage } from "./disk_storage.ts";
  * const dir = Deno.makeTempDirSync();
  * const storage = DiskStorage.open(dir);
@@ -94,7 +95,7 @@ const U32_MAX = 0xffff_ffff;
  * storage.sync();
  * storage.close();
  * using again = DiskStorage.open(dir);
- * console.assert(again.lastIndex() === 1 && again.hardState().vote === "member-1");
+ * assert.ok(again.lastIndex() === 1 && again.hardState().vote === "member-1");
  * ```
  */
 export class DiskStorage implements RaftStorage, Disposable {

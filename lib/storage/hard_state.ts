@@ -44,9 +44,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeHardState, encodeHardState } from "./hard_state.ts";
  * const bytes = encodeHardState({ term: 3, vote: "member-2", commit: 17 });
- * console.assert(decodeHardState(bytes, "example").vote === "member-2");
+ * assert.ok(decodeHardState(bytes, "example").vote === "member-2");
  * ```
  */
 export function encodeHardState(state: HardState): Uint8Array {

@@ -111,11 +111,12 @@ interface OpenSnapshot {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnapshotStore } from "./snapshot_store.ts";
  * const dir = Deno.makeTempDirSync();
  * const store = SnapshotStore.open(dir);
  * store.save({ metadata: { index: 5, term: 2, membership: { members: [] } }, data: new Uint8Array(10) });
- * console.assert(store.chunk(5, 8, 100).length === 2);
+ * assert.ok(store.chunk(5, 8, 100).length === 2);
  * store.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```

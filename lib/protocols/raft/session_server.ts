@@ -77,11 +77,12 @@ export type ProposingCore =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RaftNode } from "../../raft/raft.ts";
  * import { MemoryStorage } from "../../raft/storage.ts";
  * import { coreProposer } from "./session_server.ts";
  * const node = new RaftNode({ id: "a", random: Math.random }, new MemoryStorage());
- * console.assert(coreProposer(node).role === "follower");
+ * assert.ok(coreProposer(node).role === "follower");
  * ```
  *
  * @param core The core.
