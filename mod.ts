@@ -1,49 +1,64 @@
 /**
  * Synod: a fault-tolerant coordination framework for Deno.
  *
- * This entry point exports the pure Raft core ({@linkcode RaftNode}), the durable segmented log
- * ({@linkcode DiskStorage}) and in-memory storage, the real-clock {@linkcode RaftDriver}, client
- * sessions with events ({@linkcode SessionStateMachine}, {@linkcode SessionServer},
- * {@linkcode SessionClient}, the {@linkcode Service} API), and the error classes with stable
- * codes. Test tools (the deterministic simulator and the linearizability checker) are in
- * `@synod/synod/testing`.
+ * This entry point is what an application needs: a {@linkcode Member} runs one member of a Raft
+ * group with client sessions and the services you define ({@linkcode defineService}), and a
+ * {@linkcode RaftClient} calls them with promises ({@linkcode serviceRef}). Members and clients
+ * meet over a {@linkcode Transport} ({@linkcode InMemoryNetwork} in one process). Errors callers
+ * handle are {@linkcode SynodError}s with a stable code ({@linkcode isSynodError}).
  *
- * @example
+ * The other entry points are tiers below this one:
+ *
+ * | entry                   | what it has                                                       |
+ * | ----------------------- | ----------------------------------------------------------------- |
+ * | `@synod/synod/raft`     | the pure Raft core (`RaftNode`, messages, `MemoryStorage`)        |
+ * | `@synod/synod/storage`  | durable storage (`DiskStorage`, `openStorage`, `SyncBatcher`)     |
+ * | `@synod/synod/sessions` | the session layer (`SessionStateMachine`, server, client, wire)   |
+ * | `@synod/synod/testing`  | the deterministic simulator and the linearizability checker      |
+ * | `@synod/synod/cli`      | the `synod` command line                                           |
+ *
+ * @example A one-member group serving a typed counter
  * ```ts
- * import { MemoryStorage, RaftNode } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { defineService, InMemoryNetwork, Member, RaftClient, serviceRef } from "@synod/synod";
+ * import { MemoryStorage } from "@synod/synod/storage";
  *
- * const storage = new MemoryStorage();
- * const node = new RaftNode({
- *   id: "member-1",
- *   random: Math.random,
- *   bootstrap: { members: [{ id: "member-1", type: "active" }] },
- * }, storage);
- * node.campaign();
- * // Work through the Ready: persist, send, apply, advance.
- * const rd = node.ready();
- * storage.append(rd.entries);
- * if (rd.hardState) storage.setHardState(rd.hardState);
- * node.advance(rd);
- * console.log(node.role); // "leader"
+ * interface Counter {
+ *   commands: { add(by: number): number };
+ *   queries: { get(): number };
+ * }
+ * function counter() {
+ *   let value = 0;
+ *   return defineService<Counter>({
+ *     commands: { add: ({ args }) => (value += args) },
+ *     queries: { get: () => value },
+ *     snapshot: () => value,
+ *     restore: (state) => (value = state as number),
+ *   });
+ * }
+ *
+ * const network = new InMemoryNetwork();
+ * const member = new Member({
+ *   id: "m1",
+ *   members: ["m1"],
+ *   storage: new MemoryStorage(),
+ *   transport: network.endpoint("m1"),
+ *   services: { counter },
+ *   driver: { tickMs: 5 },
+ * });
+ * member.start();
+ * const client = await RaftClient.connect({ members: ["m1"], transport: network.endpoint("c1") });
+ * const hits = serviceRef<Counter>("counter/hits");
+ * assert.equal(await client.command(hits, "add", 2), 2);
+ * assert.equal(await client.query(hits, "get"), 2);
+ * await client.close();
+ * member.stop();
  * ```
  *
  * @module
  */
 
-export * from "./lib/raft/mod.ts";
 export * from "./lib/errors.ts";
-export * from "./lib/storage/mod.ts";
-export * from "./lib/protocols/raft/mod.ts";
-export { type AsyncSyncable, SyncBatcher } from "./lib/node/sync_batcher.ts";
-export {
-  type DrivenCore,
-  RaftDriver,
-  type RaftDriverHooks,
-  type RaftDriverObserver,
-  type RaftDriverOptions,
-  type SyncMode,
-} from "./lib/node/raft_driver.ts";
-export { type Cancel, type Clock, systemClock } from "./lib/node/clock.ts";
 export {
   Member,
   type MemberOptions,
@@ -54,3 +69,38 @@ export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/nod
 export type { Receiver, Transport, WireMessage } from "./lib/transport/transport.ts";
 export { InMemoryNetwork } from "./lib/transport/memory.ts";
 export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memory_cluster.ts";
+export { type Cancel, type Clock, systemClock } from "./lib/node/clock.ts";
+export type {
+  CommandContext,
+  CommandHandler,
+  Commit,
+  QueryHandler,
+  ReadContext,
+  Service,
+  ServiceFactory,
+  Session,
+  SessionHook,
+  TimerHandler,
+} from "./lib/protocols/raft/service.ts";
+export {
+  type ArgsOf,
+  type ArgsParam,
+  defineService,
+  type Operations,
+  type ResultOf,
+  type ServiceApi,
+  type ServiceRef,
+  serviceRef,
+  type TypedCommit,
+  type TypedService,
+} from "./lib/protocols/raft/typed.ts";
+export type { Consistency } from "./lib/protocols/raft/protocol.ts";
+// The engine inside every Member (`member.driver`), for hosts that run a core with a real clock.
+export {
+  type DrivenCore,
+  RaftDriver,
+  type RaftDriverHooks,
+  type RaftDriverObserver,
+  type RaftDriverOptions,
+  type SyncMode,
+} from "./lib/node/raft_driver.ts";

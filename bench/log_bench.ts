@@ -17,7 +17,8 @@
  * @module
  */
 
-import { crc32c, DiskStorage } from "../lib/storage/mod.ts";
+import { crc32c } from "../lib/storage/crc32c.ts";
+import { DiskStorage } from "../lib/storage/mod.ts";
 import type { Entry } from "../lib/raft/types.ts";
 
 const QUICK = Deno.args.includes("--quick");

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isSynodError } from "../errors.ts";
 import { runDemo } from "./demo.ts";
 
 /** Where the CLI writes. */
@@ -46,7 +47,9 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
  *
  * @param args The arguments after the program name.
  * @param io Where to write.
- * @returns The exit code: 0 on success, 1 on failure, 2 on bad usage.
+ * @returns The exit code: 0 on success, 1 when a condition with a code stopped it (the code and
+ *   message are written to `stderr`), 2 on bad usage.
+ * @throws Whatever is not a {@linkcode SynodError} or bad usage: a bug, left with its stack.
  */
 export async function main(
   args: readonly string[],
@@ -93,7 +96,9 @@ export async function main(
       io.stderr(`synod ${command}: ${e.message}`);
       return 2;
     }
-    io.stderr(`synod ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    // A condition with a code is reported; anything else is a bug and keeps its stack trace.
+    if (!isSynodError(e)) throw e;
+    io.stderr(`synod ${command}: ${e.code}: ${e.message}`);
     return 1;
   }
 }

@@ -57,11 +57,40 @@ export interface QueryOptions {
  * A session with a Raft group, with a promise per operation.
  *
  * @example
- * ```ts ignore
- * const client = await RaftClient.connect({ members: ["a", "b", "c"], transport });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineService, InMemoryNetwork, Member, RaftClient, serviceRef } from "@synod/synod";
+ * import { MemoryStorage } from "@synod/synod/storage";
+ *
+ * interface Counter {
+ *   commands: { add(by: number): number };
+ *   queries: {};
+ * }
+ * let total = 0;
+ * const counter = () =>
+ *   defineService<Counter>({
+ *     commands: { add: ({ args }) => (total += args) },
+ *     queries: {},
+ *     snapshot: () => total,
+ *     restore: (state) => void (total = state as number),
+ *   });
+ * const network = new InMemoryNetwork();
+ * const member = new Member({
+ *   id: "a",
+ *   members: ["a"],
+ *   storage: new MemoryStorage(),
+ *   transport: network.endpoint("a"),
+ *   services: { counter },
+ *   driver: { tickMs: 5 },
+ * });
+ * member.start();
+ *
+ * const client = await RaftClient.connect({ members: ["a"], transport: network.endpoint("c") });
  * const hits = serviceRef<Counter>("counter/hits");
  * const value: number = await client.command(hits, "add", 1);
+ * assert.equal(value, 1);
  * await client.close();
+ * member.stop();
  * ```
  */
 export class RaftClient {

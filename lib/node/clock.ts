@@ -51,11 +51,12 @@ export interface Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { systemClock } from "./clock.ts";
  * const start = systemClock.monotonicMs();
  * const stop = systemClock.every(10, () => {});
  * stop();
- * console.assert(systemClock.monotonicMs() >= start);
+ * assert.ok(systemClock.monotonicMs() >= start);
  * ```
  */
 export const systemClock: Clock = Object.freeze({

@@ -86,9 +86,8 @@ export function serviceFactory(types: ServiceTypes): ServiceFactory {
  *
  * @example
  * ```ts
- * import { InMemoryNetwork } from "../transport/memory.ts";
- * import { MemoryStorage } from "../raft/storage.ts";
- * import { Member } from "./member.ts";
+ * import { InMemoryNetwork, Member } from "@synod/synod";
+ * import { MemoryStorage } from "@synod/synod/storage";
  * const network = new InMemoryNetwork();
  * const member = new Member({
  *   id: "a",

@@ -158,10 +158,27 @@ interface PendingProposal {
  * Runs one Raft member with a real clock.
  *
  * @example
- * ```ts ignore
- * const driver = new RaftDriver(node, storage, hooks, { tickMs: 50 });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RaftDriver } from "@synod/synod";
+ * import { type Entry, MemoryStorage, RaftNode } from "@synod/synod/raft";
+ *
+ * const storage = new MemoryStorage();
+ * const node = new RaftNode({
+ *   id: "a",
+ *   random: Math.random,
+ *   bootstrap: { members: [{ id: "a", type: "active" }] },
+ * }, storage);
+ * const applied: Entry[] = [];
+ * const driver = new RaftDriver(node, storage, {
+ *   send() {}, // a one-member group has no one to send to
+ *   apply: (entries) => void applied.push(...entries),
+ * }, { tickMs: 50 });
+ * node.campaign(); // a single voter wins at once
  * driver.start();
  * const entry = await driver.propose(new TextEncoder().encode("hello"));
+ * assert.equal(new TextDecoder().decode(entry.data), "hello");
+ * assert.ok(applied.some((e) => e.index === entry.index));
  * driver.stop();
  * ```
  */
@@ -269,7 +286,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#stopped = true;
     this.#stopTimer?.();
     this.#stopTimer = undefined;
-    this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`));
+    // After a failure, what stopped the member travels with every pending proposal's CLOSED.
+    const cause = this.#failure === null ? undefined : { cause: this.#failure };
+    this.#failAll(new SynodError("CLOSED", `Member '${this.node.id}' stopped`, cause));
   }
 
   /** Whether a Ready is in progress (its sync running off the event loop) or one is scheduled. */

@@ -434,3 +434,24 @@ Deno.test("RaftDriver: tickMs must match the core's (its lease is measured in it
   assert.deepEqual(reads, ["r"], "released without waiting for a tick");
   driver.stop();
 });
+
+Deno.test("RaftDriver: a storage failure stops the member; pending proposals get CLOSED caused by it", async () => {
+  class FailingStorage extends MemoryStorage {
+    failure: Error | null = null;
+    override append(entries: readonly Entry[]): void {
+      if (this.failure !== null) throw this.failure;
+      super.append(entries);
+    }
+  }
+  const storage = new FailingStorage();
+  const { driver } = await startSingle(storage);
+  const disk = new Error("EIO: the disk went away");
+  storage.failure = disk;
+  await assert.rejects(driver.propose(new Uint8Array([1])), (e: unknown) => {
+    assert.ok(e instanceof SynodError && e.code === "CLOSED");
+    assert.equal(e.cause, disk);
+    return true;
+  });
+  assert.equal(driver.failure, disk);
+  assert.ok(driver.stopped);
+});

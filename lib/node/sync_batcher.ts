@@ -31,11 +31,12 @@ export const SYNC_BATCH_STORAGES_MAX = 65_536;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SyncBatcher } from "./sync_batcher.ts";
  * import { MemoryStorage } from "../raft/storage.ts";
  * const batcher = new SyncBatcher();
  * await Promise.all([batcher.sync(new MemoryStorage()), batcher.sync(new MemoryStorage())]);
- * console.assert(batcher.flushes === 1);
+ * assert.ok(batcher.flushes === 1);
  * ```
  */
 export class SyncBatcher {

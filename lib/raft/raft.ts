@@ -120,7 +120,8 @@ interface IncomingSnapshot {
  *
  * @example
  * ```ts
- * import { MemoryStorage, RaftNode } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage, RaftNode } from "@synod/synod/raft";
  * const storage = new MemoryStorage();
  * const node = new RaftNode({
  *   id: "a",
@@ -132,7 +133,7 @@ interface IncomingSnapshot {
  * storage.append(rd.entries);
  * if (rd.hardState) storage.setHardState(rd.hardState);
  * node.advance(rd);
- * console.assert(node.role === "leader");
+ * assert.ok(node.role === "leader");
  * ```
  */
 export class RaftNode {
@@ -383,10 +384,9 @@ export class RaftNode {
    */
   proposeMembershipChange(change: MembershipChange): number {
     this.#checkCanPropose();
-    const current = this.#membership();
-    const next = applyMembershipChange(current, change);
-    this.#checkConfigurable();
-    this.#checkQuorumReachable(next, change);
+    const next = applyMembershipChange(this.#membership(), change);
+    const refusal = this.#configurationRefusal() ?? this.#quorumRefusal(next, change);
+    if (refusal !== null) throw refusal;
     return this.#appendAsLeader(EntryType.Config, encodeMembership(next));
   }
 
@@ -692,22 +692,29 @@ export class RaftNode {
     );
   }
 
-  /** Thesis §4.1 (and the 2015 single-server fix): one change at a time, own-term entry first. */
-  #checkConfigurable(): void {
+  /**
+   * Thesis §4.1 (and the 2015 single-server fix): one change at a time, own-term entry first.
+   * Returns why a change cannot be made now, or `null`.
+   */
+  #configurationRefusal(): ConfigurationInProgressError | null {
     if (this.#log.committed < this.#termStartIndex) {
-      throw new ConfigurationInProgressError(
+      return new ConfigurationInProgressError(
         `Cannot change membership until this leader commits an entry of term ${this.#term}`,
       );
     }
     if (this.#configIndex() > this.#log.committed) {
-      throw new ConfigurationInProgressError(
+      return new ConfigurationInProgressError(
         `Cannot change membership while the change at index ${this.#configIndex()} is uncommitted`,
       );
     }
+    return null;
   }
 
-  /** Refuses a change after which the members known to be alive could not form a quorum. */
-  #checkQuorumReachable(next: Membership, change: MembershipChange): void {
+  /**
+   * Refuses a change after which the members known to be alive could not form a quorum: returns
+   * the refusal, or `null` if the change may go ahead.
+   */
+  #quorumRefusal(next: Membership, change: MembershipChange): IllegalMemberStateError | null {
     const voters = voterIds(next);
     // The member being added or promoted counts as alive: the operator is starting it (as
     // etcd's strict reconfiguration check assumes). Add it as `promotable` to wait for catch-up.
@@ -716,12 +723,13 @@ export class RaftNode {
       id === this.id || id === subject || this.#progress.get(id)?.recentActive
     );
     if (alive.length < quorumOf(voters.length)) {
-      throw new IllegalMemberStateError(
+      return new IllegalMemberStateError(
         `Cannot ${change.kind} member '${change.id}' as only ${alive.length} of the ${voters.length} voters after the change are known to be reachable, fewer than a quorum of ${
           quorumOf(voters.length)
         }`,
       );
     }
+    return null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1205,35 +1213,38 @@ export class RaftNode {
     const member = findMember(this.#membership(), id);
     if (member?.type !== "promotable" || pr.match < this.#log.committed) return;
     if (this.#leadTransferee !== null) return;
-    try {
-      this.proposeMembershipChange({ kind: "promote", id, type: "active" });
-    } catch (e) {
-      // Not now (another change pending, or quorum doubts): retried on the next response.
-      if (
-        !(e instanceof ConfigurationInProgressError || e instanceof IllegalMemberStateError ||
-          e instanceof ProposalDroppedError)
-      ) {
-        throw e;
-      }
-    }
+    const change: MembershipChange = { kind: "promote", id, type: "active" };
+    // Always a valid change (the member is promotable), so applyMembershipChange cannot refuse it.
+    const next = applyMembershipChange(this.#membership(), change);
+    const refusal = this.#proposalRefusal() ?? this.#configurationRefusal() ??
+      this.#quorumRefusal(next, change);
+    if (refusal !== null) return; // not now: retried on the next response
+    this.#appendAsLeader(EntryType.Config, encodeMembership(next));
   }
 
   // ---------------------------------------------------------------------------------------------
   // Replication.
 
   #checkCanPropose(): void {
-    if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
+    const refusal = this.#proposalRefusal();
+    if (refusal !== null) throw refusal;
+  }
+
+  /** Why this member cannot append a proposal now, or `null` if it can. */
+  #proposalRefusal(): NotLeaderError | ProposalDroppedError | null {
+    if (this.#role !== "leader") return new NotLeaderError(this.#leader);
     if (this.#leadTransferee !== null) {
-      throw new ProposalDroppedError(
+      return new ProposalDroppedError(
         `Leadership is being transferred to '${this.#leadTransferee}'`,
       );
     }
     const uncommitted = this.#log.lastIndex() - this.#log.committed;
     if (uncommitted >= this.#config.maxUncommittedEntries) {
-      throw new ProposalDroppedError(
+      return new ProposalDroppedError(
         `Too many uncommitted entries (${uncommitted}, limit ${this.#config.maxUncommittedEntries})`,
       );
     }
+    return null;
   }
 
   #appendAsLeader(type: EntryType, data: Uint8Array): number {

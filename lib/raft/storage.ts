@@ -91,10 +91,11 @@ export interface RaftStorage extends LogStorage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStorage } from "./storage.ts";
  * const storage = new MemoryStorage();
  * storage.append([{ index: 1, term: 1, type: 1, data: new Uint8Array() }]);
- * console.assert(storage.lastIndex() === 1);
+ * assert.ok(storage.lastIndex() === 1);
  * ```
  */
 export class MemoryStorage implements RaftStorage {

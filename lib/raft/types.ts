@@ -134,6 +134,7 @@ export function encodeMembership(membership: Membership): Uint8Array {
  *
  * @param data The payload written by {@linkcode encodeMembership}.
  * @returns The configuration.
+ * @throws {SyntaxError} If the payload is not JSON.
  * @throws {TypeError} If the payload is not a valid membership.
  */
 export function decodeMembership(data: Uint8Array): Membership {

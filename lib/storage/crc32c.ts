@@ -62,10 +62,11 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32c, crc32cUpdate } from "./crc32c.ts";
  * const data = new TextEncoder().encode("123456789");
  * const split = crc32cUpdate(crc32cUpdate(0, data, 0, 4), data, 4);
- * console.assert(split === crc32c(data));
+ * assert.ok(split === crc32c(data));
  * ```
  */
 export function crc32cUpdate(
@@ -108,8 +109,9 @@ export function crc32cUpdate(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32c } from "./crc32c.ts";
- * console.assert(crc32c(new TextEncoder().encode("123456789")) === 0xe3069283);
+ * assert.ok(crc32c(new TextEncoder().encode("123456789")) === 0xe3069283);
  * ```
  */
 export function crc32c(bytes: Uint8Array, start = 0, end: number = bytes.length): number {

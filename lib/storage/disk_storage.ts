@@ -86,6 +86,7 @@ const U32_MAX = 0xffff_ffff;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiskStorage } from "./disk_storage.ts";
  * const dir = Deno.makeTempDirSync();
  * const storage = DiskStorage.open(dir);
@@ -94,7 +95,7 @@ const U32_MAX = 0xffff_ffff;
  * storage.sync();
  * storage.close();
  * using again = DiskStorage.open(dir);
- * console.assert(again.lastIndex() === 1 && again.hardState().vote === "member-1");
+ * assert.ok(again.lastIndex() === 1 && again.hardState().vote === "member-1");
  * ```
  */
 export class DiskStorage implements RaftStorage, Disposable {
@@ -431,7 +432,11 @@ function lockOwner(directory: string): string {
   try {
     const pid = Deno.readTextFileSync(joinPath(directory, LOCK_FILE)).trim();
     return pid === "" ? "another process" : `process ${pid} (or another open in this process)`;
-  } catch {
+  } catch (error) {
+    // Only names the owner in a message: a lock file we cannot read names no one.
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
     return "another process";
   }
 }

@@ -44,9 +44,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeHardState, encodeHardState } from "./hard_state.ts";
  * const bytes = encodeHardState({ term: 3, vote: "member-2", commit: 17 });
- * console.assert(decodeHardState(bytes, "example").vote === "member-2");
+ * assert.ok(decodeHardState(bytes, "example").vote === "member-2");
  * ```
  */
 export function encodeHardState(state: HardState): Uint8Array {
@@ -104,7 +105,8 @@ export function decodeHardState(bytes: Uint8Array, path: string): HardState {
   if (voteField !== NO_VOTE) {
     try {
       vote = decoder.decode(bytes.subarray(FIXED_BYTES, FIXED_BYTES + voteBytes));
-    } catch {
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // what a fatal TextDecoder throws
       fail("the vote is not valid UTF-8");
     }
   }

@@ -3,36 +3,38 @@
  *
  * Each group gets a directory holding a segmented, checksummed log, an atomically replaced hard
  * state file and its newest snapshot ({@linkcode DiskStorage}); {@linkcode openStorage} picks
- * between that and the in-memory twin by storage level. The byte formats and recovery rules
- * are in `docs/storage-format.md`.
+ * between that and the in-memory twin ({@linkcode MemoryStorage}) by storage level. Several
+ * groups on one disk can share their syncs through a {@linkcode SyncBatcher}. The byte formats
+ * and recovery rules are in `docs/storage-format.md`.
  *
  * @example
  * ```ts
- * import { openStorage } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { EntryType, openStorage } from "@synod/synod/storage";
+ *
  * const dir = Deno.makeTempDirSync();
- * using storage = openStorage({ level: "disk", directory: dir, segmentBytesMax: 1 << 20 });
- * storage.append([{ index: 1, term: 1, type: 1, data: new TextEncoder().encode("hello") }]);
- * storage.sync();
- * console.assert(storage.term(1) === 1);
+ * {
+ *   using storage = openStorage({ level: "disk", directory: dir, segmentBytesMax: 1 << 20 });
+ *   const data = new TextEncoder().encode("hello");
+ *   storage.append([{ index: 1, term: 1, type: EntryType.Normal, data }]);
+ *   storage.sync();
+ *   assert.equal(storage.term(1), 1);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
-export { crc32c, crc32cUpdate } from "./crc32c.ts";
-export {
-  DiskStorage,
-  type DiskStorageOptions,
-  LOCK_FILE,
-  type RecoveryReport,
-} from "./disk_storage.ts";
-export { HARD_STATE_FILE } from "./hard_state.ts";
+export { DiskStorage, type DiskStorageOptions, type RecoveryReport } from "./disk_storage.ts";
 export { openStorage, type OpenStorageOptions, type StorageLevel } from "./open_storage.ts";
-// The types the storage API speaks in, re-exported so this module's API is self-contained.
+export { type AsyncSyncable, SyncBatcher } from "../node/sync_batcher.ts";
+// The storage interfaces and the in-memory twin live with the core; re-exported so a host that
+// only stores needs this module alone.
 export { type LogStorage, MemoryStorage, type RaftStorage } from "../raft/storage.ts";
+export { EntryType } from "../raft/types.ts";
 export type {
   Entry,
-  EntryType,
   HardState,
   Member,
   Membership,

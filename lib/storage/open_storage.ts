@@ -33,9 +33,10 @@ export interface OpenStorageOptions extends DiskStorageOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStorage } from "./open_storage.ts";
  * const storage = openStorage({ level: "memory" });
- * console.assert(storage.lastIndex() === 0);
+ * assert.ok(storage.lastIndex() === 0);
  * ```
  */
 export function openStorage(options: OpenStorageOptions & { level: "disk" }): DiskStorage;

@@ -9,12 +9,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "./prng.ts";
  * const a = new Prng(42);
  * const b = new Prng(42);
- * console.assert(a.next() === b.next());
+ * assert.ok(a.next() === b.next());
  * const die = a.int(1, 6); // 1 ≤ die ≤ 6
- * console.assert(die >= 1 && die <= 6);
+ * assert.ok(die >= 1 && die <= 6);
  * ```
  *
  * @module
@@ -47,10 +48,11 @@ function hashLabel(seed: number, label: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "./prng.ts";
  * const rng = new Prng(7);
  * const faults = rng.fork("faults"); // independent of how many numbers `rng` has drawn
- * console.assert(faults.next() === new Prng(7).fork("faults").next());
+ * assert.ok(faults.next() === new Prng(7).fork("faults").next());
  * ```
  */
 export class Prng {

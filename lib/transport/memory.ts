@@ -19,6 +19,7 @@ interface InFlight {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InMemoryNetwork } from "./memory.ts";
  * const network = new InMemoryNetwork();
  * const a = network.endpoint("a");
@@ -27,7 +28,7 @@ interface InFlight {
  * b.listen((from, message) => got.push(`${from}:${message.kind}`));
  * a.send("b", { kind: "request", request: { type: "unregister", id: 1, sessionId: 1 } });
  * await Promise.resolve();
- * console.assert(got[0] === "a:request");
+ * assert.ok(got[0] === "a:request");
  * a.close();
  * b.close();
  * ```

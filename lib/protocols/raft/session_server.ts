@@ -9,6 +9,7 @@
  * @module
  */
 
+import { isSynodError } from "../../errors.ts";
 import { assert } from "../../raft/_assert.ts";
 import {
   type Entry,
@@ -60,6 +61,7 @@ export interface RaftProposer {
    * @param context Returned with the read state.
    * @param options `lease` to allow a lease read.
    * @throws {NotLeaderError} If the member is not the leader.
+   * @throws {ProposalDroppedError} If too many reads are pending.
    */
   readIndex(context: string, options?: { lease?: boolean }): void;
 }
@@ -76,11 +78,12 @@ export type ProposingCore = Omit<RaftProposer, "append" | "readIndex"> & {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RaftNode } from "../../raft/raft.ts";
  * import { MemoryStorage } from "../../raft/storage.ts";
  * import { coreProposer } from "./session_server.ts";
  * const node = new RaftNode({ id: "a", random: Math.random }, new MemoryStorage());
- * console.assert(coreProposer(node).role === "follower");
+ * assert.ok(coreProposer(node).role === "follower");
  * ```
  *
  * @param core The core.
@@ -380,8 +383,10 @@ export class SessionServer {
           expired: true,
         }));
         this.#expiring.set(sessionId, index);
-      } catch {
-        return; // not leader any more, or too much uncommitted: retried on the next tick
+      } catch (e) {
+        // Not leader any more, or too much uncommitted: retried on the next tick.
+        if (!isSynodError(e, "NOT_LEADER", "PROPOSAL_DROPPED")) throw e;
+        return;
       }
     }
   }
@@ -429,8 +434,7 @@ export class SessionServer {
         timestamp: this.#now(),
       }));
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code !== "NOT_LEADER" && code !== "PROPOSAL_DROPPED") throw e;
+      if (!isSynodError(e, "NOT_LEADER", "PROPOSAL_DROPPED")) throw e;
     }
   }
 
@@ -440,13 +444,12 @@ export class SessionServer {
     try {
       index = this.#raft.append(encodeOperation(op));
     } catch (e) {
-      const code = (e as { code?: string }).code;
+      // The refusals `append` documents become answers; anything else is a bug and propagates.
+      if (!isSynodError(e, "NOT_LEADER", "PROPOSAL_DROPPED", "ENTRY_TOO_LARGE")) throw e;
       this.#reply(
         client,
         id,
-        code === "NOT_LEADER"
-          ? this.#notLeader()
-          : failure("PROPOSAL_DROPPED", e instanceof Error ? e.message : String(e)),
+        e.code === "NOT_LEADER" ? this.#notLeader() : failure(e.code, e.message),
       );
       return false;
     }
@@ -552,10 +555,15 @@ export class SessionServer {
       this.#readContexts.set(context, pending);
       try {
         this.#raft.readIndex(context, { lease: request.consistency === "LINEARIZABLE_LEASE" });
-      } catch {
+      } catch (e) {
+        if (!isSynodError(e, "NOT_LEADER", "PROPOSAL_DROPPED")) throw e;
         this.#readContexts.delete(context);
         this.#queries.pop();
-        this.#reply(client, request.id, this.#notLeader());
+        this.#reply(
+          client,
+          request.id,
+          e.code === "NOT_LEADER" ? this.#notLeader() : failure(e.code, e.message),
+        );
         return;
       }
     }

@@ -60,6 +60,7 @@ export interface TypedService<A extends ServiceApi> extends Omit<Service, "comma
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineService } from "./typed.ts";
  * interface Counter {
  *   commands: { add(by: number): number };
@@ -72,7 +73,7 @@ export interface TypedService<A extends ServiceApi> extends Omit<Service, "comma
  *   snapshot: () => value,
  *   restore: (state) => (value = state as number),
  * });
- * console.assert(typeof service.commands.add === "function");
+ * assert.ok(typeof service.commands.add === "function");
  * ```
  *
  * @param service The handlers, typed by the API.
@@ -98,13 +99,14 @@ export interface ServiceRef<A extends ServiceApi> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serviceRef } from "./typed.ts";
  * interface Counter {
  *   commands: { add(by: number): number };
  *   queries: { get(): number };
  * }
  * const hits = serviceRef<Counter>("counter/hits");
- * console.assert(hits.name === "counter/hits");
+ * assert.ok(hits.name === "counter/hits");
  * ```
  *
  * @param name The instance's name.

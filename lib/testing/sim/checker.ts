@@ -126,6 +126,7 @@ export interface CheckerStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SafetyChecker } from "./checker.ts";
  * const checker = new SafetyChecker(() => 0);
  * checker.observeLeader("n1", 1);
@@ -135,7 +136,7 @@ export interface CheckerStats {
  * } catch {
  *   threw = true;
  * }
- * console.assert(threw);
+ * assert.ok(threw);
  * ```
  */
 export class SafetyChecker {

@@ -30,11 +30,12 @@ export interface DiskStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimDisk } from "./disk.ts";
  * const disk = new SimDisk();
  * disk.append([{ index: 1, term: 1, type: 1, data: new Uint8Array() }]);
  * disk.crash(); // not synced: lost
- * console.assert(disk.lastIndex() === 0);
+ * assert.ok(disk.lastIndex() === 0);
  * ```
  */
 export class SimDisk implements RaftStorage {

@@ -11,10 +11,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VirtualClock } from "./event_queue.ts";
  * const clock = new VirtualClock();
  * clock.advanceTo(25);
- * console.assert(clock.now === 25);
+ * assert.ok(clock.now === 25);
  * ```
  */
 export class VirtualClock {
@@ -52,13 +53,14 @@ interface Slot<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "./event_queue.ts";
  * const q = new EventQueue<string>();
  * q.push(5, "b");
  * q.push(1, "a");
  * q.push(5, "c");
- * console.assert(q.pop()?.event === "a");
- * console.assert(q.pop()?.event === "b"); // same time as "c", pushed first
+ * assert.ok(q.pop()?.event === "a");
+ * assert.ok(q.pop()?.event === "b"); // same time as "c", pushed first
  * ```
  */
 export class EventQueue<T> {

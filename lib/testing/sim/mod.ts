@@ -8,9 +8,11 @@
  * one seed and `deno task sim --seeds 1..1000` runs a campaign.
  *
  * @example
- * ```ts ignore
- * import { runSimulation } from "./mod.ts";
- * const stats = runSimulation({ seed: 7, profile: "chaos" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runSimulation } from "@synod/synod/testing";
+ * const stats = runSimulation({ seed: 7, profile: "chaos", ticks: 500 });
+ * assert.ok(stats.commits > 0);
  * console.log(`${stats.commits} entries committed, ${stats.crashes} crashes`);
  * ```
  *

@@ -85,13 +85,14 @@ function checkFaults(faults: NetworkFaults): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimNetwork } from "./network.ts";
  * import { Prng } from "../prng.ts";
  * import { message, MessageType } from "../../raft/messages.ts";
  * const arrivals: number[] = [];
  * const net = new SimNetwork(new Prng(1), () => 0, (at) => arrivals.push(at));
  * net.send(message({ type: MessageType.Heartbeat, from: "a", to: "b", term: 1 }));
- * console.assert(arrivals.length === 1);
+ * assert.ok(arrivals.length === 1);
  * ```
  */
 export class SimNetwork {

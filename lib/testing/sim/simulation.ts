@@ -184,9 +184,9 @@ export function replayCommand(options: SimulationOptions): string {
  * @throws {RangeError} If an option is out of range.
  *
  * @example
- * ```ts ignore
- * import { runSimulation } from "./simulation.ts";
- * const stats = runSimulation({ seed: 1, profile: "crash" });
+ * ```ts
+ * import { runSimulation } from "@synod/synod/testing";
+ * const stats = runSimulation({ seed: 1, profile: "crash", ticks: 500 });
  * console.log(stats.commits, stats.crashes);
  * ```
  */

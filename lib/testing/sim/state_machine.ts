@@ -65,12 +65,13 @@ interface SnapshotBody {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimStateMachine } from "./state_machine.ts";
  * const sm = new SimStateMachine({ members: [{ id: "n1", type: "active" }] });
  * sm.apply({ index: 1, term: 1, type: 1, data: new TextEncoder().encode("x") });
  * const copy = new SimStateMachine({ members: [] });
  * copy.restore(sm.snapshot());
- * console.assert(copy.digest === sm.digest && copy.applied === 1);
+ * assert.ok(copy.digest === sm.digest && copy.applied === 1);
  * ```
  */
 export class SimStateMachine {
