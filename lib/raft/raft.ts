@@ -162,6 +162,11 @@ export class RaftNode {
    * would otherwise end early).
    */
   #votesRefusedUntilTick: number;
+  /**
+   * A damaged member (storage cut a torn tail off its log that may have held acknowledged
+   * entries) neither grants (pre-)votes nor campaigns until its commit index reaches this.
+   */
+  readonly #catchUpIndex: number;
 
   /** (Pre-)votes received in the current campaign. */
   #votes = new Map<NodeId, boolean>();
@@ -209,6 +214,7 @@ export class RaftNode {
     this.#prevHard = hs;
     // Term 1 is the bootstrap term: no leader, hence no lease, ever existed before term 2.
     this.#votesRefusedUntilTick = hs.term >= 2 ? this.#config.electionTicks : 0;
+    this.#catchUpIndex = storage.catchUpIndex?.() ?? 0;
     this.#loadConfigs();
     if (this.#isNewGroup() && this.#config.bootstrap !== null) this.#bootstrap();
     this.#becomeFollower(this.#term, null);
@@ -632,6 +638,7 @@ export class RaftNode {
    * the longest log yet never campaign, while the others need its vote (thesis §4.2.2).
    */
   #canCampaign(): boolean {
+    if (this.#isDamaged()) return false;
     if (this.#isVoter(this.id)) return true;
     if (this.#configIndex() <= this.#log.committed || this.#configs.length < 2) return false;
     const previous = findMember(this.#configs[this.#configs.length - 2]!.membership, this.id);
@@ -640,6 +647,20 @@ export class RaftNode {
 
   #voters(): NodeId[] {
     return voterIds(this.#membership());
+  }
+
+  /**
+   * Whether this member lost entries it may have acknowledged (see `#catchUpIndex`) and has
+   * not caught up yet. A lost entry may have counted for a commit, and its voters may all lack
+   * it, so a vote from this member (its own included) could elect a leader without a
+   * committed entry (Raft §5.4.1 assumes no voter forgets). Committing up to the index means
+   * holding a current leader's log that far (Append, heartbeat or snapshot), which holds
+   * every committed entry. A sole voter has no one to catch up from and is never damaged.
+   */
+  #isDamaged(): boolean {
+    if (this.#log.committed >= this.#catchUpIndex) return false;
+    const voters = this.#voters();
+    return !(voters.length === 1 && voters[0] === this.id);
   }
 
   /** Tracks configuration entries as they enter the log; truncation drops later ones. */
@@ -953,7 +974,7 @@ export class RaftNode {
       (pre && m.term > this.#term);
     // No membership check on the candidate: our configuration may be older than its own
     // (thesis §4.1), e.g. a new member whose log is still empty must be able to vote.
-    const grant = canVote && this.#log.isUpToDate(m.index, m.logTerm);
+    const grant = canVote && !this.#isDamaged() && this.#log.isUpToDate(m.index, m.logTerm);
     const responseType = pre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     if (grant) {
       // A pre-vote grant carries the term it was asked for, so the candidate does not step down.

@@ -47,6 +47,14 @@ export interface LogStorage {
    * of the whole log after the snapshot when a member restarts.
    */
   configIndexes?(): readonly number[];
+  /**
+   * Optional: 0, or the index this member must commit before it may grant a vote or pre-vote
+   * or campaign again. `DiskStorage` reports it when recovery cut a torn tail off the log: the
+   * entries cut may have been synced and counted for a commit quorum, so until the member
+   * holds a leader's log up to that index its vote could elect a leader without them.
+   * Read once, when the core is constructed. Absent means 0.
+   */
+  catchUpIndex?(): number;
   /** Metadata of the newest durable snapshot, or `null`. */
   snapshotMetadata(): SnapshotMetadata | null;
   /**

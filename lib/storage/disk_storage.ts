@@ -53,6 +53,13 @@ export interface RecoveryReport {
   readonly tornBytes: number;
   /** The segment file that was truncated, or `null`. */
   readonly tornFile: string | null;
+  /**
+   * 0, or the index this member must catch up to before it may vote again: a torn tail was
+   * cut off its log (now, or at an earlier open, and its commit index has not reached the
+   * index since), and the entries cut may have been synced and counted for a commit. The
+   * same value as {@linkcode DiskStorage.catchUpIndex} right after open.
+   */
+  readonly catchUpIndex: number;
   /** Segment files deleted by recovery, each with the reason. */
   readonly removedSegments: readonly string[];
   /** Corrupt snapshot files (renamed to `*.corrupt`), each with the reason. */
@@ -109,6 +116,8 @@ export class DiskStorage implements RaftStorage, Disposable {
   #hardState: HardState;
   #hardStateDirty = false;
   #commitDirty = false;
+  /** See {@linkcode DiskStorage.catchUpIndex}. */
+  #catchUpIndex = 0;
   #closed = false;
   /** `syncAsync()` calls running; only plain appends may happen meanwhile. */
   #syncsInFlight = 0;
@@ -173,29 +182,46 @@ export class DiskStorage implements RaftStorage, Disposable {
         removeFile(joinPath(directory, name));
         removedTempFiles.push(joinPath(directory, name));
       }
-      const hardState = loadHardState(directory);
+      const stored = loadHardState(directory);
+      const hardState = stored.state;
       snapshots = SnapshotStore.open(directory);
       const snap = snapshots.metadata();
-      const logRecovery: LogRecovery = { tornBytes: 0, tornFile: null, removedSegments: [] };
+      const logRecovery: LogRecovery = {
+        tornBytes: 0,
+        tornFile: null,
+        lostIndex: 0,
+        removedSegments: [],
+      };
       const log = SegmentedLog.open(directory, limits, snap, logRecovery);
       // The log is synced before the hard state is written (see sync()), so a durable commit
       // index promises durable entries up to it.
-      if (log.lastIndex() < hardState.commit) {
+      const lastIndex = log.lastIndex();
+      if (lastIndex < hardState.commit) {
         log.close();
         throw new StorageCorruptionError(
-          `The log in '${directory}' ends at index ${log.lastIndex()} but the hard state says ` +
+          `The log in '${directory}' ends at index ${lastIndex} but the hard state says ` +
             `index ${hardState.commit} is committed: committed entries are missing` +
             (logRecovery.tornFile === null
               ? ""
               : ` (a torn tail was cut from '${logRecovery.tornFile}')`),
         );
       }
-      return new DiskStorage(directory, lock, log, snapshots, hardState, {
+      // The damaged-member rule: a cut that may have removed acknowledged entries is recorded
+      // durably before anything else happens, so that a second crash cannot forget it.
+      let catchUpIndex = stored.catchUpIndex > hardState.commit ? stored.catchUpIndex : 0;
+      if (logRecovery.lostIndex > catchUpIndex) {
+        catchUpIndex = logRecovery.lostIndex;
+        storeHardState(directory, hardState, catchUpIndex);
+      }
+      const storage = new DiskStorage(directory, lock, log, snapshots, hardState, {
         ...logRecovery,
+        catchUpIndex,
         corruptSnapshots: snapshots.recovery.corrupt,
         removedSnapshots: snapshots.recovery.removed,
         removedTempFiles,
       });
+      storage.#catchUpIndex = catchUpIndex;
+      return storage;
     } catch (error) {
       snapshots?.close();
       lock.close(); // releases the lock
@@ -216,6 +242,16 @@ export class DiskStorage implements RaftStorage, Disposable {
   /** The hard state set last (durable once `sync()` returned). */
   hardState(): HardState {
     return this.#hardState;
+  }
+
+  /**
+   * 0, or the index this member must commit before it may vote or campaign again (see
+   * `LogStorage.catchUpIndex`): recovery cut a torn tail off the log that may have held
+   * acknowledged entries. Kept in the hard state file until a hard state whose commit index
+   * reaches it is written, so it survives further crashes.
+   */
+  catchUpIndex(): number {
+    return this.#catchUpIndex;
   }
 
   /** First readable index; whole-segment compaction may leave it below the snapshot index + 1. */
@@ -274,7 +310,10 @@ export class DiskStorage implements RaftStorage, Disposable {
     // need not be (it is recovered from the leader), and it changes on almost every Ready, so
     // a commit-only change is written with the next term or vote change, or at close.
     if (old.term !== state.term || old.vote !== state.vote) this.#hardStateDirty = true;
-    else this.#commitDirty = true;
+    // Caught up: written once, so that the member does not stay damaged after a restart.
+    else if (this.#catchUpIndex > 0 && state.commit >= this.#catchUpIndex) {
+      this.#hardStateDirty = true;
+    } else this.#commitDirty = true;
   }
 
   /**
@@ -327,11 +366,7 @@ export class DiskStorage implements RaftStorage, Disposable {
   sync(): void {
     this.#open();
     this.#log.sync();
-    if (this.#hardStateDirty) {
-      storeHardState(this.directory, this.#hardState);
-      this.#hardStateDirty = false;
-      this.#commitDirty = false;
-    }
+    if (this.#hardStateDirty) this.#storeHardState();
   }
 
   /**
@@ -349,11 +384,7 @@ export class DiskStorage implements RaftStorage, Disposable {
     } finally {
       this.#syncsInFlight--;
     }
-    if (this.#hardStateDirty) {
-      storeHardState(this.directory, this.#hardState);
-      this.#hardStateDirty = false;
-      this.#commitDirty = false;
-    }
+    if (this.#hardStateDirty) this.#storeHardState();
   }
 
   /** Syncs, closes every file and releases the lock. Calling it twice is harmless. */
@@ -373,6 +404,13 @@ export class DiskStorage implements RaftStorage, Disposable {
   /** Same as {@linkcode DiskStorage.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  #storeHardState(): void {
+    if (this.#hardState.commit >= this.#catchUpIndex) this.#catchUpIndex = 0;
+    storeHardState(this.directory, this.#hardState, this.#catchUpIndex);
+    this.#hardStateDirty = false;
+    this.#commitDirty = false;
   }
 
   /** Refuses a write that must not overlap a running `syncAsync()`. */

@@ -15,6 +15,7 @@ import {
   decodeSegmentHeader,
   encodeFrames,
   encodeSegmentHeader,
+  encodeWatermark,
   FRAME_HEADER_BYTES,
   FRAME_LENGTH_MIN,
   frameBytes,
@@ -25,6 +26,7 @@ import {
   SEGMENT_HEADER_BYTES,
   segmentFileName,
   type SegmentHeader,
+  WATERMARK_OFFSET,
   zeros,
   ZEROS_BYTES,
 } from "./segment_format.ts";
@@ -35,6 +37,19 @@ interface BadFrame {
   readonly why: string;
   /** A short or checksum-failing frame may be a torn write; anything else never is. */
   readonly mayBeTorn: boolean;
+}
+
+/** What {@linkcode Segment.recover} found. */
+export interface RecoveredSegment {
+  /** The segment, or `null` if it was the last one, torn before its header, and deleted. */
+  readonly segment: Segment | null;
+  /** Bytes cut away (up to the last non-zero one); 0 if nothing was. */
+  readonly tornBytes: number;
+  /**
+   * The highest index the cut may have removed (the torn frame's, or a later valid frame's);
+   * 0 if nothing was cut, or if the segment was deleted (its first index is the caller's).
+   */
+  readonly lostIndex: number;
 }
 
 /**
@@ -66,6 +81,10 @@ export class Segment {
   /** Bytes appended, and data syncs that had something to sync, since this object was made. */
   #appendedBytes = 0;
   #syncs = 0;
+  /** The value last written to the header's watermark slot (every entry up to it is synced). */
+  #watermark: number;
+  /** The slot was written since the last data sync began (close syncs it). */
+  #slotDirty = false;
 
   private constructor(
     path: string,
@@ -77,6 +96,7 @@ export class Segment {
     this.header = header;
     this.#file = file;
     this.#headerWritten = headerWritten;
+    this.#watermark = header.firstIndex - 1;
     this.#offsets = new Uint32Array(Math.min(header.entriesMax, 1024) + 1);
     this.#offsets[0] = SEGMENT_HEADER_BYTES;
     this.#terms = new Float64Array(Math.min(header.entriesMax, 1024));
@@ -112,23 +132,20 @@ export class Segment {
   /**
    * Opens a segment file and rebuilds its index, verifying the header and every frame.
    *
-   * A short or checksum-failing frame with no valid frame after it in the LAST segment is a
-   * torn write: the file is truncated there. Anything else wrong is corruption.
+   * In the LAST segment, a short or checksum-failing frame with no valid frame after it (or
+   * with a sector of zeros before the next one) is a torn write, and the file is truncated
+   * there, unless the header's synced watermark covers the frame: an entry that was synced
+   * and now fails is corruption. Anything else wrong is corruption.
    *
    * @param path The file.
    * @param id The id its name says.
    * @param isLast Whether this is the log's last segment.
    * @param scratch Scratch space for reading.
-   * @returns The segment and the bytes truncated away, or `null` if the file was the last one,
-   * torn before its header was complete, and has been deleted.
+   * @returns The segment (or `null` if the file was the last one, torn before its header was
+   * complete, and has been deleted), the bytes cut, and the highest index the cut may have held.
    * @throws {StorageCorruptionError} Naming the file, segment id and byte offset.
    */
-  static recover(
-    path: string,
-    id: number,
-    isLast: boolean,
-    scratch: Scratch,
-  ): { segment: Segment; tornBytes: number } | null {
+  static recover(path: string, id: number, isLast: boolean, scratch: Scratch): RecoveredSegment {
     const file = Deno.openSync(path, { read: true, write: true });
     try {
       const size = file.statSync().size;
@@ -139,50 +156,95 @@ export class Segment {
       if (isLast && (n < SEGMENT_HEADER_BYTES || head.every((b) => b === 0))) {
         file.close();
         removeFile(path);
-        return null;
+        return { segment: null, tornBytes: lastNonZeroByte(head, n), lostIndex: 0 };
       }
       if (n < SEGMENT_HEADER_BYTES) {
         throw new StorageCorruptionError(
           `Segment ${id} (file '${path}') is ${size} bytes long, shorter than its header`,
         );
       }
-      const header = decodeSegmentHeader(head, path);
+      const { header, watermark } = decodeSegmentHeader(head, path);
       if (header.id !== id) {
         throw new StorageCorruptionError(
           `Segment file '${path}' has id ${header.id} at byte offset 16, its name says ${id}`,
         );
       }
       const segment = new Segment(path, header, file, true);
-      const bad = segment.#scan(size, scratch);
-      if (bad === null) return { segment, tornBytes: 0 };
-      const where = `segment ${id} (file '${path}') at byte offset ${bad.offset}`;
-      if (!bad.mayBeTorn || !isLast) {
-        throw new StorageCorruptionError(`Corrupt entry frame in ${where}: ${bad.why}`);
-      }
-      if (segment.#zeroFrom(bad.offset, size, scratch)) {
-        // The preallocated space after the last frame: the end of the log, nothing torn.
-        segment.#preallocated = true;
-        return { segment, tornBytes: 0 };
-      }
-      const later = segment.#findValidFrame(bad.offset + 1, size);
-      if (later !== null && !segment.#hasZeroSector(bad.offset, later)) {
-        throw new StorageCorruptionError(
-          `Corrupt entry frame in ${where}: ${bad.why}; a valid frame follows at byte offset ` +
-            `${later}, so this is not a torn write`,
-        );
-      }
-      // Torn: the last write stopped part way, or (in preallocated space) reached the disk only
-      // in part, leaving sectors of zeros. Nothing from here on was acknowledged.
-      const tornBytes = segment.#lastNonZero(bad.offset, size, scratch) - bad.offset;
-      file.truncateSync(bad.offset);
-      file.syncDataSync();
-      return { segment, tornBytes };
+      segment.#watermark = watermark;
+      const found = segment.#recoverTail(size, isLast, scratch);
+      if (isLast) segment.#alignWatermark();
+      return { segment, ...found };
     } catch (error) {
       try {
         file.close();
       } catch { /* already closed */ }
       throw error;
     }
+  }
+
+  /** Makes the last segment's watermark say exactly its last index after recovery. */
+  #alignWatermark(): void {
+    const file = this.#open();
+    if (this.#watermark > this.lastIndex) {
+      // A crash in the middle of `truncateFrom` (file cut, slot not yet lowered): lower it
+      // now, or a torn write of the entries appended next would read as corruption.
+      this.#writeSlot(this.lastIndex);
+      file.syncDataSync();
+      this.#slotDirty = false;
+    } else if (this.#watermark < this.lastIndex) {
+      // Entries found after a process crash may sit in the page cache only. This member may
+      // acknowledge them again, so they are made durable now, and the watermark says so.
+      file.syncDataSync();
+      this.#writeSlot(this.lastIndex);
+    }
+  }
+
+  /** Scans the frames and cuts a torn tail (see `recover`). */
+  #recoverTail(
+    size: number,
+    isLast: boolean,
+    scratch: Scratch,
+  ): { tornBytes: number; lostIndex: number } {
+    const bad = this.#scan(size, scratch);
+    if (bad === null) return { tornBytes: 0, lostIndex: 0 };
+    const { id } = this.header;
+    const where = `segment ${id} (file '${this.path}') at byte offset ${bad.offset}`;
+    if (!bad.mayBeTorn || !isLast) {
+      throw new StorageCorruptionError(`Corrupt entry frame in ${where}: ${bad.why}`);
+    }
+    const next = this.lastIndex + 1;
+    if (next <= this.#watermark) {
+      // The watermark says this entry was synced, so it is no torn write (B6): bit rot, a lost
+      // or a misdirected write. It may have counted for a commit; never cut it silently.
+      throw new StorageCorruptionError(
+        `Corrupt entry frame in ${where}: ${bad.why}; entry ${next} was synced (the header's ` +
+          `watermark at byte offset ${WATERMARK_OFFSET} says index ${this.#watermark}), so this ` +
+          `is not a torn write`,
+      );
+    }
+    if (this.#zeroFrom(bad.offset, size, scratch)) {
+      // The preallocated space after the last frame: the end of the log, nothing torn.
+      this.#preallocated = true;
+      return { tornBytes: 0, lostIndex: 0 };
+    }
+    const later = this.#findValidFrame(bad.offset + 1, size);
+    if (later !== null && !this.#hasZeroSector(bad.offset, later.offset)) {
+      throw new StorageCorruptionError(
+        `Corrupt entry frame in ${where}: ${bad.why}; a valid frame follows at byte offset ` +
+          `${later.offset}, so this is not a torn write`,
+      );
+    }
+    // Torn: the last write stopped part way, or (in preallocated space) reached the disk only
+    // in part, leaving sectors of zeros. It is above the watermark, but the watermark lags
+    // the last sync, so the entries cut may still have been synced and acknowledged: report
+    // the highest index they may have held, for the no-vote-until-caught-up rule.
+    const end = this.#lastNonZero(bad.offset, size, scratch);
+    const tornBytes = end - bad.offset;
+    const lostIndex = Math.max(next, this.#lastValidIndexFrom(bad.offset + 1, end));
+    const file = this.#open();
+    file.truncateSync(bad.offset);
+    file.syncDataSync();
+    return { tornBytes, lostIndex };
   }
 
   /** Index of the first entry (of the next one while empty). */
@@ -356,7 +418,10 @@ export class Segment {
     while ((this.#configs.at(-1) ?? 0) >= index) this.#configs.pop();
     const file = this.#open();
     file.truncateSync(this.#offsets[i]!);
+    // The slot must not vouch for entries written over the cut (synced with the same sync).
+    if (this.#watermark >= index) this.#writeSlot(index - 1);
     file.syncDataSync();
+    this.#slotDirty = false;
     this.dirty = false;
     this.#preallocated = false; // the file now ends at the frames
   }
@@ -395,9 +460,37 @@ export class Segment {
    */
   sync(): void {
     if (!this.unsynced) return;
+    const synced = this.lastIndex;
+    this.#slotDirty = false;
     this.#open().syncDataSync();
     this.dirty = false;
     this.#syncs++;
+    this.markSynced(synced);
+  }
+
+  /**
+   * Records in the header's watermark slot that every entry up to `index` is synced, with a
+   * write and no sync: it reaches the disk with the next data sync (or at close), and survives
+   * a process crash at once. Never lowers the slot (only `truncateFrom` does).
+   *
+   * @param index An index that a data sync has made durable.
+   */
+  markSynced(index: number): void {
+    if (index <= this.#watermark || !this.#headerWritten || this.#file === null) return;
+    assert(index <= this.lastIndex, `segment ${this.header.id} watermark ${index} beyond log`);
+    this.#writeSlot(index);
+  }
+
+  /** The watermark last written to the slot (durable after the next data sync). */
+  get watermark(): number {
+    return this.#watermark;
+  }
+
+  #writeSlot(index: number): void {
+    writeAt(this.#open(), encodeWatermark(index), WATERMARK_OFFSET);
+    this.#cursor = -1;
+    this.#watermark = index;
+    this.#slotDirty = true;
   }
 
   /**
@@ -407,6 +500,7 @@ export class Segment {
    */
   async syncAsync(): Promise<void> {
     if (!this.dirty) return;
+    const synced = this.lastIndex;
     this.dirty = false;
     this.#syncs++;
     this.#syncsInFlight++;
@@ -418,10 +512,18 @@ export class Segment {
     } finally {
       this.#syncsInFlight--;
     }
+    this.markSynced(synced);
   }
 
-  /** Closes the file. */
+  /**
+   * Closes the file, first data-syncing a watermark written since the last sync, so that a
+   * clean shutdown leaves the exact watermark on disk.
+   */
   close(): void {
+    if (this.#file !== null && this.#slotDirty && !this.dirty) {
+      this.#file.syncDataSync();
+      this.#slotDirty = false;
+    }
     this.#file?.close();
     this.#file = null;
   }
@@ -564,7 +666,7 @@ export class Segment {
    * already indexed. Used only when recovery meets a bad frame, to tell a torn tail (nothing
    * valid after it) from corruption in the middle.
    */
-  #findValidFrame(from: number, size: number): number | null {
+  #findValidFrame(from: number, size: number): { offset: number; index: number } | null {
     if (from >= size) return null;
     const bytes = new Uint8Array(size - from);
     const n = readAt(this.#open(), bytes, from);
@@ -576,8 +678,20 @@ export class Segment {
       if (length < FRAME_LENGTH_MIN || p + 4 + length > n) continue;
       const index = getU64(view, p + 8);
       if (!(index >= next && index <= indexMax)) continue;
-      if (view.getUint32(p + 4, true) === crc32c(bytes, p + 8, p + 4 + length)) return from + p;
+      if (view.getUint32(p + 4, true) === crc32c(bytes, p + 8, p + 4 + length)) {
+        return { offset: from + p, index };
+      }
     }
     return null;
+  }
+
+  /** The highest index of the valid frames from `from` on (see `#findValidFrame`), or 0. */
+  #lastValidIndexFrom(from: number, size: number): number {
+    let last = 0;
+    for (let found = this.#findValidFrame(from, size); found !== null;) {
+      last = Math.max(last, found.index);
+      found = this.#findValidFrame(found.offset + 1, size);
+    }
+    return last;
   }
 }

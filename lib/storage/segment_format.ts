@@ -3,20 +3,27 @@
  * names, and the buffers and zero checks that reading and preallocating segments share. The
  * {@linkcode Segment} class in `segment.ts` is the file itself.
  *
- * Segment header (little-endian):
+ * Segment header (little-endian), format version 2:
  *
  * | offset | size | field |
  * |---|---|---|
  * | 0 | 8 | magic `SYNODSEG` |
- * | 8 | 4 | format version (1) |
+ * | 8 | 4 | format version (2) |
  * | 12 | 4 | flags (0, reserved) |
  * | 16 | 8 | segment id |
  * | 24 | 8 | first index |
  * | 32 | 8 | term of the entry at first index − 1 (0 if none) |
  * | 40 | 4 | max bytes |
  * | 44 | 4 | max entries |
- * | 48 | 12 | reserved (0) |
- * | 60 | 4 | CRC32C of bytes `[0, 60)` |
+ * | 48 | 4 | CRC32C of bytes `[0, 48)` |
+ * | 52 | 8 | synced watermark: every entry up to this index was data-synced |
+ * | 60 | 4 | CRC32C of bytes `[52, 60)` |
+ *
+ * Bytes `[0, 52)` never change once written. The watermark slot `[52, 64)` is rewritten in
+ * place, without a sync of its own, after each data sync of the segment (so it reaches the disk
+ * with the next one, at close, or at once if only the process dies). A bad slot checksum reads
+ * as "no watermark" (first index − 1): recovery is then only less strict, never less safe.
+ * Version 1 (CRC32C of `[0, 60)` at 60, no watermark) is still read.
  *
  * Entry frame:
  *
@@ -34,6 +41,7 @@
 
 import { StorageCorruptionError } from "../errors.ts";
 import type { Entry } from "../raft/types.ts";
+import { assert } from "../raft/_assert.ts";
 import { crc32c } from "./crc32c.ts";
 import { getU64, setU64 } from "./_io.ts";
 
@@ -45,7 +53,11 @@ export const FRAME_HEADER_BYTES = 25;
 export const FRAME_LENGTH_MIN = FRAME_HEADER_BYTES - 4;
 
 const MAGIC = new TextEncoder().encode("SYNODSEG");
-const VERSION = 1;
+const VERSION = 2;
+/** Offset of the watermark slot (u64 index + its CRC32C) in a version 2 header. */
+export const WATERMARK_OFFSET = 52;
+/** Bytes of the watermark slot. */
+export const WATERMARK_BYTES = 12;
 const NAME_PATTERN = /^(\d{20})\.seg$/;
 
 /** What a segment header records. */
@@ -60,6 +72,17 @@ export interface SegmentHeader {
   readonly bytesMax: number;
   /** The segment takes at most this many entries. */
   readonly entriesMax: number;
+}
+
+/** A decoded header: the fixed fields and the synced watermark found in its slot. */
+export interface DecodedSegmentHeader {
+  /** The fixed fields. */
+  readonly header: SegmentHeader;
+  /**
+   * Every entry up to this index was data-synced; `firstIndex − 1` when the slot is missing
+   * (version 1) or fails its checksum.
+   */
+  readonly watermark: number;
 }
 
 /**
@@ -94,7 +117,8 @@ export function frameBytes(entry: Entry): number {
 }
 
 /**
- * Encodes a segment header.
+ * Encodes a segment header, its watermark slot saying `firstIndex − 1` (everything before the
+ * segment is in sealed, synced segments or in the snapshot).
  *
  * @param header The header fields.
  * @returns The 64 header bytes.
@@ -109,19 +133,36 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
   setU64(view, 32, header.prevTerm);
   view.setUint32(40, header.bytesMax, true);
   view.setUint32(44, header.entriesMax, true);
-  view.setUint32(60, crc32c(bytes, 0, 60), true);
+  view.setUint32(48, crc32c(bytes, 0, 48), true);
+  bytes.set(encodeWatermark(header.firstIndex - 1), WATERMARK_OFFSET);
   return bytes;
 }
 
 /**
- * Decodes and verifies a segment header.
+ * Encodes the watermark slot (bytes `[52, 64)` of a header).
+ *
+ * @param index The last index known to be data-synced.
+ * @returns The 12 slot bytes.
+ */
+export function encodeWatermark(index: number): Uint8Array {
+  assert(Number.isSafeInteger(index) && index >= 0, `watermark ${index}`);
+  const bytes = new Uint8Array(WATERMARK_BYTES);
+  const view = new DataView(bytes.buffer);
+  setU64(view, 0, index);
+  view.setUint32(8, crc32c(bytes, 0, 8), true);
+  return bytes;
+}
+
+/**
+ * Decodes and verifies a segment header (version 2, or version 1 without a watermark).
  *
  * @param bytes At least the 64 header bytes.
  * @param path The file, for error messages.
- * @returns The header.
- * @throws {StorageCorruptionError} If the magic, version, checksum or a field is wrong.
+ * @returns The header and its watermark.
+ * @throws {StorageCorruptionError} If the magic, version, checksum or a field is wrong (a bad
+ * watermark slot is not an error: it reads as `firstIndex − 1`).
  */
-export function decodeSegmentHeader(bytes: Uint8Array, path: string): SegmentHeader {
+export function decodeSegmentHeader(bytes: Uint8Array, path: string): DecodedSegmentHeader {
   const fail = (offset: number, why: string): never => {
     throw new StorageCorruptionError(
       `Segment file '${path}' has a corrupt header at byte offset ${offset}: ${why}`,
@@ -129,13 +170,15 @@ export function decodeSegmentHeader(bytes: Uint8Array, path: string): SegmentHea
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_BYTES);
   for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) fail(0, "bad magic");
-  const stored = view.getUint32(60, true);
-  const computed = crc32c(bytes, 0, 60);
-  if (stored !== computed) {
-    fail(60, `checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})`);
-  }
   const version = view.getUint32(8, true);
-  if (version !== VERSION) fail(8, `unknown format version ${version}`);
+  // The checksum's place depends on the version; a flipped version bit fails one or the other.
+  const crcAt = version === 1 ? 60 : 48;
+  const stored = view.getUint32(crcAt, true);
+  const computed = crc32c(bytes, 0, crcAt);
+  if (stored !== computed) {
+    fail(crcAt, `checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})`);
+  }
+  if (version !== VERSION && version !== 1) fail(8, `unknown format version ${version}`);
   const header = {
     id: getU64(view, 16),
     firstIndex: getU64(view, 24),
@@ -149,7 +192,14 @@ export function decodeSegmentHeader(bytes: Uint8Array, path: string): SegmentHea
     fail(40, `max bytes ${header.bytesMax}`);
   }
   if (header.entriesMax < 1) fail(44, `max entries ${header.entriesMax}`);
-  return header;
+  let watermark = header.firstIndex - 1;
+  if (version === VERSION) {
+    const slot = getU64(view, WATERMARK_OFFSET);
+    const slotOk = view.getUint32(WATERMARK_OFFSET + 8, true) ===
+      crc32c(bytes, WATERMARK_OFFSET, WATERMARK_OFFSET + 8);
+    if (slotOk && slot >= watermark) watermark = slot;
+  }
+  return { header, watermark };
 }
 
 /**

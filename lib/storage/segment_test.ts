@@ -6,12 +6,14 @@ import {
   decodeSegmentHeader,
   encodeFrames,
   encodeSegmentHeader,
+  encodeWatermark,
   FRAME_HEADER_BYTES,
   frameBytes,
   parseSegmentFileName,
   Scratch,
   SEGMENT_HEADER_BYTES,
   segmentFileName,
+  WATERMARK_OFFSET,
 } from "./segment_format.ts";
 import { crc32c } from "./crc32c.ts";
 
@@ -26,21 +28,39 @@ Deno.test("segment header: byte layout and round trip", () => {
   assert.equal(bytes.length, SEGMENT_HEADER_BYTES);
   assert.equal(new TextDecoder().decode(bytes.subarray(0, 8)), "SYNODSEG");
   const view = new DataView(bytes.buffer);
-  assert.equal(view.getUint32(8, true), 1);
+  assert.equal(view.getUint32(8, true), 2);
   assert.equal(view.getUint32(16, true), 7);
   assert.equal(view.getUint32(24, true), 101);
   assert.equal(view.getUint32(32, true), 3);
   assert.equal(view.getUint32(40, true), 1 << 20);
   assert.equal(view.getUint32(44, true), 1000);
-  assert.equal(view.getUint32(60, true), crc32c(bytes, 0, 60));
-  assert.deepEqual(decodeSegmentHeader(bytes, "x.seg"), HEADER);
+  assert.equal(view.getUint32(48, true), crc32c(bytes, 0, 48));
+  assert.equal(view.getUint32(52, true), 100, "a new segment's watermark is first index - 1");
+  assert.equal(view.getUint32(60, true), crc32c(bytes, 52, 60));
+  assert.deepEqual(decodeSegmentHeader(bytes, "x.seg"), { header: HEADER, watermark: 100 });
+  bytes.set(encodeWatermark(150), WATERMARK_OFFSET);
+  assert.deepEqual(decodeSegmentHeader(bytes, "x.seg"), { header: HEADER, watermark: 150 });
 });
 
-Deno.test("segment header: any flipped bit is reported with the file and offset", () => {
+Deno.test("segment header: a version 1 header (no watermark) is still read", () => {
+  const bytes = encodeSegmentHeader(HEADER);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, 1, true);
+  bytes.fill(0, 48, 60);
+  view.setUint32(60, crc32c(bytes, 0, 60), true);
+  assert.deepEqual(decodeSegmentHeader(bytes, "x.seg"), { header: HEADER, watermark: 100 });
+});
+
+Deno.test("segment header: any flipped bit is reported with the file and offset; a bad watermark slot reads as none", () => {
   const good = encodeSegmentHeader(HEADER);
-  for (let byte = 0; byte < SEGMENT_HEADER_BYTES; byte += 3) {
+  good.set(encodeWatermark(150), WATERMARK_OFFSET);
+  for (let byte = 0; byte < SEGMENT_HEADER_BYTES; byte++) {
     const bad = good.slice();
     bad[byte]! ^= 0x10;
+    if (byte >= WATERMARK_OFFSET) {
+      assert.deepEqual(decodeSegmentHeader(bad, "x.seg"), { header: HEADER, watermark: 100 });
+      continue;
+    }
     assert.throws(
       () => decodeSegmentHeader(bad, "/d/00000000000000000007.seg"),
       (e) =>
@@ -97,7 +117,7 @@ for (const preallocate of [false, true]) {
         true,
         new Scratch(64),
       );
-      assert.ok(found !== null);
+      assert.ok(found.segment !== null);
       assert.equal(found.tornBytes, 0);
       assert.equal(found.segment.lastIndex, 105);
       assert.deepEqual(found.segment.read(101, 5), batch.slice(0, 5));
@@ -116,7 +136,7 @@ Deno.test("Segment.recover: a frame larger than the read buffer still parses", (
     segment.append([big, entry(102, 3)], 0, 2, new Scratch(16));
     segment.close();
     const found = Segment.recover(`${dir}/${segmentFileName(7)}`, 7, false, new Scratch(1024));
-    assert.ok(found !== null);
+    assert.ok(found.segment !== null);
     assert.equal(found.segment.lastIndex, 102);
     assert.deepEqual(found.segment.read(101, 1)[0]!.data, big.data);
     found.segment.close();
@@ -141,8 +161,11 @@ Deno.test("Segment.recover: a file named for another id is corruption", () => {
   }
 });
 
-/** A preallocated segment of 64 KiB with entries 101–110 of 1000-byte payloads, closed unsealed. */
-function preallocatedSegment(dir: string): { path: string; offsets: number[] } {
+/**
+ * A preallocated segment of 64 KiB with entries 101–110 of 1000-byte payloads, closed unsealed
+ * and (unless `sync`) never synced, so its watermark vouches for nothing: as a crash leaves it.
+ */
+function preallocatedSegment(dir: string, sync = false): { path: string; offsets: number[] } {
   const header = { ...HEADER, bytesMax: 64 << 10 };
   const segment = Segment.create(dir, header, true);
   const batch = Array.from({ length: 10 }, (_, k) => ({
@@ -150,7 +173,7 @@ function preallocatedSegment(dir: string): { path: string; offsets: number[] } {
     data: new Uint8Array(1000).fill(k + 1),
   }));
   segment.append(batch, 0, 10, new Scratch(16));
-  segment.sync();
+  if (sync) segment.sync();
   segment.close();
   const offsets = batch.map((_, k) => SEGMENT_HEADER_BYTES + k * (FRAME_HEADER_BYTES + 1000));
   return { path: `${dir}/${segmentFileName(7)}`, offsets };
@@ -162,7 +185,7 @@ Deno.test("Segment (preallocated): the zeros after the last frame are the end of
     const { path } = preallocatedSegment(dir);
     assert.equal(Deno.statSync(path).size, 64 << 10, "zero-filled to bytesMax");
     const found = Segment.recover(path, 7, true, new Scratch(64));
-    assert.ok(found !== null);
+    assert.ok(found.segment !== null);
     assert.equal(found.tornBytes, 0);
     assert.equal(found.segment.lastIndex, 110);
     assert.ok(found.segment.preallocated, "appends go on overwriting the zeros");
@@ -173,8 +196,8 @@ Deno.test("Segment (preallocated): the zeros after the last frame are the end of
     assert.ok(!found.segment.preallocated);
     found.segment.close();
     const sealed = Segment.recover(path, 7, false, new Scratch(64));
-    assert.equal(sealed?.segment.lastIndex, 111);
-    sealed?.segment.close();
+    assert.equal(sealed.segment?.lastIndex, 111);
+    sealed.segment?.close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -192,9 +215,10 @@ Deno.test("Segment (preallocated): a frame with a sector of zeros is torn even b
     file.writeSync(new Uint8Array(512));
     file.close();
     const found = Segment.recover(path, 7, true, new Scratch(64));
-    assert.ok(found !== null);
+    assert.ok(found.segment !== null);
     assert.equal(found.segment.lastIndex, 105, "entry 106 and the later ones are cut");
     assert.equal(found.tornBytes, offsets[9]! + FRAME_HEADER_BYTES + 1000 - offsets[5]!);
+    assert.equal(found.lostIndex, 110, "the valid frames cut count as possibly acknowledged");
     assert.equal(Deno.statSync(path).size, offsets[5]);
     found.segment.close();
 

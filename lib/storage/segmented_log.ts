@@ -10,6 +10,10 @@
  * 2. Truncating a suffix is made durable (file size synced, deleted segments' directory synced)
  *    before new entries are written over it, so stale frames never reappear behind new ones.
  * 3. Compaction deletes whole segments, oldest first, then syncs the directory.
+ * 4. The last segment's synced watermark (header slot) is raised only after a data sync returns,
+ *    and lowered before the sync that makes a truncation durable, so on disk it never vouches
+ *    for an entry that was not synced (`Segment.markSynced`, `Segment.truncateFrom`). A bad
+ *    frame at or below it is corruption; above it, a torn tail that may have been acknowledged.
  *
  * @module
  */
@@ -43,6 +47,11 @@ export interface LogRecovery {
   tornBytes: number;
   /** The file that was truncated, or `null`. */
   tornFile: string | null;
+  /**
+   * The highest index a torn tail cut off may have held, 0 if nothing was cut. Entries above
+   * the synced watermark may still have been synced and acknowledged before the crash.
+   */
+  lostIndex: number;
   /** Segment files deleted by recovery, each with the reason. */
   readonly removedSegments: string[];
 }
@@ -135,14 +144,20 @@ export class SegmentedLog {
       for (let k = 0; k < ids.length; k++) {
         const path = joinPath(directory, segmentFileName(ids[k]!));
         const found = Segment.recover(path, ids[k]!, k === ids.length - 1, scratch);
-        if (found === null) {
-          recovery.removedSegments.push(`${path}: torn before its header was complete`);
-          continue;
-        }
         if (found.tornBytes > 0) {
           recovery.tornBytes = found.tornBytes;
           recovery.tornFile = path;
         }
+        if (found.segment === null) {
+          recovery.removedSegments.push(`${path}: torn before its header was complete`);
+          if (found.tornBytes > 0) {
+            // Its first entry would have followed the previous segment (or the snapshot).
+            const first = (segments.at(-1)?.lastIndex ?? snapshot?.index ?? 0) + 1;
+            recovery.lostIndex = Math.max(recovery.lostIndex, first);
+          }
+          continue;
+        }
+        recovery.lostIndex = Math.max(recovery.lostIndex, found.lostIndex);
         segments.push(found.segment);
       }
       segments = lineUp(segments, snapshot, recovery);

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { StorageCorruptionError } from "../errors.ts";
 import type { Entry } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions } from "./disk_storage.ts";
-import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment_format.ts";
+import {
+  FRAME_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+  segmentFileName,
+  WATERMARK_OFFSET,
+} from "./segment_format.ts";
 
 /** Segments end at their last frame here; the preallocated layout has tests of its own below. */
 const OPTIONS: DiskStorageOptions = {
@@ -22,17 +27,42 @@ function range(lo: number, hi: number, term = 1): Entry[] {
   return Array.from({ length: hi - lo + 1 }, (_, k) => entry(lo + k, term));
 }
 
-/** A directory holding entries 1..12 in segments 1 (1..5), 2 (6..10), 3 (11..12). */
+/**
+ * What a process crash leaves of `dir`: a copy of every file as written so far (the page cache
+ * survives a process crash, so synced or not makes no difference to the copy).
+ */
+function crashImage(dir: string): string {
+  const copy = Deno.makeTempDirSync({ prefix: "synod-crash-" });
+  for (const e of Deno.readDirSync(dir)) Deno.copyFileSync(`${dir}/${e.name}`, `${copy}/${e.name}`);
+  return copy;
+}
+
+/**
+ * A directory holding entries 1..12 in segments 1 (1..5), 2 (6..10), 3 (11..12), as a crash
+ * leaves it: 1..10 were synced, 11..12 only written, so segment 3's watermark says 10 and a
+ * torn write of 11 or 12 is what a crash can leave.
+ */
 function withLog(test: (dir: string, options: DiskStorageOptions) => void, options = OPTIONS) {
-  const dir = Deno.makeTempDirSync({ prefix: "synod-log-" });
+  const origin = Deno.makeTempDirSync({ prefix: "synod-log-" });
+  const storage = DiskStorage.open(origin, options);
+  storage.append(range(1, 10));
+  storage.sync();
+  storage.append(range(11, 12));
+  const dir = crashImage(origin);
+  storage.close();
+  Deno.removeSync(origin, { recursive: true });
   try {
-    const storage = DiskStorage.open(dir, options);
-    storage.append(range(1, 12));
-    storage.close();
     test(dir, options);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+/** The bytes of a segment file without its watermark slot (rewritten after every sync). */
+function withoutSlot(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy.fill(0, WATERMARK_OFFSET, SEGMENT_HEADER_BYTES);
+  return copy;
 }
 
 /** File offset of the frame of `index` in its segment (5 entries per segment). */
@@ -152,7 +182,11 @@ Deno.test("recovery: a torn last frame is cut at every byte offset inside it", (
     using storage = DiskStorage.open(dir, options);
     storage.append([entry(12)]);
     storage.sync();
-    assert.deepEqual(Deno.readFileSync(path), pristine, "appending again rewrites the same bytes");
+    assert.deepEqual(
+      withoutSlot(Deno.readFileSync(path)),
+      withoutSlot(pristine),
+      "appending again rewrites the same bytes",
+    );
   });
 });
 
@@ -198,8 +232,8 @@ Deno.test("recovery (preallocated): a last frame cut at any byte, the rest still
       storage.append([entry(12)]);
       storage.sync();
       assert.deepEqual(
-        Deno.readFileSync(path).subarray(0, end),
-        pristine.subarray(0, end),
+        withoutSlot(Deno.readFileSync(path)).subarray(0, end),
+        withoutSlot(pristine).subarray(0, end),
         "appending again rewrites the same bytes",
       );
     }
@@ -218,7 +252,9 @@ Deno.test("recovery (preallocated): tearing entries the hard state says are comm
     Deno.writeFileSync(path, bytes);
     assert.throws(
       () => DiskStorage.open(dir, options),
-      (e) => e instanceof StorageCorruptionError && /index 12 is committed/.test(e.message),
+      (e) =>
+        e instanceof StorageCorruptionError &&
+        /index 12 is committed|entry 12 was synced/.test(e.message),
     );
   }, PREALLOCATED);
 });
@@ -271,7 +307,7 @@ Deno.test("recovery: a corrupt segment header is corruption naming the file", ()
       () => DiskStorage.open(dir, options),
       (e) =>
         e instanceof StorageCorruptionError && e.message.includes(path) &&
-        /byte offset 60/.test(e.message),
+        /byte offset 48/.test(e.message),
     );
   });
 });
@@ -306,7 +342,9 @@ Deno.test("recovery: tearing entries the hard state says are committed is corrup
     Deno.truncateSync(path, Deno.statSync(path).size - 3);
     assert.throws(
       () => DiskStorage.open(dir, options),
-      (e) => e instanceof StorageCorruptionError && /index 12 is committed/.test(e.message),
+      (e) =>
+        e instanceof StorageCorruptionError &&
+        /index 12 is committed|entry 12 was synced/.test(e.message),
     );
   });
 });
@@ -325,5 +363,95 @@ Deno.test("log: an emptied segment too small for a larger entry (new limits) is 
     assert.deepEqual(storage.entries(9, 12, Infinity), [entry(9), entry(10), big]);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".seg"));
     assert.deepEqual(names.sort(), [1, 2, 4].map(segmentFileName));
+  });
+});
+
+Deno.test("B6: a bit flip in the last synced frame is corruption, not a torn tail", () => {
+  for (const preallocate of [false, true]) {
+    const origin = Deno.makeTempDirSync({ prefix: "synod-b6-" });
+    const options = { preallocate };
+    const storage = DiskStorage.open(origin, options);
+    storage.setHardState({ term: 1, vote: "a", commit: 0 });
+    storage.append(range(1, 10));
+    storage.sync();
+    // A commit-only change is not written until the next term change or close: the durable
+    // commit index stays 0, too stale to notice the loss of entry 10.
+    storage.setHardState({ term: 1, vote: "a", commit: 10 });
+    storage.sync();
+    const dir = crashImage(origin);
+    storage.close();
+    try {
+      const path = `${dir}/${segmentFileName(1)}`;
+      let offset = SEGMENT_HEADER_BYTES;
+      for (let i = 1; i < 10; i++) offset += FRAME_HEADER_BYTES + entry(i).data.length;
+      flip(path, offset + FRAME_HEADER_BYTES + 2); // in entry 10's payload
+      assert.throws(
+        () => DiskStorage.open(dir, options),
+        (e) => corruption(path, 1, offset)(e) && /entry 10 was synced/.test((e as Error).message),
+        `preallocate ${preallocate}`,
+      );
+    } finally {
+      Deno.removeSync(origin, { recursive: true });
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("damaged member: a torn tail above the watermark is reported, survives restarts, and clears once the commit index reaches it", () => {
+  withLog((dir, options) => {
+    flip(`${dir}/${segmentFileName(3)}`, frameOffset(12) + 30);
+    {
+      using storage = DiskStorage.open(dir, options);
+      assert.equal(storage.lastIndex(), 11, "entry 12 (above the watermark 10) was cut");
+      assert.equal(storage.recovery.catchUpIndex, 12);
+      assert.equal(storage.catchUpIndex(), 12);
+      storage.setHardState({ term: 1, vote: null, commit: 11 });
+    }
+    {
+      using storage = DiskStorage.open(dir, options);
+      assert.equal(storage.recovery.tornBytes, 0, "nothing is cut this time");
+      assert.equal(storage.catchUpIndex(), 12, "a second crash does not forget the damage");
+      storage.append([entry(12, 2)]);
+      storage.setHardState({ term: 1, vote: null, commit: 12 });
+      storage.sync();
+      assert.equal(storage.catchUpIndex(), 0, "caught up");
+    }
+    using storage = DiskStorage.open(dir, options);
+    assert.equal(storage.catchUpIndex(), 0);
+  });
+});
+
+Deno.test("recovery: entries that were never cut leave the member undamaged", () => {
+  withLog((dir, options) => {
+    using storage = DiskStorage.open(dir, options);
+    assert.equal(storage.lastIndex(), 12);
+    assert.equal(storage.recovery.catchUpIndex, 0);
+  });
+});
+
+Deno.test("watermark: truncating a conflicting suffix lowers it, so a torn write of the new entries is not corruption", () => {
+  const origin = Deno.makeTempDirSync({ prefix: "synod-log-" });
+  const storage = DiskStorage.open(origin, OPTIONS);
+  storage.append(range(1, 12));
+  storage.sync(); // the watermark of segment 3 says 12
+  storage.append([entry(11, 2)]); // conflict: 11 and 12 are cut, 11 (term 2) written, not synced
+  const dir = crashImage(origin);
+  storage.close();
+  try {
+    flip(`${dir}/${segmentFileName(3)}`, frameOffset(11) + 30);
+    using again = DiskStorage.open(dir, OPTIONS);
+    assert.equal(again.lastIndex(), 10);
+    assert.equal(again.recovery.catchUpIndex, 11);
+  } finally {
+    Deno.removeSync(origin, { recursive: true });
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("watermark: a clean close makes it exact, so any bad last frame is corruption", () => {
+  withLog((dir, options) => {
+    DiskStorage.open(dir, options).close();
+    flip(`${dir}/${segmentFileName(3)}`, frameOffset(12) + 30);
+    assert.throws(() => DiskStorage.open(dir, options), /entry 12 was synced/);
   });
 });
