@@ -108,7 +108,7 @@ Deno.test("session sim: faults happen (expiries, unknown outcomes, client cuts, 
   assert.ok(cuts > 0 && crashes > 0);
 });
 
-Deno.test("session sim: the checks catch a wrong read, a lost event and a duplicated event", () => {
+Deno.test("session sim: the checks catch a wrong read, a lost event, a duplicated event and an applied failure", () => {
   const build = () => {
     const sim = new SessionSimulation({ seed: 7, profile: "calm", ticks: 100 });
     sim.start();
@@ -139,4 +139,14 @@ Deno.test("session sim: the checks catch a wrong read, a lost event and a duplic
   c = sim.clients.find((x) => x.events.length > 1)!;
   c.events.push(c.events[0]!);
   assert.throws(() => sim.check(), /events-/);
+  // A command that ran, reported as a definite failure (or as an expiry before any delivery).
+  for (const error of ["COMMAND_FAILURE", "UNKNOWN_SESSION"] as const) {
+    sim = build();
+    const ran = sim.clients.flatMap((x) => x.ops).find((o) =>
+      o.kind === "command" && o.result?.ok === true
+    )!;
+    ran.result = { ok: false, error: { code: error, message: "planted" } };
+    if (error === "UNKNOWN_SESSION") ran.delivered = 0;
+    assert.throws(() => sim.check(), /failed-not-applied/);
+  }
 });

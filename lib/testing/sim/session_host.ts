@@ -96,6 +96,9 @@ export type Interceptor = (from: string, to: string, msg: ClientWireMessage) => 
 /** Receives a message for a client. */
 export type ClientEndpoint = (from: string, msg: ServerMessage) => void;
 
+/** Told when a client's request is handed to a member (the request may now take effect). */
+export type DeliveryListener = (member: NodeId, request: ClientRequest) => void;
+
 /** Counters of the client network. */
 export interface ClientNetworkStats {
   /** Messages sent. */
@@ -119,6 +122,7 @@ export class ClientNetwork {
   readonly #rng: Prng;
   readonly #hosts = new Map<NodeId, SessionHost>();
   readonly #clients = new Map<string, ClientEndpoint>();
+  readonly #deliveries = new Map<string, DeliveryListener>();
   #cuts = new Set<string>();
 
   /**
@@ -146,9 +150,11 @@ export class ClientNetwork {
    *
    * @param address The client's address.
    * @param endpoint Its receiver.
+   * @param delivered Told when one of its requests reaches a member.
    */
-  addClient(address: string, endpoint: ClientEndpoint): void {
+  addClient(address: string, endpoint: ClientEndpoint, delivered?: DeliveryListener): void {
     this.#clients.set(address, endpoint);
+    if (delivered !== undefined) this.#deliveries.set(address, delivered);
   }
 
   /**
@@ -243,7 +249,10 @@ export class ClientNetwork {
       }
       this.stats.delivered++;
       if (msg.dir === "forward") host!.receiveForwarded(msg.client, msg.body);
-      else host!.receive(from, msg.body);
+      else {
+        this.#deliveries.get(from)?.(to, msg.body);
+        host!.receive(from, msg.body);
+      }
       return;
     }
     const endpoint = this.#clients.get(to);

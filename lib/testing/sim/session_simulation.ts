@@ -302,7 +302,7 @@ export class SessionSimulation {
       });
       const sc = new SimClient(this, address, client);
       this.clients.push(sc);
-      network.addClient(address, (from, msg) => sc.receive(from, msg));
+      network.addClient(address, (from, msg) => sc.receive(from, msg), (_, r) => sc.delivered(r));
     }
     cluster.log(
       `session seed ${options.seed} profile ${this.profile.name} nodes ${this.#nodeCount} clients ${clientCount} raft ${
