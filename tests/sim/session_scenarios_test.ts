@@ -145,6 +145,27 @@ Deno.test("session scenario: an expired session's later command fails with UNKNO
   settleAndCheck(sim);
 });
 
+Deno.test("session scenario: liveness retries final operations that fail after healing", () => {
+  const sim = quietCluster({ sessionTimeoutMs: 400 });
+  const c = sim.clients[0]!;
+  const session = c.client.sessionId;
+  sim.stopFaults();
+  // The healed network still loses this client's requests for three session timeouts: its final
+  // command and read go unanswered, the leader expires its session, and both fail with
+  // UNKNOWN_SESSION once it hears of it. Liveness must retry them in the new session.
+  const until = sim.cluster.now() + 1200;
+  sim.intercept((from) => from !== c.address || sim.cluster.now() >= until);
+  sim.liveness();
+  assert.notEqual(c.client.sessionId, session, "the session did not expire");
+  const finals = c.ops.filter((o) => o.args.key === "final" || o.kind === "query");
+  const failedRead = finals.find((o) => o.kind === "query" && o.result?.ok === false);
+  assert.ok(failedRead !== undefined, "no final read failed");
+  assert.equal(failedRead.result?.ok === false && failedRead.result.error.code, "UNKNOWN_SESSION");
+  assert.ok(finals.some((o) => o.kind === "query" && o.n > failedRead.n && o.result?.ok));
+  assert.ok(finals.some((o) => o.kind === "command" && o.result?.ok));
+  sim.check();
+});
+
 Deno.test("session scenario: a sequential query never sees state older than the client's previous response", () => {
   const sim = quietCluster({ clients: 1, clientStrategy: "followers", sessionTimeoutMs: 3000 });
   const c = sim.clients[0]!;

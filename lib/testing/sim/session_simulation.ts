@@ -166,6 +166,19 @@ export function sessionReplayCommand(options: SessionSimulationOptions): string 
 }
 
 const KEYS = ["a", "b", "c"] as const;
+
+/** Attempts of each final operation of the liveness phase before it gives up. */
+export const FINAL_TRIES_MAX = 5;
+
+/** A client's final command and read in the liveness phase. */
+interface FinalOps {
+  cmd: boolean;
+  read: boolean;
+  cmdTries: number;
+  readTries: number;
+  /** Failed tries, for the report. */
+  errors: string[];
+}
 const LEVELS: readonly Consistency[] = ["LINEARIZABLE", "LINEARIZABLE_LEASE", "SEQUENTIAL"];
 
 /**
@@ -462,7 +475,8 @@ export class SessionSimulation {
 
   /**
    * The liveness phase: pending operations complete, a final command and linearizable read
-   * succeed for every client, and every event reaches its open session.
+   * succeed for every client (each retried, up to {@linkcode FINAL_TRIES_MAX} tries, when it
+   * fails), and every event reaches its open session.
    *
    * @throws {HistoryViolation} If that does not happen within the bound.
    */
@@ -486,37 +500,65 @@ export class SessionSimulation {
     if (!this.runUntil(() => this.clients.every((c) => c.pending === 0), bound)) {
       fail("pending operations did not complete");
     }
-    const finals = new Map<SimClient, { cmd: boolean; read: boolean; tries: number }>();
-    const issue = (c: SimClient) => {
+    const finals = new Map<SimClient, FinalOps>();
+    // Each final operation that fails is retried, once the client has a session again, up to
+    // FINAL_TRIES_MAX times: after healing, a failure may still come from the faults (a session
+    // that expired during them, a leader elected just before); repeated ones are a liveness bug.
+    const retry = (c: SimClient, issue: (c: SimClient) => void) => {
+      const again = () => {
+        if (c.client.sessionId !== 0) issue(c);
+        else this.cluster.after(TICK_MS, "final-retry", again);
+      };
+      this.cluster.after(0, "final-retry", again);
+    };
+    const issueCommand = (c: SimClient) => {
       const f = finals.get(c)!;
-      f.tries++;
-      c.command(KV_SERVICE, "put", { key: "final", value: `${c.address}.final${f.tries}` }, (r) => {
+      f.cmdTries++;
+      const value = `${c.address}.final${f.cmdTries}`;
+      c.command(KV_SERVICE, "put", { key: "final", value }, (r) => {
         if (r.ok) f.cmd = true;
-        else if (f.tries < 5) {
-          // The session expired: retry once the client has a new one.
-          const retry = () => {
-            if (c.client.sessionId !== 0) issue(c);
-            else this.cluster.after(TICK_MS, "final-retry", retry);
-          };
-          this.cluster.after(0, "final-retry", retry);
+        else {
+          f.errors.push(`put: ${r.error.code}`);
+          if (f.cmdTries < FINAL_TRIES_MAX) retry(c, issueCommand);
         }
       });
+    };
+    const issueRead = (c: SimClient) => {
+      const f = finals.get(c)!;
+      f.readTries++;
       c.query(COUNTER_SERVICE, "get", {}, "LINEARIZABLE", (r) => {
         if (r.ok) f.read = true;
+        else {
+          f.errors.push(`read: ${r.error.code}`);
+          if (f.readTries < FINAL_TRIES_MAX) retry(c, issueRead);
+        }
       });
     };
-    for (const c of this.clients) finals.set(c, { cmd: false, read: false, tries: 0 });
+    for (const c of this.clients) {
+      finals.set(c, { cmd: false, read: false, cmdTries: 0, readTries: 0, errors: [] });
+    }
     const issueReady = () => {
       for (const c of this.clients) {
-        if (finals.get(c)!.tries === 0 && c.client.sessionId !== 0) issue(c);
+        if (finals.get(c)!.cmdTries === 0 && c.client.sessionId !== 0) {
+          issueCommand(c);
+          issueRead(c);
+        }
       }
-      return this.clients.every((c) => finals.get(c)!.tries > 0);
+      return this.clients.every((c) => finals.get(c)!.cmdTries > 0);
     };
     if (!this.runUntil(issueReady, bound)) fail("clients did not get a session");
     const finalDone = () =>
       [...finals.values()].every((f) => f.cmd && f.read) &&
       this.clients.every((c) => c.pending === 0);
-    if (!this.runUntil(finalDone, bound)) fail("final operations did not succeed");
+    if (!this.runUntil(finalDone, bound)) {
+      fail(
+        `final operations did not succeed (failures: ${
+          this.clients.map((c) => `${c.address} [${finals.get(c)!.errors.join(", ")}]`).join(
+            "; ",
+          )
+        })`,
+      );
+    }
     const eventsDone = () =>
       this.clients.every((c) => {
         const s = c.client.sessionId;
