@@ -61,6 +61,9 @@ export type ClusterEvent =
 
 const EVENT_CODE = { tick: 1, deliver: 2, call: 3 } as const;
 
+/** Messages a paused member may hold unread; more is a runaway, not a pause. */
+export const PAUSE_BACKLOG_MAX = 100_000;
+
 /**
  * The cluster. The simulation around it adds faults and workload through
  * {@linkcode SimCluster.after} callbacks and the member operations.
@@ -94,6 +97,9 @@ export class SimCluster implements SimNodeHost {
   readonly #crashRng: Prng;
   readonly #phaseRng: Prng;
   readonly #rateRng: Prng;
+  readonly #backlogRng: Prng;
+  /** What arrived for each paused member (Raft messages and client requests), unread. */
+  readonly #backlog = new Map<SimNode, ClusterEvent[]>();
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
   /** When a running member's ticks started, and how many it has had since. */
@@ -115,6 +121,7 @@ export class SimCluster implements SimNodeHost {
     this.#crashRng = options.rng.fork("crash-points");
     this.#phaseRng = options.rng.fork("tick-phase");
     this.#rateRng = options.rng.fork("clock-rate");
+    this.#backlogRng = options.rng.fork("pause-backlog");
     this.network = new SimNetwork(
       options.rng.fork("network"),
       () => this.clock.now,
@@ -287,6 +294,7 @@ export class SimCluster implements SimNodeHost {
   crash(node: SimNode): void {
     if (node.status !== "running") return;
     node.crash();
+    this.#releaseBacklog(node); // lost with the process: its lifetime has ended
     this.crashes++;
     this.#log(`${node.id} crashed`);
     this.mixTrace(EVENT_CODE.call, 101, this.ordinal(node.id));
@@ -303,6 +311,81 @@ export class SimCluster implements SimNodeHost {
     this.#log(`${node.id} restarts (lifetime ${node.incarnation + 1})`);
     this.mixTrace(EVENT_CODE.call, 102, this.ordinal(node.id));
     this.#startNode(node);
+  }
+
+  /**
+   * Freezes a running member (a GC or VM pause, SIGSTOP): its ticks are lost, and whatever
+   * arrives for it waits unread until the pause ends (see {@linkcode SimCluster.holdWhilePaused}).
+   *
+   * @param node The member.
+   * @param ms How long, in virtual ms (> 0).
+   * @throws {RangeError} If `ms` is not positive.
+   */
+  pause(node: SimNode, ms: number): void {
+    if (!(ms > 0)) throw new RangeError(`Cannot pause '${node.id}' for ${ms}ms: must be > 0`);
+    if (node.status !== "running") return;
+    node.pausedUntil = Math.max(node.pausedUntil, this.clock.now + ms);
+    this.#log(`${node.id} paused until ${node.pausedUntil}`);
+  }
+
+  /**
+   * Ends a member's pause now: it reads its backlog (see {@linkcode SimCluster.pause}).
+   *
+   * @param node The member.
+   */
+  resume(node: SimNode): void {
+    node.pausedUntil = 0;
+    this.#releaseBacklog(node);
+  }
+
+  /**
+   * Holds a delivery to a paused member until its pause ends. A process that resumes reads its
+   * sockets in no particular order, so the backlog is then delivered in an order the seed
+   * chooses (a shuffle), not in arrival order.
+   *
+   * @param node The member the delivery is for.
+   * @param label What it is, for traces.
+   * @param deliver Delivers it (checking again that the member still runs).
+   * @returns Whether it was held (the member is paused); if not, deliver it now.
+   * @throws {RangeError} If the member's backlog is full ({@linkcode PAUSE_BACKLOG_MAX}).
+   */
+  holdWhilePaused(node: SimNode, label: string, deliver: () => void): boolean {
+    return this.#hold(node, { kind: "call", label, fn: deliver });
+  }
+
+  #hold(node: SimNode, event: ClusterEvent): boolean {
+    if (node.pausedUntil <= this.clock.now) return false;
+    let backlog = this.#backlog.get(node);
+    if (backlog === undefined) {
+      this.#backlog.set(node, backlog = []);
+      this.#scheduleRelease(node);
+    }
+    if (backlog.length >= PAUSE_BACKLOG_MAX) {
+      throw new RangeError(`Cannot hold more than ${PAUSE_BACKLOG_MAX} messages for '${node.id}'`);
+    }
+    backlog.push(event);
+    return true;
+  }
+
+  #scheduleRelease(node: SimNode): void {
+    this.queue.push(node.pausedUntil, {
+      kind: "call",
+      label: "resume",
+      fn: () => {
+        if (node.pausedUntil > this.clock.now) this.#scheduleRelease(node); // paused again
+        else this.#releaseBacklog(node);
+      },
+    });
+  }
+
+  /** Delivers a resumed member's backlog now, shuffled (each copy checked again on delivery). */
+  #releaseBacklog(node: SimNode): void {
+    const backlog = this.#backlog.get(node);
+    if (backlog === undefined) return;
+    this.#backlog.delete(node);
+    this.#backlogRng.shuffle(backlog);
+    this.#log(`${node.id} resumes: reads ${backlog.length} held messages`);
+    for (const event of backlog) this.queue.push(this.clock.now, event);
   }
 
   /**
@@ -417,11 +500,8 @@ export class SimCluster implements SimNodeHost {
           this.network.countLostToCrash();
           return;
         }
-        if (node.pausedUntil > now) {
-          // Frozen: the message waits in the socket buffer until the pause ends.
-          this.queue.push(node.pausedUntil, event);
-          return;
-        }
+        // Frozen: the message waits in the socket buffer until the pause ends.
+        if (this.#hold(node, event)) return;
         if (!this.network.arrive(msg)) {
           if (this.trace) this.#log(`cut ${describeMessage(msg)}`);
           return;

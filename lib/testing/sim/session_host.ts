@@ -240,13 +240,11 @@ export class ClientNetwork {
         this.stats.lost++;
         return;
       }
-      const now = this.#cluster.now();
-      if (node.pausedUntil > now) {
-        this.#cluster.after(node.pausedUntil - now, "client-net", () => {
-          this.#deliver(from, to, msg, incarnation);
-        });
-        return;
-      }
+      // A paused member reads it when it resumes, in an order the seed chooses.
+      const held = this.#cluster.holdWhilePaused(node, "client-net", () => {
+        this.#deliver(from, to, msg, incarnation);
+      });
+      if (held) return;
       this.stats.delivered++;
       if (msg.dir === "forward") host!.receiveForwarded(msg.client, msg.body);
       else {
