@@ -67,6 +67,8 @@ const SESSION_FAULTS: Record<string, SessionFaults> = {
   "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   churn: { clientCutRate: 0.05, clockSkewMs: 10, clockDrift: 0 },
+  // Pauses with drifting clocks: what a leader lease must survive (thesis §6.4.1).
+  pause: { clientCutRate: 0.05, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   chaos: { clientCutRate: 0.15, clockSkewMs: 30, clockDrift: SESSION_CLOCK_DRIFT },
 };
 
@@ -113,6 +115,8 @@ export interface SessionSimulationStats extends HistoryStats {
   readonly sessions: number;
   /** Client–member cuts made. */
   readonly clientCuts: number;
+  /** Member pauses. */
+  readonly pauses: number;
   /** Hash of the cluster's events. */
   readonly traceHash: number;
   /** Hash of the recorded history (operations and events). */
@@ -635,6 +639,7 @@ export class SessionSimulation {
       elections: cluster.checker.stats.leaders,
       sessions: this.clients.reduce((n, c) => n + c.sessions.length, 0),
       clientCuts: this.#clientCuts,
+      pauses: this.#nemesis.stats.pauses,
       ...history,
       traceHash: cluster.traceHash,
       historyHash: this.historyHash(),
