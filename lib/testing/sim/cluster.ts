@@ -98,8 +98,11 @@ export class SimCluster implements SimNodeHost {
   readonly #phaseRng: Prng;
   readonly #rateRng: Prng;
   readonly #backlogRng: Prng;
-  /** What arrived for each paused member (Raft messages and client requests), unread. */
-  readonly #backlog = new Map<SimNode, ClusterEvent[]>();
+  /**
+   * What arrived for each paused member, unread: per sender (a socket), in arrival order.
+   * Raft messages and client requests alike.
+   */
+  readonly #backlog = new Map<SimNode, Map<string, ClusterEvent[]>>();
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
   /** When a running member's ticks started, and how many it has had since. */
@@ -340,30 +343,37 @@ export class SimCluster implements SimNodeHost {
 
   /**
    * Holds a delivery to a paused member until its pause ends. A process that resumes reads its
-   * sockets in no particular order, so the backlog is then delivered in an order the seed
-   * chooses (a shuffle), not in arrival order.
+   * sockets in no particular order: the backlog is then delivered as a random interleaving of
+   * the senders' queues (each next message from a sender the seed picks), not in arrival order.
+   * A sender's own messages keep their order, as on one connection, so a client request is as
+   * likely to be read before a peer's flood of heartbeats as after it.
    *
    * @param node The member the delivery is for.
+   * @param source Who sent it (one socket per sender).
    * @param label What it is, for traces.
    * @param deliver Delivers it (checking again that the member still runs).
    * @returns Whether it was held (the member is paused); if not, deliver it now.
    * @throws {RangeError} If the member's backlog is full ({@linkcode PAUSE_BACKLOG_MAX}).
    */
-  holdWhilePaused(node: SimNode, label: string, deliver: () => void): boolean {
-    return this.#hold(node, { kind: "call", label, fn: deliver });
+  holdWhilePaused(node: SimNode, source: string, label: string, deliver: () => void): boolean {
+    return this.#hold(node, source, { kind: "call", label, fn: deliver });
   }
 
-  #hold(node: SimNode, event: ClusterEvent): boolean {
+  #hold(node: SimNode, source: string, event: ClusterEvent): boolean {
     if (node.pausedUntil <= this.clock.now) return false;
     let backlog = this.#backlog.get(node);
     if (backlog === undefined) {
-      this.#backlog.set(node, backlog = []);
+      this.#backlog.set(node, backlog = new Map());
       this.#scheduleRelease(node);
     }
-    if (backlog.length >= PAUSE_BACKLOG_MAX) {
+    let held = 0;
+    for (const queue of backlog.values()) held += queue.length;
+    if (held >= PAUSE_BACKLOG_MAX) {
       throw new RangeError(`Cannot hold more than ${PAUSE_BACKLOG_MAX} messages for '${node.id}'`);
     }
-    backlog.push(event);
+    let queue = backlog.get(source);
+    if (queue === undefined) backlog.set(source, queue = []);
+    queue.push(event);
     return true;
   }
 
@@ -378,14 +388,20 @@ export class SimCluster implements SimNodeHost {
     });
   }
 
-  /** Delivers a resumed member's backlog now, shuffled (each copy checked again on delivery). */
+  /** Delivers a resumed member's backlog now, interleaved by the seed (each re-checked then). */
   #releaseBacklog(node: SimNode): void {
     const backlog = this.#backlog.get(node);
     if (backlog === undefined) return;
     this.#backlog.delete(node);
-    this.#backlogRng.shuffle(backlog);
-    this.#log(`${node.id} resumes: reads ${backlog.length} held messages`);
-    for (const event of backlog) this.queue.push(this.clock.now, event);
+    const queues = [...backlog.values()];
+    let count = 0;
+    for (const queue of queues) count += queue.length;
+    this.#log(`${node.id} resumes: reads ${count} held messages from ${queues.length} senders`);
+    for (let i = 0; i < count; i++) {
+      const live = queues.filter((q) => q.length > 0);
+      const queue = live[this.#backlogRng.int(0, live.length - 1)]!;
+      this.queue.push(this.clock.now, queue.shift()!);
+    }
   }
 
   /**
@@ -501,7 +517,7 @@ export class SimCluster implements SimNodeHost {
           return;
         }
         // Frozen: the message waits in the socket buffer until the pause ends.
-        if (this.#hold(node, event)) return;
+        if (this.#hold(node, msg.from, event)) return;
         if (!this.network.arrive(msg)) {
           if (this.trace) this.#log(`cut ${describeMessage(msg)}`);
           return;

@@ -76,7 +76,10 @@ Deno.test("SimCluster: without drift every member ticks once per tickMs; setCloc
   assert.throws(() => cluster.setClockRate("a", 0), RangeError);
 });
 
-/** Pauses member `a` for 300 ms, holding 40 numbered deliveries; returns the order they ran in. */
+/**
+ * Pauses member `a` for 300 ms, holding 40 numbered deliveries from 4 senders (`i % 4`); returns
+ * the order they ran in.
+ */
 function pauseA(seed: number) {
   const { cluster, ticks, steps } = countingCluster({ rng: new Prng(seed) });
   cluster.run(1000);
@@ -87,7 +90,8 @@ function pauseA(seed: number) {
   const stepsBefore = steps.get("a")!.length;
   const order: number[] = [];
   for (let i = 0; i < 40; i++) {
-    assert.ok(cluster.holdWhilePaused(a, "test", () => order.push(i)), "not held while paused");
+    const held = cluster.holdWhilePaused(a, `s${i % 4}`, "test", () => order.push(i));
+    assert.ok(held, "not held while paused");
   }
   cluster.run(start + 299);
   assert.equal(ticks.get("a"), ticksBefore, "a paused member ticked");
@@ -97,14 +101,18 @@ function pauseA(seed: number) {
   const read = steps.get("a")!.slice(stepsBefore);
   assert.ok(read.length > 0, "the Raft messages sent to it were not held");
   assert.ok(read.every((t) => t === start + 300), `read at ${read}`);
-  assert.ok(!cluster.holdWhilePaused(a, "test", () => {}), "held after the pause");
+  assert.ok(!cluster.holdWhilePaused(a, "s0", "test", () => {}), "held after the pause");
   return { order, cluster };
 }
 
-Deno.test("SimCluster: a paused member neither ticks nor reads, then reads its backlog in a seeded order", () => {
+Deno.test("SimCluster: a paused member neither ticks nor reads, then reads its senders' backlogs interleaved by the seed", () => {
   const { order } = pauseA(3);
   assert.deepEqual([...order].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i));
   assert.notDeepEqual(order, [...order].sort((x, y) => x - y), "read in arrival order");
+  for (let k = 0; k < 4; k++) {
+    const fromK = order.filter((i) => i % 4 === k);
+    assert.deepEqual(fromK, [...fromK].sort((x, y) => x - y), `sender s${k} reordered`);
+  }
   assert.deepEqual(pauseA(3).order, order, "the order is not a function of the seed");
   assert.notDeepEqual(pauseA(4).order, order, "the order does not depend on the seed");
 });
@@ -114,7 +122,7 @@ Deno.test("SimCluster: resume() ends a pause at once; a crash loses the backlog"
   const b = cluster.nodes.get("b")!;
   let read = 0;
   cluster.pause(b, 10_000);
-  cluster.holdWhilePaused(b, "test", () => read++);
+  cluster.holdWhilePaused(b, "s0", "test", () => read++);
   cluster.run(cluster.now() + 50);
   assert.equal(read, 0);
   cluster.resume(b);
@@ -123,7 +131,7 @@ Deno.test("SimCluster: resume() ends a pause at once; a crash loses the backlog"
   const c = cluster.nodes.get("c")!;
   cluster.pause(c, 10_000);
   let lost = true;
-  cluster.holdWhilePaused(c, "test", () => lost = c.status !== "running");
+  cluster.holdWhilePaused(c, "s0", "test", () => lost = c.status !== "running");
   cluster.crash(c);
   cluster.run(cluster.now() + 20_000);
   assert.ok(lost, "a crashed member read its backlog");

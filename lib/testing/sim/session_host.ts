@@ -241,7 +241,7 @@ export class ClientNetwork {
         return;
       }
       // A paused member reads it when it resumes, in an order the seed chooses.
-      const held = this.#cluster.holdWhilePaused(node, "client-net", () => {
+      const held = this.#cluster.holdWhilePaused(node, from, "client-net", () => {
         this.#deliver(from, to, msg, incarnation);
       });
       if (held) return;
