@@ -49,6 +49,8 @@ interface SessionFaults {
    * up to 1 / (1 − 0.1) ≈ 1.11, and 1.05 / 0.95 ≈ 1.105).
    */
   readonly clockDrift: number;
+  /** Range of the clients' request timeout, ms (default [40, 150]). */
+  readonly requestTimeoutMs?: readonly [number, number];
 }
 
 /** Clock drift the session profiles inject: the most a default `maxClockDrift` (0.1) allows. */
@@ -67,8 +69,15 @@ const SESSION_FAULTS: Record<string, SessionFaults> = {
   "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   churn: { clientCutRate: 0.05, clockSkewMs: 10, clockDrift: 0 },
-  // Pauses with drifting clocks: what a leader lease must survive (thesis §6.4.1).
-  pause: { clientCutRate: 0.05, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
+  // Pauses with drifting clocks: what a leader lease must survive (thesis §6.4.1). Clients wait
+  // longer for answers, so that one may still be waiting on a paused leader when it resumes
+  // (with short timeouts every stale answer would reach a client that gave up on it).
+  pause: {
+    clientCutRate: 0.05,
+    clockSkewMs: 0,
+    clockDrift: SESSION_CLOCK_DRIFT,
+    requestTimeoutMs: [40, 600],
+  },
   chaos: { clientCutRate: 0.15, clockSkewMs: 30, clockDrift: SESSION_CLOCK_DRIFT },
 };
 
@@ -257,7 +266,8 @@ export class SessionSimulation {
     const retainEntries = params.int(0, 8);
     const clientCount = options.clients ?? params.int(2, 4);
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? params.int(400, 1200);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? params.int(40, 150);
+    const [requestLo, requestHi] = this.#faults.requestTimeoutMs ?? [40, 150];
+    this.requestTimeoutMs = options.requestTimeoutMs ?? params.int(requestLo, requestHi);
     this.#nodeCount = options.nodes ?? drawnNodes;
     const ids = Array.from({ length: this.#nodeCount }, (_, i) => `n${i + 1}`);
     this.members = [...ids];
