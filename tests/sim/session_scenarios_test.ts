@@ -51,10 +51,11 @@ function call(
   service: string,
   op: string,
   args: Record<string, unknown>,
+  boundMs?: number,
 ): ClientResult {
   const box: { r?: ClientResult } = {};
   c.command(service, op, args, (r) => box.r = r);
-  return await_(sim, box);
+  return await_(sim, box, boundMs);
 }
 
 function read(
@@ -144,6 +145,27 @@ Deno.test("session scenario: an expired session's later command fails with UNKNO
   const after = call(sim, c, COUNTER_SERVICE, "add", { delta: 100 });
   assert.ok(after.ok && after.value === 101, JSON.stringify(after));
   settleAndCheck(sim);
+});
+
+Deno.test("session scenario: liveness retries final operations that fail after healing", () => {
+  const sim = quietCluster({ sessionTimeoutMs: 400 });
+  const c = sim.clients[0]!;
+  const session = c.client.sessionId;
+  sim.stopFaults();
+  // The healed network still loses this client's requests for three session timeouts: its final
+  // command and read go unanswered, the leader expires its session, and both fail with
+  // UNKNOWN_SESSION once it hears of it. Liveness must retry them in the new session.
+  const until = sim.cluster.now() + 1200;
+  sim.intercept((from) => from !== c.address || sim.cluster.now() >= until);
+  sim.liveness();
+  assert.notEqual(c.client.sessionId, session, "the session did not expire");
+  const finals = c.ops.filter((o) => o.args.key === "final" || o.kind === "query");
+  const failedRead = finals.find((o) => o.kind === "query" && o.result?.ok === false);
+  assert.ok(failedRead !== undefined, "no final read failed");
+  assert.equal(failedRead.result?.ok === false && failedRead.result.error.code, "UNKNOWN_SESSION");
+  assert.ok(finals.some((o) => o.kind === "query" && o.n > failedRead.n && o.result?.ok));
+  assert.ok(finals.some((o) => o.kind === "command" && o.result?.ok));
+  sim.check();
 });
 
 Deno.test("session scenario: a sequential query never sees state older than the client's previous response", () => {
@@ -367,4 +389,65 @@ Deno.test("session scenario: a leader clock far slower than maxClockDrift allows
   sim.stopFaults();
   sim.liveness();
   assert.throws(() => sim.check(), /lineariz/i, "the checker let the stale read through");
+});
+
+/**
+ * A leader paused past an election timeout: the others elect a leader and a write commits
+ * there; then a reader that can reach only the old leader (and waits longer than the pause for
+ * answers) asks it for a lease read, which waits in its socket. When it resumes, it reads its
+ * sockets in an order the seed chooses: the read may come before the new leader's messages.
+ * Returns the read's result and the simulation, healed and settled.
+ */
+function leaseReadAfterPause(seed: number) {
+  const sim = quietCluster({
+    seed,
+    clientStrategy: "leader",
+    sessionTimeoutMs: 60_000,
+    requestTimeoutMs: 3000,
+    raft: { heartbeatTicks: 1 },
+  });
+  const [writer, reader] = sim.clients as [SimClient, SimClient];
+  assert.ok(call(sim, writer, KV_SERVICE, "put", { key: "k", value: "old" }).ok);
+  assert.ok(read(sim, reader, KV_SERVICE, { key: "k" }, "LINEARIZABLE").ok);
+  const old = sim.leader()!;
+  sim.network.cut(reader.address, sim.members.filter((m) => m !== old.id));
+  sim.cluster.pause(old.node!, 5000);
+  // The writer times out on the paused leader and finds the new one.
+  const write = call(sim, writer, KV_SERVICE, "put", { key: "k", value: "new" }, 6000);
+  assert.ok(write.ok, JSON.stringify(write));
+  assert.ok(old.node!.pausedUntil > sim.cluster.now() + 1000, "the pause ended too soon");
+  sim.runFor(5); // the read starts strictly after the write returned
+  const box: { r?: ClientResult } = {};
+  reader.query(KV_SERVICE, "get", { key: "k" }, "LINEARIZABLE_LEASE", (r) => box.r = r);
+  sim.runUntil(() => box.r !== undefined, 6000);
+  sim.network.cut(reader.address, []);
+  sim.stopFaults();
+  sim.liveness();
+  return { sim, result: box.r };
+}
+
+Deno.test("session scenario: a stale lease read served by a leader resuming from a pause is caught by the checker", () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const { sim, result } = leaseReadAfterPause(seed);
+    if (result?.ok && result.value === "old") {
+      assert.throws(() => sim.check(), /linearizability\(kv\) violated/, `seed ${seed}`);
+    } else sim.check();
+  }
+});
+
+Deno.test({
+  name:
+    "session scenario: a leader resuming from a pause past an election timeout serves no stale lease read",
+  // B1: with the lease counted in ticks (which a paused leader loses), the resumed leader served
+  // "old" in seeds 1-5 when it read the request before the new leader's messages.
+  fn() {
+    for (let seed = 1; seed <= 5; seed++) {
+      const { sim, result } = leaseReadAfterPause(seed);
+      assert.ok(
+        result === undefined || !result.ok || result.value === "new",
+        `seed ${seed}: stale lease read ${JSON.stringify(result)}`,
+      );
+      sim.check();
+    }
+  },
 });

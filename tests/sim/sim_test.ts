@@ -33,6 +33,7 @@ const CASES: readonly Case[] = [
   { profile: "partition-isolate", first: 60_001, count: 150 },
   { profile: "churn", first: 70_001, count: 300 },
   { profile: "chaos", first: 80_001, count: 500 },
+  { profile: "pause", first: 85_001, count: 200 },
 ];
 
 for (const { profile, first, count } of CASES) {
@@ -96,6 +97,7 @@ Deno.test("sim: profiles inject what they promise", () => {
   // Raft-only runs read too, half of them on the lease, and every released read is checked.
   assert.ok(total("calm", "leaseReads") > 0);
   assert.ok(total("partition-isolate", "readsChecked") > 0);
+  assert.ok(total("pause", "pauses") > 5 * 10);
 });
 
 Deno.test("sim: a failure names the seed, the invariant and the replay command", () => {

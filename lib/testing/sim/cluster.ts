@@ -61,6 +61,9 @@ export type ClusterEvent =
 
 const EVENT_CODE = { tick: 1, deliver: 2, call: 3 } as const;
 
+/** Messages a paused member may hold unread; more is a runaway, not a pause. */
+export const PAUSE_BACKLOG_MAX = 100_000;
+
 /**
  * The cluster. The simulation around it adds faults and workload through
  * {@linkcode SimCluster.after} callbacks and the member operations.
@@ -97,6 +100,12 @@ export class SimCluster implements SimNodeHost {
   readonly #phaseRng: Prng;
   readonly #rateRng: Prng;
   readonly #syncRng: Prng;
+  readonly #backlogRng: Prng;
+  /**
+   * What arrived for each paused member, unread: per sender (a socket), in arrival order.
+   * Raft messages and client requests alike.
+   */
+  readonly #backlog = new Map<SimNode, Map<string, ClusterEvent[]>>();
   /** Each member's clock rate (see `clockDrift`), drawn when the member is created. */
   readonly #rates = new Map<NodeId, number>();
   /**
@@ -124,6 +133,7 @@ export class SimCluster implements SimNodeHost {
     this.#phaseRng = options.rng.fork("tick-phase");
     this.#rateRng = options.rng.fork("clock-rate");
     this.#syncRng = options.rng.fork("disk-sync");
+    this.#backlogRng = options.rng.fork("pause-backlog");
     this.network = new SimNetwork(
       options.rng.fork("network"),
       () => this.clock.now,
@@ -190,12 +200,8 @@ export class SimCluster implements SimNodeHost {
    */
   scheduleSync(node: SimNode, complete: () => void): void {
     const finish = () => {
-      const now = this.clock.now;
-      if (node.pausedUntil > now) {
-        this.after(node.pausedUntil - now, "sync-done", finish);
-        return;
-      }
-      complete();
+      // A paused process sees the completion with the rest of its backlog, once it resumes.
+      if (!this.holdWhilePaused(node, "disk", "sync-done", complete)) complete();
     };
     this.after(this.#syncRng.int(0, 4), "sync-done", finish);
   }
@@ -347,6 +353,7 @@ export class SimCluster implements SimNodeHost {
   crash(node: SimNode): void {
     if (node.status !== "running") return;
     node.crash();
+    this.#releaseBacklog(node); // lost with the process: its lifetime has ended
     this.crashes++;
     this.#log(`${node.id} crashed`);
     this.mixTrace(EVENT_CODE.call, 101, this.ordinal(node.id));
@@ -363,6 +370,94 @@ export class SimCluster implements SimNodeHost {
     this.#log(`${node.id} restarts (lifetime ${node.incarnation + 1})`);
     this.mixTrace(EVENT_CODE.call, 102, this.ordinal(node.id));
     this.#startNode(node);
+  }
+
+  /**
+   * Freezes a running member (a GC or VM pause, SIGSTOP): its ticks are lost, and whatever
+   * arrives for it waits unread until the pause ends (see {@linkcode SimCluster.holdWhilePaused}).
+   *
+   * @param node The member.
+   * @param ms How long, in virtual ms (> 0).
+   * @throws {RangeError} If `ms` is not positive.
+   */
+  pause(node: SimNode, ms: number): void {
+    if (!(ms > 0)) throw new RangeError(`Cannot pause '${node.id}' for ${ms}ms: must be > 0`);
+    if (node.status !== "running") return;
+    node.pausedUntil = Math.max(node.pausedUntil, this.clock.now + ms);
+    this.#log(`${node.id} paused until ${node.pausedUntil}`);
+  }
+
+  /**
+   * Ends a member's pause now: it reads its backlog (see {@linkcode SimCluster.pause}).
+   *
+   * @param node The member.
+   */
+  resume(node: SimNode): void {
+    node.pausedUntil = 0;
+    this.#releaseBacklog(node);
+  }
+
+  /**
+   * Holds a delivery to a paused member until its pause ends. A process that resumes reads its
+   * sockets in no particular order: the backlog is then delivered as a random interleaving of
+   * the senders' queues (each next message from a sender the seed picks), not in arrival order.
+   * A sender's own messages keep their order, as on one connection, so a client request is as
+   * likely to be read before a peer's flood of heartbeats as after it.
+   *
+   * @param node The member the delivery is for.
+   * @param source Who sent it (one socket per sender).
+   * @param label What it is, for traces.
+   * @param deliver Delivers it (checking again that the member still runs).
+   * @returns Whether it was held (the member is paused); if not, deliver it now.
+   * @throws {RangeError} If the member's backlog is full ({@linkcode PAUSE_BACKLOG_MAX}).
+   */
+  holdWhilePaused(node: SimNode, source: string, label: string, deliver: () => void): boolean {
+    return this.#hold(node, source, { kind: "call", label, fn: deliver });
+  }
+
+  #hold(node: SimNode, source: string, event: ClusterEvent): boolean {
+    if (node.pausedUntil <= this.clock.now) return false;
+    let backlog = this.#backlog.get(node);
+    if (backlog === undefined) {
+      this.#backlog.set(node, backlog = new Map());
+      this.#scheduleRelease(node);
+    }
+    let held = 0;
+    for (const queue of backlog.values()) held += queue.length;
+    if (held >= PAUSE_BACKLOG_MAX) {
+      throw new RangeError(`Cannot hold more than ${PAUSE_BACKLOG_MAX} messages for '${node.id}'`);
+    }
+    let queue = backlog.get(source);
+    if (queue === undefined) backlog.set(source, queue = []);
+    queue.push(event);
+    return true;
+  }
+
+  #scheduleRelease(node: SimNode): void {
+    this.queue.push(node.pausedUntil, {
+      kind: "call",
+      label: "resume",
+      fn: () => {
+        if (node.pausedUntil > this.clock.now) this.#scheduleRelease(node); // paused again
+        else this.#releaseBacklog(node);
+      },
+    });
+  }
+
+  /** Delivers a resumed member's backlog now, interleaved by the seed (each re-checked then). */
+  #releaseBacklog(node: SimNode): void {
+    const backlog = this.#backlog.get(node);
+    if (backlog === undefined) return;
+    this.#backlog.delete(node);
+    const queues = [...backlog.values()];
+    let count = 0;
+    for (const queue of queues) count += queue.length;
+    this.#log(`${node.id} resumes: reads ${count} held messages from ${queues.length} senders`);
+    for (let i = 0; i < count; i++) {
+      const live = queues.filter((q) => q.length > 0);
+      const queue = live[this.#backlogRng.int(0, live.length - 1)]!;
+      this.queue.push(this.clock.now, queue.shift()!);
+    }
   }
 
   /**
@@ -477,11 +572,8 @@ export class SimCluster implements SimNodeHost {
           this.network.countLostToCrash();
           return;
         }
-        if (node.pausedUntil > now) {
-          // Frozen: the message waits in the socket buffer until the pause ends.
-          this.queue.push(node.pausedUntil, event);
-          return;
-        }
+        // Frozen: the message waits in the socket buffer until the pause ends.
+        if (this.#hold(node, msg.from, event)) return;
         if (!this.network.arrive(msg)) {
           if (this.trace) this.#log(`cut ${describeMessage(msg)}`);
           return;

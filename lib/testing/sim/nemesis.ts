@@ -1,7 +1,7 @@
 /**
  * The nemesis: the part of a simulation that breaks things on purpose. Every ~50 virtual ms it
- * draws whether to partition the network, crash a member (the leader half the time), freeze
- * one, or change the membership, at the rates of a {@linkcode FaultProfile}.
+ * draws whether to partition the network, crash a member (the leader half the time), pause
+ * one (often the leader), or change the membership, at the rates of a {@linkcode FaultProfile}.
  *
  * @module
  */
@@ -72,7 +72,7 @@ export class Nemesis {
     cluster.network.setFaults({ ...this.#profile.network, drop: 0, duplicate: 0, reorder: 0 });
     cluster.crashDuringReady = 0;
     for (const node of cluster.live()) {
-      node.pausedUntil = 0;
+      cluster.resume(node);
       if (node.status === "down") cluster.restart(node);
     }
   }
@@ -151,15 +151,28 @@ export class Nemesis {
     this.#cluster.after(this.#rng.int(lo, hi), "restart", () => this.#cluster.restart(node));
   }
 
+  /**
+   * Pauses a member, the leader with the profile's `pauseLeader` probability (a paused leader
+   * keeps believing it leads while the others elect another: stale reads, lost leases, a burst
+   * of old messages when it resumes). Lengths are log-uniform over `pauseMs`, so pauses shorter
+   * than a heartbeat and longer than an election timeout are both common.
+   */
   #pauseOne(): void {
     const cluster = this.#cluster;
+    const rng = this.#rng;
+    const [lo, hi] = this.#profile.pauseMs;
+    // Draw everything first: whether someone can be paused must not shift the stream.
+    const onLeader = rng.chance(this.#profile.pauseLeader);
+    const which = rng.next();
+    const ms = Math.max(1, Math.round(lo * (hi / lo) ** rng.next()));
     const now = cluster.now();
     const candidates = cluster.running().filter((n) => n.pausedUntil <= now);
     if (candidates.length === 0) return;
-    const node = this.#rng.pick(candidates);
-    const [lo, hi] = this.#profile.pauseMs;
-    node.pausedUntil = now + this.#rng.int(lo, hi);
+    const leader = cluster.leaders().find((n) => n.pausedUntil <= now);
+    const node = onLeader && leader !== undefined
+      ? leader
+      : candidates[Math.floor(which * candidates.length)]!;
+    cluster.pause(node, ms);
     this.stats.pauses++;
-    cluster.log(`${node.id} paused until ${node.pausedUntil}`);
   }
 }

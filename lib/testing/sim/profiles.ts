@@ -30,8 +30,10 @@ export interface FaultProfile {
   readonly crashDuringReady: number;
   /** Probability of freezing a member (a GC or VM pause) at a step. */
   readonly pauseRate: number;
-  /** How long a pause lasts, in virtual ms: [min, max]. */
+  /** How long a pause lasts, in virtual ms: [min, max] (min ≥ 1), drawn log-uniformly. */
   readonly pauseMs: readonly [number, number];
+  /** Probability that a pause hits the leader (when one runs) rather than any member. */
+  readonly pauseLeader: number;
   /** Probability of a membership change (add, remove, promote, demote) at a step. */
   readonly churnRate: number;
 }
@@ -65,8 +67,16 @@ const NONE: FaultProfile = {
   crashDuringReady: 0,
   pauseRate: 0,
   pauseMs: [20, 300],
+  pauseLeader: 0.5,
   churnRate: 0,
 };
+
+/**
+ * Pause lengths from shorter than a heartbeat to several election timeouts (one is 100–200 ms
+ * with the simulator's 10 ticks of 10 ms): a short pause delays a leader's heartbeats, a long
+ * one lets the others elect a new leader behind its back.
+ */
+const PAUSE_MS: readonly [number, number] = [10, 800];
 
 function partitionProfile(kind: PartitionKind): FaultProfile {
   return {
@@ -88,6 +98,7 @@ export type ProfileName =
   | "partition-bridge"
   | "partition-isolate"
   | "churn"
+  | "pause"
   | "chaos";
 
 /** The named fault profiles. */
@@ -104,6 +115,7 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     crashRate: 0.25,
     crashDuringReady: 0.01,
     pauseRate: 0.1,
+    pauseMs: PAUSE_MS,
   },
   /** Symmetric partitions into two random halves. */
   "partition-symmetric": partitionProfile("symmetric"),
@@ -122,6 +134,21 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     crashRate: 0.05,
     partitionKinds: ["symmetric", "isolate"],
     partitionRate: 0.05,
+    pauseRate: 0.05,
+    pauseMs: PAUSE_MS,
+  },
+  /**
+   * Process pauses (SIGSTOP, GC, VM migration), mostly of the leader, from a few ms to several
+   * election timeouts, on a mildly faulty network: a paused leader wakes up still believing it
+   * leads, and reads its backlog in any order.
+   */
+  pause: {
+    ...NONE,
+    name: "pause",
+    network: MILD_NETWORK,
+    pauseRate: 0.3,
+    pauseMs: PAUSE_MS,
+    pauseLeader: 0.75,
   },
   /** Everything at once. */
   chaos: {
@@ -132,7 +159,8 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     partitionRate: 0.25,
     crashRate: 0.15,
     crashDuringReady: 0.002,
-    pauseRate: 0.05,
+    pauseRate: 0.08,
+    pauseMs: PAUSE_MS,
     churnRate: 0.25,
   },
 };

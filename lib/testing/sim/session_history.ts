@@ -50,6 +50,13 @@ export interface OpRecord {
   result?: ClientResult;
   /** The session id at the return. */
   sessionAtReturn?: number;
+  /** Commands: attempts the client sent (each retry is one). */
+  sent: number;
+  /**
+   * Commands: copies of its attempts the network handed to a member. None means no member ever
+   * saw the command, so it cannot have run whatever the client was told.
+   */
+  delivered: number;
 }
 
 /** One event as a client received it. */
@@ -104,10 +111,12 @@ export interface HistoryStats {
   ops: number;
   /** Operations that succeeded. */
   okOps: number;
-  /** Operations with an unknown outcome. */
+  /** Commands with an unknown outcome (see {@linkcode commandOutcome}). */
   unknownOps: number;
   /** Unknown-outcome commands that did take effect. */
   unknownApplied: number;
+  /** Commands that definitely failed (none of them may have taken effect). */
+  failedOps: number;
   /** Events received. */
   events: number;
   /** Linearizability checks that ran out of budget (verdict unknown). */
@@ -116,9 +125,54 @@ export interface HistoryStats {
   linearizabilitySteps: number;
 }
 
-/** Whether a failed result leaves the operation's outcome unknown. */
-export function isUnknownResult(result: ClientResult | undefined): boolean {
-  return result === undefined || (!result.ok && result.error.code !== "APPLICATION_ERROR");
+/** How a command ended, as far as its history can tell. */
+export type CommandOutcome = "ok" | "failed" | "unknown";
+
+/**
+ * Failures that speak for every attempt of a command. Its attempts all carry the same session,
+ * sequence and arguments. `BAD_REQUEST` refuses the request's fields before anything is
+ * proposed, so every attempt is refused alike. `APPLICATION_ERROR` and `COMMAND_FAILURE` come
+ * from the state machine, which runs a (session, sequence) at most once and answers every later
+ * entry of it with the first result until the client acknowledges that result (copycat-spec
+ * §2.2); a failure there means no attempt ran (`COMMAND_FAILURE`: the sequence was passed
+ * over without running, its result never existed).
+ */
+const VERDICT_CODES: ReadonlySet<string> = new Set([
+  "APPLICATION_ERROR",
+  "COMMAND_FAILURE",
+  "BAD_REQUEST",
+]);
+
+/**
+ * The one `COMMAND_FAILURE` that is not the state machine's: a leader refusing to buffer an
+ * out-of-order attempt (session_server.ts). It says nothing of the command's earlier attempts.
+ */
+const BUFFER_REFUSAL = /^Too many out-of-order commands/;
+
+/**
+ * Classifies a command's outcome, strictly: unknown only when it may really have gone either way.
+ *
+ * - No result (still pending at the end): unknown.
+ * - Success: the command ran (exactly once, at the index reported — checked against the
+ *   executions).
+ * - A verdict ({@linkcode VERDICT_CODES}): it did not run.
+ * - Anything else refuses one attempt or gives up on the command without an answer about it:
+ *   `UNKNOWN_SESSION` (the session expired: an attempt may have run before it did), `CLOSED`
+ *   (closed with the command in flight), `NOT_LEADER`, `PROPOSAL_DROPPED`, `TIMEOUT`, the
+ *   leader's buffer refusal. The command may have run iff some attempt reached a member
+ *   (`delivered`); one that never left the client, or was lost on the way, did not run.
+ *
+ * @param op The command's record.
+ * @returns Its outcome.
+ */
+export function commandOutcome(op: OpRecord): CommandOutcome {
+  const r = op.result;
+  if (r === undefined) return "unknown";
+  if (r.ok) return "ok";
+  const verdict = VERDICT_CODES.has(r.error.code) &&
+    !(r.error.code === "COMMAND_FAILURE" && BUFFER_REFUSAL.test(r.error.message));
+  if (verdict) return "failed";
+  return op.delivered > 0 ? "unknown" : "failed";
 }
 
 function describeOp(op: OpRecord): string {
@@ -126,12 +180,13 @@ function describeOp(op: OpRecord): string {
     ? "pending"
     : op.result.ok
     ? `ok ${JSON.stringify(op.result.value)} @${op.result.index}`
-    : `fail ${op.result.error.code}`;
+    : `fail ${op.result.error.code} (${op.result.error.message})`;
+  const attempts = op.kind === "command" ? ` (${op.sent} sent, ${op.delivered} delivered)` : "";
   return `${op.client} #${op.n} [${op.call}, ${
     op.ret ?? "∞"
   }] ${op.kind} ${op.service}.${op.operation}${op.consistency ? `/${op.consistency}` : ""} ${
     JSON.stringify(op.args)
-  } s${op.sessionAtCall} → ${res}`;
+  } s${op.sessionAtCall} → ${res}${attempts}`;
 }
 
 /** State of the services at an index, rebuilt from the execution log. */
@@ -179,6 +234,7 @@ export function checkSessionHistory(
     okOps: 0,
     unknownOps: 0,
     unknownApplied: 0,
+    failedOps: 0,
     events: 0,
     linearizabilityUnknown: 0,
     linearizabilitySteps: 0,
@@ -205,27 +261,29 @@ export function checkSessionHistory(
   }
   const state = new StateAt(log);
   for (const op of all) {
-    const unknown = isUnknownResult(op.result);
-    if (unknown) stats.unknownOps++;
     if (op.result?.ok) stats.okOps++;
     if (op.kind === "command") {
+      // Ground truth: the executions every member's state machine reported.
       const at = log.indexesOf(op.args.id as string);
-      if (op.result?.ok) {
+      const outcome = commandOutcome(op);
+      if (outcome === "unknown") {
+        stats.unknownOps++;
+        if (at.length > 0) stats.unknownApplied++;
+      } else if (outcome === "failed") {
+        stats.failedOps++;
+        if (at.length > 0) {
+          throw new HistoryViolation(
+            "failed-not-applied",
+            `${describeOp(op)} reported a definite failure but executed at [${at.join(",")}]`,
+          );
+        }
+      } else if (op.result?.ok) {
         if (at.length !== 1 || at[0] !== op.result.index) {
           throw new HistoryViolation(
             "acknowledged-applied-once",
             `${describeOp(op)} but executed at [${at.join(",")}]`,
           );
         }
-      } else if (!unknown && at.length > 0) {
-        throw new HistoryViolation(
-          "failed-not-applied",
-          `${describeOp(op)} but executed at [${at.join(",")}]`,
-        );
-      } else if (unknown && at.length > 0) {
-        stats.unknownApplied++;
-      }
-      if (op.result?.ok) {
         const e = log.at(at[0]!)!;
         const expected = op.operation === "add" ? e.after : op.result.value;
         if (JSON.stringify(op.result.value) !== JSON.stringify(expected)) {
@@ -251,7 +309,7 @@ export function checkSessionHistory(
   }
   checkCounterSum(all, log);
   checkSequentialReads(clients, log);
-  checkLinearizable(all, stats);
+  checkLinearizable(all, log, stats);
   checkEvents(clients, published, stats);
   return stats;
 }
@@ -269,7 +327,9 @@ function checkCounterSum(all: readonly OpRecord[], log: ExecutionLog): void {
     if (op.kind !== "command" || op.service !== COUNTER_SERVICE) continue;
     const delta = op.args.delta as number;
     if (op.result?.ok) acked += delta;
-    else if (isUnknownResult(op.result) && log.indexesOf(op.args.id as string).length === 1) {
+    else if (
+      commandOutcome(op) === "unknown" && log.indexesOf(op.args.id as string).length === 1
+    ) {
       unknownApplied += delta;
     }
   }
@@ -308,12 +368,16 @@ function checkSequentialReads(clients: readonly ClientHistory[], log: ExecutionL
   }
 }
 
-function commandOutcome(op: OpRecord): { unknown: boolean; ret?: number; output?: unknown } {
-  if (isUnknownResult(op.result)) return { unknown: true };
+function linearizableOutcome(op: OpRecord): { unknown: boolean; ret?: number; output?: unknown } {
+  if (commandOutcome(op) === "unknown") return { unknown: true };
   return { unknown: false, ret: op.ret, output: op.result!.ok ? op.result!.value : undefined };
 }
 
-function checkLinearizable(all: readonly OpRecord[], stats: HistoryStats): void {
+function checkLinearizable(
+  all: readonly OpRecord[],
+  log: ExecutionLog,
+  stats: HistoryStats,
+): void {
   const kv: Operation<KvInput, KvOutput>[] = [];
   const counter: Operation<CounterInput, CounterOutput>[] = [];
   for (const op of all) {
@@ -338,8 +402,11 @@ function checkLinearizable(all: readonly OpRecord[], stats: HistoryStats): void 
       }
       continue;
     }
-    if (op.result !== undefined && !op.result.ok && !isUnknownResult(op.result)) continue;
-    const o = commandOutcome(op);
+    if (commandOutcome(op) === "failed") continue;
+    const o = linearizableOutcome(op);
+    // Ground truth: an unknown outcome that no member executed did not happen, and must not be
+    // available to explain a read.
+    if (o.unknown && log.indexesOf(op.args.id as string).length === 0) continue;
     const a = op.args;
     if (op.service === COUNTER_SERVICE) {
       counter.push({

@@ -98,6 +98,9 @@ export type Interceptor = (from: string, to: string, msg: ClientWireMessage) => 
 /** Receives a message for a client. */
 export type ClientEndpoint = (from: string, msg: ServerMessage) => void;
 
+/** Told when a client's request is handed to a member (the request may now take effect). */
+export type DeliveryListener = (member: NodeId, request: ClientRequest) => void;
+
 /** Counters of the client network. */
 export interface ClientNetworkStats {
   /** Messages sent. */
@@ -121,6 +124,7 @@ export class ClientNetwork {
   readonly #rng: Prng;
   readonly #hosts = new Map<NodeId, SessionHost>();
   readonly #clients = new Map<string, ClientEndpoint>();
+  readonly #deliveries = new Map<string, DeliveryListener>();
   #cuts = new Set<string>();
 
   /**
@@ -148,9 +152,11 @@ export class ClientNetwork {
    *
    * @param address The client's address.
    * @param endpoint Its receiver.
+   * @param delivered Told when one of its requests reaches a member.
    */
-  addClient(address: string, endpoint: ClientEndpoint): void {
+  addClient(address: string, endpoint: ClientEndpoint, delivered?: DeliveryListener): void {
     this.#clients.set(address, endpoint);
+    if (delivered !== undefined) this.#deliveries.set(address, delivered);
   }
 
   /**
@@ -236,16 +242,17 @@ export class ClientNetwork {
         this.stats.lost++;
         return;
       }
-      const now = this.#cluster.now();
-      if (node.pausedUntil > now) {
-        this.#cluster.after(node.pausedUntil - now, "client-net", () => {
-          this.#deliver(from, to, msg, incarnation);
-        });
-        return;
-      }
+      // A paused member reads it when it resumes, in an order the seed chooses.
+      const held = this.#cluster.holdWhilePaused(node, from, "client-net", () => {
+        this.#deliver(from, to, msg, incarnation);
+      });
+      if (held) return;
       this.stats.delivered++;
       if (msg.dir === "forward") host!.receiveForwarded(msg.client, msg.body);
-      else host!.receive(from, msg.body);
+      else {
+        this.#deliveries.get(from)?.(to, msg.body);
+        host!.receive(from, msg.body);
+      }
       return;
     }
     const endpoint = this.#clients.get(to);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Consistency } from "../../protocols/raft/protocol.ts";
+import type { ClientRequest, Consistency } from "../../protocols/raft/protocol.ts";
 import type { ClientResult, SessionClient } from "../../protocols/raft/session_client.ts";
 import type { OpRecord, ReceivedEvent } from "./session_history.ts";
 import { KV_SERVICE } from "./session_services.ts";
@@ -29,6 +29,8 @@ export class SimClient {
   readonly seen = new Map<string, string | null>();
   readonly #sim: SessionSimulation;
   readonly #received = new Map<number, number>();
+  /** Commands by operation id, to count their attempts on the wire. */
+  readonly #commandsById = new Map<string, OpRecord>();
   #maxIndex = 0;
   #opCount = 0;
 
@@ -87,6 +89,7 @@ export class SimClient {
   ): OpRecord {
     const full = { id: this.nextId(), notify: 0, ...args };
     const op = this.#record("command", service, operation, full);
+    this.#commandsById.set(full.id, op);
     this.client.command(service, operation, full, (r) => {
       this.#returned(op, r);
       done?.(r);
@@ -139,6 +142,8 @@ export class SimClient {
       call: this.#sim.cluster.now(),
       sessionAtCall: this.client.sessionId,
       indexBefore: this.#maxIndex,
+      sent: 0,
+      delivered: 0,
     };
     this.ops.push(op);
     this.pending++;
@@ -183,8 +188,26 @@ export class SimClient {
   /** Sends what the session client queued. */
   flush(): void {
     for (const out of this.client.takeOutbox()) {
+      const op = this.#commandOf(out.message);
+      if (op !== undefined) op.sent++;
       this.#sim.network.send(this.address, out.to, { dir: "request", body: out.message });
     }
+  }
+
+  /**
+   * Notes that the network handed one of this client's requests to a member: a command that
+   * reached a member may have run, whatever the client is told later.
+   *
+   * @param request The request.
+   */
+  delivered(request: ClientRequest): void {
+    const op = this.#commandOf(request);
+    if (op !== undefined) op.delivered++;
+  }
+
+  #commandOf(request: ClientRequest): OpRecord | undefined {
+    if (request.type !== "command") return undefined;
+    return this.#commandsById.get((request.args as { id: string }).id);
   }
 
   /**

@@ -49,6 +49,8 @@ interface SessionFaults {
    * up to 1 / (1 − 0.1) ≈ 1.11, and 1.05 / 0.95 ≈ 1.105).
    */
   readonly clockDrift: number;
+  /** Range of the clients' request timeout, ms (default [40, 150]). */
+  readonly requestTimeoutMs?: readonly [number, number];
 }
 
 /** Clock drift the session profiles inject: the most a default `maxClockDrift` (0.1) allows. */
@@ -67,6 +69,15 @@ const SESSION_FAULTS: Record<string, SessionFaults> = {
   "partition-bridge": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   "partition-isolate": { clientCutRate: 0.15, clockSkewMs: 0, clockDrift: SESSION_CLOCK_DRIFT },
   churn: { clientCutRate: 0.05, clockSkewMs: 10, clockDrift: 0 },
+  // Pauses with drifting clocks: what a leader lease must survive (thesis §6.4.1). Clients wait
+  // longer for answers, so that one may still be waiting on a paused leader when it resumes
+  // (with short timeouts every stale answer would reach a client that gave up on it).
+  pause: {
+    clientCutRate: 0.05,
+    clockSkewMs: 0,
+    clockDrift: SESSION_CLOCK_DRIFT,
+    requestTimeoutMs: [40, 600],
+  },
   chaos: { clientCutRate: 0.15, clockSkewMs: 30, clockDrift: SESSION_CLOCK_DRIFT },
 };
 
@@ -113,6 +124,8 @@ export interface SessionSimulationStats extends HistoryStats {
   readonly sessions: number;
   /** Client–member cuts made. */
   readonly clientCuts: number;
+  /** Member pauses. */
+  readonly pauses: number;
   /** Hash of the cluster's events. */
   readonly traceHash: number;
   /** Hash of the recorded history (operations and events). */
@@ -166,6 +179,19 @@ export function sessionReplayCommand(options: SessionSimulationOptions): string 
 }
 
 const KEYS = ["a", "b", "c"] as const;
+
+/** Attempts of each final operation of the liveness phase before it gives up. */
+export const FINAL_TRIES_MAX = 5;
+
+/** A client's final command and read in the liveness phase. */
+interface FinalOps {
+  cmd: boolean;
+  read: boolean;
+  cmdTries: number;
+  readTries: number;
+  /** Failed tries, for the report. */
+  errors: string[];
+}
 const LEVELS: readonly Consistency[] = ["LINEARIZABLE", "LINEARIZABLE_LEASE", "SEQUENTIAL"];
 
 /**
@@ -240,7 +266,8 @@ export class SessionSimulation {
     const retainEntries = params.int(0, 8);
     const clientCount = options.clients ?? params.int(2, 4);
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? params.int(400, 1200);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? params.int(40, 150);
+    const [requestLo, requestHi] = this.#faults.requestTimeoutMs ?? [40, 150];
+    this.requestTimeoutMs = options.requestTimeoutMs ?? params.int(requestLo, requestHi);
     this.#nodeCount = options.nodes ?? drawnNodes;
     const ids = Array.from({ length: this.#nodeCount }, (_, i) => `n${i + 1}`);
     this.members = [...ids];
@@ -302,7 +329,7 @@ export class SessionSimulation {
       });
       const sc = new SimClient(this, address, client);
       this.clients.push(sc);
-      network.addClient(address, (from, msg) => sc.receive(from, msg));
+      network.addClient(address, (from, msg) => sc.receive(from, msg), (_, r) => sc.delivered(r));
     }
     cluster.log(
       `session seed ${options.seed} profile ${this.profile.name} nodes ${this.#nodeCount} clients ${clientCount} raft ${
@@ -462,7 +489,8 @@ export class SessionSimulation {
 
   /**
    * The liveness phase: pending operations complete, a final command and linearizable read
-   * succeed for every client, and every event reaches its open session.
+   * succeed for every client (each retried, up to {@linkcode FINAL_TRIES_MAX} tries, when it
+   * fails), and every event reaches its open session.
    *
    * @throws {HistoryViolation} If that does not happen within the bound.
    */
@@ -486,37 +514,65 @@ export class SessionSimulation {
     if (!this.runUntil(() => this.clients.every((c) => c.pending === 0), bound)) {
       fail("pending operations did not complete");
     }
-    const finals = new Map<SimClient, { cmd: boolean; read: boolean; tries: number }>();
-    const issue = (c: SimClient) => {
+    const finals = new Map<SimClient, FinalOps>();
+    // Each final operation that fails is retried, once the client has a session again, up to
+    // FINAL_TRIES_MAX times: after healing, a failure may still come from the faults (a session
+    // that expired during them, a leader elected just before); repeated ones are a liveness bug.
+    const retry = (c: SimClient, issue: (c: SimClient) => void) => {
+      const again = () => {
+        if (c.client.sessionId !== 0) issue(c);
+        else this.cluster.after(TICK_MS, "final-retry", again);
+      };
+      this.cluster.after(0, "final-retry", again);
+    };
+    const issueCommand = (c: SimClient) => {
       const f = finals.get(c)!;
-      f.tries++;
-      c.command(KV_SERVICE, "put", { key: "final", value: `${c.address}.final${f.tries}` }, (r) => {
+      f.cmdTries++;
+      const value = `${c.address}.final${f.cmdTries}`;
+      c.command(KV_SERVICE, "put", { key: "final", value }, (r) => {
         if (r.ok) f.cmd = true;
-        else if (f.tries < 5) {
-          // The session expired: retry once the client has a new one.
-          const retry = () => {
-            if (c.client.sessionId !== 0) issue(c);
-            else this.cluster.after(TICK_MS, "final-retry", retry);
-          };
-          this.cluster.after(0, "final-retry", retry);
+        else {
+          f.errors.push(`put: ${r.error.code}`);
+          if (f.cmdTries < FINAL_TRIES_MAX) retry(c, issueCommand);
         }
       });
+    };
+    const issueRead = (c: SimClient) => {
+      const f = finals.get(c)!;
+      f.readTries++;
       c.query(COUNTER_SERVICE, "get", {}, "LINEARIZABLE", (r) => {
         if (r.ok) f.read = true;
+        else {
+          f.errors.push(`read: ${r.error.code}`);
+          if (f.readTries < FINAL_TRIES_MAX) retry(c, issueRead);
+        }
       });
     };
-    for (const c of this.clients) finals.set(c, { cmd: false, read: false, tries: 0 });
+    for (const c of this.clients) {
+      finals.set(c, { cmd: false, read: false, cmdTries: 0, readTries: 0, errors: [] });
+    }
     const issueReady = () => {
       for (const c of this.clients) {
-        if (finals.get(c)!.tries === 0 && c.client.sessionId !== 0) issue(c);
+        if (finals.get(c)!.cmdTries === 0 && c.client.sessionId !== 0) {
+          issueCommand(c);
+          issueRead(c);
+        }
       }
-      return this.clients.every((c) => finals.get(c)!.tries > 0);
+      return this.clients.every((c) => finals.get(c)!.cmdTries > 0);
     };
     if (!this.runUntil(issueReady, bound)) fail("clients did not get a session");
     const finalDone = () =>
       [...finals.values()].every((f) => f.cmd && f.read) &&
       this.clients.every((c) => c.pending === 0);
-    if (!this.runUntil(finalDone, bound)) fail("final operations did not succeed");
+    if (!this.runUntil(finalDone, bound)) {
+      fail(
+        `final operations did not succeed (failures: ${
+          this.clients.map((c) => `${c.address} [${finals.get(c)!.errors.join(", ")}]`).join(
+            "; ",
+          )
+        })`,
+      );
+    }
     const eventsDone = () =>
       this.clients.every((c) => {
         const s = c.client.sessionId;
@@ -593,6 +649,7 @@ export class SessionSimulation {
       elections: cluster.checker.stats.leaders,
       sessions: this.clients.reduce((n, c) => n + c.sessions.length, 0),
       clientCuts: this.#clientCuts,
+      pauses: this.#nemesis.stats.pauses,
       ...history,
       traceHash: cluster.traceHash,
       historyHash: this.historyHash(),

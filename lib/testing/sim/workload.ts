@@ -131,7 +131,9 @@ export class ClientWorkload {
   #step(): void {
     const rng = this.#rng;
     const count = rng.int(1, 3);
-    const leaders = this.#cluster.leaders();
+    // A paused leader takes no proposals: the client's request would wait in its socket.
+    const now = this.#cluster.now();
+    const leaders = this.#cluster.leaders().filter((n) => n.pausedUntil <= now);
     if (leaders.length === 0) return;
     const leader = rng.pick(leaders);
     for (let i = 0; i < count && leader.status === "running"; i++) {
@@ -275,7 +277,8 @@ export class MembershipChurn {
   changeOnce(): void {
     const cluster = this.#cluster;
     const rng = this.#rng;
-    const leaders = cluster.leaders();
+    // A paused leader takes no requests (the operator's would wait in its socket).
+    const leaders = cluster.leaders().filter((n) => n.pausedUntil <= cluster.now());
     const op = rng.pick(["add", "add", "remove", "promote", "demote"] as const);
     const typeDraw = rng.next();
     const memberDraw = rng.next();
