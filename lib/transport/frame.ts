@@ -1,0 +1,366 @@
+/**
+ * Frames of the TCP transport: how every byte between two Synod endpoints is cut and typed.
+ *
+ * ```
+ * offset  size  field
+ * 0       4     length N of the body, u32 big-endian; 1 ≤ N ≤ maxFrameBytes (default 16 MiB)
+ * 4       N     body: one CBOR map (lib/codec/cbor.ts) whose key `t` is the frame type below
+ * ```
+ *
+ * | t | frame    | other keys                                                                   |
+ * | - | -------- | ---------------------------------------------------------------------------- |
+ * | 1 | HELLO    | `version` (u32), `clusterId`, `address` (sender's member id or client         |
+ * |   |          | address), `nonce` (32 random bytes), `secret` (true if a shared secret is set) |
+ * | 2 | AUTH     | `proof`: HMAC-SHA-256 proof of the shared secret (handshake.ts)              |
+ * | 3 | READY    | none: "I accept you"; nothing else is sent before it                         |
+ * | 4 | ERROR    | `code` (refusal code), `reason` (text naming both values); then the sender    |
+ * |   |          | closes the connection                                                        |
+ * | 5 | MESSAGE  | `message`: a `WireMessage` (transport.ts), fire and forget                   |
+ * | 6 | REQUEST  | `id` (u32, sender-local), `body` (plain data)                                |
+ * | 7 | RESPONSE | `id` (echoed), `ok`; `body` if ok, else `code` (an `ErrorCode`) and `reason` |
+ * | 8 | GOODBYE  | none: the sender writes nothing more on this connection (duplicate resolved) |
+ *
+ * Tags are stable: a number is never reused. A frame that breaks these rules — a length of 0 or
+ * above the maximum, a body that is not one well-formed CBOR value, a value that is not a map
+ * with a known `t`, a field of the wrong type — is a {@linkcode FrameError}; the transport closes
+ * that connection and nothing else.
+ *
+ * @module
+ */
+
+import { decode, encode } from "../codec/cbor.ts";
+import type { WireMessage } from "./transport.ts";
+
+/** Bytes of the length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** Default bound on a frame's body: 16 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Frame types (the `t` key of a body). Stable numbers. */
+export const FrameType = {
+  Hello: 1,
+  Auth: 2,
+  Ready: 3,
+  Error: 4,
+  Message: 5,
+  Request: 6,
+  Response: 7,
+  Goodbye: 8,
+} as const;
+
+/** A frame type number. */
+export type FrameType = typeof FrameType[keyof typeof FrameType];
+
+/** The first frame each way. */
+export interface HelloFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Hello;
+  /** Protocol version of the sender. */
+  readonly version: number;
+  /** The cluster the sender belongs to. */
+  readonly clusterId: string;
+  /** The sender's address: a member id or a client address. */
+  readonly address: string;
+  /** 32 random bytes, the challenge for the other side's proof. */
+  readonly nonce: Uint8Array;
+  /** Whether the sender has a shared secret configured. */
+  readonly secret: boolean;
+}
+
+/** Proof of the shared secret. */
+export interface AuthFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Auth;
+  /** HMAC-SHA-256 over the handshake transcript (handshake.ts). */
+  readonly proof: Uint8Array;
+}
+
+/** The sender accepted the other side. */
+export interface ReadyFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Ready;
+}
+
+/** A refusal; the sender closes the connection after it. */
+export interface ErrorFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Error;
+  /** Why, as a stable code (`RefusalCode` in handshake.ts, or `BAD_FRAME`). */
+  readonly code: string;
+  /** Why, in words, naming the values involved. */
+  readonly reason: string;
+}
+
+/** A fire-and-forget message. */
+export interface MessageFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Message;
+  /** The message. */
+  readonly message: WireMessage;
+}
+
+/** A request that expects a {@linkcode ResponseFrame} with the same id. */
+export interface RequestFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Request;
+  /** Sender-local request id. */
+  readonly id: number;
+  /** Plain data. */
+  readonly body: unknown;
+}
+
+/** The answer to a request. */
+export type ResponseFrame =
+  | {
+    readonly t: typeof FrameType.Response;
+    readonly id: number;
+    readonly ok: true;
+    readonly body: unknown;
+  }
+  | {
+    readonly t: typeof FrameType.Response;
+    readonly id: number;
+    readonly ok: false;
+    readonly code: string;
+    readonly reason: string;
+  };
+
+/** The sender writes nothing more on this connection. */
+export interface GoodbyeFrame {
+  /** Frame type. */
+  readonly t: typeof FrameType.Goodbye;
+}
+
+/** Every frame. */
+export type Frame =
+  | HelloFrame
+  | AuthFrame
+  | ReadyFrame
+  | ErrorFrame
+  | MessageFrame
+  | RequestFrame
+  | ResponseFrame
+  | GoodbyeFrame;
+
+/** A frame broke the format; the connection it came on is closed. */
+export class FrameError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong, naming the value.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+/**
+ * Encodes a frame: the length prefix and the CBOR body.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, FrameDecoder, FrameType } from "./frame.ts";
+ * const bytes = encodeFrame({ t: FrameType.Ready });
+ * console.assert(new FrameDecoder().push(bytes)[0]!.t === FrameType.Ready);
+ * ```
+ *
+ * @param frame The frame.
+ * @param maxFrameBytes Bound on the body.
+ * @returns The bytes to write.
+ * @throws {RangeError} If the body is larger than `maxFrameBytes`.
+ */
+export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
+  const body = encode(frame);
+  if (body.byteLength > maxFrameBytes) {
+    throw new RangeError(
+      `Cannot send frame of type ${frame.t} as its body (${body.byteLength} bytes) exceeds ` +
+        `'maxFrameBytes' (${maxFrameBytes})`,
+    );
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength);
+  new DataView(out.buffer).setUint32(0, body.byteLength, false);
+  out.set(body, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Cuts a byte stream into frames. Bytes arrive in chunks of any size; a frame split across
+ * chunks is kept until it is whole. A length is checked as soon as its 4 bytes are in, so a
+ * too-large frame is refused before its body is buffered.
+ */
+export class FrameDecoder {
+  readonly #maxFrameBytes: number;
+  #buffer = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+
+  /**
+   * Creates a decoder.
+   *
+   * @param maxFrameBytes Bound on a body's length.
+   */
+  constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Bytes received but not yet part of a whole frame. */
+  get bufferedBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Adds received bytes and returns the frames completed by them, in order.
+   *
+   * @param chunk Bytes as read from the connection (not kept: they are copied).
+   * @returns The whole frames.
+   * @throws {FrameError} At the first frame that breaks the format.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    this.#append(chunk);
+    const frames: Frame[] = [];
+    while (this.#end - this.#start >= FRAME_HEADER_BYTES) {
+      const view = new DataView(this.#buffer.buffer, this.#start, FRAME_HEADER_BYTES);
+      const length = view.getUint32(0, false);
+      if (length === 0 || length > this.#maxFrameBytes) {
+        throw new FrameError(
+          `Frame length ${length} is out of range: must be 1 to ${this.#maxFrameBytes} bytes`,
+        );
+      }
+      if (this.#end - this.#start < FRAME_HEADER_BYTES + length) break;
+      const bodyStart = this.#start + FRAME_HEADER_BYTES;
+      frames.push(decodeBody(this.#buffer.subarray(bodyStart, bodyStart + length)));
+      this.#start = bodyStart + length;
+    }
+    if (this.#start === this.#end) this.#compact();
+    return frames;
+  }
+
+  #append(chunk: Uint8Array): void {
+    if (this.#end + chunk.byteLength > this.#buffer.byteLength) {
+      const live = this.#end - this.#start;
+      if (live + chunk.byteLength <= this.#buffer.byteLength) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        const size = Math.max(live + chunk.byteLength, this.#buffer.byteLength * 2, 64 * 1024);
+        const next = new Uint8Array(size);
+        next.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = next;
+      }
+      this.#start = 0;
+      this.#end = live;
+    }
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.byteLength;
+  }
+
+  #compact(): void {
+    // After a large frame, give its memory back instead of keeping the high-water mark.
+    this.#start = this.#end = 0;
+    if (this.#buffer.byteLength > 1024 * 1024) this.#buffer = new Uint8Array(0);
+  }
+}
+
+/**
+ * Decodes and checks one body.
+ *
+ * @param body The CBOR bytes after the length prefix.
+ * @returns The frame.
+ * @throws {FrameError} If it is not well-formed CBOR or not a frame of a known type and shape.
+ */
+export function decodeBody(body: Uint8Array): Frame {
+  let value: unknown;
+  try {
+    value = decode(body);
+  } catch (error) {
+    // cbor-x throws plain Errors (and RangeErrors) on malformed input; every one means "bad frame".
+    if (!(error instanceof Error)) throw error;
+    throw new FrameError(`Frame body is not well-formed CBOR: ${error.message}`);
+  }
+  checkFrame(value);
+  return value;
+}
+
+const bad = (field: string, value: unknown, t: unknown): never => {
+  const shown = value instanceof Uint8Array ? `${value.byteLength} bytes` : typeof value;
+  throw new FrameError(`Frame of type ${String(t)} has a bad '${field}' (${shown})`);
+};
+
+const isU32 = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
+const isText = (v: unknown): v is string => typeof v === "string";
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) &&
+  !(v instanceof Map);
+
+function checkFrame(value: unknown): asserts value is Frame {
+  if (!isObject(value)) {
+    throw new FrameError(`Frame body must be a CBOR map: got ${describe(value)}`);
+  }
+  const t = value.t;
+  switch (t) {
+    case FrameType.Hello:
+      // `version` first: a newer peer's HELLO may differ in the rest, and must be told so.
+      if (!isU32(value.version)) bad("version", value.version, t);
+      if (!isText(value.clusterId)) bad("clusterId", value.clusterId, t);
+      if (!isText(value.address) || value.address.length === 0) bad("address", value.address, t);
+      if (!(value.nonce instanceof Uint8Array)) bad("nonce", value.nonce, t);
+      if (typeof value.secret !== "boolean") bad("secret", value.secret, t);
+      return;
+    case FrameType.Auth:
+      if (!(value.proof instanceof Uint8Array)) bad("proof", value.proof, t);
+      return;
+    case FrameType.Ready:
+    case FrameType.Goodbye:
+      return;
+    case FrameType.Error:
+      if (!isText(value.code)) bad("code", value.code, t);
+      if (!isText(value.reason)) bad("reason", value.reason, t);
+      return;
+    case FrameType.Message:
+      checkWireMessage(value.message, t);
+      return;
+    case FrameType.Request:
+      if (!isU32(value.id)) bad("id", value.id, t);
+      return;
+    case FrameType.Response:
+      if (!isU32(value.id)) bad("id", value.id, t);
+      if (typeof value.ok !== "boolean") bad("ok", value.ok, t);
+      if (value.ok === false) {
+        if (!isText(value.code)) bad("code", value.code, t);
+        if (!isText(value.reason)) bad("reason", value.reason, t);
+      }
+      return;
+    default:
+      throw new FrameError(`Frame type ${describe(t)} is unknown`);
+  }
+}
+
+/** The envelope only: the Raft core and the session server check what is inside. */
+function checkWireMessage(m: unknown, t: number): void {
+  if (!isObject(m)) return bad("message", m, t);
+  switch (m.kind) {
+    case "raft":
+      if (!isObject(m.message)) bad("message.message", m.message, t);
+      return;
+    case "request":
+      if (!isObject(m.request)) bad("message.request", m.request, t);
+      return;
+    case "forward":
+      if (!isText(m.client)) bad("message.client", m.client, t);
+      if (!isObject(m.request)) bad("message.request", m.request, t);
+      return;
+    case "server":
+      if (!isObject(m.message)) bad("message.message", m.message, t);
+      return;
+    default:
+      bad("message.kind", m.kind, t);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "number" || typeof value === "string") return JSON.stringify(value);
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import {
+  decodeBody,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  FrameType,
+} from "./frame.ts";
+import { encode } from "../codec/cbor.ts";
+
+const payload = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
+const frames: Frame[] = [
+  {
+    t: FrameType.Hello,
+    version: 1,
+    clusterId: "c",
+    address: "m1",
+    nonce: new Uint8Array(32),
+    secret: true,
+  },
+  { t: FrameType.Auth, proof: payload.slice(0, 32) },
+  { t: FrameType.Ready },
+  { t: FrameType.Message, message: { kind: "server", message: { type: "events", payload } } },
+  { t: FrameType.Request, id: 7, body: { subject: "x", data: payload } },
+  { t: FrameType.Response, id: 7, ok: true, body: payload },
+  { t: FrameType.Response, id: 8, ok: false, code: "TIMEOUT", reason: "slow" },
+  { t: FrameType.Error, code: "CLUSTER_MISMATCH", reason: "ours 'a', theirs 'b'" },
+  { t: FrameType.Goodbye },
+] as Frame[];
+
+Deno.test("frame layout: u32 big-endian body length, then the CBOR body", () => {
+  const bytes = encodeFrame({ t: FrameType.Ready });
+  const body = encode({ t: FrameType.Ready });
+  assert.equal(new DataView(bytes.buffer).getUint32(0, false), body.byteLength);
+  assert.deepEqual(bytes.subarray(4), body);
+});
+
+Deno.test("frames round-trip, whatever the chunks they arrive in", () => {
+  const stream = new Uint8Array(frames.reduce((n, f) => n + encodeFrame(f).byteLength, 0));
+  let offset = 0;
+  for (const f of frames) {
+    const b = encodeFrame(f);
+    stream.set(b, offset);
+    offset += b.byteLength;
+  }
+  for (const chunkBytes of [1, 3, 17, 4096, stream.byteLength]) {
+    const decoder = new FrameDecoder();
+    const got: Frame[] = [];
+    for (let i = 0; i < stream.byteLength; i += chunkBytes) {
+      got.push(...decoder.push(stream.subarray(i, i + chunkBytes)));
+    }
+    assert.deepEqual(got, frames, `chunks of ${chunkBytes}`);
+    assert.equal(decoder.bufferedBytes, 0);
+  }
+});
+
+Deno.test("a length of 0 or above the maximum is refused at the header, before the body", () => {
+  assert.throws(() => new FrameDecoder().push(new Uint8Array([0, 0, 0, 0])), /out of range/);
+  assert.throws(
+    () => new FrameDecoder(1024).push(new Uint8Array([0, 0, 4, 1])),
+    (e: unknown) =>
+      e instanceof FrameError && /1025 is out of range: must be 1 to 1024/.test(e.message),
+  );
+  assert.throws(() => encodeFrame({ t: FrameType.Request, id: 1, body: payload }, 100), RangeError);
+});
+
+Deno.test("a body that is not one CBOR value, not a map, or of an unknown type is a FrameError", () => {
+  const cases: [Uint8Array, RegExp][] = [
+    [new Uint8Array([0xff, 0xfe]), /not well-formed CBOR/],
+    [new Uint8Array([0xa1]), /not well-formed CBOR/],
+    [new Uint8Array([...encode({ t: 3 }), 0x01]), /not well-formed CBOR/],
+    [encode([1, 2]), /must be a CBOR map: got an array/],
+    [encode({ t: 99 }), /type 99 is unknown/],
+    [encode({ t: "x" }), /type "x" is unknown/],
+    [encode({ t: FrameType.Request, id: -1, body: 1 }), /bad 'id'/],
+    [encode({ t: FrameType.Message, message: { kind: "gossip" } }), /bad 'message.kind'/],
+    [encode({ t: FrameType.Message, message: { kind: "raft", message: 5 } }), /message.message/],
+    [encode({ t: FrameType.Hello, version: 1, clusterId: "c", address: "" }), /bad 'address'/],
+    [encode({ t: FrameType.Response, id: 1, ok: false, code: 5 }), /bad 'code'/],
+  ];
+  for (const [body, pattern] of cases) {
+    assert.throws(
+      () => decodeBody(body),
+      (e: unknown) => e instanceof FrameError && pattern.test(e.message),
+      String(pattern),
+    );
+  }
+});
