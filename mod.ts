@@ -104,3 +104,13 @@ export {
   type RaftDriverOptions,
   type SyncMode,
 } from "./lib/node/raft_driver.ts";
+export {
+  type Direction,
+  type IoCounters,
+  type RequestHandler,
+  type TcpTlsOptions,
+  TcpTransport,
+  type TcpTransportEvent,
+  type TcpTransportOptions,
+  type TcpTransportStats,
+} from "./lib/transport/tcp.ts";

@@ -32,6 +32,8 @@
 
 import { type ErrorCode, SynodError, synodErrorFromCode } from "../errors.ts";
 import { Connection, type IoCounters } from "./_connection.ts";
+
+export type { IoCounters };
 import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
