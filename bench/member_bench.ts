@@ -81,6 +81,10 @@ const members = ids.map((id, i) =>
 );
 for (const m of members) m.start();
 const client = await RaftClient.connect({ members: ids, transport: network.endpoint("bench") });
+const t0 = performance.now();
+client.onStateChange((state) =>
+  console.error(`client session ${state} at ${Math.round(performance.now() - t0)} ms`)
+);
 try {
   await measure(client, 16, 500); // warm-up
   const results = [];

@@ -103,6 +103,14 @@ export interface CommandOperation {
   readonly operation: string;
   /** The command's arguments (plain data). */
   readonly args: unknown;
+  /**
+   * Highest command sequence the client completed in order when it sent this (as a
+   * keep-alive's `commandSequence`): cached results up to it are dropped when this entry is
+   * applied. Absent in older entries (nothing is dropped).
+   */
+  readonly ackSequence?: number;
+  /** Highest event index the client received in order (as a keep-alive's `eventIndex`). */
+  readonly ackEventIndex?: number;
 }
 
 /**
@@ -193,6 +201,8 @@ function validateOperation(value: unknown): asserts value is Operation {
       if (typeof v.service !== "string" || typeof v.operation !== "string") {
         throw new TypeError(`Cannot read Command: 'service' and 'operation' must be strings`);
       }
+      if (v.ackSequence !== undefined) requireNumber(v, "ackSequence", 0);
+      if (v.ackEventIndex !== undefined) requireNumber(v, "ackEventIndex", 0);
       return;
     case OperationTag.Initialize:
       return;

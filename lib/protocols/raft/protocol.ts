@@ -76,6 +76,15 @@ export interface CommandRequest {
   readonly operation: string;
   /** Arguments (plain data). */
   readonly args: unknown;
+  /**
+   * Highest command sequence whose response the client completed in order, as a keep-alive
+   * says it: the members may drop the cached results up to it. Carried by every command so that
+   * a client with many commands in flight frees them without waiting for its next keep-alive
+   * (which comes every third of the session timeout). Optional; absent means 0.
+   */
+  readonly ackSequence?: number;
+  /** Highest event index the client received in order (as in a keep-alive). Optional. */
+  readonly ackEventIndex?: number;
 }
 
 /** A read. */
@@ -224,6 +233,13 @@ export function requestProblem(request: unknown): string | null {
           sequence: count,
           service: (v) => typeof v === "string" && v.length > 0,
           operation: (v) => typeof v === "string" && v.length > 0,
+        }
+        : {}),
+      ...(r.type === "command"
+        ? {
+          ackSequence: (v) =>
+            v === undefined || (count(v) && (v as number) < (r.sequence as number)),
+          ackEventIndex: (v) => v === undefined || count(v),
         }
         : {}),
       ...(r.type === "query"

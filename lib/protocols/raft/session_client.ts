@@ -669,6 +669,9 @@ export class SessionClient {
       service,
       operation,
       args,
+      // What a keep-alive would acknowledge, so results are freed at the rate they complete.
+      ackSequence: Math.min(this.#completedSequence, sequence - 1),
+      ackEventIndex: this.#eventIndex,
     });
   }
 

@@ -419,14 +419,19 @@ export class SessionStateMachine {
     s.lastSeenMs = logTime;
     // Raise the applied sequence: the last command may have been lost or skipped (§1.3 step 5).
     s.commandSequence = Math.max(s.commandSequence, op.commandSequence);
-    for (const seq of s.results.keys()) {
-      if (seq <= op.commandSequence) s.results.delete(seq);
-    }
-    if (op.eventIndex > s.completeIndex) {
-      s.completeIndex = op.eventIndex;
-      s.pending = s.pending.filter((b) => b.eventIndex > op.eventIndex);
-    }
+    this.#acknowledge(s, op.commandSequence, op.eventIndex);
     return { ok: true, index, eventIndex: s.eventIndex, value: null };
+  }
+
+  /** Drops the results and event batches a client says it completed (keep-alive or command). */
+  #acknowledge(s: SessionState, commandSequence: number, eventIndex: number): void {
+    for (const seq of s.results.keys()) {
+      if (seq <= commandSequence) s.results.delete(seq);
+    }
+    if (eventIndex > s.completeIndex) {
+      s.completeIndex = eventIndex;
+      s.pending = s.pending.filter((b) => b.eventIndex > eventIndex);
+    }
   }
 
   #unregister(op: UnregisterOperation): OperationResult {
@@ -465,6 +470,9 @@ export class SessionStateMachine {
     }
     s.lastSeenMs = logTime;
     s.commandSequence = op.sequence; // a gap is applied anyway: see the module documentation
+    // Acknowledgements ride on commands too, so a client with many commands in flight stays
+    // under the cached-results bound between keep-alives. They are below this sequence.
+    this.#acknowledge(s, Math.min(op.ackSequence ?? 0, op.sequence - 1), op.ackEventIndex ?? 0);
     const eventIndex = s.eventIndex; // captured before execution (copycat-spec §2.3)
     let result: OperationResult;
     const svc = this.#serviceFor(op.service);

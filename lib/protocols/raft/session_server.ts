@@ -507,6 +507,8 @@ export class SessionServer {
       service: request.service,
       operation: request.operation,
       args: request.args,
+      ...(request.ackSequence === undefined ? {} : { ackSequence: request.ackSequence }),
+      ...(request.ackEventIndex === undefined ? {} : { ackEventIndex: request.ackEventIndex }),
     });
     const sessionId = request.sessionId;
     if (proposed && request.sequence > (this.#proposedSequence.get(sessionId) ?? 0)) {

@@ -14,6 +14,11 @@ import type { Entry, NodeId } from "../../raft/types.ts";
 import type { ClientRequest, EventBatch, ServerMessage } from "../../protocols/raft/protocol.ts";
 import { type ApplyResult, SessionStateMachine } from "../../protocols/raft/session_manager.ts";
 import type { ServiceFactory } from "../../protocols/raft/service.ts";
+import {
+  type CommandOperation,
+  decodeOperation,
+  OperationTag,
+} from "../../protocols/raft/operations.ts";
 import type { Clock } from "../../node/clock.ts";
 import { Member } from "../../node/member.ts";
 import type { RaftDriver } from "../../node/raft_driver.ts";
@@ -77,10 +82,16 @@ export class PublishedEvents {
 /** A state machine that reports what each applied entry published. */
 class RecordingStateMachine extends SessionStateMachine {
   onApplied: (result: ApplyResult) => void = () => {};
+  /** A command's own session was expired by a bound at its entry (cached results, events). */
+  onBoundExpiry: (sessionId: number, index: number) => void = () => {};
 
   override apply(entry: Entry): ApplyResult {
     const result = super.apply(entry);
     this.onApplied(result);
+    if (result.tag === OperationTag.Command && result.response?.ok) {
+      const op = decodeOperation(entry.data) as CommandOperation;
+      if (this.session(op.sessionId) === undefined) this.onBoundExpiry(op.sessionId, entry.index);
+    }
     return result;
   }
 }
@@ -279,6 +290,10 @@ export interface SessionHostOptions {
   readonly published: PublishedEvents;
   /** This member's wall-clock offset from virtual time, in ms. */
   readonly clockSkewMs: number;
+  /** The state machine's bound on a session's cached results. Default: its own default. */
+  readonly maxCachedResults?: number;
+  /** Called when a command's session was expired by a bound of the state machine. */
+  readonly onBoundExpiry?: (sessionId: number, index: number) => void;
 }
 
 /**
@@ -320,8 +335,12 @@ export class SessionHost implements SimApp {
    * @returns The member's driver.
    */
   start(edges: SimMemberEdges): RaftDriver<RaftLike> {
-    const sm = new RecordingStateMachine({ createService: this.#o.createService });
+    const sm = new RecordingStateMachine({
+      createService: this.#o.createService,
+      maxCachedResults: this.#o.maxCachedResults,
+    });
     sm.onApplied = (r) => this.#o.published.record(r.events);
+    if (this.#o.onBoundExpiry !== undefined) sm.onBoundExpiry = this.#o.onBoundExpiry;
     const skew = this.#o.clockSkewMs;
     const clock: Clock = { ...edges.clock, wallMs: () => edges.clock.wallMs() + skew };
     const network = this.#o.network;

@@ -273,6 +273,10 @@ export class SessionSimulation {
     this.members = [...ids];
     this.#bootstrap = membershipOf(ids.map((id) => ({ id, type: "active" as const })));
     const skewRng = root.fork("skew");
+    // Small enough that a client acknowledging only in keep-alives would pass it between two of
+    // them; with acknowledgements on every command a session holds at most its commands in
+    // flight (≤ 3) and the last result, so an expiry by this bound is a bug.
+    const maxCachedResults = root.fork("bounds").int(4, 6);
     const factory = testServiceFactory(this.executions);
     let network: ClientNetwork | null = null;
     const cluster: SimCluster = new SimCluster({
@@ -293,6 +297,11 @@ export class SessionSimulation {
           createService: factory,
           published: this.published,
           clockSkewMs: skewRng.int(-this.#faults.clockSkewMs, this.#faults.clockSkewMs),
+          maxCachedResults,
+          onBoundExpiry: (sessionId, index) =>
+            this.liveViolations.push(
+              `session ${sessionId} was expired by its cached-results bound (${maxCachedResults}) at index ${index} on ${id}, though its client has at most 3 commands in flight`,
+            ),
         });
         this.#hostMap.set(id, host);
         if (!this.members.includes(id)) this.members.push(id);
