@@ -26,6 +26,14 @@ export {
   LOCK_FILE,
   type RecoveryReport,
 } from "./disk_storage.ts";
+export {
+  DENO_FILE_SYSTEM,
+  DenoFileSystem,
+  type FileInfo,
+  type FileSystem,
+  type OpenOptions,
+  type StorageFile,
+} from "./file_system.ts";
 export { HARD_STATE_FILE } from "./hard_state.ts";
 export { openStorage, type OpenStorageOptions, type StorageLevel } from "./open_storage.ts";
 // The types the storage API speaks in, re-exported so this module's API is self-contained.
