@@ -1,16 +1,15 @@
 /**
- * Small synchronous file helpers shared by the storage files: positional I/O that loops over
- * short reads and writes, directory fsync, and little-endian u64 fields.
+ * Small helpers shared by the storage files, over the {@linkcode FileSystem} interface: exact
+ * reads, whole-file atomic replacement, and little-endian u64 fields.
  *
  * Everything is synchronous on purpose: an async `FsFile.write` costs ~50 µs per call under
- * Deno, `seekSync` + `writeSync` ~2 µs (reference/deno-toolchain.md §8). Deno's own file API is
- * used rather than `node:fs` (which has `pread`): it is as fast here, and loading the Node
- * compatibility layer adds ~40 ms to every process start.
+ * Deno, `seekSync` + `writeSync` ~2 µs (reference/deno-toolchain.md §8).
  *
  * @module
  */
 
 import { StorageCorruptionError } from "../errors.ts";
+import type { FileSystem, StorageFile } from "./file_system.ts";
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -41,56 +40,6 @@ export function getU64(view: DataView, offset: number): number {
 }
 
 /**
- * Writes all of `bytes[start, end)` at `position`, looping over short writes.
- *
- * @param file An open file.
- * @param bytes The data.
- * @param position File offset of the first byte, or `null` for the file's current position
- * (saves a `seek` system call on sequential appends).
- * @param start First position of `bytes` to write (default 0).
- * @param end Position after the last byte to write (default `bytes.length`).
- */
-export function writeAt(
-  file: Deno.FsFile,
-  bytes: Uint8Array,
-  position: number | null,
-  start = 0,
-  end: number = bytes.length,
-): void {
-  if (position !== null) file.seekSync(position, Deno.SeekMode.Start);
-  let done = start;
-  while (done < end) done += file.writeSync(bytes.subarray(done, end));
-}
-
-/**
- * Reads up to `length` bytes at `position` into `bytes[start…]`, looping over short reads.
- *
- * @param file An open file.
- * @param bytes Destination.
- * @param position File offset to read from.
- * @param start First position of `bytes` to fill (default 0).
- * @param length Bytes wanted (default: the rest of `bytes`).
- * @returns Bytes read; fewer than `length` only at end of file.
- */
-export function readAt(
-  file: Deno.FsFile,
-  bytes: Uint8Array,
-  position: number,
-  start = 0,
-  length: number = bytes.length - start,
-): number {
-  if (length === 0) return 0;
-  file.seekSync(position, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < length) {
-    const n = file.readSync(bytes.subarray(start + done, start + length));
-    if (n === null || n === 0) break;
-    done += n;
-  }
-  return done;
-}
-
-/**
  * Reads exactly `length` bytes at `position` into a new buffer.
  *
  * @param file An open file.
@@ -101,59 +50,19 @@ export function readAt(
  * @throws {StorageCorruptionError} If the file ends first (it was shortened behind our back).
  */
 export function readExactly(
-  file: Deno.FsFile,
+  file: StorageFile,
   path: string,
   position: number,
   length: number,
 ): Uint8Array {
   const bytes = new Uint8Array(length);
-  const n = readAt(file, bytes, position);
+  const n = file.read(bytes, position);
   if (n !== length) {
     throw new StorageCorruptionError(
       `File '${path}' is shorter than expected: wanted ${length} bytes at offset ${position}, got ${n}`,
     );
   }
   return bytes;
-}
-
-/**
- * Fsyncs a directory, making the creation, deletion and renaming of its entries durable
- * (etcd #6368: a rename is not durable until its directory is synced).
- *
- * @param directory The directory.
- */
-export function syncDirectory(directory: string): void {
-  const dir = Deno.openSync(directory, { read: true });
-  try {
-    dir.syncSync();
-  } finally {
-    dir.close();
-  }
-}
-
-/**
- * Deletes a file; a file that is already gone is fine.
- *
- * @param path The file.
- */
-export function removeFile(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-/**
- * Names of the entries of a directory.
- *
- * @param directory The directory.
- * @returns The names, in no particular order.
- */
-export function listDirectory(directory: string): string[] {
-  const names: string[] = [];
-  for (const entry of Deno.readDirSync(directory)) names.push(entry.name);
-  return names;
 }
 
 /**
@@ -172,27 +81,69 @@ export function joinPath(directory: string, name: string): string {
  * `path`, and the directory is fsynced. A crash leaves either the old file or the new one
  * (plus perhaps a stray `*.tmp`, which open removes).
  *
- * @param directory The directory holding the file.
- * @param name The file's name.
+ * @param fs The file system.
+ * @param path The file (its directory must exist).
  * @param parts The content, written in order.
  */
-export function writeFileAtomic(
-  directory: string,
-  name: string,
-  parts: readonly Uint8Array[],
-): void {
-  const tmp = joinPath(directory, `${name}.tmp`);
-  const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+export function writeFileAtomic(fs: FileSystem, path: string, parts: readonly Uint8Array[]): void {
+  const tmp = `${path}.tmp`;
+  const file = fs.open(tmp, { write: true, create: true, truncate: true });
   try {
     let position = 0;
     for (const part of parts) {
-      writeAt(file, part, position);
+      file.write(part, position);
       position += part.length;
     }
-    file.syncDataSync();
+    file.syncData();
   } finally {
     file.close();
   }
-  Deno.renameSync(tmp, joinPath(directory, name));
-  syncDirectory(directory);
+  fs.rename(tmp, path);
+  fs.syncDirectory(parentOf(path));
+}
+
+/**
+ * The directory part of a path.
+ *
+ * @param path A path with at least one `/`, or a bare name (then `.`).
+ * @returns What comes before the last `/`.
+ */
+export function parentOf(path: string): string {
+  while (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  const at = path.lastIndexOf("/");
+  return at < 0 ? "." : at === 0 ? "/" : path.slice(0, at);
+}
+
+/**
+ * Creates a directory and its missing parents, each made durable (its parent synced, top
+ * down): syncing only the last parent would leave the levels above it to chance after a crash.
+ *
+ * @param fs The file system.
+ * @param path The directory.
+ */
+export function makeDirectoryDurably(fs: FileSystem, path: string): void {
+  const missing: string[] = [];
+  for (let p = path; fs.stat(p) === null && p !== parentOf(p); p = parentOf(p)) missing.push(p);
+  if (missing.length === 0) return;
+  fs.mkdir(path);
+  for (const p of missing.reverse()) fs.syncDirectory(parentOf(p));
+}
+
+/**
+ * Reads a whole file, or returns `null` if there is none.
+ *
+ * @param fs The file system.
+ * @param path The file.
+ * @returns Its bytes, or `null`.
+ */
+export function readWholeFile(fs: FileSystem, path: string): Uint8Array | null {
+  if (fs.stat(path) === null) return null;
+  const file = fs.open(path);
+  try {
+    const bytes = new Uint8Array(file.size());
+    const n = file.read(bytes, 0);
+    return bytes.subarray(0, n);
+  } finally {
+    file.close();
+  }
 }

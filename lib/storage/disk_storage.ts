@@ -17,7 +17,8 @@ import { StorageCorruptionError, SynodError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import type { RaftStorage } from "../raft/storage.ts";
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../raft/types.ts";
-import { joinPath, listDirectory, removeFile, syncDirectory } from "./_io.ts";
+import { joinPath, makeDirectoryDurably, readWholeFile } from "./_io.ts";
+import { DENO_FILE_SYSTEM, type FileSystem, type StorageFile } from "./file_system.ts";
 import { loadHardState, storeHardState } from "./hard_state.ts";
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "./segment_format.ts";
 import { type LogLimits, type LogRecovery, SegmentedLog } from "./segmented_log.ts";
@@ -45,6 +46,11 @@ export interface DiskStorageOptions {
    * twice as fast per sync on ext4, for one full-size write per segment. Default `true`.
    */
   readonly preallocate?: boolean;
+  /**
+   * The file system every file goes through. Default: the real one (`DenoFileSystem`, over
+   * Deno's synchronous file API); the simulator passes its own.
+   */
+  readonly fs?: FileSystem;
 }
 
 /** What {@linkcode DiskStorage.open} found and repaired. Empty lists for a clean shutdown. */
@@ -110,7 +116,8 @@ export class DiskStorage implements RaftStorage, Disposable {
   readonly directory: string;
   /** What open found and repaired. */
   readonly recovery: RecoveryReport;
-  readonly #lock: Deno.FsFile;
+  readonly #fs: FileSystem;
+  readonly #lock: StorageFile;
   readonly #log: SegmentedLog;
   readonly #snapshots: SnapshotStore;
   #hardState: HardState;
@@ -123,13 +130,15 @@ export class DiskStorage implements RaftStorage, Disposable {
   #syncsInFlight = 0;
 
   private constructor(
+    fs: FileSystem,
     directory: string,
-    lock: Deno.FsFile,
+    lock: StorageFile,
     log: SegmentedLog,
     snapshots: SnapshotStore,
     hardState: HardState,
     recovery: RecoveryReport,
   ) {
+    this.#fs = fs;
     this.directory = directory;
     this.#lock = lock;
     this.#log = log;
@@ -153,38 +162,29 @@ export class DiskStorage implements RaftStorage, Disposable {
    */
   static open(directory: string, options: DiskStorageOptions = {}): DiskStorage {
     const limits = resolveLimits(options);
-    try {
-      Deno.statSync(directory);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      Deno.mkdirSync(directory, { recursive: true });
-      syncDirectory(joinPath(directory, "..")); // make the new directory's name durable
-    }
-    const lock = Deno.openSync(joinPath(directory, LOCK_FILE), {
-      read: true,
-      write: true,
-      create: true,
-    });
+    const fs = options.fs ?? DENO_FILE_SYSTEM;
+    makeDirectoryDurably(fs, directory);
+    const lock = fs.open(joinPath(directory, LOCK_FILE), { write: true, create: true });
     if (!tryLockBriefly(lock)) {
       lock.close();
       throw new SynodError(
         "STORAGE_LOCKED",
-        `Cannot open storage in '${directory}': it is locked by ${lockOwner(directory)}`,
+        `Cannot open storage in '${directory}': it is locked by ${lockOwner(fs, directory)}`,
       );
     }
     let snapshots: SnapshotStore | null = null;
     try {
-      lock.truncateSync(0);
-      lock.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+      lock.truncate(0);
+      lock.write(new TextEncoder().encode(`${Deno.pid}\n`), 0);
       const removedTempFiles: string[] = [];
-      for (const name of listDirectory(directory)) {
+      for (const name of fs.readDir(directory)) {
         if (!name.endsWith(".tmp")) continue;
-        removeFile(joinPath(directory, name));
+        fs.remove(joinPath(directory, name));
         removedTempFiles.push(joinPath(directory, name));
       }
-      const stored = loadHardState(directory);
+      const stored = loadHardState(fs, directory);
       const hardState = stored.state;
-      snapshots = SnapshotStore.open(directory);
+      snapshots = SnapshotStore.open(directory, fs);
       const snap = snapshots.metadata();
       const logRecovery: LogRecovery = {
         tornBytes: 0,
@@ -192,7 +192,7 @@ export class DiskStorage implements RaftStorage, Disposable {
         lostIndex: 0,
         removedSegments: [],
       };
-      const log = SegmentedLog.open(directory, limits, snap, logRecovery);
+      const log = SegmentedLog.open(fs, directory, limits, snap, logRecovery);
       // The log is synced before the hard state is written (see sync()), so a durable commit
       // index promises durable entries up to it.
       const lastIndex = log.lastIndex();
@@ -211,9 +211,9 @@ export class DiskStorage implements RaftStorage, Disposable {
       let catchUpIndex = stored.catchUpIndex > hardState.commit ? stored.catchUpIndex : 0;
       if (logRecovery.lostIndex > catchUpIndex) {
         catchUpIndex = logRecovery.lostIndex;
-        storeHardState(directory, hardState, catchUpIndex);
+        storeHardState({ fs, directory }, hardState, catchUpIndex);
       }
-      const storage = new DiskStorage(directory, lock, log, snapshots, hardState, {
+      const storage = new DiskStorage(fs, directory, lock, log, snapshots, hardState, {
         ...logRecovery,
         catchUpIndex,
         corruptSnapshots: snapshots.recovery.corrupt,
@@ -408,7 +408,11 @@ export class DiskStorage implements RaftStorage, Disposable {
 
   #storeHardState(): void {
     if (this.#hardState.commit >= this.#catchUpIndex) this.#catchUpIndex = 0;
-    storeHardState(this.directory, this.#hardState, this.#catchUpIndex);
+    storeHardState(
+      { fs: this.#fs, directory: this.directory },
+      this.#hardState,
+      this.#catchUpIndex,
+    );
     this.#hardStateDirty = false;
     this.#commitDirty = false;
   }
@@ -466,9 +470,10 @@ function withoutUndefined(options: DiskStorageOptions): Partial<LogLimits> {
   return out as Partial<LogLimits>;
 }
 
-function lockOwner(directory: string): string {
+function lockOwner(fs: FileSystem, directory: string): string {
   try {
-    const pid = Deno.readTextFileSync(joinPath(directory, LOCK_FILE)).trim();
+    const bytes = readWholeFile(fs, joinPath(directory, LOCK_FILE)) ?? new Uint8Array();
+    const pid = new TextDecoder().decode(bytes).trim();
     return pid === "" ? "another process" : `process ${pid} (or another open in this process)`;
   } catch (error) {
     // Only names the owner in a message: a lock file we cannot read names no one.
@@ -484,10 +489,10 @@ function lockOwner(directory: string): string {
  * holds a copy of every descriptor, our lock file's included, so a lock just released can look
  * taken for a moment. Retry for up to ~100 ms before calling the directory locked.
  */
-function tryLockBriefly(lock: Deno.FsFile): boolean {
+function tryLockBriefly(lock: StorageFile): boolean {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let attempt = 0; attempt < 20; attempt++) {
-    if (lock.tryLockSync(true)) return true;
+    if (lock.tryLock()) return true;
     Atomics.wait(pause, 0, 0, 5);
   }
   return false;

@@ -24,7 +24,8 @@ import { StorageCorruptionError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import { EMPTY_HARD_STATE, type HardState } from "../raft/types.ts";
 import { crc32c } from "./crc32c.ts";
-import { getU64, joinPath, setU64, writeFileAtomic } from "./_io.ts";
+import { getU64, joinPath, readWholeFile, setU64, writeFileAtomic } from "./_io.ts";
+import type { FileSystem } from "./file_system.ts";
 
 /** Name of the hard state file in a group's directory. */
 export const HARD_STATE_FILE = "hard_state";
@@ -136,33 +137,42 @@ export function decodeHardState(bytes: Uint8Array, path: string): StoredHardStat
 /**
  * Loads the hard state of the group stored in `directory`.
  *
+ * @param fs The file system.
  * @param directory The group's data directory.
  * @returns The hard state and catch-up index; {@linkcode EMPTY_HARD_STATE} and 0 if the file
  * does not exist yet.
  * @throws {StorageCorruptionError} If the file exists but is corrupt. It is only ever replaced
  * by an atomic rename after a data sync, so a bad file means the disk failed, not a crash.
  */
-export function loadHardState(directory: string): StoredHardState {
+export function loadHardState(fs: FileSystem, directory: string): StoredHardState {
   const path = joinPath(directory, HARD_STATE_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { state: EMPTY_HARD_STATE, catchUpIndex: 0 };
-    throw error;
-  }
+  const bytes = readWholeFile(fs, path);
+  if (bytes === null) return { state: EMPTY_HARD_STATE, catchUpIndex: 0 };
   return decodeHardState(bytes, path);
+}
+
+/** Where {@linkcode storeHardState} writes. */
+export interface HardStateTarget {
+  /** The file system. */
+  readonly fs: FileSystem;
+  /** The group's data directory. */
+  readonly directory: string;
 }
 
 /**
  * Replaces the hard state file atomically and durably.
  *
- * @param directory The group's data directory.
+ * @param target The file system and the group's data directory.
  * @param state The hard state.
  * @param catchUpIndex 0, or the index the member must commit before it votes (default 0).
  */
-export function storeHardState(directory: string, state: HardState, catchUpIndex = 0): void {
-  writeFileAtomic(directory, HARD_STATE_FILE, [encodeHardState(state, catchUpIndex)]);
+export function storeHardState(
+  target: HardStateTarget,
+  state: HardState,
+  catchUpIndex = 0,
+): void {
+  const path = joinPath(target.directory, HARD_STATE_FILE);
+  writeFileAtomic(target.fs, path, [encodeHardState(state, catchUpIndex)]);
 }
 
 function hex(n: number): string {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { StorageCorruptionError } from "../errors.ts";
 import { EMPTY_HARD_STATE } from "../raft/types.ts";
 import { crc32c } from "./crc32c.ts";
+import { DENO_FILE_SYSTEM } from "./file_system.ts";
 import {
   decodeHardState,
   encodeHardState,
@@ -63,17 +64,20 @@ Deno.test("hard state: every flipped byte and every truncation is detected", () 
 Deno.test("hard state: store replaces the file atomically and load reads it back", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    assert.deepEqual(loadHardState(dir), { state: EMPTY_HARD_STATE, catchUpIndex: 0 });
-    storeHardState(dir, { term: 1, vote: "a", commit: 0 });
-    storeHardState(dir, { term: 2, vote: null, commit: 5 }, 8);
-    assert.deepEqual(loadHardState(dir), {
+    assert.deepEqual(loadHardState(DENO_FILE_SYSTEM, dir), {
+      state: EMPTY_HARD_STATE,
+      catchUpIndex: 0,
+    });
+    storeHardState({ fs: DENO_FILE_SYSTEM, directory: dir }, { term: 1, vote: "a", commit: 0 });
+    storeHardState({ fs: DENO_FILE_SYSTEM, directory: dir }, { term: 2, vote: null, commit: 5 }, 8);
+    assert.deepEqual(loadHardState(DENO_FILE_SYSTEM, dir), {
       state: { term: 2, vote: null, commit: 5 },
       catchUpIndex: 8,
     });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [HARD_STATE_FILE]);
     Deno.writeFileSync(`${dir}/${HARD_STATE_FILE}`, new Uint8Array(10));
     assert.throws(
-      () => loadHardState(dir),
+      () => loadHardState(DENO_FILE_SYSTEM, dir),
       (e) => e instanceof StorageCorruptionError && e.message.includes(dir),
     );
   } finally {

@@ -27,6 +27,14 @@
  */
 
 export { DiskStorage, type DiskStorageOptions, type RecoveryReport } from "./disk_storage.ts";
+export {
+  DENO_FILE_SYSTEM,
+  DenoFileSystem,
+  type FileInfo,
+  type FileSystem,
+  type OpenOptions,
+  type StorageFile,
+} from "./file_system.ts";
 export { openStorage, type OpenStorageOptions, type StorageLevel } from "./open_storage.ts";
 export { type AsyncSyncable, SyncBatcher } from "../node/sync_batcher.ts";
 // The storage interfaces and the in-memory twin live with the core; re-exported so a host that

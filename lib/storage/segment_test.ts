@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { StorageCorruptionError } from "../errors.ts";
 import type { Entry } from "../raft/types.ts";
+import { DENO_FILE_SYSTEM } from "./file_system.ts";
 import { Segment } from "./segment.ts";
 import {
   decodeSegmentHeader,
@@ -95,7 +96,7 @@ for (const preallocate of [false, true]) {
     const dir = Deno.makeTempDirSync();
     try {
       const header = { ...HEADER, bytesMax: SEGMENT_HEADER_BYTES + 10 * (FRAME_HEADER_BYTES + 8) };
-      const segment = Segment.create(dir, header, preallocate);
+      const segment = Segment.create(DENO_FILE_SYSTEM, dir, header, preallocate);
       const batch = Array.from({ length: 12 }, (_, k) => entry(101 + k, 3, `ent-${1000 + k}`)); // 8 bytes
       assert.equal(segment.room(batch, 0, 12), 10, "bytesMax admits exactly 10 frames");
       const scratch = new Scratch(16);
@@ -112,6 +113,7 @@ for (const preallocate of [false, true]) {
       segment.sync();
       segment.close();
       const found = Segment.recover(
+        DENO_FILE_SYSTEM,
         `${dir}/${segmentFileName(7)}`,
         7,
         true,
@@ -131,11 +133,17 @@ for (const preallocate of [false, true]) {
 Deno.test("Segment.recover: a frame larger than the read buffer still parses", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const segment = Segment.create(dir, HEADER, false);
+    const segment = Segment.create(DENO_FILE_SYSTEM, dir, HEADER, false);
     const big = { ...entry(101, 3), data: new Uint8Array(100_000).fill(7) };
     segment.append([big, entry(102, 3)], 0, 2, new Scratch(16));
     segment.close();
-    const found = Segment.recover(`${dir}/${segmentFileName(7)}`, 7, false, new Scratch(1024));
+    const found = Segment.recover(
+      DENO_FILE_SYSTEM,
+      `${dir}/${segmentFileName(7)}`,
+      7,
+      false,
+      new Scratch(1024),
+    );
     assert.ok(found.segment !== null);
     assert.equal(found.segment.lastIndex, 102);
     assert.deepEqual(found.segment.read(101, 1)[0]!.data, big.data);
@@ -148,12 +156,13 @@ Deno.test("Segment.recover: a frame larger than the read buffer still parses", (
 Deno.test("Segment.recover: a file named for another id is corruption", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const segment = Segment.create(dir, HEADER, false);
+    const segment = Segment.create(DENO_FILE_SYSTEM, dir, HEADER, false);
     segment.append([entry(101, 3)], 0, 1, new Scratch(16));
     segment.close();
     Deno.renameSync(`${dir}/${segmentFileName(7)}`, `${dir}/${segmentFileName(8)}`);
     assert.throws(
-      () => Segment.recover(`${dir}/${segmentFileName(8)}`, 8, true, new Scratch(64)),
+      () =>
+        Segment.recover(DENO_FILE_SYSTEM, `${dir}/${segmentFileName(8)}`, 8, true, new Scratch(64)),
       (e) => e instanceof StorageCorruptionError && /has id 7 at byte offset 16/.test(e.message),
     );
   } finally {
@@ -167,7 +176,7 @@ Deno.test("Segment.recover: a file named for another id is corruption", () => {
  */
 function preallocatedSegment(dir: string, sync = false): { path: string; offsets: number[] } {
   const header = { ...HEADER, bytesMax: 64 << 10 };
-  const segment = Segment.create(dir, header, true);
+  const segment = Segment.create(DENO_FILE_SYSTEM, dir, header, true);
   const batch = Array.from({ length: 10 }, (_, k) => ({
     ...entry(101 + k, 3),
     data: new Uint8Array(1000).fill(k + 1),
@@ -184,7 +193,7 @@ Deno.test("Segment (preallocated): the zeros after the last frame are the end of
   try {
     const { path } = preallocatedSegment(dir);
     assert.equal(Deno.statSync(path).size, 64 << 10, "zero-filled to bytesMax");
-    const found = Segment.recover(path, 7, true, new Scratch(64));
+    const found = Segment.recover(DENO_FILE_SYSTEM, path, 7, true, new Scratch(64));
     assert.ok(found.segment !== null);
     assert.equal(found.tornBytes, 0);
     assert.equal(found.segment.lastIndex, 110);
@@ -195,7 +204,7 @@ Deno.test("Segment (preallocated): the zeros after the last frame are the end of
     assert.equal(Deno.statSync(path).size, found.segment.size, "sealing cuts the zeros off");
     assert.ok(!found.segment.preallocated);
     found.segment.close();
-    const sealed = Segment.recover(path, 7, false, new Scratch(64));
+    const sealed = Segment.recover(DENO_FILE_SYSTEM, path, 7, false, new Scratch(64));
     assert.equal(sealed.segment?.lastIndex, 111);
     sealed.segment?.close();
   } finally {
@@ -214,7 +223,7 @@ Deno.test("Segment (preallocated): a frame with a sector of zeros is torn even b
     file.seekSync(sector, Deno.SeekMode.Start);
     file.writeSync(new Uint8Array(512));
     file.close();
-    const found = Segment.recover(path, 7, true, new Scratch(64));
+    const found = Segment.recover(DENO_FILE_SYSTEM, path, 7, true, new Scratch(64));
     assert.ok(found.segment !== null);
     assert.equal(found.segment.lastIndex, 105, "entry 106 and the later ones are cut");
     assert.equal(found.tornBytes, offsets[9]! + FRAME_HEADER_BYTES + 1000 - offsets[5]!);
@@ -229,7 +238,7 @@ Deno.test("Segment (preallocated): a frame with a sector of zeros is torn even b
     bytes[again.offsets[5]! + 40]! ^= 0x10;
     Deno.writeFileSync(again.path, bytes);
     assert.throws(
-      () => Segment.recover(again.path, 7, true, new Scratch(64)),
+      () => Segment.recover(DENO_FILE_SYSTEM, again.path, 7, true, new Scratch(64)),
       (e) =>
         e instanceof StorageCorruptionError &&
         new RegExp(`byte offset ${again.offsets[5]}.*a valid frame follows`).test(e.message),
@@ -244,7 +253,7 @@ Deno.test("Segment (preallocated): zeros after the frames of a segment that is n
   try {
     const { path, offsets } = preallocatedSegment(dir);
     assert.throws(
-      () => Segment.recover(path, 7, false, new Scratch(64)),
+      () => Segment.recover(DENO_FILE_SYSTEM, path, 7, false, new Scratch(64)),
       (e) =>
         e instanceof StorageCorruptionError &&
         new RegExp(`byte offset ${offsets[9]! + FRAME_HEADER_BYTES + 1000}`).test(e.message),

@@ -10,10 +10,11 @@
  * 2. Truncating a suffix is made durable (file size synced, deleted segments' directory synced)
  *    before new entries are written over it, so stale frames never reappear behind new ones.
  * 3. Compaction deletes whole segments, oldest first, then syncs the directory.
- * 4. The last segment's synced watermark (header slot) is raised only after a data sync returns,
- *    and lowered before the sync that makes a truncation durable, so on disk it never vouches
- *    for an entry that was not synced (`Segment.markSynced`, `Segment.truncateFrom`). A bad
- *    frame at or below it is corruption; above it, a torn tail that may have been acknowledged.
+ * 4. The last segment's synced watermark (header slot) is written at close and at recovery,
+ *    after the data it vouches for is synced, and lowered before the sync that makes a
+ *    truncation durable, so on disk it never vouches for an entry that was not synced
+ *    (`Segment.close`, `Segment.truncateFrom`). A bad frame at or below it is corruption; above
+ *    it, a torn tail that may have been acknowledged.
  *
  * @module
  */
@@ -21,7 +22,8 @@
 import { StorageCorruptionError, SynodError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import { type Entry, entrySize } from "../raft/types.ts";
-import { joinPath, listDirectory, syncDirectory } from "./_io.ts";
+import { joinPath } from "./_io.ts";
+import type { FileSystem } from "./file_system.ts";
 import { Segment } from "./segment.ts";
 import { parseSegmentFileName, Scratch, segmentFileName } from "./segment_format.ts";
 
@@ -77,6 +79,7 @@ const ENTRY_TYPES: ReadonlySet<number> = new Set([1, 2, 3]);
 
 /** The segmented log. Not safe for use by two processes: {@linkcode DiskStorage} holds a lock. */
 export class SegmentedLog {
+  readonly #fs: FileSystem;
   readonly #directory: string;
   readonly #limits: LogLimits;
   #segments: Segment[];
@@ -97,6 +100,7 @@ export class SegmentedLog {
   #cacheBytes = 0;
 
   private constructor(
+    fs: FileSystem,
     directory: string,
     limits: LogLimits,
     segments: Segment[],
@@ -104,6 +108,7 @@ export class SegmentedLog {
     emptyPrevTerm: number,
     nextId: number,
   ) {
+    this.#fs = fs;
     this.#directory = directory;
     this.#limits = limits;
     this.#segments = segments;
@@ -119,6 +124,7 @@ export class SegmentedLog {
    * not hold the snapshot's entry with the snapshot's term is the leftover of an interrupted
    * `installSnapshot` and is discarded (Raft Fig. 13 rule 7, finished after the crash).
    *
+   * @param fs The file system.
    * @param directory The group's data directory.
    * @param limits The limits for new segments.
    * @param snapshot The newest durable snapshot, or `null`.
@@ -128,12 +134,13 @@ export class SegmentedLog {
    * or a log that starts after the snapshot ends.
    */
   static open(
+    fs: FileSystem,
     directory: string,
     limits: LogLimits,
     snapshot: SnapshotPoint | null,
     recovery: LogRecovery,
   ): SegmentedLog {
-    const ids = listDirectory(directory)
+    const ids = fs.readDir(directory)
       .map(parseSegmentFileName)
       .filter((id): id is number => id !== null)
       .sort((a, b) => a - b);
@@ -143,7 +150,7 @@ export class SegmentedLog {
     try {
       for (let k = 0; k < ids.length; k++) {
         const path = joinPath(directory, segmentFileName(ids[k]!));
-        const found = Segment.recover(path, ids[k]!, k === ids.length - 1, scratch);
+        const found = Segment.recover(fs, path, ids[k]!, k === ids.length - 1, scratch);
         if (found.tornBytes > 0) {
           recovery.tornBytes = found.tornBytes;
           recovery.tornFile = path;
@@ -153,7 +160,7 @@ export class SegmentedLog {
           if (found.tornBytes > 0) {
             // Its first entry would have followed the previous segment (or the snapshot).
             const first = (segments.at(-1)?.lastIndex ?? snapshot?.index ?? 0) + 1;
-            recovery.lostIndex = Math.max(recovery.lostIndex, first);
+            recovery.lostIndex = Math.max(recovery.lostIndex, first, found.lostIndex);
           }
           continue;
         }
@@ -165,8 +172,9 @@ export class SegmentedLog {
       for (const s of segments) s.close();
       throw error;
     }
-    if (recovery.removedSegments.length > 0) syncDirectory(directory);
+    if (recovery.removedSegments.length > 0) fs.syncDirectory(directory);
     return new SegmentedLog(
+      fs,
       directory,
       limits,
       segments,
@@ -328,7 +336,7 @@ export class SegmentedLog {
     for (const segment of this.#segments.slice(0, k)) this.#remove(segment);
     this.#segments = this.#segments.slice(k);
     this.#cacheCompact(this.firstIndex());
-    syncDirectory(this.#directory);
+    this.#fs.syncDirectory(this.#directory);
     this.#directoryDirty = false;
   }
 
@@ -346,7 +354,7 @@ export class SegmentedLog {
     this.#cache = [];
     this.#cacheHead = 0;
     this.#cacheBytes = 0;
-    syncDirectory(this.#directory);
+    this.#fs.syncDirectory(this.#directory);
     this.#directoryDirty = false;
   }
 
@@ -356,7 +364,7 @@ export class SegmentedLog {
     for (const segment of this.#dirty) segment.sync();
     this.#dirty.clear();
     if (this.#directoryDirty) {
-      syncDirectory(this.#directory);
+      this.#fs.syncDirectory(this.#directory);
       this.#directoryDirty = false;
     }
   }
@@ -378,14 +386,18 @@ export class SegmentedLog {
       }
     }));
     if (this.#directoryDirty) {
-      syncDirectory(this.#directory);
+      this.#fs.syncDirectory(this.#directory);
       this.#directoryDirty = false;
     }
   }
 
-  /** Closes every segment file (without syncing). */
+  /**
+   * Closes every segment file, without syncing their data; the last segment's synced watermark
+   * is written and synced (see `Segment.close`).
+   */
   close(): void {
-    for (const segment of this.#segments) segment.close();
+    const last = this.#segments.at(-1);
+    for (const segment of this.#segments) segment.close(segment === last);
     this.#segments = [];
     this.#dirty.clear();
   }
@@ -424,7 +436,7 @@ export class SegmentedLog {
     // only while syncs are small (see PREALLOCATE_BYTES_PER_SYNC_MAX).
     const preallocate = this.#limits.preallocate &&
       (last?.bytesPerSync ?? 0) < PREALLOCATE_BYTES_PER_SYNC_MAX;
-    const segment = Segment.create(this.#directory, {
+    const segment = Segment.create(this.#fs, this.#directory, {
       id: this.#nextId++,
       firstIndex: first,
       prevTerm,
@@ -443,7 +455,7 @@ export class SegmentedLog {
     for (const s of later) this.#remove(s);
     this.#segments.length = k + 1;
     if (later.length > 0) {
-      syncDirectory(this.#directory); // rule 2
+      this.#fs.syncDirectory(this.#directory); // rule 2
       this.#directoryDirty = false;
     }
     segment.truncateFrom(index);

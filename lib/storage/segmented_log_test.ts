@@ -366,34 +366,57 @@ Deno.test("log: an emptied segment too small for a larger entry (new limits) is 
   });
 });
 
-Deno.test("B6: a bit flip in the last synced frame is corruption, not a torn tail", () => {
-  for (const preallocate of [false, true]) {
-    const origin = Deno.makeTempDirSync({ prefix: "synod-b6-" });
-    const options = { preallocate };
-    const storage = DiskStorage.open(origin, options);
-    storage.setHardState({ term: 1, vote: "a", commit: 0 });
-    storage.append(range(1, 10));
-    storage.sync();
-    // A commit-only change is not written until the next term change or close: the durable
-    // commit index stays 0, too stale to notice the loss of entry 10.
-    storage.setHardState({ term: 1, vote: "a", commit: 10 });
-    storage.sync();
-    const dir = crashImage(origin);
+/**
+ * B6: append 1–10, sync, commit 10, flip one bit in entry 10's payload, reopen. The durable
+ * commit index is stale (a commit-only change is written with the next term change or at
+ * close), so before the fix recovery took the flip for a torn write and cut entry 10 silently.
+ */
+function b6(reopen: "crash" | "close"): { dir: string; path: string; offset: number } {
+  const origin = Deno.makeTempDirSync({ prefix: "synod-b6-" });
+  const storage = DiskStorage.open(origin, { preallocate: false });
+  storage.setHardState({ term: 1, vote: "a", commit: 0 });
+  storage.append(range(1, 10));
+  storage.sync();
+  storage.setHardState({ term: 1, vote: "a", commit: 10 });
+  storage.sync();
+  let dir = origin;
+  if (reopen === "crash") {
+    dir = crashImage(origin);
     storage.close();
-    try {
-      const path = `${dir}/${segmentFileName(1)}`;
-      let offset = SEGMENT_HEADER_BYTES;
-      for (let i = 1; i < 10; i++) offset += FRAME_HEADER_BYTES + entry(i).data.length;
-      flip(path, offset + FRAME_HEADER_BYTES + 2); // in entry 10's payload
-      assert.throws(
-        () => DiskStorage.open(dir, options),
-        (e) => corruption(path, 1, offset)(e) && /entry 10 was synced/.test((e as Error).message),
-        `preallocate ${preallocate}`,
-      );
-    } finally {
-      Deno.removeSync(origin, { recursive: true });
-      Deno.removeSync(dir, { recursive: true });
-    }
+    Deno.removeSync(origin, { recursive: true });
+  } else {
+    storage.close();
+  }
+  const path = `${dir}/${segmentFileName(1)}`;
+  let offset = SEGMENT_HEADER_BYTES;
+  for (let i = 1; i < 10; i++) offset += FRAME_HEADER_BYTES + entry(i).data.length;
+  flip(path, offset + FRAME_HEADER_BYTES + 2); // in entry 10's payload
+  return { dir, path, offset };
+}
+
+Deno.test("B6: after a crash, a bit flip in the last synced frame is never cut silently: the member is damaged until it catches up to 10", () => {
+  const { dir } = b6("crash");
+  try {
+    // Nothing on disk says entry 10 was synced (its watermark would have cost a second page
+    // per data sync), so the flip cannot be told from a torn write: cut, and reported.
+    using storage = DiskStorage.open(dir, { preallocate: false });
+    assert.equal(storage.lastIndex(), 9);
+    assert.equal(storage.recovery.catchUpIndex, 10);
+    assert.equal(storage.catchUpIndex(), 10);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("B6: after a clean close, a bit flip in the last synced frame is corruption", () => {
+  const { dir, path, offset } = b6("close");
+  try {
+    assert.throws(
+      () => DiskStorage.open(dir, { preallocate: false }),
+      (e) => corruption(path, 1, offset)(e) && /entry 10 was synced/.test((e as Error).message),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
 
@@ -431,9 +454,12 @@ Deno.test("recovery: entries that were never cut leave the member undamaged", ()
 
 Deno.test("watermark: truncating a conflicting suffix lowers it, so a torn write of the new entries is not corruption", () => {
   const origin = Deno.makeTempDirSync({ prefix: "synod-log-" });
+  DiskStorage.open(origin, OPTIONS).close();
+  {
+    using first = DiskStorage.open(origin, OPTIONS);
+    first.append(range(1, 12));
+  } // closed: the watermark of segment 3 says 12
   const storage = DiskStorage.open(origin, OPTIONS);
-  storage.append(range(1, 12));
-  storage.sync(); // the watermark of segment 3 says 12
   storage.append([entry(11, 2)]); // conflict: 11 and 12 are cut, 11 (term 2) written, not synced
   const dir = crashImage(origin);
   storage.close();

@@ -30,16 +30,8 @@ import {
   type SnapshotMetadata,
 } from "../raft/types.ts";
 import { crc32c, crc32cUpdate } from "./crc32c.ts";
-import {
-  getU64,
-  joinPath,
-  listDirectory,
-  readAt,
-  readExactly,
-  removeFile,
-  setU64,
-  writeFileAtomic,
-} from "./_io.ts";
+import { getU64, joinPath, readExactly, setU64, writeFileAtomic } from "./_io.ts";
+import { DENO_FILE_SYSTEM, type FileSystem, type StorageFile } from "./file_system.ts";
 
 /** Bytes before the membership in a snapshot file. */
 export const SNAPSHOT_HEADER_BYTES = 48;
@@ -101,7 +93,7 @@ export interface SnapshotStoreRecovery {
 interface OpenSnapshot {
   readonly metadata: SnapshotMetadata;
   readonly path: string;
-  readonly file: Deno.FsFile;
+  readonly file: StorageFile;
   readonly dataStart: number;
   readonly dataBytes: number;
 }
@@ -122,16 +114,19 @@ interface OpenSnapshot {
  * ```
  */
 export class SnapshotStore {
+  readonly #fs: FileSystem;
   readonly #directory: string;
   #current: OpenSnapshot | null;
   /** What open found; empty lists for a clean directory. */
   readonly recovery: SnapshotStoreRecovery;
 
   private constructor(
+    fs: FileSystem,
     directory: string,
     current: OpenSnapshot | null,
     recovery: SnapshotStoreRecovery,
   ) {
+    this.#fs = fs;
     this.#directory = directory;
     this.#current = current;
     this.recovery = recovery;
@@ -143,11 +138,12 @@ export class SnapshotStore {
    * valid files (left by a crash between rename and delete) are removed.
    *
    * @param directory The group's data directory (must exist).
+   * @param fs The file system (default: the real one).
    * @returns The store.
    */
-  static open(directory: string): SnapshotStore {
+  static open(directory: string, fs: FileSystem = DENO_FILE_SYSTEM): SnapshotStore {
     const indexes: number[] = [];
-    for (const entry of listDirectory(directory)) {
+    for (const entry of fs.readDir(directory)) {
       const match = NAME_PATTERN.exec(entry);
       if (match !== null) indexes.push(Number(match[1]));
     }
@@ -157,19 +153,19 @@ export class SnapshotStore {
     for (const index of indexes) {
       const path = joinPath(directory, snapshotFileName(index));
       if (current !== null) {
-        removeFile(path);
+        fs.remove(path);
         recovery.removed.push(path);
         continue;
       }
       try {
-        current = openSnapshot(path, index);
+        current = openSnapshot(fs, path, index);
       } catch (error) {
         if (!(error instanceof StorageCorruptionError)) throw error;
-        Deno.renameSync(path, `${path}.corrupt`);
+        fs.rename(path, `${path}.corrupt`);
         recovery.corrupt.push(error.message);
       }
     }
-    return new SnapshotStore(directory, current, recovery);
+    return new SnapshotStore(fs, directory, current, recovery);
   }
 
   /** Metadata of the newest snapshot, or `null`. */
@@ -212,13 +208,13 @@ export class SnapshotStore {
     const { index } = snapshot.metadata;
     const name = snapshotFileName(index);
     const header = encodeSnapshotHeader(snapshot);
-    writeFileAtomic(this.#directory, name, [header, snapshot.data]);
     const path = joinPath(this.#directory, name);
+    writeFileAtomic(this.#fs, path, [header, snapshot.data]);
     const previous = this.#current;
     this.#current = {
       metadata: snapshot.metadata,
       path,
-      file: Deno.openSync(path, { read: true }),
+      file: this.#fs.open(path),
       dataStart: header.length,
       dataBytes: snapshot.data.length,
     };
@@ -226,7 +222,7 @@ export class SnapshotStore {
       previous.file.close();
       // Only now that the new file is durable may the old one go. The deletion itself need not
       // be durable: a resurrected older snapshot loses to the newer one on open.
-      if (previous.path !== path) removeFile(previous.path);
+      if (previous.path !== path) this.#fs.remove(previous.path);
     }
   }
 
@@ -238,10 +234,10 @@ export class SnapshotStore {
 }
 
 /** Opens and fully verifies one snapshot file; throws StorageCorruptionError if it is bad. */
-function openSnapshot(path: string, index: number): OpenSnapshot {
-  const file = Deno.openSync(path, { read: true });
+function openSnapshot(fs: FileSystem, path: string, index: number): OpenSnapshot {
+  const file = fs.open(path);
   try {
-    const size = file.statSync().size;
+    const size = file.size();
     const fail = (why: string): never => {
       throw new StorageCorruptionError(`Snapshot file '${path}' is corrupt: ${why}`);
     };
@@ -293,11 +289,11 @@ function openSnapshot(path: string, index: number): OpenSnapshot {
   }
 }
 
-function checksumData(file: Deno.FsFile, start: number, length: number): number {
+function checksumData(file: StorageFile, start: number, length: number): number {
   const buffer = new Uint8Array(Math.min(VERIFY_CHUNK_BYTES, Math.max(length, 1)));
   let crc = 0;
   for (let done = 0; done < length;) {
-    const n = readAt(file, buffer, start + done, 0, Math.min(buffer.length, length - done));
+    const n = file.read(buffer, start + done, 0, Math.min(buffer.length, length - done));
     if (n === 0) break;
     crc = crc32cUpdate(crc, buffer, 0, n);
     done += n;

@@ -34,6 +34,13 @@ export {
   type SimClusterOptions,
 } from "./cluster.ts";
 export { type DiskStats, SimDisk } from "./disk.ts";
+export {
+  type BitFlip,
+  SimFileSystem,
+  type SimFsOptions,
+  type SimFsStats,
+  type TornWrite,
+} from "./sim_fs.ts";
 export { EventQueue, VirtualClock } from "./event_queue.ts";
 export {
   type NetworkFaults,
