@@ -60,6 +60,12 @@ export interface MemberOptions {
   readonly driver?: Omit<RaftDriverOptions, "clock">;
   /** Session server options. */
   readonly sessions?: Omit<SessionServerOptions, "raft" | "stateMachine" | "now">;
+  /**
+   * Called once if the member stops on a failure (storage damage or an I/O error, a broken
+   * invariant): it takes no more messages; restart it from disk, or replace its disk. Default:
+   * the error is written to the console. `member.failure` holds it too.
+   */
+  readonly onFailure?: (id: NodeId, error: Error) => void;
 }
 
 /**
@@ -148,6 +154,10 @@ export class Member {
       takeSnapshot: () => this.stateMachine.snapshot(),
       tick: () => this.#server.tick(),
       idle: () => this.#flush(),
+      failed: (error) => {
+        this.#transport.close();
+        (options.onFailure ?? reportFailure)(id, error);
+      },
     }, { ...options.driver, tickMs, clock });
     this.#server = new SessionServer({
       ...options.sessions,
@@ -181,6 +191,11 @@ export class Member {
   /** The group's latest configuration as this member knows it. */
   get membership(): Membership {
     return this.driver.node.membership;
+  }
+
+  /** The failure that stopped the member, or `null` while it runs or after a plain `stop()`. */
+  get failure(): Error | null {
+    return this.driver.failure;
   }
 
   /** The index of the last entry applied to the services. */
@@ -231,6 +246,10 @@ export class Member {
       this.#transport.send(f.to, { kind: "forward", client: f.client, request: f.request });
     }
   }
+}
+
+function reportFailure(id: NodeId, error: Error): void {
+  console.error(`Synod member '${id}' stopped on a failure:`, error);
 }
 
 /** Restores the state machine from the storage's snapshot; returns the index it covers. */

@@ -96,6 +96,11 @@ export interface RaftDriverHooks {
   /** The Ready loop has nothing more to do for now (e.g. to flush an outbox). */
   idle?(): void;
   /**
+   * The driver stopped on a failure (storage damage or I/O error, a broken invariant): the
+   * member is down and should be restarted from disk, or its disk replaced.
+   */
+  failed?(error: Error): void;
+  /**
    * Serializes the state machine as it is now (everything applied so far), when the core asks
    * for a snapshot. Without this hook no snapshot is taken and the log is never compacted.
    */
@@ -276,8 +281,13 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    */
   tick(): void {
     if (this.#stopped) return;
-    this.node.tick(this.#clock.monotonicMs());
-    this.#hooks.tick?.();
+    try {
+      this.node.tick(this.#clock.monotonicMs());
+      this.#hooks.tick?.();
+    } catch (error) {
+      this.#fail(error); // a timer has no caller to report to: the member stops
+      return;
+    }
     this.#schedule();
   }
 
@@ -328,8 +338,13 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       this.node.step(message);
     } catch (error) {
       // A malformed or misrouted message is dropped; it cannot harm the member.
-      if (!(error instanceof TypeError)) throw error;
-      this.rejectedMessages++;
+      if (error instanceof TypeError) {
+        this.rejectedMessages++;
+        return;
+      }
+      // Anything else (storage found damage, an invariant broke) stops the member, as a
+      // failure in its Ready loop does; the transport that delivered the message is not to blame.
+      this.#fail(error);
       return;
     }
     if (this.#syncing) this.#busy = true;
@@ -474,8 +489,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   }
 
   #fail(e: unknown): void {
-    this.#failure = e instanceof Error ? e : new Error(String(e));
+    const failure = e instanceof Error ? e : new Error(String(e));
+    this.#failure = failure;
     this.stop();
+    this.#hooks.failed?.(failure);
   }
 
   /** Proposals made in one turn are written ahead together. */

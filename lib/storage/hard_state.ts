@@ -31,6 +31,7 @@ import type { FileSystem } from "./file_system.ts";
 export const HARD_STATE_FILE = "hard_state";
 
 const MAGIC = "SYNODHST";
+const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
 const VERSION = 2;
 /** Bytes before the vote, by format version. */
 const FIXED_BYTES: Readonly<Record<number, number>> = { 1: 32, 2: 40 };
@@ -100,7 +101,8 @@ export function decodeHardState(bytes: Uint8Array, path: string): StoredHardStat
   };
   if (bytes.length < 36) fail(`it has ${bytes.length} bytes, fewer than 36`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (decoder.decode(bytes.subarray(0, 8)) !== MAGIC) fail("bad magic at offset 0");
+  // Compared as bytes: a damaged magic need not be valid UTF-8 (a fatal decoder would throw).
+  if (MAGIC_BYTES.some((b, i) => bytes[i] !== b)) fail("bad magic at offset 0");
   const version = view.getUint32(8, true);
   const fixed = FIXED_BYTES[version] ?? fail(`unknown format version ${version} at offset 8`);
   const voteField = view.getUint32(12, true);

@@ -13,6 +13,7 @@ import { mixHash } from "./_hash.ts";
 import { SafetyChecker } from "./checker.ts";
 import { EventQueue, VirtualClock } from "./event_queue.ts";
 import { type NetworkFaults, SimNetwork } from "./network.ts";
+import { SimFsDisk } from "./fs_disk.ts";
 import {
   type CrashPoint,
   type RaftFactory,
@@ -51,6 +52,13 @@ export interface SimClusterOptions {
   readonly clockDrift?: number;
   /** Builds the application each member hosts (none by default). */
   readonly createApp?: (id: NodeId) => SimApp;
+  /** Each member's storage model (see `SimNodeOptions.storage`). Default `"memory"`. */
+  readonly storage?: "memory" | "files";
+  /**
+   * The one member whose disk has faults (torn writes on crash, flipped bits, misdirected
+   * writes): a minority, so the group stays available. Needs `storage: "files"`.
+   */
+  readonly faultyDisk?: NodeId;
 }
 
 /** An event in the cluster's queue: a member's tick, a message arriving, or a scheduled call. */
@@ -95,11 +103,14 @@ export class SimCluster implements SimNodeHost {
   crashes = 0;
   /** Member restarts so far. */
   restarts = 0;
+  /** Disks whose damage was detected (their members stay down). */
+  diskFailures = 0;
   readonly #options: SimClusterOptions;
   readonly #crashRng: Prng;
   readonly #phaseRng: Prng;
   readonly #rateRng: Prng;
   readonly #syncRng: Prng;
+  readonly #diskRng: Prng;
   readonly #backlogRng: Prng;
   /**
    * What arrived for each paused member, unread: per sender (a socket), in arrival order.
@@ -133,6 +144,7 @@ export class SimCluster implements SimNodeHost {
     this.#phaseRng = options.rng.fork("tick-phase");
     this.#rateRng = options.rng.fork("clock-rate");
     this.#syncRng = options.rng.fork("disk-sync");
+    this.#diskRng = options.rng.fork("disk-faults");
     this.#backlogRng = options.rng.fork("pause-backlog");
     this.network = new SimNetwork(
       options.rng.fork("network"),
@@ -216,6 +228,46 @@ export class SimCluster implements SimNodeHost {
     this.applyListener(node, entry);
   }
 
+  /** Whether a crash tears the last write: half the crashes of the member with a faulty disk. */
+  tearOnCrash(node: SimNode): boolean {
+    return node.id === this.#options.faultyDisk && this.#diskRng.chance(0.5);
+  }
+
+  /** Whether damage on this member's disk is expected (it is the faulty one). */
+  diskMayFail(node: SimNode): boolean {
+    return node.id === this.#options.faultyDisk;
+  }
+
+  /**
+   * Counts a disk whose damage was detected: its member stays down.
+   *
+   * @param node The member.
+   * @param error What the storage reported.
+   */
+  onDiskFailure(node: SimNode, error: Error): void {
+    this.diskFailures++;
+    this.#log(`${node.id} disk failed (${error.message}); it stays down`);
+    this.mixTrace(EVENT_CODE.call, 104, this.ordinal(node.id));
+  }
+
+  /**
+   * Injects a storage fault on the faulty member's disk: a bit flipped in a stored file, or the
+   * next write misdirected.
+   *
+   * @param rng The nemesis's storage-fault stream.
+   */
+  injectDiskFault(rng: Prng): void {
+    const id = this.#options.faultyDisk;
+    const node = id === undefined ? undefined : this.nodes.get(id);
+    const disk = node?.disk;
+    const flip = rng.chance(0.5);
+    if (!(disk instanceof SimFsDisk) || node!.status === "failed") return;
+    if (flip) disk.flipBit();
+    else disk.misdirectNextWrite();
+    this.#log(`${id} disk: ${flip ? "a bit flipped" : "the next write misdirected"}`);
+    this.mixTrace(EVENT_CODE.call, flip ? 105 : 106, this.ordinal(id!));
+  }
+
   /**
    * Forwards released reads to {@linkcode SimCluster.readListener}.
    *
@@ -285,6 +337,7 @@ export class SimCluster implements SimNodeHost {
       createRaft: o.createRaft,
       app: o.createApp?.(id),
       tickMs: o.tickMs,
+      storage: o.storage,
     }, this);
     this.nodes.set(id, node);
     this.#ordinals.set(id, this.#ordinals.size + 1);

@@ -23,6 +23,25 @@ export interface DiskStats {
   asyncSyncs: number;
 }
 
+/** What the simulator needs of a member's storage, whichever model it is. */
+export interface SimStorage extends RaftStorage {
+  /** What the storage did so far. */
+  readonly stats: DiskStats;
+  /** Where `syncAsync()` schedules completions, or `null` if the storage syncs in place only. */
+  scheduleSync: ((complete: () => void) => void) | null;
+  /** Index of the last entry known to be durable. */
+  durableLastIndex(): number;
+  /** The newest snapshot, whole, or `null`. */
+  snapshot(): Snapshot | null;
+  /**
+   * Loses what was not synced (the member crashed).
+   *
+   * @param tear Whether the last unsynced write may be torn (models that can tear).
+   * @returns Whether some write was lost.
+   */
+  crash(tear?: boolean): boolean;
+}
+
 /**
  * One member's storage, as a {@linkcode RaftStorage}: the core reads and the host writes the
  * volatile image; `sync()` copies it to the durable image; `crash()` reverts to the durable
@@ -38,7 +57,7 @@ export interface DiskStats {
  * assert.ok(disk.lastIndex() === 0);
  * ```
  */
-export class SimDisk implements RaftStorage {
+export class SimDisk implements SimStorage {
   /** What this disk did so far. */
   readonly stats: DiskStats = { syncs: 0, lostWrites: 0, snapshotsSaved: 0, asyncSyncs: 0 };
   /**

@@ -38,6 +38,7 @@ export class Nemesis {
   readonly #cluster: SimCluster;
   readonly #profile: FaultProfile;
   readonly #rng: Prng;
+  readonly #diskRng: Prng;
   #active = false;
 
   /**
@@ -51,6 +52,7 @@ export class Nemesis {
     this.#cluster = cluster;
     this.#profile = profile;
     this.#rng = rng;
+    this.#diskRng = rng.fork("disk");
   }
 
   /** Starts drawing faults; members that crash at a crash point are restarted too. */
@@ -99,6 +101,10 @@ export class Nemesis {
     if (crash) this.#crashOne();
     if (pause) this.#pauseOne();
     if (churn) this.churn();
+    // Storage faults draw from their own stream, so profiles without them replay as before.
+    if (p.diskFaultRate > 0 && this.#diskRng.chance(p.diskFaultRate)) {
+      this.#cluster.injectDiskFault(this.#diskRng);
+    }
   }
 
   #partition(kind: PartitionKind): void {

@@ -37,7 +37,9 @@ import {
 } from "../../node/raft_driver.ts";
 import type { Prng } from "../prng.ts";
 import type { SafetyChecker } from "./checker.ts";
-import { SimDisk } from "./disk.ts";
+import { SimDisk, type SimStorage } from "./disk.ts";
+import { SimFsDisk } from "./fs_disk.ts";
+import { isSynodError } from "../../errors.ts";
 import { entryDigest, SimStateMachine } from "./state_machine.ts";
 
 /** The part of a Raft core the simulator drives (so tests can drive a fake). */
@@ -48,7 +50,7 @@ export interface SimMemberEdges {
   /** The core's configuration (id, randomness, bootstrap and `applied` filled in). */
   readonly config: RaftConfig;
   /** The member's disk. */
-  readonly storage: SimDisk;
+  readonly storage: SimStorage;
   /** The member's clock (virtual; `every` registers nothing, the cluster ticks the member). */
   readonly clock: Clock;
   /** Driver options: `tickMs`, `retainEntries`, the observer and in-place syncs. */
@@ -95,6 +97,12 @@ export interface SimNodeHost {
   scheduleSync?(node: SimNode, complete: () => void): void;
   /** Called after each entry is applied (and accepted by the checker). */
   onApply(node: SimNode, entry: Entry): void;
+  /** Whether a crash of this member may tear its last write (its disk has faults). */
+  tearOnCrash?(node: SimNode): boolean;
+  /** Whether this member's disk has injected faults, so detected damage is expected. */
+  diskMayFail?(node: SimNode): boolean;
+  /** The member's disk failed (damage detected); it stays down. */
+  onDiskFailure?(node: SimNode, error: Error): void;
   /** Called with the reads a Raft-only member's core released. */
   onReadStates?(node: SimNode, states: readonly ReadState[]): void;
   /** Consulted once per Ready: where to crash in it, or `null` to get through. */
@@ -130,10 +138,16 @@ export interface SimNodeOptions {
   readonly app?: SimApp;
   /** Milliseconds per tick, for the driver (the cluster schedules the ticks). Default 10. */
   readonly tickMs?: number;
+  /**
+   * The storage model: `"memory"` (a {@linkcode SimDisk}: volatile and durable images, syncs in
+   * place or in virtual time) or `"files"` (the production `DiskStorage` over a simulated file
+   * system, recovery included; syncs in place). Default `"memory"`.
+   */
+  readonly storage?: "memory" | "files";
 }
 
 /** What a member is doing. */
-export type SimNodeStatus = "running" | "down" | "retired";
+export type SimNodeStatus = "running" | "down" | "retired" | "failed";
 
 /** The driver's sync modes; each lifetime of a member draws one. */
 const SYNC_MODES: readonly SyncMode[] = ["inPlace", "async", "adaptive"];
@@ -155,7 +169,7 @@ export class SimNode {
   /** The member's id. */
   readonly id: NodeId;
   /** Its disk, kept across crashes. */
-  readonly disk: SimDisk = new SimDisk();
+  readonly disk: SimStorage;
   readonly #options: SimNodeOptions;
   readonly #host: SimNodeHost;
   #status: SimNodeStatus = "down";
@@ -190,7 +204,10 @@ export class SimNode {
     this.#options = options;
     this.#host = host;
     this.#sm = new SimStateMachine(options.initialMembership);
-    if (host.scheduleSync !== undefined) {
+    this.disk = options.storage === "files"
+      ? new SimFsDisk(options.rng.fork("disk"))
+      : new SimDisk();
+    if (host.scheduleSync !== undefined && this.disk instanceof SimDisk) {
       this.disk.scheduleSync = (complete) =>
         host.scheduleSync!(this, () => {
           if (this.#status !== "running") return;
@@ -251,6 +268,7 @@ export class SimNode {
    */
   start(): void {
     if (this.#status !== "down") throw new Error(`SimNode ${this.id} is ${this.#status}`);
+    if (!this.#openDisk()) return;
     this.#incarnation++;
     this.#sm = new SimStateMachine(this.#options.initialMembership);
     const stored = this.disk.snapshot();
@@ -293,7 +311,33 @@ export class SimNode {
     this.#stopDriver();
     this.#status = "down";
     this.pausedUntil = 0;
-    this.disk.crash();
+    this.disk.crash(this.#host.tearOnCrash?.(this) ?? false);
+  }
+
+  /**
+   * Opens a file-backed disk (its recovery runs). Damage the storage detects and refuses to
+   * repair leaves the member failed for good, as an operator would replace it: that is the
+   * storage doing its job, so only a disk with injected faults may fail this way.
+   */
+  #openDisk(): boolean {
+    if (!(this.disk instanceof SimFsDisk)) return true;
+    try {
+      this.disk.open();
+      return true;
+    } catch (error) {
+      if (!isSynodError(error, "STORAGE_CORRUPTION") || !this.#host.diskMayFail?.(this)) {
+        throw error;
+      }
+      this.#fail(error);
+      return false;
+    }
+  }
+
+  /** The member's disk failed: it stays down for the rest of the run. */
+  #fail(error: Error): void {
+    this.#host.trace?.(`${this.id} disk failed: ${error.message}`);
+    this.#status = "failed";
+    this.#host.onDiskFailure?.(this, error);
   }
 
   /** Stops the member for good (it was removed from the group). */
@@ -395,6 +439,14 @@ export class SimNode {
       this.#host.trace?.(`${this.id} crash at ${failure.point}`);
       this.crash();
       this.#host.onCrash(this);
+      return;
+    }
+    if (isSynodError(failure, "STORAGE_CORRUPTION") && this.#host.diskMayFail?.(this)) {
+      // A read found damage on a disk with injected faults: the member stops, as it would.
+      this.#stopDriver();
+      this.pausedUntil = 0;
+      this.disk.crash(false);
+      this.#fail(failure);
       return;
     }
     if (failure !== null) throw failure; // a bug: the run fails with it

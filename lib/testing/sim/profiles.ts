@@ -36,6 +36,13 @@ export interface FaultProfile {
   readonly pauseLeader: number;
   /** Probability of a membership change (add, remove, promote, demote) at a step. */
   readonly churnRate: number;
+  /**
+   * Probability, at a step, of a storage fault on the one member whose disk is faulty: a bit
+   * flipped in a stored file or the next write misdirected; that member's crashes may also tear
+   * its last write. Members then run the production `DiskStorage` over a simulated file system.
+   * 0: no storage faults.
+   */
+  readonly diskFaultRate: number;
 }
 
 const MILD_NETWORK: NetworkFaults = {
@@ -69,6 +76,7 @@ const NONE: FaultProfile = {
   pauseMs: [20, 300],
   pauseLeader: 0.5,
   churnRate: 0,
+  diskFaultRate: 0,
 };
 
 /**
@@ -99,6 +107,7 @@ export type ProfileName =
   | "partition-isolate"
   | "churn"
   | "pause"
+  | "disk"
   | "chaos";
 
 /** The named fault profiles. */
@@ -150,6 +159,20 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     pauseMs: PAUSE_MS,
     pauseLeader: 0.75,
   },
+  /**
+   * Storage faults on one member's disk (a minority): torn writes when it crashes, bits flipped
+   * in its files and misdirected writes, under the production `DiskStorage`; with crashes and
+   * pauses on a mildly faulty network. Damage the storage detects stops that member for good.
+   */
+  disk: {
+    ...NONE,
+    name: "disk",
+    network: MILD_NETWORK,
+    crashRate: 0.25,
+    pauseRate: 0.05,
+    pauseMs: PAUSE_MS,
+    diskFaultRate: 0.08,
+  },
   /** Everything at once. */
   chaos: {
     ...NONE,
@@ -164,6 +187,35 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     churnRate: 0.25,
   },
 };
+
+/** The storage a run gives its members (see `SimClusterOptions.storage` and `faultyDisk`). */
+export interface StorageChoice {
+  /** `"memory"` (the simulated disk) or `"files"` (`DiskStorage` over a simulated file system). */
+  readonly storage: "memory" | "files";
+  /** The member whose disk has faults, if the profile injects them. */
+  readonly faultyDisk?: string;
+}
+
+/**
+ * Draws a run's storage from its own stream: the production `DiskStorage` in a quarter of the
+ * runs and in every run of a profile with storage faults, which then hit one member of three or
+ * more (a minority).
+ *
+ * @param rng The run's storage stream.
+ * @param profile The run's profile.
+ * @param ids The founding members.
+ * @returns The choice.
+ */
+export function drawStorage(
+  rng: Prng,
+  profile: FaultProfile,
+  ids: readonly string[],
+): StorageChoice {
+  const files = rng.chance(0.25);
+  const faulty = rng.pick(ids);
+  if (profile.diskFaultRate === 0) return { storage: files ? "files" : "memory" };
+  return { storage: "files", faultyDisk: ids.length >= 3 ? faulty : undefined };
+}
 
 /** Every built-in profile name, in a fixed order. */
 export const PROFILE_NAMES: readonly ProfileName[] = Object.keys(PROFILES) as ProfileName[];

@@ -19,7 +19,13 @@ import { InvariantViolation } from "./checker.ts";
 import { SimCluster } from "./cluster.ts";
 import { Nemesis } from "./nemesis.ts";
 import type { RaftFactory, SimNode, SimRaftOptions } from "./node.ts";
-import { type FaultProfile, type ProfileName, replayArgs, resolveProfile } from "./profiles.ts";
+import {
+  drawStorage,
+  type FaultProfile,
+  type ProfileName,
+  replayArgs,
+  resolveProfile,
+} from "./profiles.ts";
 import { ClientWorkload, MembershipChurn, type Proposal } from "./workload.ts";
 import { ReadWorkload } from "./reads.ts";
 
@@ -281,6 +287,7 @@ class Simulation {
       retainEntries,
       createRaft: options.createRaft,
       trace: options.trace,
+      ...drawStorage(root.fork("storage"), profile, ids),
     });
     this.cluster = cluster;
     this.#nemesis = new Nemesis(cluster, profile, root.fork("nemesis"));
@@ -366,6 +373,8 @@ class Simulation {
     }
     return this.#churn.voterIds().every((id) => {
       const v = this.cluster.nodes.get(id);
+      // A member whose disk failed (damage detected) is out for good, as if being replaced.
+      if (v?.status === "failed") return true;
       return v !== undefined && v.status === "running" && v.stateMachine.applied >= m.index;
     });
   }
