@@ -96,6 +96,8 @@ interface OpenSnapshot {
   readonly file: StorageFile;
   readonly dataStart: number;
   readonly dataBytes: number;
+  /** The data's CRC32C, as stored at offset 40. */
+  readonly dataCrc: number;
 }
 
 /**
@@ -180,12 +182,15 @@ export class SnapshotStore {
 
   /**
    * Reads up to `maxBytes` of the newest snapshot's data from `offset`, with one positional
-   * read (the file is never loaded whole).
+   * read (the file is never loaded whole). The chunk that ends the data is returned only after
+   * the whole data's checksum verifies again: a follower installs a snapshot once it has the
+   * last chunk, so damage done to the file since it was opened is never shipped whole.
    *
    * @param index The snapshot the caller expects.
    * @param offset Offset in the data.
    * @param maxBytes Most bytes to return.
    * @returns The bytes; empty at or past the end.
+   * @throws {StorageCorruptionError} If the data no longer matches its checksum.
    */
   chunk(index: number, offset: number, maxBytes: number): Uint8Array {
     const snap = this.#current;
@@ -196,7 +201,18 @@ export class SnapshotStore {
     assert(Number.isSafeInteger(offset) && offset >= 0, `snapshotChunk: offset ${offset}`);
     const length = Math.max(0, Math.min(maxBytes, snap.dataBytes - offset));
     if (length === 0) return new Uint8Array(0);
-    return readExactly(snap.file, snap.path, snap.dataStart + offset, length);
+    const bytes = readExactly(snap.file, snap.path, snap.dataStart + offset, length);
+    if (offset + length === snap.dataBytes) {
+      const crc = checksumData(snap.file, snap.dataStart, snap.dataBytes);
+      if (crc !== snap.dataCrc) {
+        throw new StorageCorruptionError(
+          `Snapshot file '${snap.path}' is corrupt: data checksum mismatch (stored ${
+            hex(snap.dataCrc)
+          }, computed ${hex(crc)}) when its last chunk was read`,
+        );
+      }
+    }
+    return bytes;
   }
 
   /**
@@ -217,6 +233,7 @@ export class SnapshotStore {
       file: this.#fs.open(path),
       dataStart: header.length,
       dataBytes: snapshot.data.length,
+      dataCrc: crc32c(snapshot.data),
     };
     if (previous !== null) {
       previous.file.close();
@@ -282,7 +299,14 @@ function openSnapshot(fs: FileSystem, path: string, index: number): OpenSnapshot
           `computed ${hex(dataCrc)} over ${dataBytes} bytes from offset ${dataStart})`,
       );
     }
-    return { metadata: { index, term, membership: membership! }, path, file, dataStart, dataBytes };
+    return {
+      metadata: { index, term, membership: membership! },
+      path,
+      file,
+      dataStart,
+      dataBytes,
+      dataCrc,
+    };
   } catch (error) {
     file.close();
     throw error;

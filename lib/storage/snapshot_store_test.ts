@@ -79,6 +79,34 @@ Deno.test("snapshot store: chunks at offsets, replacement, reopen", () => {
   });
 });
 
+Deno.test("snapshot store: damage done after open is caught before the last chunk leaves", () => {
+  // A leader once shipped a snapshot whose file had a flipped bit since it was opened (found by
+  // the simulator's disk profile, seed 265): the follower could not restore it.
+  withDir((dir) => {
+    const store = SnapshotStore.open(dir);
+    const snap = snapshot(7, 10_000);
+    store.save(snap);
+    const path = `${dir}/${snapshotFileName(7)}`;
+    const file = Deno.openSync(path, { read: true, write: true });
+    const at = Deno.statSync(path).size - 5_000;
+    const byte = new Uint8Array(1);
+    file.seekSync(at, Deno.SeekMode.Start);
+    file.readSync(byte);
+    byte[0]! ^= 0x10;
+    file.seekSync(at, Deno.SeekMode.Start);
+    file.writeSync(byte);
+    file.close();
+    assert.equal(store.chunk(7, 0, 4096).length, 4096, "a chunk before the end is read as is");
+    assert.throws(
+      () => store.chunk(7, 8192, 4096),
+      (e: unknown) =>
+        e instanceof Error && (e as { code?: string }).code === "STORAGE_CORRUPTION" &&
+        /data checksum mismatch/.test(e.message),
+    );
+    store.close();
+  });
+});
+
 Deno.test("snapshot store: the newest valid file wins; a corrupt one is reported and kept aside", () => {
   withDir((dir) => {
     const store = SnapshotStore.open(dir);

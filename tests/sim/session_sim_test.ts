@@ -37,6 +37,7 @@ const CASES: readonly Case[] = [
   { profile: "churn", first: 170_001, count: 100 },
   { profile: "chaos", first: 180_001, count: 150 },
   { profile: "pause", first: 195_001, count: 80 },
+  { profile: "disk", first: 196_001, count: 80 },
 ];
 
 for (const { profile, first, count } of CASES) {

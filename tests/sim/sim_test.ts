@@ -34,6 +34,7 @@ const CASES: readonly Case[] = [
   { profile: "churn", first: 70_001, count: 300 },
   { profile: "chaos", first: 80_001, count: 500 },
   { profile: "pause", first: 85_001, count: 200 },
+  { profile: "disk", first: 86_001, count: 200 },
 ];
 
 for (const { profile, first, count } of CASES) {
@@ -98,6 +99,11 @@ Deno.test("sim: profiles inject what they promise", () => {
   assert.ok(total("calm", "leaseReads") > 0);
   assert.ok(total("partition-isolate", "readsChecked") > 0);
   assert.ok(total("pause", "pauses") > 5 * 10);
+  // The disk profile runs the production DiskStorage over a simulated file system and damages
+  // one member's disk; other profiles use it in about a quarter of their runs.
+  assert.ok(total("disk", "diskFaults") > 5 * 2);
+  assert.ok(total("disk", "diskFailures") > 0);
+  assert.ok(total("crash", "fileStorage") > 0);
 });
 
 Deno.test("sim: a failure names the seed, the invariant and the replay command", () => {

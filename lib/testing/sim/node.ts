@@ -441,17 +441,30 @@ export class SimNode {
       this.#host.onCrash(this);
       return;
     }
-    if (isSynodError(failure, "STORAGE_CORRUPTION") && this.#host.diskMayFail?.(this)) {
-      // A read found damage on a disk with injected faults: the member stops, as it would.
-      this.#stopDriver();
-      this.pausedUntil = 0;
-      this.disk.crash(false);
-      this.#fail(failure);
-      return;
-    }
+    if (failure !== null && this.#detectedDamage(failure)) return;
     if (failure !== null) throw failure; // a bug: the run fails with it
     // Mid-Ready (a sync in flight), the core may be ahead of storage: report once it is done.
-    if (!driver.busy) this.#report(driver.node);
+    if (driver.busy) return;
+    try {
+      this.#report(driver.node); // the checker reads the member's log too
+    } catch (error) {
+      if (!this.#detectedDamage(error)) throw error;
+    }
+  }
+
+  /**
+   * A read found damage on a disk with injected faults: the member stops for good, as its
+   * storage meant it to. Damage on any other disk is a bug (returns `false`).
+   */
+  #detectedDamage(error: unknown): boolean {
+    if (!isSynodError(error, "STORAGE_CORRUPTION") || !this.#host.diskMayFail?.(this)) {
+      return false;
+    }
+    this.#stopDriver();
+    this.pausedUntil = 0;
+    this.disk.crash(false);
+    this.#fail(error);
+    return true;
   }
 
   #stopDriver(): void {

@@ -19,7 +19,7 @@ import { hashString, mixHash } from "./_hash.ts";
 import { SimCluster } from "./cluster.ts";
 import { Nemesis } from "./nemesis.ts";
 import type { SimRaftOptions } from "./node.ts";
-import { type FaultProfile, replayArgs, resolveProfile } from "./profiles.ts";
+import { drawStorage, type FaultProfile, replayArgs, resolveProfile } from "./profiles.ts";
 import { ClientNetwork, type Interceptor, PublishedEvents, SessionHost } from "./session_host.ts";
 import { checkSessionHistory, type HistoryStats, HistoryViolation } from "./session_history.ts";
 import {
@@ -289,6 +289,7 @@ export class SessionSimulation {
       snapshotEvery,
       retainEntries,
       trace: options.trace,
+      ...drawStorage(root.fork("storage"), this.profile, ids),
       createApp: (id): SessionHost => {
         const host: SessionHost = new SessionHost({
           id,

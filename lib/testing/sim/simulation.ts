@@ -28,6 +28,7 @@ import {
 } from "./profiles.ts";
 import { ClientWorkload, MembershipChurn, type Proposal } from "./workload.ts";
 import { ReadWorkload } from "./reads.ts";
+import { SimFsDisk } from "./fs_disk.ts";
 
 /** Virtual ms per Raft tick. */
 export const TICK_MS = 10;
@@ -128,6 +129,14 @@ export interface SimulationStats {
   readonly snapshotsInstalled: number;
   /** Syncs that ran off the (simulated) event loop. */
   readonly asyncSyncs: number;
+  /** Whether members ran the production `DiskStorage` over a simulated file system. */
+  readonly fileStorage: boolean;
+  /** Storage faults: torn writes, flipped bits, misdirected writes (the `disk` profile). */
+  readonly diskFaults: number;
+  /** Opens whose recovery cut a tail, so the member waited to catch up before voting. */
+  readonly damagedOpens: number;
+  /** Disks whose damage the storage detected (their members stayed down). */
+  readonly diskFailures: number;
   /** Entries a leader wrote ahead of their Ready while a sync ran. */
   readonly entriesWrittenAhead: number;
   /** Virtual ms the liveness phase needed. */
@@ -401,12 +410,21 @@ class Simulation {
     let snapshotsInstalled = 0;
     let asyncSyncs = 0;
     let entriesWrittenAhead = 0;
+    let fileStorage = false;
+    let diskFaults = 0;
+    let damagedOpens = 0;
     for (const n of cluster.nodes.values()) {
       if (n.status === "running") maxTerm = Math.max(maxTerm, n.raft.term);
       snapshotsTaken += n.snapshotsTaken;
       snapshotsInstalled += n.snapshotsInstalled;
       asyncSyncs += n.disk.stats.asyncSyncs;
       entriesWrittenAhead += n.entriesWrittenAhead;
+      if (n.disk instanceof SimFsDisk) {
+        const f = n.disk.faults;
+        fileStorage = true;
+        diskFaults += f.tornWrites + f.bitFlips + f.misdirectedWrites;
+        damagedOpens += f.damagedOpens;
+      }
     }
     return {
       seed: this.#options.seed,
@@ -432,6 +450,10 @@ class Simulation {
       snapshotsInstalled,
       asyncSyncs,
       entriesWrittenAhead,
+      fileStorage,
+      diskFaults,
+      damagedOpens,
+      diskFailures: cluster.diskFailures,
       livenessMs: cluster.now() - this.#livenessStart,
       traceHash: cluster.traceHash,
     };
