@@ -18,6 +18,11 @@ import {
 } from "../protocols/raft/session_manager.ts";
 import { serviceFactory } from "../node/member.ts";
 import { primitiveServices } from "./mod.ts";
+import type {
+  PrimitiveEvent,
+  PrimitiveSession,
+  PrimitiveSessionState,
+} from "./primitive_session.ts";
 
 /** A session as a test drives it: its id and its next command sequence. */
 export interface TestSession {
@@ -171,5 +176,36 @@ export function assertDeterministic(log: PrimitiveLog): void {
     restored.restore(half.snapshot());
     for (const e of log.entries.slice(cut)) restored.apply(e);
     assert.deepEqual(restored.snapshot(), end, `snapshot at ${cut}, restore, rest of the log`);
+  }
+}
+
+/** A session whose answers and events a test scripts: no cluster, exact interleavings. */
+export class ScriptedSession implements PrimitiveSession {
+  sent: { service: string; operation: string; args: unknown }[] = [];
+  answers: unknown[] = [];
+  events: ((e: PrimitiveEvent) => void)[] = [];
+  states: ((s: PrimitiveSessionState) => void)[] = [];
+  /** Before answering, deliver these events (as a client delivers events with a response). */
+  before: PrimitiveEvent[] = [];
+  command(service: string, operation: string, args?: unknown): Promise<unknown> {
+    this.sent.push({ service, operation, args });
+    const answer = this.answers.shift();
+    const p = Promise.resolve(answer);
+    // The response's promise is resolved first, its continuation runs a microtask later; the
+    // events that came with it are handed out synchronously, before that.
+    for (const e of this.before.splice(0)) this.emit(e);
+    return p;
+  }
+  query(): Promise<unknown> {
+    return Promise.resolve(false);
+  }
+  onEvent(listener: (e: PrimitiveEvent) => void): void {
+    this.events.push(listener);
+  }
+  onStateChange(listener: (s: PrimitiveSessionState) => void): void {
+    this.states.push(listener);
+  }
+  emit(e: PrimitiveEvent): void {
+    for (const l of this.events) l(e);
   }
 }

@@ -2,38 +2,8 @@
 
 import assert from "node:assert/strict";
 import { SynodError } from "../errors.ts";
-import type { PrimitiveEvent, PrimitiveSession, PrimitiveSessionState } from "./mod.ts";
+import { ScriptedSession } from "./_test_harness.ts";
 import { AtomicLock } from "./mod.ts";
-
-class ScriptedSession implements PrimitiveSession {
-  sent: { service: string; operation: string; args: unknown }[] = [];
-  answers: unknown[] = [];
-  events: ((e: PrimitiveEvent) => void)[] = [];
-  states: ((s: PrimitiveSessionState) => void)[] = [];
-  /** Before answering, deliver these events (as a client delivers events with a response). */
-  before: PrimitiveEvent[] = [];
-  command(service: string, operation: string, args?: unknown): Promise<unknown> {
-    this.sent.push({ service, operation, args });
-    const answer = this.answers.shift();
-    const p = Promise.resolve(answer);
-    // The response's promise is resolved first, its continuation runs a microtask later; the
-    // events that came with it are handed out synchronously, before that.
-    for (const e of this.before.splice(0)) this.emit(e);
-    return p;
-  }
-  query(): Promise<unknown> {
-    return Promise.resolve(false);
-  }
-  onEvent(listener: (e: PrimitiveEvent) => void): void {
-    this.events.push(listener);
-  }
-  onStateChange(listener: (s: PrimitiveSessionState) => void): void {
-    this.states.push(listener);
-  }
-  emit(e: PrimitiveEvent): void {
-    for (const l of this.events) l(e);
-  }
-}
 
 Deno.test("AtomicLock proxy: a grant delivered before its WAITING response is kept", async () => {
   const session = new ScriptedSession();

@@ -506,8 +506,12 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    *
    * @param listener The listener.
    * @returns Once registered.
+   * @throws {TypeError} If `listener` is not a function.
    */
   async addListener(listener: (event: AtomicMapEvent<K, V>) => void): Promise<void> {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot add listener to ${this.service} as it is not a function`);
+    }
     if (this.#wrapped.has(listener)) return;
     const wrapped = (p: unknown) => listener(p as AtomicMapEvent<K, V>);
     this.#wrapped.set(listener, wrapped);

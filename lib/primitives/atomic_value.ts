@@ -181,8 +181,12 @@ export class AtomicValue<V extends PlainData> {
    *
    * @param listener The listener.
    * @returns Once registered.
+   * @throws {TypeError} If `listener` is not a function.
    */
   async addListener(listener: (event: AtomicValueEvent<V>) => void): Promise<void> {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot add listener to ${this.service} as it is not a function`);
+    }
     if (this.#wrapped.has(listener)) return;
     const wrapped = (p: unknown) => listener(p as AtomicValueEvent<V>);
     this.#wrapped.set(listener, wrapped);

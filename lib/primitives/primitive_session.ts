@@ -8,10 +8,15 @@
  * The channel travels in `listen`, `lock` and `tryLock` commands and comes back as the event's
  * name; a proxy ignores every other name.
  *
+ * When a session that has `onStateChange` expires and recovers (a new session, `RaftClient`'s
+ * `recovery: "recover"`), the service has dropped the old session's registrations, holds and
+ * queued lock requests: a proxy with listeners registers them again once the new session is
+ * connected (changes in between are not delivered), and a lock proxy fails its waits.
+ *
  * @module
  */
 
-import { synodErrorFromCode } from "../errors.ts";
+import { isSynodError, synodErrorFromCode } from "../errors.ts";
 import type { Consistency } from "../protocols/raft/protocol.ts";
 
 /** An event published to the session. */
@@ -119,6 +124,20 @@ export class ProxyChannel {
     this.#session = session;
     this.service = `${type}/${name}`;
     this.channel = `${this.service}#${nextChannel++}`;
+    // A recovered session is a new session: the service forgot the old one's registration.
+    // Register again once the new one is up; changes in between are not delivered.
+    let lost = false;
+    session.onStateChange?.((state) => {
+      if (state === "EXPIRED") lost = true;
+      if (state !== "CONNECTED" || !lost) return;
+      lost = false;
+      if (this.#listeners.size > 0) {
+        this.command("listen", { channel: this.channel }).catch((e: unknown) => {
+          if (!isSynodError(e)) throw e;
+          lost = true; // the session is gone again: the next recovery registers again
+        });
+      }
+    });
   }
 
   /** The session. */
