@@ -295,14 +295,16 @@ export class AtomicLock {
   }
 
   /**
-   * Releases the lock if this proxy holds it (else whatever hold the session has).
+   * Releases the lock if this proxy holds it. Only this proxy's own grant is released (by its
+   * ticket): another proxy over the same session keeps its hold.
    *
-   * @returns Whether a hold was released.
+   * @returns Whether a hold was released; `false` at once if this proxy holds none.
    */
-  unlock(): Promise<boolean> {
+  async unlock(): Promise<boolean> {
     const ticket = this.#held;
+    if (ticket === null) return false;
     this.#held = null;
-    return this.#ch.command("unlock", ticket === null ? {} : { ticket });
+    return await this.#ch.command("unlock", { ticket });
   }
 
   /**
