@@ -141,14 +141,3 @@ export function channelName(value: unknown, op: string): string {
   }
   return value;
 }
-
-/**
- * Whether two JSON values are equal by canonical JSON.
- *
- * @param a A value.
- * @param b Another.
- * @returns Whether their canonical JSON is the same.
- */
-export function sameData(a: unknown, b: unknown): boolean {
-  return canonical(a, "compare as 'value'") === canonical(b, "compare as 'value'");
-}

@@ -77,9 +77,17 @@ export function atomicCounterService(): Service {
  * A typed proxy of an AtomicCounter.
  *
  * @example
- * ```ts ignore
- * const hits = new AtomicCounter(client, "hits");
- * await hits.incrementAndGet(); // 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+ * import { AtomicCounter, primitiveServices } from "./mod.ts";
+ *
+ * const cluster = InMemoryCluster.start({ members: ["a"], services: primitiveServices });
+ * const hits = new AtomicCounter(await cluster.connect(), "hits");
+ * assert.equal(await hits.incrementAndGet(), 1);
+ * assert.equal(await hits.compareAndSet(1, 10), true);
+ * assert.equal(await hits.get(), 10);
+ * await cluster.close();
  * ```
  */
 export class AtomicCounter {

@@ -221,15 +221,21 @@ interface Wait {
  * A typed proxy of an AtomicLock. One proxy is one requester: a second `lock()` while it holds
  * the lock queues behind itself (not reentrant), as in Atomix.
  *
- * @example
- * ```ts ignore
- * const jobs = new AtomicLock(client, "jobs");
- * const token = await jobs.lock(); // waits, FIFO
- * try {
- *   await storage.write({ fencingToken: token });
- * } finally {
- *   await jobs.unlock();
- * }
+ * @example A waiter is granted when the holder unlocks, with a larger fencing token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+ * import { AtomicLock, primitiveServices } from "./mod.ts";
+ *
+ * const cluster = InMemoryCluster.start({ members: ["a"], services: primitiveServices });
+ * const first = new AtomicLock(await cluster.connect(), "jobs");
+ * const second = new AtomicLock(await cluster.connect(), "jobs");
+ * const token = await first.lock();
+ * const waiting = second.lock(); // queued behind `first`
+ * assert.equal(await second.tryLock(), null);
+ * await first.unlock();
+ * assert.ok((await waiting) > token);
+ * await cluster.close();
  * ```
  */
 export class AtomicLock {

@@ -283,12 +283,19 @@ export function atomicMapService(): Service {
 /**
  * A typed proxy of an AtomicMap.
  *
- * @example
- * ```ts ignore
- * const orders = new AtomicMap<string, { qty: number }>(client, "orders");
+ * @example Optimistic locking by version
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+ * import { AtomicMap, primitiveServices } from "./mod.ts";
+ *
+ * const cluster = InMemoryCluster.start({ members: ["a"], services: primitiveServices });
+ * const orders = new AtomicMap<string, { qty: number }>(await cluster.connect(), "orders");
  * await orders.put("42", { qty: 1 }, { ttlMs: 60_000 });
- * const v = await orders.get("42"); // { value: { qty: 1 }, version: 17, creationTime: … }
- * await orders.replaceIfVersion("42", v!.version, { qty: 2 }); // true
+ * const v = (await orders.get("42"))!; // { value: { qty: 1 }, version, creationTime }
+ * assert.equal(await orders.replaceIfVersion("42", v.version, { qty: 2 }), true);
+ * assert.equal(await orders.replaceIfVersion("42", v.version, { qty: 3 }), false); // stale
+ * await cluster.close();
  * ```
  */
 export class AtomicMap<K extends PlainData, V extends PlainData> {

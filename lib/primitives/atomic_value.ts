@@ -103,9 +103,19 @@ export function atomicValueService(): Service {
  * A typed proxy of an AtomicValue.
  *
  * @example
- * ```ts ignore
- * const leader = new AtomicValue<string>(client, "leader");
- * await leader.compareAndSet(null, "m1"); // true
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+ * import { AtomicValue, type AtomicValueEvent, primitiveServices } from "./mod.ts";
+ *
+ * const cluster = InMemoryCluster.start({ members: ["a"], services: primitiveServices });
+ * const leader = new AtomicValue<string>(await cluster.connect(), "leader");
+ * const seen: AtomicValueEvent<string>[] = [];
+ * await leader.addListener((e) => seen.push(e));
+ * assert.equal(await leader.compareAndSet(null, "m1"), true);
+ * assert.equal(await leader.get(), "m1"); // answered after the events before it
+ * assert.deepEqual(seen, [{ type: "UPDATE", newValue: "m1", oldValue: null }]);
+ * await cluster.close();
  * ```
  */
 export class AtomicValue<V extends PlainData> {
