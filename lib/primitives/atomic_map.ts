@@ -41,6 +41,9 @@
  * Event (name = the listener's channel): `{ type: "INSERT" | "UPDATE" | "REMOVE", key, newValue,
  * oldValue }` with `Versioned` or `null` values. Removal by TTL and by `clear` publish REMOVE.
  *
+ * The file is longer than most (STYLE.md): it holds the service and its proxy, one file per
+ * primitive like the others, and the proxy is mostly the JSDoc of its fifteen methods.
+ *
  * @module
  */
 
