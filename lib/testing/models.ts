@@ -1,6 +1,8 @@
 /**
  * Ready-made sequential specifications for {@linkcode checkLinearizability}: a single register,
- * a key-value map checked one key at a time, and a counter.
+ * a key-value map checked one key at a time, and a counter; and models of the primitives in
+ * lib/primitives: an AtomicMap with versions, an AtomicCounter, an AtomicValue and an AtomicLock
+ * with fencing tokens.
  *
  * Every model ignores the output of an operation with an unknown outcome (it receives
  * {@linkcode UNKNOWN}) but applies its effect; the checker decides whether and when it happened.
@@ -10,6 +12,7 @@
 
 import {
   type Model,
+  type NondeterministicModel,
   partitionBy,
   type StepResult,
   UNKNOWN,
@@ -208,4 +211,400 @@ function withOutput(call: string, output: unknown): string {
   if (output === UNKNOWN) return `${call} → ?`;
   if (output === undefined) return call;
   return `${call} → ${JSON.stringify(output)}`;
+}
+
+// ---- Models of the primitives (lib/primitives) ----------------------------------------------
+
+/** An operation on an AtomicCounter, as its proxy offers them (increments are `delta: ±1`). */
+export type AtomicCounterInput =
+  | { readonly op: "get" }
+  | { readonly op: "set"; readonly value: number }
+  | { readonly op: "addAndGet"; readonly delta: number }
+  | { readonly op: "getAndAdd"; readonly delta: number }
+  | { readonly op: "compareAndSet"; readonly expect: number; readonly update: number };
+
+/**
+ * The output of an AtomicCounter operation: the value (`get`, after for `addAndGet`, before for
+ * `getAndAdd`), whether `compareAndSet` set, nothing for `set`.
+ */
+export type AtomicCounterOutput = number | boolean | undefined;
+
+/**
+ * An AtomicCounter: `get`, `set`, `addAndGet`, `getAndAdd`, `compareAndSet`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { atomicCounterModel, checkLinearizability } from "@synod/synod/testing";
+ * const lostUpdate = checkLinearizability([
+ *   { clientId: 1, input: { op: "addAndGet", delta: 1 }, call: 0, return: 1, output: 1 },
+ *   { clientId: 2, input: { op: "addAndGet", delta: 1 }, call: 2, return: 3, output: 1 },
+ * ], atomicCounterModel());
+ * assert.equal(lostUpdate.result, "illegal");
+ * ```
+ *
+ * @returns The model; its state is the counter's value (initially 0).
+ */
+export function atomicCounterModel(): Model<number, AtomicCounterInput, AtomicCounterOutput> {
+  return {
+    init: () => 0,
+    step(state, input, output): StepResult<number> {
+      const unknown = output === UNKNOWN;
+      switch (input.op) {
+        case "get":
+          return [unknown || output === state, state];
+        case "set":
+          return [true, input.value];
+        case "addAndGet":
+          return [unknown || output === state + input.delta, state + input.delta];
+        case "getAndAdd":
+          return [unknown || output === state, state + input.delta];
+        case "compareAndSet": {
+          const set = state === input.expect;
+          return [unknown || output === set, set ? input.update : state];
+        }
+      }
+    },
+    hash: String,
+    describeOperation(input, output) {
+      const { op, ...args } = input;
+      const list = Object.values(args).map((v) => JSON.stringify(v)).join(", ");
+      return withOutput(`${op}(${list})`, op === "set" && output !== UNKNOWN ? undefined : output);
+    },
+    describeState: String,
+  };
+}
+
+/** An operation on an AtomicValue (`null`: empty). */
+export type AtomicValueInput =
+  | { readonly op: "get" }
+  | { readonly op: "set"; readonly value: Value | null }
+  | { readonly op: "getAndSet"; readonly value: Value | null }
+  | {
+    readonly op: "compareAndSet";
+    readonly expect: Value | null;
+    readonly update: Value | null;
+  };
+
+/**
+ * The output of an AtomicValue operation: the value (`get`; the previous one for `getAndSet`),
+ * whether `compareAndSet` set, nothing for `set`.
+ */
+export type AtomicValueOutput = Value | null | boolean | undefined;
+
+/**
+ * An AtomicValue: `get`, `set`, `getAndSet`, `compareAndSet` (initially `null`).
+ *
+ * @returns The model; its state is the value.
+ */
+export function atomicValueModel(): Model<Value | null, AtomicValueInput, AtomicValueOutput> {
+  return {
+    init: () => null,
+    step(state, input, output): StepResult<Value | null> {
+      const unknown = output === UNKNOWN;
+      switch (input.op) {
+        case "get":
+          return [unknown || output === state, state];
+        case "set":
+          return [true, input.value];
+        case "getAndSet":
+          return [unknown || output === state, input.value];
+        case "compareAndSet": {
+          const set = state === input.expect;
+          return [unknown || output === set, set ? input.update : state];
+        }
+      }
+    },
+    hash: hashValue,
+    describeOperation(input, output) {
+      const { op, ...args } = input;
+      const list = Object.values(args).map((v) => describeValue(v)).join(", ");
+      return withOutput(`${op}(${list})`, op === "set" && output !== UNKNOWN ? undefined : output);
+    },
+    describeState: describeValue,
+  };
+}
+
+/** A value with its version, as an AtomicMap returns it (other fields, e.g. `creationTime`, are ignored). */
+export interface VersionedValue {
+  /** The value. */
+  readonly value: Value;
+  /** The log index of the write that stored it. */
+  readonly version: number;
+}
+
+/**
+ * An operation on an AtomicMap with versions. `put`, `putIfAbsent`, `replace` and `remove`
+ * output the previous (or existing, for `putIfAbsent`) value; `putAndGet` the new one; the
+ * conditional writes whether they wrote.
+ */
+export type AtomicMapInput =
+  | { readonly op: "get"; readonly key: string }
+  | { readonly op: "put"; readonly key: string; readonly value: Value }
+  | { readonly op: "putAndGet"; readonly key: string; readonly value: Value }
+  | { readonly op: "putIfAbsent"; readonly key: string; readonly value: Value }
+  | { readonly op: "replace"; readonly key: string; readonly value: Value }
+  | {
+    readonly op: "replaceIfValue";
+    readonly key: string;
+    readonly expect: Value;
+    readonly value: Value;
+  }
+  | {
+    readonly op: "replaceIfVersion";
+    readonly key: string;
+    readonly version: number;
+    readonly value: Value;
+  }
+  | { readonly op: "remove"; readonly key: string }
+  | { readonly op: "removeIfValue"; readonly key: string; readonly expect: Value }
+  | { readonly op: "removeIfVersion"; readonly key: string; readonly version: number };
+
+/** The output of an AtomicMap operation: a versioned value, `null` (absent), or a boolean. */
+export type AtomicMapOutput = VersionedValue | null | boolean | undefined;
+
+/**
+ * What the AtomicMap model knows of one key. A write's version (its log index) is unknown until
+ * an output shows it, so the state keeps `version: null` then, and `floor`: a version every
+ * later write of the key must exceed (the last version known for it).
+ */
+export interface AtomicMapKeyState {
+  /** The value, `null` when absent. */
+  readonly value: Value | null;
+  /** The present value's version if known. */
+  readonly version: number | null;
+  /** Every version written after now is greater than this. */
+  readonly floor: number;
+}
+
+/**
+ * An AtomicMap with versions, checked one key at a time: values as a register, and versions that
+ * match what the last write stored and only increase per key. It catches a stale read (an old
+ * value or version), a lost update (two writes that both saw the same previous version), and a
+ * version that goes back.
+ *
+ * Versions the client never saw (a `put` returns the *previous* value) are left unknown, and the
+ * next output that shows one fixes it, which must exceed every version seen before. After a failed
+ * `replaceIfVersion` on an unknown version the model forgets that the version differs: it never
+ * rejects a linearizable history, but may let such a history through. Versions are compared per
+ * key only, not across keys.
+ *
+ * @example A lost update: both writers replaced the same version
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { atomicMapModel, checkLinearizability } from "@synod/synod/testing";
+ * const v = { value: 1, version: 3 };
+ * const result = checkLinearizability([
+ *   { clientId: 0, input: { op: "get", key: "k" }, call: 0, return: 1, output: v },
+ *   { clientId: 1, input: { op: "replaceIfVersion", key: "k", version: 3, value: 2 }, call: 2, return: 3, output: true },
+ *   { clientId: 2, input: { op: "replaceIfVersion", key: "k", version: 3, value: 5 }, call: 4, return: 5, output: true },
+ * ], atomicMapModel());
+ * assert.equal(result.result, "illegal");
+ * ```
+ *
+ * @returns The model; its state is one key's {@linkcode AtomicMapKeyState}.
+ */
+export function atomicMapModel(): NondeterministicModel<
+  AtomicMapKeyState,
+  AtomicMapInput,
+  AtomicMapOutput
+> {
+  return {
+    init: () => ({ value: null, version: null, floor: 0 }),
+    stepAll: mapStep,
+    hash: (s) => `${hashValue(s.value)}|${s.version ?? "?"}|${s.floor}`,
+    partition: (history) => partitionBy(history, (input) => input.key),
+    describeOperation(input, output) {
+      const { op, key, ...args } = input;
+      const list = [JSON.stringify(key), ...Object.values(args).map((v) => JSON.stringify(v))];
+      return withOutput(`${op}(${list.join(", ")})`, output);
+    },
+    describeState: (s) =>
+      s.value === null
+        ? `absent (versions > ${s.floor})`
+        : `${describeValue(s.value)} @ ${s.version ?? `? > ${s.floor}`}`,
+  };
+}
+
+/** The state after observing `out` as the key's present value, or `null` if it cannot be. */
+function observe(s: AtomicMapKeyState, out: AtomicMapOutput): AtomicMapKeyState | null {
+  if (out === null) return s.value === null ? s : null;
+  if (typeof out !== "object" || s.value === null || out.value !== s.value) return null;
+  if (s.version !== null) return out.version === s.version ? s : null;
+  return out.version > s.floor
+    ? { value: s.value, version: out.version, floor: out.version }
+    : null;
+}
+
+function written(s: AtomicMapKeyState, value: Value | null): AtomicMapKeyState {
+  return { value, version: null, floor: s.version ?? s.floor };
+}
+
+/** Every state `input` may lead to from `s` with output `out` (empty: illegal). */
+function mapStep(
+  s: AtomicMapKeyState,
+  input: AtomicMapInput,
+  out: AtomicMapOutput | Unknown,
+): AtomicMapKeyState[] {
+  const unknown = out === UNKNOWN || out === undefined;
+  const seen = unknown ? s : observe(s, out);
+  const checked = (wrote: boolean) => unknown || out === wrote;
+  switch (input.op) {
+    case "get":
+      return seen === null ? [] : [seen];
+    case "put":
+      return seen === null ? [] : [written(seen, input.value)];
+    case "putAndGet": {
+      const floor = s.version ?? s.floor;
+      if (unknown) return [written(s, input.value)];
+      const ok = typeof out === "object" && out !== null && out.value === input.value &&
+        out.version > floor;
+      return ok ? [{ value: input.value, version: out.version, floor: out.version }] : [];
+    }
+    case "putIfAbsent":
+    case "replace": {
+      if (seen === null) return [];
+      const writes = input.op === "putIfAbsent" ? s.value === null : s.value !== null;
+      return [writes ? written(seen, input.value) : seen];
+    }
+    case "remove":
+      return seen === null ? [] : [written(seen, null)];
+    case "replaceIfValue":
+    case "removeIfValue": {
+      const wrote = s.value !== null && s.value === input.expect;
+      if (!checked(wrote)) return [];
+      const next = input.op === "replaceIfValue" ? input.value : null;
+      return [wrote ? written(s, next) : s];
+    }
+    case "replaceIfVersion":
+    case "removeIfVersion":
+      return versionCas(
+        s,
+        input.version,
+        input.op === "replaceIfVersion" ? input.value : null,
+        out,
+      );
+  }
+}
+
+function versionCas(
+  s: AtomicMapKeyState,
+  version: number,
+  next: Value | null,
+  out: AtomicMapOutput | Unknown,
+): AtomicMapKeyState[] {
+  const unknown = out === UNKNOWN || out === undefined;
+  if (s.value === null || s.version !== null) {
+    const wrote = s.value !== null && s.version === version;
+    if (!(unknown || out === wrote)) return [];
+    return [wrote ? written(s, next) : s];
+  }
+  // The present version is unknown: it may or may not be `version`.
+  const could = version > s.floor;
+  const wrote = written({ ...s, version }, next);
+  if (out === true) return could ? [wrote] : [];
+  if (out === false) return [s];
+  return could ? [s, wrote] : [s];
+}
+
+/** An operation on an AtomicLock by a session (any id the history uses for it). */
+export type AtomicLockInput =
+  | { readonly op: "lock"; readonly session: string | number }
+  | { readonly op: "tryLock"; readonly session: string | number }
+  | { readonly op: "unlock"; readonly session: string | number }
+  | { readonly op: "isLocked" }
+  | { readonly op: "release"; readonly session: string | number };
+
+/**
+ * The output of an AtomicLock operation: the fencing token of a grant (`lock`, `tryLock`), `null`
+ * for a `tryLock` that failed, whether `unlock` released or `isLocked` is held, nothing for a
+ * `release` (the session expired or closed).
+ */
+export type AtomicLockOutput = number | null | boolean | undefined;
+
+/** The AtomicLock model's state. */
+export interface AtomicLockState {
+  /** The session holding the lock, or `null`. */
+  readonly holder: string | number | null;
+  /** The last fencing token seen: every later grant's token is greater. */
+  readonly token: number;
+}
+
+/**
+ * An AtomicLock held by sessions, with fencing tokens. A `lock` is linearized at its grant (its
+ * call may wait long before); `release` records that a session's hold went with it (expiry or
+ * close). It catches two holders at once, a `tryLock` that fails on a free lock, an `unlock` that
+ * releases another session's hold, and a token that is not greater than every earlier one.
+ *
+ * @example Two holders
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { atomicLockModel, checkLinearizability } from "@synod/synod/testing";
+ * const result = checkLinearizability([
+ *   { clientId: "a", input: { op: "lock", session: "a" }, call: 0, return: 1, output: 5 },
+ *   { clientId: "b", input: { op: "lock", session: "b" }, call: 2, return: 3, output: 7 },
+ * ], atomicLockModel());
+ * assert.equal(result.result, "illegal");
+ * ```
+ *
+ * @returns The model; free, no token seen.
+ */
+export function atomicLockModel(): NondeterministicModel<
+  AtomicLockState,
+  AtomicLockInput,
+  AtomicLockOutput
+> {
+  return {
+    init: () => ({ holder: null, token: 0 }),
+    stepAll: lockStep,
+    hash: (s) => `${s.holder === null ? "-" : JSON.stringify(s.holder)}|${s.token}`,
+    describeOperation(input, output) {
+      const who = input.op === "isLocked" ? "" : JSON.stringify(input.session);
+      return withOutput(`${input.op}(${who})`, output);
+    },
+    describeState: (s) =>
+      `${
+        s.holder === null ? "free" : `held by ${JSON.stringify(s.holder)}`
+      }, last token ${s.token}`,
+  };
+}
+
+function lockStep(
+  s: AtomicLockState,
+  input: AtomicLockInput,
+  out: AtomicLockOutput | Unknown,
+): AtomicLockState[] {
+  const unknown = out === UNKNOWN || out === undefined;
+  switch (input.op) {
+    case "lock":
+      return granted(s, input.session, out);
+    case "tryLock":
+      if (unknown) return [...granted(s, input.session, out), ...failed(s)];
+      return out === null ? failed(s) : granted(s, input.session, out);
+    case "unlock": {
+      const mine = s.holder === input.session;
+      if (!(unknown || out === mine)) return [];
+      return [mine ? { holder: null, token: s.token } : s];
+    }
+    case "isLocked":
+      return unknown || out === (s.holder !== null) ? [s] : [];
+    case "release":
+      return [s.holder === input.session ? { holder: null, token: s.token } : s];
+  }
+}
+
+/** A grant to `session`: only of a free lock, with a token above every earlier one. */
+function granted(
+  s: AtomicLockState,
+  session: string | number,
+  out: AtomicLockOutput | Unknown,
+): AtomicLockState[] {
+  if (s.holder !== null) return [];
+  if (out === UNKNOWN || out === undefined) return [{ holder: session, token: s.token }];
+  return typeof out === "number" && out > s.token ? [{ holder: session, token: out }] : [];
+}
+
+/** A `tryLock` fails only while someone holds the lock. */
+function failed(s: AtomicLockState): AtomicLockState[] {
+  return s.holder === null ? [] : [s];
 }

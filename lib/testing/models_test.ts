@@ -6,6 +6,18 @@ import {
   UNKNOWN,
 } from "./linearizability.ts";
 import {
+  type AtomicCounterInput,
+  atomicCounterModel,
+  type AtomicCounterOutput,
+  type AtomicLockInput,
+  atomicLockModel,
+  type AtomicLockOutput,
+  type AtomicMapInput,
+  atomicMapModel,
+  type AtomicMapOutput,
+  type AtomicValueInput,
+  atomicValueModel,
+  type AtomicValueOutput,
   type CounterInput,
   counterModel,
   type CounterOutput,
@@ -168,4 +180,170 @@ Deno.test("a register failure report shows the prefix, the state and the stuck o
       "  #1 client 2 [20, 30] read() → null",
     ].join("\n"),
   );
+});
+
+// ---- Models of the primitives. -------------------------------------------------------------
+
+/** Builds a history from `[client, input, call, return, output]` rows (`return` null: unknown). */
+function history<I, O>(
+  rows: readonly (readonly [number | string, I, number, number | null, O?])[],
+): Operation<I, O>[] {
+  return rows.map(([clientId, input, call, ret, output]) =>
+    ret === null ? { clientId, input, call, unknown: true } : {
+      clientId,
+      input,
+      call,
+      return: ret,
+      output,
+    }
+  );
+}
+
+Deno.test("atomicCounterModel: concurrent increments pass; a lost update and a stale read fail", () => {
+  type Row = readonly [number, AtomicCounterInput, number, number | null, AtomicCounterOutput?];
+  const inc = { op: "addAndGet", delta: 1 } as const;
+  const good: Row[] = [
+    [1, inc, 0, 10, 2], // overlaps the next: may apply second
+    [2, { op: "getAndAdd", delta: 1 }, 1, 5, 0],
+    [3, { op: "compareAndSet", expect: 2, update: 10 }, 11, 12, true],
+    [3, { op: "get" }, 13, 14, 10],
+    [1, { op: "set", value: -1 }, 15, 16],
+    [2, { op: "addAndGet", delta: -1 }, 17, 18, -2],
+  ];
+  assert.equal(checkLinearizability(history(good), atomicCounterModel()).ok, true);
+  const lost: Row[] = [[1, inc, 0, 1, 1], [2, inc, 0, 1, 1]];
+  assert.equal(checkLinearizability(history(lost), atomicCounterModel()).result, "illegal");
+  const stale: Row[] = [[1, inc, 0, 1, 1], [2, { op: "get" }, 2, 3, 0]];
+  assert.equal(checkLinearizability(history(stale), atomicCounterModel()).result, "illegal");
+  const unknown: Row[] = [[1, inc, 0, null], [2, { op: "get" }, 2, 3, 1]];
+  assert.equal(checkLinearizability(history(unknown), atomicCounterModel()).ok, true);
+});
+
+Deno.test("atomicValueModel: a getAndSet chain passes; a stale read and a double CAS fail", () => {
+  type Row = readonly [number, AtomicValueInput, number, number | null, AtomicValueOutput?];
+  const good: Row[] = [
+    [1, { op: "compareAndSet", expect: null, update: "a" }, 0, 2, true],
+    [2, { op: "getAndSet", value: "b" }, 1, 4, "a"],
+    [3, { op: "get" }, 5, 6, "b"],
+    [1, { op: "set", value: null }, 7, 8],
+    [2, { op: "get" }, 9, 10, null],
+  ];
+  assert.equal(checkLinearizability(history(good), atomicValueModel()).ok, true);
+  const stale: Row[] = [
+    [1, { op: "set", value: "a" }, 0, 1],
+    [1, { op: "set", value: "b" }, 2, 3],
+    [2, { op: "get" }, 4, 5, "a"],
+  ];
+  assert.equal(checkLinearizability(history(stale), atomicValueModel()).result, "illegal");
+  const doubleCas: Row[] = [
+    [1, { op: "compareAndSet", expect: null, update: "a" }, 0, 5, true],
+    [2, { op: "compareAndSet", expect: null, update: "b" }, 0, 5, true],
+  ];
+  assert.equal(checkLinearizability(history(doubleCas), atomicValueModel()).result, "illegal");
+});
+
+Deno.test("atomicMapModel: versions pass when they match and rise; stale, lost and backwards fail", () => {
+  type Row = readonly [number, AtomicMapInput, number, number | null, AtomicMapOutput?];
+  const v = (value: number, version: number) => ({ value, version, creationTime: 0 });
+  const check = (rows: Row[]) => checkLinearizability(history(rows), atomicMapModel());
+  const good: Row[] = [
+    [1, { op: "put", key: "k", value: 1 }, 0, 1, null],
+    [2, { op: "get", key: "k" }, 2, 3, v(1, 4)], // learns the put's version
+    [1, { op: "replaceIfVersion", key: "k", version: 4, value: 2 }, 4, 6, true],
+    [2, { op: "replaceIfVersion", key: "k", version: 4, value: 3 }, 5, 7, false],
+    [3, { op: "putAndGet", key: "k", value: 5 }, 8, 9, v(5, 9)],
+    [1, { op: "put", key: "j", value: 7 }, 8, null], // unknown outcome, other key
+    [2, { op: "remove", key: "k" }, 10, 11, v(5, 9)],
+    [3, { op: "putIfAbsent", key: "k", value: 6 }, 12, 13, null],
+    [1, { op: "replace", key: "k", value: 8 }, 14, 15, v(6, 12)],
+    [2, { op: "removeIfValue", key: "k", expect: 8 }, 16, 17, true],
+    [3, { op: "get", key: "j" }, 18, 19, v(7, 8)],
+  ];
+  assert.deepEqual(check(good).result, "ok");
+  const stale: Row[] = [
+    [1, { op: "putAndGet", key: "k", value: 1 }, 0, 1, v(1, 2)],
+    [1, { op: "putAndGet", key: "k", value: 2 }, 2, 3, v(2, 4)],
+    [2, { op: "get", key: "k" }, 4, 5, v(1, 2)],
+  ];
+  assert.equal(check(stale).result, "illegal");
+  const staleVersion: Row[] = [ // right value, but the version of the write before it
+    [1, { op: "putAndGet", key: "k", value: 1 }, 0, 1, v(1, 2)],
+    [1, { op: "putAndGet", key: "k", value: 1 }, 2, 3, v(1, 4)],
+    [2, { op: "get", key: "k" }, 4, 5, v(1, 2)],
+  ];
+  assert.equal(check(staleVersion).result, "illegal");
+  const lost: Row[] = [
+    [1, { op: "get", key: "k" }, 0, 1, null],
+    [1, { op: "putIfAbsent", key: "k", value: 1 }, 2, 5, null],
+    [2, { op: "putIfAbsent", key: "k", value: 2 }, 2, 5, null], // both think they inserted
+  ];
+  assert.equal(check(lost).result, "illegal");
+  const backwards: Row[] = [
+    [1, { op: "putAndGet", key: "k", value: 1 }, 0, 1, v(1, 5)],
+    [1, { op: "put", key: "k", value: 2 }, 2, 3, v(1, 5)],
+    [2, { op: "get", key: "k" }, 4, 5, v(2, 3)], // a later write with a smaller version
+  ];
+  const report = check(backwards);
+  assert.ok(!report.ok && report.result === "illegal");
+  assert.match(report.message, /2 @ \? > 5/);
+  const lostCas: Row[] = [
+    [1, { op: "putAndGet", key: "k", value: 1 }, 0, 1, v(1, 2)],
+    [2, { op: "replaceIfVersion", key: "k", version: 2, value: 2 }, 2, 5, true],
+    [3, { op: "replaceIfVersion", key: "k", version: 2, value: 3 }, 2, 5, true],
+  ];
+  assert.equal(check(lostCas).result, "illegal");
+  // An unknown conditional write on an unknown version may have applied, or not.
+  const maybe: Row[] = [
+    [1, { op: "put", key: "k", value: 1 }, 0, 1, null],
+    [2, { op: "removeIfVersion", key: "k", version: 2 }, 2, null],
+    [3, { op: "get", key: "k" }, 5, 6, null],
+  ];
+  assert.equal(check(maybe).ok, true);
+});
+
+Deno.test("atomicLockModel: grants in turn pass; two holders, a token going back and more fail", () => {
+  type Row = readonly [string, AtomicLockInput, number, number | null, AtomicLockOutput?];
+  const check = (rows: Row[]) => checkLinearizability(history(rows), atomicLockModel());
+  const good: Row[] = [
+    ["a", { op: "lock", session: "a" }, 0, 1, 4],
+    ["b", { op: "lock", session: "b" }, 2, 9, 8], // waits until a unlocks
+    ["c", { op: "tryLock", session: "c" }, 3, 4, null],
+    ["a", { op: "isLocked" }, 5, 6, true],
+    ["a", { op: "unlock", session: "a" }, 7, 8, true],
+    ["c", { op: "lock", session: "c" }, 10, 20, 15], // granted when b's session expired
+    ["b", { op: "release", session: "b" }, 11, 14],
+    ["b", { op: "unlock", session: "b" }, 21, 22, false],
+    ["c", { op: "unlock", session: "c" }, 23, 24, true],
+    ["a", { op: "tryLock", session: "a" }, 25, 26, 30],
+  ];
+  assert.equal(check(good).result, "ok");
+  const twoHolders: Row[] = [
+    ["a", { op: "lock", session: "a" }, 0, 1, 4],
+    ["b", { op: "lock", session: "b" }, 2, 3, 6],
+  ];
+  const report = check(twoHolders);
+  assert.ok(!report.ok && report.result === "illegal");
+  assert.match(report.message, /held by "a", last token 4/);
+  assert.match(report.message, /lock\("b"\) → 6/);
+  const backwards: Row[] = [
+    ["a", { op: "lock", session: "a" }, 0, 1, 6],
+    ["a", { op: "unlock", session: "a" }, 2, 3, true],
+    ["b", { op: "lock", session: "b" }, 4, 5, 5],
+  ];
+  assert.equal(check(backwards).result, "illegal");
+  const failedOnFree: Row[] = [["a", { op: "tryLock", session: "a" }, 0, 1, null]];
+  assert.equal(check(failedOnFree).result, "illegal");
+  const releasedOther: Row[] = [
+    ["a", { op: "lock", session: "a" }, 0, 1, 2],
+    ["b", { op: "unlock", session: "b" }, 2, 3, true],
+  ];
+  assert.equal(check(releasedOther).result, "illegal");
+  // An unknown lock may have been granted: then another session waits for its release.
+  const unknownGrant: Row[] = [
+    ["a", { op: "lock", session: "a" }, 0, null],
+    ["b", { op: "tryLock", session: "b" }, 5, 6, null],
+    ["a", { op: "release", session: "a" }, 7, 8],
+    ["b", { op: "lock", session: "b" }, 9, 10, 12],
+  ];
+  assert.equal(check(unknownGrant).ok, true);
 });

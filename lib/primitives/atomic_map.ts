@@ -1,0 +1,550 @@
+/**
+ * AtomicMap (atomix-features §3.3, `AsyncAtomicMap`): a replicated map whose every value carries
+ * a version, for optimistic locking.
+ *
+ * Service type `"atomic-map"`, instances `"atomic-map/<name>"`. Keys and values are JSON data
+ * (lib/primitives/_plain.ts); keys are compared by canonical JSON, and so are values in
+ * `replaceIfValue`/`removeIfValue`. `null` values are refused (Atomix's `nullValues: false`), so
+ * `null` always means "absent". Entries keep insertion order (`keys`, `entries`, events of
+ * `clear`); a snapshot keeps it too.
+ *
+ * A value is returned as a {@linkcode Versioned}: `version` is the log index of the write that
+ * stored it (unique, increasing) and `creationTime` that write's log time in ms — the time of
+ * this version, as Atomix stamps `Versioned.creationTime`.
+ *
+ * TTL: a write with `ttlMs > 0` stores the entry with a service timer due at `logTime + ttlMs`
+ * (log time, copycat-spec §5.3); when log time passes it the entry is removed and REMOVE is
+ * published. Any later write of the key replaces the timer (a write without `ttlMs` clears it).
+ * `ttlMs: 0` means no TTL, as Atomix's `Duration.ZERO`.
+ *
+ * Wire operations (args → result; `Versioned` = `{ value, version, creationTime }`):
+ *
+ * | op | kind | args | result |
+ * |---|---|---|---|
+ * | `get` | query | `{ key }` | `Versioned` or `null` |
+ * | `containsKey` | query | `{ key }` | `boolean` |
+ * | `size` | query | — | number |
+ * | `keys` | query | — | keys, insertion order |
+ * | `entries` | query | — | `[key, Versioned][]`, insertion order |
+ * | `put` | command | `{ key, value, ttlMs? }` | previous `Versioned` or `null` |
+ * | `putAndGet` | command | `{ key, value, ttlMs? }` | new `Versioned` |
+ * | `putIfAbsent` | command | `{ key, value, ttlMs? }` | existing `Versioned`, or `null` if it inserted |
+ * | `replace` | command | `{ key, value }` | previous `Versioned` (it replaced) or `null` (absent: nothing done) |
+ * | `replaceIfValue` | command | `{ key, expect, value }` | `boolean` |
+ * | `replaceIfVersion` | command | `{ key, version, value }` | `boolean` |
+ * | `remove` | command | `{ key }` | removed `Versioned` or `null` |
+ * | `removeIfValue` | command | `{ key, expect }` | `boolean` |
+ * | `removeIfVersion` | command | `{ key, version }` | `boolean` |
+ * | `clear` | command | — | number of entries removed |
+ * | `listen` / `unlisten` | command | `{ channel }` | `null` / `boolean` |
+ *
+ * Event (name = the listener's channel): `{ type: "INSERT" | "UPDATE" | "REMOVE", key, newValue,
+ * oldValue }` with `Versioned` or `null` values. Removal by TTL and by `clear` publish REMOVE.
+ *
+ * The file is longer than most (STYLE.md): it holds the service and its proxy, one file per
+ * primitive like the others, and the proxy is mostly the JSDoc of its fifteen methods.
+ *
+ * @module
+ */
+
+import type { CommandContext, Commit, Service } from "../protocols/raft/service.ts";
+import { argsRecord, canonical, type PlainData, safeInteger } from "./_plain.ts";
+import { Listeners, type Registration } from "./_listeners.ts";
+import {
+  type PrimitiveQueryOptions,
+  type PrimitiveSession,
+  ProxyChannel,
+} from "./primitive_session.ts";
+
+/** The service type name. */
+export const ATOMIC_MAP_TYPE = "atomic-map";
+
+/** A value with the version (log index) and log time of the write that stored it. */
+export interface Versioned<V> {
+  /** The value. */
+  readonly value: V;
+  /** The log index of its write. */
+  readonly version: number;
+  /** The log time of its write, in ms. */
+  readonly creationTime: number;
+}
+
+/** A change of an AtomicMap. */
+export interface AtomicMapEvent<K, V> {
+  /** What happened to the key. */
+  readonly type: "INSERT" | "UPDATE" | "REMOVE";
+  /** The key. */
+  readonly key: K;
+  /** The entry after (`null` for REMOVE). */
+  readonly newValue: Versioned<V> | null;
+  /** The entry before (`null` for INSERT). */
+  readonly oldValue: Versioned<V> | null;
+}
+
+/** Options of a write. */
+export interface PutOptions {
+  /** Time to live in log-time ms; 0 or absent: forever. */
+  readonly ttlMs?: number;
+}
+
+interface MapEntry {
+  key: PlainData;
+  value: PlainData;
+  version: number;
+  creationTime: number;
+  /** The TTL timer's task id, or `null`. */
+  timer: number | null;
+}
+
+interface MapSnapshot {
+  entries: [string, MapEntry][];
+  listeners: Registration[];
+}
+
+interface ExpireArg {
+  k: string;
+  version: number;
+}
+
+function versioned(e: MapEntry): Versioned<PlainData> {
+  return { value: e.value, version: e.version, creationTime: e.creationTime };
+}
+
+/** Key, value and TTL of a write, checked before anything changes. */
+function writeArgs(op: string, args: unknown, ttl: boolean) {
+  const a = argsRecord(args, op);
+  const k = canonical(a.key, `${op} as 'key'`);
+  if (a.value === null) throw new TypeError(`Cannot ${op} as 'value' must not be null`);
+  canonical(a.value, `${op} as 'value'`);
+  const ttlMs = ttl && a.ttlMs !== undefined ? safeInteger(a.ttlMs, `${op} as 'ttlMs'`, 0) : 0;
+  if (!ttl && a.ttlMs !== undefined) throw new TypeError(`Cannot ${op} as it takes no 'ttlMs'`);
+  return { a, k, key: a.key as PlainData, value: a.value as PlainData, ttlMs };
+}
+
+/**
+ * Creates an AtomicMap service instance (empty).
+ *
+ * @returns The service.
+ */
+export function atomicMapService(): Service {
+  let map = new Map<string, MapEntry>();
+  const listeners = new Listeners();
+
+  const event = (
+    ctx: CommandContext,
+    type: string,
+    key: PlainData,
+    n: MapEntry | null,
+    o: MapEntry | null,
+  ) =>
+    listeners.publish(ctx, {
+      type,
+      key,
+      newValue: n === null ? null : versioned(n),
+      oldValue: o === null ? null : versioned(o),
+    });
+
+  /** Stores a value at this commit's index; cancels the old TTL timer, starts the new one. */
+  const store = (
+    ctx: CommandContext,
+    k: string,
+    key: PlainData,
+    value: PlainData,
+    ttlMs: number,
+  ): MapEntry => {
+    const old = map.get(k) ?? null;
+    if (old?.timer != null) ctx.cancel(old.timer);
+    const e: MapEntry = { key, value, version: ctx.index, creationTime: ctx.logTime, timer: null };
+    if (ttlMs > 0) {
+      e.timer = ctx.schedule(ttlMs, "expire", { k, version: e.version } satisfies ExpireArg);
+    }
+    map.set(k, e);
+    event(ctx, old === null ? "INSERT" : "UPDATE", key, e, old);
+    return e;
+  };
+
+  const drop = (ctx: CommandContext, k: string): MapEntry | null => {
+    const old = map.get(k);
+    if (old === undefined) return null;
+    if (old.timer !== null) ctx.cancel(old.timer);
+    map.delete(k);
+    event(ctx, "REMOVE", old.key, null, old);
+    return old;
+  };
+
+  const keyOf = (op: string, args: unknown) =>
+    canonical(argsRecord(args, op).key, `${op} as 'key'`);
+  const expectKey = (op: string, a: Record<string, unknown>) =>
+    canonical(a.expect, `${op} as 'expect'`);
+  const versionOf = (op: string, a: Record<string, unknown>) =>
+    safeInteger(a.version, `${op} as 'version'`, 0);
+
+  return {
+    commands: {
+      put: ({ args }: Commit, ctx) => {
+        const w = writeArgs("put", args, true);
+        const old = map.get(w.k);
+        const prev = old === undefined ? null : versioned(old);
+        store(ctx, w.k, w.key, w.value, w.ttlMs);
+        return prev;
+      },
+      putAndGet: ({ args }, ctx) => {
+        const w = writeArgs("putAndGet", args, true);
+        return versioned(store(ctx, w.k, w.key, w.value, w.ttlMs));
+      },
+      putIfAbsent: ({ args }, ctx) => {
+        const w = writeArgs("putIfAbsent", args, true);
+        const old = map.get(w.k);
+        if (old !== undefined) return versioned(old);
+        store(ctx, w.k, w.key, w.value, w.ttlMs);
+        return null;
+      },
+      replace: ({ args }, ctx) => {
+        const w = writeArgs("replace", args, false);
+        const old = map.get(w.k);
+        if (old === undefined) return null;
+        const prev = versioned(old);
+        store(ctx, w.k, old.key, w.value, 0);
+        return prev;
+      },
+      replaceIfValue: ({ args }, ctx) => {
+        const w = writeArgs("replaceIfValue", args, false);
+        const expect = expectKey("replaceIfValue", w.a);
+        const old = map.get(w.k);
+        if (old === undefined || canonical(old.value, "compare") !== expect) return false;
+        store(ctx, w.k, old.key, w.value, 0);
+        return true;
+      },
+      replaceIfVersion: ({ args }, ctx) => {
+        const w = writeArgs("replaceIfVersion", args, false);
+        const version = versionOf("replaceIfVersion", w.a);
+        const old = map.get(w.k);
+        if (old === undefined || old.version !== version) return false;
+        store(ctx, w.k, old.key, w.value, 0);
+        return true;
+      },
+      remove: ({ args }, ctx) => {
+        const old = drop(ctx, keyOf("remove", args));
+        return old === null ? null : versioned(old);
+      },
+      removeIfValue: ({ args }, ctx) => {
+        const k = keyOf("removeIfValue", args);
+        const expect = expectKey("removeIfValue", argsRecord(args, "removeIfValue"));
+        const old = map.get(k);
+        if (old === undefined || canonical(old.value, "compare") !== expect) return false;
+        drop(ctx, k);
+        return true;
+      },
+      removeIfVersion: ({ args }, ctx) => {
+        const k = keyOf("removeIfVersion", args);
+        const version = versionOf("removeIfVersion", argsRecord(args, "removeIfVersion"));
+        if (map.get(k)?.version !== version) return false;
+        drop(ctx, k);
+        return true;
+      },
+      clear: (_c, ctx) => {
+        const n = map.size;
+        for (const k of [...map.keys()]) drop(ctx, k);
+        return n;
+      },
+      listen: ({ args, session }) => listeners.listen(session.id, args),
+      unlisten: ({ args, session }) => listeners.unlisten(session.id, args),
+    },
+    queries: {
+      get: ({ args }) => {
+        const e = map.get(keyOf("get", args));
+        return e === undefined ? null : versioned(e);
+      },
+      containsKey: ({ args }) => map.has(keyOf("containsKey", args)),
+      size: () => map.size,
+      keys: () => [...map.values()].map((e) => e.key),
+      entries: () => [...map.values()].map((e) => [e.key, versioned(e)]),
+    },
+    timers: {
+      expire: (arg, ctx) => {
+        const { k, version } = arg as ExpireArg;
+        const e = map.get(k);
+        if (e === undefined || e.version !== version) return; // rewritten or removed since
+        e.timer = null; // this task has run: nothing to cancel
+        drop(ctx, k);
+      },
+    },
+    onExpire: (s) => listeners.drop(s.id),
+    onClose: (s) => listeners.drop(s.id),
+    snapshot: (): MapSnapshot => ({
+      entries: [...map].map(([k, e]) => [k, { ...e }]),
+      listeners: listeners.snapshot(),
+    }),
+    restore: (state) => {
+      const s = state as MapSnapshot;
+      map = new Map(s.entries.map(([k, e]) => [k, { ...e }]));
+      listeners.restore(s.listeners);
+    },
+  };
+}
+
+/**
+ * A typed proxy of an AtomicMap.
+ *
+ * @example Optimistic locking by version
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+ * import { AtomicMap, primitiveServices } from "./mod.ts";
+ *
+ * const cluster = InMemoryCluster.start({ members: ["a"], services: primitiveServices });
+ * const orders = new AtomicMap<string, { qty: number }>(await cluster.connect(), "orders");
+ * await orders.put("42", { qty: 1 }, { ttlMs: 60_000 });
+ * const v = (await orders.get("42"))!; // { value: { qty: 1 }, version, creationTime }
+ * assert.equal(await orders.replaceIfVersion("42", v.version, { qty: 2 }), true);
+ * assert.equal(await orders.replaceIfVersion("42", v.version, { qty: 3 }), false); // stale
+ * await cluster.close();
+ * ```
+ */
+export class AtomicMap<K extends PlainData, V extends PlainData> {
+  readonly #ch: ProxyChannel;
+  readonly #wrapped = new Map<(event: AtomicMapEvent<K, V>) => void, (p: unknown) => void>();
+
+  /**
+   * Creates a proxy; nothing is sent until an operation is called.
+   *
+   * @param session The session (e.g. a `RaftClient`).
+   * @param name The map's name; the service instance is `"atomic-map/<name>"`.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`.
+   */
+  constructor(session: PrimitiveSession, name: string) {
+    this.#ch = new ProxyChannel(session, ATOMIC_MAP_TYPE, name);
+  }
+
+  /** The service instance's name. */
+  get service(): string {
+    return this.#ch.service;
+  }
+
+  /**
+   * Reads a key.
+   *
+   * @param key The key.
+   * @param options The read's consistency.
+   * @returns The value with its version, or `null` if absent.
+   * @throws {TypeError} If `key` is not JSON data.
+   */
+  async get(key: K, options?: PrimitiveQueryOptions): Promise<Versioned<V> | null> {
+    canonical(key, "get as 'key'");
+    return await this.#ch.query("get", { key }, options);
+  }
+
+  /**
+   * Whether a key is present.
+   *
+   * @param key The key.
+   * @param options The read's consistency.
+   * @returns Whether it is present.
+   * @throws {TypeError} If `key` is not JSON data.
+   */
+  async containsKey(key: K, options?: PrimitiveQueryOptions): Promise<boolean> {
+    canonical(key, "containsKey as 'key'");
+    return await this.#ch.query("containsKey", { key }, options);
+  }
+
+  /**
+   * Counts the entries.
+   *
+   * @param options The read's consistency.
+   * @returns The number of entries.
+   */
+  size(options?: PrimitiveQueryOptions): Promise<number> {
+    return this.#ch.query("size", undefined, options);
+  }
+
+  /**
+   * Lists the keys.
+   *
+   * @param options The read's consistency.
+   * @returns The keys, in insertion order.
+   */
+  keys(options?: PrimitiveQueryOptions): Promise<K[]> {
+    return this.#ch.query("keys", undefined, options);
+  }
+
+  /**
+   * Lists the entries.
+   *
+   * @param options The read's consistency.
+   * @returns `[key, Versioned]` pairs, in insertion order.
+   */
+  entries(options?: PrimitiveQueryOptions): Promise<[K, Versioned<V>][]> {
+    return this.#ch.query("entries", undefined, options);
+  }
+
+  /**
+   * Stores a value.
+   *
+   * @param key The key.
+   * @param value The value (not `null`).
+   * @param options `ttlMs`: remove it after this many log-time ms.
+   * @returns The previous value, or `null`.
+   * @throws {TypeError} If the key or value is not JSON data, or the value is `null`.
+   * @throws {RangeError} If `ttlMs` is negative.
+   */
+  async put(key: K, value: V, options: PutOptions = {}): Promise<Versioned<V> | null> {
+    return await this.#ch.command("put", this.#write("put", key, value, options));
+  }
+
+  /**
+   * Stores a value.
+   *
+   * @param key The key.
+   * @param value The value (not `null`).
+   * @param options `ttlMs`: remove it after this many log-time ms.
+   * @returns The new value with its version.
+   * @throws {TypeError} If the key or value is not JSON data, or the value is `null`.
+   * @throws {RangeError} If `ttlMs` is negative.
+   */
+  async putAndGet(key: K, value: V, options: PutOptions = {}): Promise<Versioned<V>> {
+    return await this.#ch.command("putAndGet", this.#write("putAndGet", key, value, options));
+  }
+
+  /**
+   * Stores a value if the key is absent.
+   *
+   * @param key The key.
+   * @param value The value (not `null`).
+   * @param options `ttlMs`: remove it after this many log-time ms.
+   * @returns The existing value, or `null` if it stored `value`.
+   * @throws {TypeError} If the key or value is not JSON data, or the value is `null`.
+   * @throws {RangeError} If `ttlMs` is negative.
+   */
+  async putIfAbsent(key: K, value: V, options: PutOptions = {}): Promise<Versioned<V> | null> {
+    return await this.#ch.command("putIfAbsent", this.#write("putIfAbsent", key, value, options));
+  }
+
+  /**
+   * Replaces the value of a present key.
+   *
+   * @param key The key.
+   * @param value The new value.
+   * @returns The previous value, or `null` if the key was absent (nothing stored).
+   * @throws {TypeError} If the key or value is not JSON data, or the value is `null`.
+   */
+  async replace(key: K, value: V): Promise<Versioned<V> | null> {
+    return await this.#ch.command("replace", this.#write("replace", key, value, {}));
+  }
+
+  /**
+   * Replaces the value if it equals `expect` (canonical JSON).
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @param value The new value.
+   * @returns Whether it replaced.
+   * @throws {TypeError} If an argument is not JSON data, or `value` is `null`.
+   */
+  async replaceIfValue(key: K, expect: V, value: V): Promise<boolean> {
+    canonical(expect, "replaceIfValue as 'expect'");
+    const args = { ...this.#write("replaceIfValue", key, value, {}), expect };
+    return await this.#ch.command("replaceIfValue", args);
+  }
+
+  /**
+   * Replaces the value if its version is `version`.
+   *
+   * @param key The key.
+   * @param version The expected version.
+   * @param value The new value.
+   * @returns Whether it replaced.
+   * @throws {TypeError} If an argument is not JSON data or `version` not an integer.
+   */
+  async replaceIfVersion(key: K, version: number, value: V): Promise<boolean> {
+    safeInteger(version, "replaceIfVersion as 'version'", 0);
+    const args = { ...this.#write("replaceIfVersion", key, value, {}), version };
+    return await this.#ch.command("replaceIfVersion", args);
+  }
+
+  /**
+   * Removes a key.
+   *
+   * @param key The key.
+   * @returns The removed value, or `null`.
+   * @throws {TypeError} If `key` is not JSON data.
+   */
+  async remove(key: K): Promise<Versioned<V> | null> {
+    canonical(key, "remove as 'key'");
+    return await this.#ch.command("remove", { key });
+  }
+
+  /**
+   * Removes a key if its value equals `expect` (canonical JSON).
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @returns Whether it removed.
+   * @throws {TypeError} If an argument is not JSON data.
+   */
+  async removeIfValue(key: K, expect: V): Promise<boolean> {
+    canonical(key, "removeIfValue as 'key'");
+    canonical(expect, "removeIfValue as 'expect'");
+    return await this.#ch.command("removeIfValue", { key, expect });
+  }
+
+  /**
+   * Removes a key if its version is `version`.
+   *
+   * @param key The key.
+   * @param version The expected version.
+   * @returns Whether it removed.
+   * @throws {TypeError} If `key` is not JSON data or `version` not an integer.
+   */
+  async removeIfVersion(key: K, version: number): Promise<boolean> {
+    canonical(key, "removeIfVersion as 'key'");
+    safeInteger(version, "removeIfVersion as 'version'", 0);
+    return await this.#ch.command("removeIfVersion", { key, version });
+  }
+
+  /**
+   * Removes every entry (publishing REMOVE for each).
+   *
+   * @returns How many entries were removed.
+   */
+  clear(): Promise<number> {
+    return this.#ch.command("clear");
+  }
+
+  /**
+   * Calls `listener` with every change (INSERT, UPDATE, REMOVE — TTL expiry included), in order.
+   * The first listener registers this proxy with the service.
+   *
+   * @param listener The listener.
+   * @returns Once registered.
+   * @throws {TypeError} If `listener` is not a function.
+   */
+  async addListener(listener: (event: AtomicMapEvent<K, V>) => void): Promise<void> {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot add listener to ${this.service} as it is not a function`);
+    }
+    if (this.#wrapped.has(listener)) return;
+    const wrapped = (p: unknown) => listener(p as AtomicMapEvent<K, V>);
+    this.#wrapped.set(listener, wrapped);
+    await this.#ch.addListener(wrapped);
+  }
+
+  /**
+   * Stops calling `listener`.
+   *
+   * @param listener A listener given to `addListener`.
+   * @returns Once done.
+   */
+  async removeListener(listener: (event: AtomicMapEvent<K, V>) => void): Promise<void> {
+    const wrapped = this.#wrapped.get(listener);
+    if (wrapped === undefined) return;
+    this.#wrapped.delete(listener);
+    await this.#ch.removeListener(wrapped);
+  }
+
+  #write(op: string, key: K, value: V, options: PutOptions): Record<string, unknown> {
+    const args: Record<string, unknown> = { key, value };
+    if (options?.ttlMs !== undefined) args.ttlMs = options.ttlMs;
+    writeArgs(op, args, op.startsWith("put"));
+    return args;
+  }
+}

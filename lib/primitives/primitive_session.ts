@@ -1,0 +1,230 @@
+/**
+ * What a primitive's proxy needs from a session: commands, queries and the session's events.
+ * `RaftClient` (lib/node/client.ts) has this shape; a partitioned facade can hand each proxy the
+ * session of the partition its primitive lives on.
+ *
+ * Events of one session are shared by every proxy over it, so each proxy publishes under its own
+ * *channel*: the primitive's name and a number unique in this process (`"atomic-map/orders#3"`).
+ * The channel travels in `listen`, `lock` and `tryLock` commands and comes back as the event's
+ * name; a proxy ignores every other name.
+ *
+ * When a session that has `onStateChange` expires and recovers (a new session, `RaftClient`'s
+ * `recovery: "recover"`), the service has dropped the old session's registrations, holds and
+ * queued lock requests: a proxy with listeners registers them again once the new session is
+ * connected (changes in between are not delivered), and a lock proxy fails its waits.
+ *
+ * @module
+ */
+
+import { isSynodError, synodErrorFromCode } from "../errors.ts";
+import type { Consistency } from "../protocols/raft/protocol.ts";
+
+/** An event published to the session. */
+export interface PrimitiveEvent {
+  /** Index of the entry that published it. */
+  readonly eventIndex: number;
+  /** The event's name: a proxy's channel. */
+  readonly name: string;
+  /** Plain data. */
+  readonly payload: unknown;
+}
+
+/** A session's state, as `RaftClient` reports it. */
+export type PrimitiveSessionState = "CONNECTED" | "SUSPENDED" | "EXPIRED" | "CLOSED";
+
+/** Options of one query. */
+export interface PrimitiveQueryOptions {
+  /** The read's consistency; default: the session's. */
+  readonly consistency?: Consistency;
+}
+
+/** The session a proxy talks through (`RaftClient` is one). */
+export interface PrimitiveSession {
+  /**
+   * Submits a command, applied exactly once in submission order.
+   *
+   * @param service The service instance's name, e.g. `"atomic-map/orders"`.
+   * @param operation The command's name.
+   * @param args Plain data.
+   * @returns The command's result.
+   */
+  command(service: string, operation: string, args?: unknown): Promise<unknown>;
+  /**
+   * Submits a query.
+   *
+   * @param service The service instance's name.
+   * @param operation The query's name.
+   * @param args Plain data.
+   * @param options The consistency.
+   * @returns The query's result.
+   */
+  query(
+    service: string,
+    operation: string,
+    args?: unknown,
+    options?: PrimitiveQueryOptions,
+  ): Promise<unknown>;
+  /**
+   * Calls `listener` with every event of the session, in order, exactly once.
+   *
+   * @param listener The listener.
+   */
+  onEvent(listener: (event: PrimitiveEvent) => void): void;
+  /**
+   * Calls `listener` when the session's state changes. Optional: without it a lock proxy cannot
+   * fail the waits a lost session will never answer.
+   *
+   * @param listener The listener.
+   */
+  onStateChange?(listener: (state: PrimitiveSessionState) => void): void;
+}
+
+let nextChannel = 1;
+
+/**
+ * A proxy's link to its session: the service name, a channel of its own, and events for it.
+ * Private to this folder.
+ */
+export class ProxyChannel {
+  /** The service instance's name. */
+  readonly service: string;
+  /** This proxy's event name. */
+  readonly channel: string;
+  readonly #session: PrimitiveSession;
+  #listening = false;
+  #handlers: ((payload: unknown) => void)[] = [];
+  #listeners = new Set<(payload: unknown) => void>();
+  #dispatching = false;
+
+  /**
+   * Links a proxy to a session.
+   *
+   * @param session The session.
+   * @param type The service type, e.g. `"atomic-map"`.
+   * @param name The primitive's name, e.g. `"orders"`.
+   * @throws {TypeError} If `session` lacks `command`/`query`/`onEvent`, or `name` is not a
+   *   non-empty string without `/` and `#`.
+   */
+  constructor(session: PrimitiveSession, type: string, name: string) {
+    if (
+      session === null || typeof session !== "object" || typeof session.command !== "function" ||
+      typeof session.query !== "function" || typeof session.onEvent !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create ${type} proxy as 'session' lacks command, query or onEvent`,
+      );
+    }
+    if (typeof name !== "string" || !/^[^/#]{1,200}$/.test(name)) {
+      throw new TypeError(
+        `Cannot create ${type} proxy as 'name' must be 1 to 200 characters without '/' or '#': current value is ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    this.#session = session;
+    this.service = `${type}/${name}`;
+    this.channel = `${this.service}#${nextChannel++}`;
+    // A recovered session is a new session: the service forgot the old one's registration.
+    // Register again once the new one is up; changes in between are not delivered.
+    let lost = false;
+    session.onStateChange?.((state) => {
+      if (state === "EXPIRED") lost = true;
+      if (state !== "CONNECTED" || !lost) return;
+      lost = false;
+      if (this.#listeners.size > 0) {
+        this.command("listen", { channel: this.channel }).catch((e: unknown) => {
+          if (!isSynodError(e)) throw e;
+          lost = true; // the session is gone again: the next recovery registers again
+        });
+      }
+    });
+  }
+
+  /** The session. */
+  get session(): PrimitiveSession {
+    return this.#session;
+  }
+
+  /**
+   * Calls `handler` with the payload of every event on this proxy's channel.
+   *
+   * @param handler The handler.
+   */
+  onEvent(handler: (payload: unknown) => void): void {
+    this.#handlers.push(handler);
+    if (this.#listening) return;
+    this.#listening = true;
+    this.#session.onEvent((event) => {
+      if (event.name !== this.channel) return;
+      for (const h of this.#handlers) h(event.payload);
+    });
+  }
+
+  /**
+   * Adds a user listener; the first one registers the channel with the service (`listen`).
+   *
+   * @param listener Called with each event's payload.
+   * @returns Once registered.
+   */
+  async addListener(listener: (payload: unknown) => void): Promise<void> {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot add listener to ${this.service} as it is not a function`);
+    }
+    if (!this.#dispatching) {
+      this.#dispatching = true;
+      this.onEvent((payload) => {
+        for (const l of [...this.#listeners]) l(payload);
+      });
+    }
+    if (this.#listeners.has(listener)) return;
+    this.#listeners.add(listener);
+    if (this.#listeners.size === 1) await this.command("listen", { channel: this.channel });
+  }
+
+  /**
+   * Removes a user listener; the last one unregisters the channel (`unlisten`).
+   *
+   * @param listener A listener given to `addListener`.
+   * @returns Once unregistered.
+   */
+  async removeListener(listener: (payload: unknown) => void): Promise<void> {
+    if (!this.#listeners.delete(listener)) return;
+    if (this.#listeners.size === 0) await this.command("unlisten", { channel: this.channel });
+  }
+
+  /**
+   * Runs a command of this proxy's service.
+   *
+   * @param operation The command.
+   * @param args Plain data.
+   * @returns Its result.
+   */
+  command<T>(operation: string, args?: unknown): Promise<T> {
+    return this.#session.command(this.service, operation, args) as Promise<T>;
+  }
+
+  /**
+   * Runs a query of this proxy's service.
+   *
+   * @param operation The query.
+   * @param args Plain data.
+   * @param options The consistency.
+   * @returns Its result.
+   */
+  query<T>(operation: string, args?: unknown, options?: PrimitiveQueryOptions): Promise<T> {
+    return this.#session.query(this.service, operation, args, options) as Promise<T>;
+  }
+}
+
+/**
+ * The error a waiting proxy call fails with when its session ends.
+ *
+ * @param state The session's new state.
+ * @param what What was waiting, for the message.
+ * @returns `UNKNOWN_SESSION` for an expired session, `CLOSED` for a closed one.
+ */
+export function sessionEndedError(state: "EXPIRED" | "CLOSED", what: string): Error {
+  return state === "EXPIRED"
+    ? synodErrorFromCode("UNKNOWN_SESSION", `Session expired while ${what}`)
+    : synodErrorFromCode("CLOSED", `Session closed while ${what}`);
+}
