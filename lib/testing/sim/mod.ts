@@ -33,7 +33,9 @@ export {
   SimCluster,
   type SimClusterOptions,
 } from "./cluster.ts";
-export { type DiskStats, SimDisk } from "./disk.ts";
+export { type DiskStats, SimDisk, type SimStorage } from "./disk.ts";
+export { type FsDiskFaults, SimFsDisk } from "./fs_disk.ts";
+export { type ReadStats, ReadWorkload } from "./reads.ts";
 export {
   type BitFlip,
   SimFileSystem,

@@ -90,7 +90,7 @@ class Image {
   bytes: Uint8Array;
   size: number;
 
-  constructor(bytes = new Uint8Array(0), size = 0) {
+  constructor(bytes: Uint8Array = new Uint8Array(0), size = 0) {
     this.bytes = bytes;
     this.size = size;
   }
@@ -127,8 +127,8 @@ class Image {
 
 /** A file's two images and the changes not yet durable. */
 class Inode {
-  volatile = new Image();
-  durable = new Image();
+  volatile: Image = new Image();
+  durable: Image = new Image();
   pending: Change[] = [];
   lockedBy: SimFile | null = null;
 }
@@ -437,19 +437,19 @@ class SimFile implements StorageFile {
     return this.#inode;
   }
 
-  read(bytes: Uint8Array, position: number, start = 0, length = bytes.length - start): number {
+  read(bytes: Uint8Array, position: number, start = 0, length?: number): number {
     const image = this.#live().volatile;
-    const n = Math.max(0, Math.min(length, image.size - position));
+    const n = Math.max(0, Math.min(length ?? bytes.length - start, image.size - position));
     bytes.set(image.bytes.subarray(position, position + n), start);
     this.#cursor = position + n;
     return n;
   }
 
-  write(bytes: Uint8Array, position: number | null, start = 0, end = bytes.length): void {
+  write(bytes: Uint8Array, position: number | null, start = 0, end?: number): void {
     const inode = this.#live();
     const aimed = position ?? this.#cursor;
     const at = this.#fs.landing(this.#path, aimed);
-    const data = bytes.slice(start, end); // the caller reuses its buffer
+    const data = bytes.slice(start, end ?? bytes.length); // the caller reuses its buffer
     const change: Change = { kind: "write", seq: this.#fs.nextSeq(), at, data };
     inode.volatile.apply(change);
     inode.pending.push(change);
