@@ -11,6 +11,7 @@ import {
   type Role,
 } from "../../raft/types.ts";
 import { Prng } from "../prng.ts";
+import type { SimDisk } from "./disk.ts";
 import { InvariantViolation, SafetyChecker } from "./checker.ts";
 import { type CrashPoint, type RaftLike, SimNode, type SimNodeHost } from "./node.ts";
 
@@ -124,7 +125,11 @@ Deno.test("SimNode: a Ready is handled as persist → sync → send → apply �
   node.tick();
   assert.deepEqual(log, ["send n2 durable=2", "apply 1", "apply 2", "advance"]);
   assert.equal(node.stateMachine.applied, 2);
-  assert.deepEqual(node.disk.durableImage().hardState(), { term: 1, vote: "n1", commit: 2 });
+  assert.deepEqual((node.disk as SimDisk).durableImage().hardState(), {
+    term: 1,
+    vote: "n1",
+    commit: 2,
+  });
 });
 
 Deno.test("SimNode: committed entries handed out before they are durable break the contract", () => {
