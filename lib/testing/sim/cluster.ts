@@ -555,6 +555,36 @@ export class SimCluster implements SimNodeHost {
   // Events.
 
   /**
+   * Calls `fn` again and again, each time after a delay drawn from `rng` in `[lo, hi]` virtual
+   * ms (the next delay is drawn after the call), until the returned function is called.
+   *
+   * @param rng Where the delays come from.
+   * @param range The delays' bounds, `[lo, hi]`.
+   * @param label What it is, for traces.
+   * @param fn The call.
+   * @returns Stops the calls.
+   */
+  repeat(
+    rng: Prng,
+    range: readonly [number, number],
+    label: string,
+    fn: () => void,
+  ): () => void {
+    let active = true;
+    const schedule = () => {
+      this.after(rng.int(range[0], range[1]), label, () => {
+        if (!active) return;
+        fn();
+        schedule();
+      });
+    };
+    schedule();
+    return () => {
+      active = false;
+    };
+  }
+
+  /**
    * Schedules a call.
    *
    * @param delayMs Virtual ms from now (≥ 0).

@@ -39,7 +39,7 @@ export class Nemesis {
   readonly #profile: FaultProfile;
   readonly #rng: Prng;
   readonly #diskRng: Prng;
-  #active = false;
+  #stopSteps: () => void = () => {};
 
   /**
    * Creates a nemesis (idle until {@linkcode Nemesis.start}).
@@ -57,10 +57,9 @@ export class Nemesis {
 
   /** Starts drawing faults; members that crash at a crash point are restarted too. */
   start(): void {
-    this.#active = true;
     this.#cluster.crashDuringReady = this.#profile.crashDuringReady;
     this.#cluster.crashListener = (node) => this.#scheduleRestart(node);
-    this.#schedule();
+    this.#stopSteps = this.#cluster.repeat(this.#rng, [30, 70], "nemesis", () => this.#step());
   }
 
   /**
@@ -69,7 +68,7 @@ export class Nemesis {
    */
   stop(): void {
     const cluster = this.#cluster;
-    this.#active = false;
+    this.#stopSteps();
     cluster.network.heal();
     cluster.network.setFaults({ ...this.#profile.network, drop: 0, duplicate: 0, reorder: 0 });
     cluster.crashDuringReady = 0;
@@ -77,14 +76,6 @@ export class Nemesis {
       cluster.resume(node);
       if (node.status === "down") cluster.restart(node);
     }
-  }
-
-  #schedule(): void {
-    this.#cluster.after(this.#rng.int(30, 70), "nemesis", () => {
-      if (!this.#active) return;
-      this.#step();
-      this.#schedule();
-    });
   }
 
   #step(): void {

@@ -49,7 +49,7 @@ export class ReadWorkload {
   readonly #acknowledged: () => number;
   readonly #pending = new Map<string, PendingRead>();
   #seq = 0;
-  #active = false;
+  #stop: () => void = () => {};
 
   /**
    * Creates an idle reader.
@@ -66,21 +66,12 @@ export class ReadWorkload {
 
   /** Starts reading, every 10–40 virtual ms. */
   start(): void {
-    this.#active = true;
-    this.#schedule();
+    this.#stop = this.#cluster.repeat(this.#rng, [10, 40], "reader", () => this.#step());
   }
 
   /** Stops asking (reads already asked for are still checked). */
   stop(): void {
-    this.#active = false;
-  }
-
-  #schedule(): void {
-    this.#cluster.after(this.#rng.int(10, 40), "reader", () => {
-      if (!this.#active) return;
-      this.#step();
-      this.#schedule();
-    });
+    this.#stop();
   }
 
   #step(): void {

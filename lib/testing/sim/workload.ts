@@ -86,7 +86,7 @@ export class ClientWorkload {
   readonly #backlogMax: number;
   readonly #pending = new Map<NodeId, Map<number, Pending>>();
   #seq = 0;
-  #active = false;
+  #stop: () => void = () => {};
   /** The highest index of an acknowledged proposal. */
   #acknowledgedMax = 0;
 
@@ -111,21 +111,12 @@ export class ClientWorkload {
 
   /** Starts proposing, every 5–30 virtual ms. */
   start(): void {
-    this.#active = true;
-    this.#schedule();
+    this.#stop = this.#cluster.repeat(this.#rng, [5, 30], "client", () => this.#step());
   }
 
   /** Stops proposing. */
   stop(): void {
-    this.#active = false;
-  }
-
-  #schedule(): void {
-    this.#cluster.after(this.#rng.int(5, 30), "client", () => {
-      if (!this.#active) return;
-      this.#step();
-      this.#schedule();
-    });
+    this.#stop();
   }
 
   #step(): void {
