@@ -380,6 +380,8 @@ export class SessionHost implements SimApp {
       random,
       raft,
       driver: edges.driver,
+      // The simulator reads the driver's failure itself (a crash point, or detected damage).
+      onFailure: () => {},
     });
     this.#member = member;
     member.start();
