@@ -1,22 +1,20 @@
 /**
- * `synod demo`: an in-process cluster of real-clock members over an in-memory transport. It
- * elects a leader, commits entries and prints what happens: the quickest way to see Synod's
- * Raft core work. (The networked agent replaces it as `synod agent`.)
+ * `synod demo`: an in-process cluster of production members (`InMemoryCluster`) with a counter
+ * service. It elects a leader, has a client commit commands through sessions and prints what
+ * happens: the quickest way to see Synod work. (The networked agent replaces it as `synod agent`.)
  *
  * @module
  */
 
-import { RaftDriver } from "../node/raft_driver.ts";
-import type { Message } from "../raft/messages.ts";
-import { RaftNode } from "../raft/raft.ts";
-import { MemoryStorage } from "../raft/storage.ts";
-import { type Membership } from "../raft/types.ts";
+import { InMemoryCluster } from "../node/in_memory_cluster.ts";
+import type { Member } from "../node/member.ts";
+import { defineService, serviceRef } from "../protocols/raft/typed.ts";
 
 /** Options for {@linkcode runDemo}. */
 export interface DemoOptions {
   /** Members in the cluster. Default 3. */
   readonly nodes?: number;
-  /** Entries to commit. Default 1000. */
+  /** Entries (counter commands) to commit. Default 1000. */
   readonly entries?: number;
   /** Milliseconds per tick. Default 20. */
   readonly tickMs?: number;
@@ -30,14 +28,28 @@ export interface DemoResult {
   readonly leader: string;
   /** Its term. */
   readonly term: number;
-  /** Entries committed and applied on every member. */
+  /** Commands committed and applied. */
   readonly committed: number;
-  /** Milliseconds from the first proposal to the last entry applied everywhere. */
+  /** Milliseconds from the first command to the last result. */
   readonly elapsedMs: number;
 }
 
+interface Counter {
+  commands: { add(by: number): number };
+  queries: { get(): number };
+}
+
+function counter(value = 0) {
+  return defineService<Counter>({
+    commands: { add: ({ args }) => (value += args) },
+    queries: { get: () => value },
+    snapshot: () => value,
+    restore: (state) => void (value = state as number),
+  });
+}
+
 /**
- * Runs the demo cluster until `entries` entries are applied on every member, then stops it.
+ * Runs the demo cluster until `entries` commands are committed, then stops it.
  *
  * @param options How many members and entries.
  * @returns What happened.
@@ -54,70 +66,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       );
     }
   }
-  const ids = Array.from({ length: n }, (_, i) => `member-${i + 1}`);
-  const bootstrap: Membership = { members: ids.map((id) => ({ id, type: "active" })) };
-  const drivers = new Map<string, RaftDriver>();
-  const applied = new Map<string, number>(ids.map((id) => [id, 0]));
-  let allApplied: () => void = () => {};
-  const done = new Promise<void>((resolve) => (allApplied = resolve));
-  const deliver = (messages: readonly Message[]) => {
-    for (const m of messages) queueMicrotask(() => drivers.get(m.to)?.receive(m));
-  };
-  for (const id of ids) {
-    const storage = new MemoryStorage();
-    const node = new RaftNode({ id, random: Math.random, bootstrap }, storage);
-    drivers.set(
-      id,
-      new RaftDriver(node, storage, {
-        send: deliver,
-        apply(entries) {
-          let count = applied.get(id)!;
-          for (const e of entries) if (e.type === 1) count++;
-          applied.set(id, count);
-          if ([...applied.values()].every((c) => c >= total)) allApplied();
-        },
-      }, { tickMs: options.tickMs ?? 20 }),
-    );
-  }
-  for (const d of drivers.values()) d.start();
+  const cluster = InMemoryCluster.start({
+    members: Array.from({ length: n }, (_, i) => `member-${i + 1}`),
+    services: { counter },
+    member: { driver: { tickMs: options.tickMs ?? 20 } },
+  });
   try {
-    const leader = await waitForLeader(drivers);
-    const driver = drivers.get(leader)!;
-    print(`leader elected: ${leader} (term ${driver.node.term})`);
+    const client = await cluster.connect(); // registers a session: a leader has been elected
+    const leader: Member = cluster.leader ?? cluster.members[0]!;
+    print(`leader elected: ${leader.id} (term ${leader.term})`);
+    const hits = serviceRef<Counter>("counter/demo");
     const start = performance.now();
-    const payload = new TextEncoder().encode("x".repeat(64));
-    let proposed = 0;
-    while (proposed < total) {
-      const batch: Promise<unknown>[] = [];
-      for (let i = 0; i < 256 && proposed < total; i++, proposed++) {
-        batch.push(driver.propose(payload));
+    for (let sent = 0; sent < total;) {
+      const batch: Promise<number>[] = [];
+      for (let i = 0; i < 256 && sent < total; i++, sent++) {
+        batch.push(client.command(hits, "add", 1));
       }
       await Promise.all(batch);
     }
-    await done;
     const elapsedMs = performance.now() - start;
-    const commit = driver.node.commitIndex;
     print(
       `committed ${total} entries on ${n} members in ${
         elapsedMs.toFixed(0)
-      } ms (commit index ${commit})`,
+      } ms (counter ${await client
+        .query(hits, "get")}, commit index ${leader.driver.node.commitIndex})`,
     );
-    return { leader, term: driver.node.term, committed: total, elapsedMs };
+    return { leader: leader.id, term: leader.term, committed: total, elapsedMs };
   } finally {
-    for (const d of drivers.values()) d.stop();
+    await cluster.close();
   }
-}
-
-function waitForLeader(drivers: Map<string, RaftDriver>): Promise<string> {
-  return new Promise((resolve) => {
-    const check = setInterval(() => {
-      for (const [id, d] of drivers) {
-        if (d.node.role === "leader" && d.node.commitIndex >= d.node.lastIndex) {
-          clearInterval(check);
-          resolve(id);
-          return;
-        }
-      }
-    }, 5);
-  });
 }
