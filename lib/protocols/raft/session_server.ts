@@ -14,6 +14,7 @@ import { assert } from "../../raft/_assert.ts";
 import {
   type Entry,
   EntryType,
+  type Membership,
   type NodeId,
   type ReadState,
   type Role,
@@ -23,6 +24,8 @@ import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import {
   type ClientRequest,
   type CommandRequest,
+  type Configuration,
+  CONFIGURATION_MEMBERS_MAX,
   type EventBatch,
   failure,
   type ProtocolResult,
@@ -64,10 +67,17 @@ export interface RaftProposer {
    * @throws {ProposalDroppedError} If too many reads are pending.
    */
   readIndex(context: string, options?: { lease?: boolean }): void;
+  /**
+   * The configuration in force at the commit index and the index it took effect at, or `null`
+   * while none is known; sent to clients so they follow membership changes. A proposer without
+   * it sends none.
+   */
+  readonly committedMembership?: { readonly index: number; readonly membership: Membership } | null;
 }
 
 /** The parts of a Raft core that {@linkcode coreProposer} needs (`RaftNode` has them). */
-export type ProposingCore = Omit<RaftProposer, "append" | "readIndex"> & {
+export type ProposingCore = Omit<RaftProposer, "append" | "readIndex" | "committedMembership"> & {
+  readonly committedMembership?: RaftProposer["committedMembership"];
   propose(data: Uint8Array): number;
   readIndex(context: string, options?: { lease?: boolean; nowMs?: number }): void;
 };
@@ -107,6 +117,9 @@ export function coreProposer(
     },
     get leader() {
       return core.leader;
+    },
+    get committedMembership() {
+      return core.committedMembership ?? null;
     },
     append: (data) => core.propose(data),
     readIndex: (context, options) =>
@@ -159,6 +172,8 @@ interface PendingProposal {
   readonly client: string;
   readonly id: number;
   readonly term: number;
+  /** A register or keep-alive: its answer carries the configuration. */
+  readonly configured: boolean;
 }
 
 interface PendingQuery {
@@ -327,7 +342,7 @@ export class SessionServer {
         const answer = entry.term === pending.term && result.response !== null
           ? result.response
           : this.#notLeader();
-        this.#reply(pending.client, pending.id, answer);
+        this.#reply(pending.client, pending.id, answer, pending.configured);
       }
       if (result.tag === OperationTag.Unregister && entry.type === EntryType.Normal) {
         this.#forgetClosedSessions();
@@ -440,6 +455,7 @@ export class SessionServer {
 
   /** Proposes `op` for a client's request; on refusal answers it. Returns whether it was proposed. */
   #propose(client: string, id: number, op: Operation): boolean {
+    const configured = op.tag === OperationTag.Register || op.tag === OperationTag.KeepAlive;
     let index: number;
     try {
       index = this.#raft.append(encodeOperation(op));
@@ -450,10 +466,11 @@ export class SessionServer {
         client,
         id,
         e.code === "NOT_LEADER" ? this.#notLeader() : failure(e.code, e.message),
+        configured,
       );
       return false;
     }
-    this.#proposals.set(index, { client, id, term: this.#raft.term });
+    this.#proposals.set(index, { client, id, term: this.#raft.term, configured });
     return true;
   }
 
@@ -630,8 +647,28 @@ export class SessionServer {
     );
   }
 
-  #reply(client: string, id: number, result: ProtocolResult): void {
+  /**
+   * Answers a client. Register and keep-alive answers carry the committed configuration
+   * (copycat-spec §1.2, §1.3), and so does every `NOT_LEADER`: a client looking for the leader
+   * may know only members that have since been removed.
+   */
+  #reply(client: string, id: number, result: ProtocolResult, configured = false): void {
     assert(Number.isSafeInteger(id), `reply: bad request id ${id}`);
-    this.#outbox.push({ to: client, message: { type: "response", id, result } });
+    const notLeader = !result.ok && result.error.code === "NOT_LEADER";
+    const configuration = configured || notLeader ? this.#configuration() : null;
+    const message: ServerMessage = configuration === null
+      ? { type: "response", id, result }
+      : { type: "response", id, result, configuration };
+    this.#outbox.push({ to: client, message });
+  }
+
+  /** The committed configuration as clients are sent it; `null` while none is known. */
+  #configuration(): Configuration | null {
+    const committed = this.#raft.committedMembership ?? null;
+    if (committed === null) return null;
+    const members = committed.membership.members.map(({ id, type }) => ({ id, type }));
+    // Clients refuse a longer list: a group that large is left to its clients' seeds.
+    if (members.length > CONFIGURATION_MEMBERS_MAX) return null;
+    return { index: committed.index, members };
   }
 }
