@@ -594,3 +594,56 @@ Deno.test("after a leader change in an idle group, a silent session still expire
     assert.equal(sm.session(sessionId), undefined, "expiry stayed suspended after the change");
   }
 });
+
+Deno.test("register, keep-alive and NOT_LEADER answers carry the committed configuration", () => {
+  const h = started();
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const client = h.client("c1", { timeoutMs: 600 });
+  client.open();
+  h.settle();
+  const answers = () =>
+    seen.filter((w) => w.to === "c1").map((w) => w.message as ServerMessage).filter((m) =>
+      m.type === "response"
+    );
+  const founding = ["a", "b", "c"].map((id) => ({ id, type: "active" }));
+  assert.deepEqual(answers().at(-1)?.configuration, { index: 1, members: founding });
+  // Demote c to reserve: once committed, clients are told so, and try a and b first.
+  const index = h.cluster.node("a").raft.proposeMembershipChange({
+    kind: "demote",
+    id: "c",
+    type: "reserve",
+  });
+  h.settle();
+  assert.ok(h.cluster.node("a").raft.commitIndex >= index);
+  seen.length = 0;
+  h.advance(300); // a keep-alive
+  const keptAlive = answers().filter((m) => m.result.ok && m.configuration !== undefined);
+  assert.ok(keptAlive.length > 0, "no keep-alive answer");
+  const demoted = [{ id: "a", type: "active" }, { id: "b", type: "active" }, {
+    id: "c",
+    type: "reserve",
+  }];
+  assert.deepEqual(keptAlive.at(-1)!.configuration, { index, members: demoted });
+  assert.equal(client.configurationIndex, index);
+  assert.deepEqual(client.members, ["a", "b", "c"]);
+  // A command's answer carries none; a refused forwarded request does: the client may know only
+  // members since removed.
+  seen.length = 0;
+  const results = h.command(client, 1);
+  h.settle();
+  assert.equal(results[0]?.ok, true);
+  assert.ok(answers().every((m) => m.configuration === undefined));
+  h.servers.get("b")!.receiveForwarded("c1", {
+    type: "unregister",
+    id: 515_151,
+    sessionId: client.sessionId,
+  });
+  h.settle();
+  const refusal = answers().find((m) => m.id === 515_151);
+  assert.equal(refusal?.result.ok, false);
+  assert.deepEqual(refusal?.configuration, { index, members: demoted });
+});
