@@ -188,6 +188,31 @@ Deno.test("session scenario: a client whose every given member is replaced learn
   settleAndCheck(sim);
 });
 
+Deno.test("session scenario: a client that can reach only a follower gets its answers relayed by it", () => {
+  const sim = quietCluster({ clients: 1 });
+  const c = sim.clients[0]!;
+  const leader = sim.leader()!;
+  const follower = sim.members.find((m) => m !== leader.id)!;
+  sim.network.cut(c.address, sim.members.filter((m) => m !== follower));
+  let relays = 0;
+  let leaderToClient = 0;
+  sim.intercept((from, to, msg) => {
+    if (msg.dir === "relay" && from === leader.id && to === follower) relays++;
+    if (from === leader.id && to === c.address) leaderToClient++;
+    return true;
+  });
+  for (let i = 1; i <= 3; i++) {
+    const add = call(sim, c, COUNTER_SERVICE, "add", { delta: 1 });
+    assert.ok(add.ok && add.value === i, JSON.stringify(add));
+  }
+  const value = read(sim, c, COUNTER_SERVICE, {}, "LINEARIZABLE");
+  assert.ok(value.ok && value.value === 3, JSON.stringify(value));
+  assert.equal(sim.leader()?.id, leader.id, "the leader did not change");
+  assert.ok(relays > 0, "the leader relayed no answer through the follower");
+  assert.equal(leaderToClient, 0, "the leader sent to the client directly");
+  settleAndCheck(sim);
+});
+
 Deno.test("session scenario: an expired session's later command fails with UNKNOWN_SESSION", () => {
   const sim = quietCluster({ sessionTimeoutMs: 400 });
   const [c, other] = sim.clients as [SimClient, SimClient];

@@ -208,6 +208,11 @@ export interface ResponseMessage {
    * the one with the highest `index`.
    */
   readonly configuration?: Configuration;
+  /**
+   * With an answer the leader sends through the member that forwarded the request: the
+   * leader's id, so that a client that can reach it may talk to it directly next time.
+   */
+  readonly leader?: string;
 }
 
 /** Events pushed to a session's client. */

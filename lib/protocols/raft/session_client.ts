@@ -180,6 +180,12 @@ export class SessionClient {
 
   /** Members that failed to answer, avoided until the time given. */
   #suspectedUntil = new Map<string, number>();
+  /**
+   * Members a request timed out on (not ones that answered they knew no leader), until the time
+   * given: a leader named by a relayed answer is not adopted while here, as this client may be
+   * unable to reach it (members never dial clients; the relaying member will do).
+   */
+  #silentUntil = new Map<string, number>();
 
   #eventListeners: ((event: ClientEvent) => void)[] = [];
   #stateListeners: ((state: SessionState) => void)[] = [];
@@ -346,7 +352,7 @@ export class SessionClient {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
     if (this.#register !== null && this.#timedOut(this.#register)) {
-      this.#suspect(this.#register.to);
+      this.#suspect(this.#register.to, true);
       this.#register = null;
       this.#registerWanted = true;
       this.#backOff();
@@ -357,7 +363,7 @@ export class SessionClient {
     }
     if (this.#sessionId === 0) return;
     if (this.#keepAlive !== null && this.#timedOut(this.#keepAlive)) {
-      this.#suspect(this.#keepAlive.to);
+      this.#suspect(this.#keepAlive.to, true);
       this.#keepAlive = null;
     }
     if (this.#keepAlive === null && now - this.#lastKeepAliveOk >= this.#sessionTimeoutMs / 3) {
@@ -377,7 +383,7 @@ export class SessionClient {
     let timedOut = false;
     for (const op of [...this.#commands.values(), ...this.#queries]) {
       if (op.result === null && op.attempt !== null && this.#timedOut(op.attempt)) {
-        this.#suspect(op.attempt.to);
+        this.#suspect(op.attempt.to, true);
         op.attempt = null;
         timedOut = true;
       }
@@ -405,19 +411,28 @@ export class SessionClient {
       return;
     }
     const { id, result } = message;
+    this.#silentUntil.delete(from);
     // Even an answer to a request given up on teaches the members.
     if (message.configuration !== undefined) this.#learn(message.configuration);
     if (!result.ok && result.error.code === "NOT_LEADER" && !result.error.leader) {
       this.#suspect(from); // it knows no leader: try another member next
     }
-    if (this.#register?.id === id) return this.#onRegister(from, result);
-    if (this.#keepAlive?.id === id) return this.#onKeepAlive(from, result);
+    // An answer the leader sent through the member that forwarded the request names the leader:
+    // talk to it directly, unless a request to it timed out lately (it may be out of this
+    // client's reach; the member that relayed will do).
+    const leader = message.leader;
+    const answeredBy = typeof leader === "string" && leader.length > 0 &&
+        (this.#silentUntil.get(leader) ?? 0) <= this.#now()
+      ? leader
+      : from;
+    if (this.#register?.id === id) return this.#onRegister(answeredBy, result);
+    if (this.#keepAlive?.id === id) return this.#onKeepAlive(answeredBy, result);
     if (this.#unregister?.id === id) {
       this.#unregister = null;
       return;
     }
     for (const op of this.#commands.values()) {
-      if (op.attempt?.id === id) return this.#onCommandResult(from, op, result);
+      if (op.attempt?.id === id) return this.#onCommandResult(answeredBy, op, result);
     }
     for (const op of this.#queries) {
       if (op.attempt?.id === id) return this.#onQueryResult(op, result);
@@ -446,6 +461,9 @@ export class SessionClient {
     if (this.#leader !== null && !this.#learnedAll.has(this.#leader)) this.#leader = null;
     for (const m of this.#suspectedUntil.keys()) {
       if (!this.#members.includes(m)) this.#suspectedUntil.delete(m);
+    }
+    for (const m of this.#silentUntil.keys()) {
+      if (!this.#members.includes(m)) this.#silentUntil.delete(m);
     }
   }
 
@@ -655,9 +673,10 @@ export class SessionClient {
    * A member did not answer, or knows no leader: stop sending to it. Only what was learned from
    * that member is dropped — a leader confirmed by another member's answer stays.
    */
-  #suspect(member: string): void {
+  #suspect(member: string, timedOut = false): void {
     const forMs = Math.max(SUSPECT_TIMEOUTS * this.#requestTimeoutMs, this.#sessionTimeoutMs);
     this.#suspectedUntil.set(member, this.#now() + forMs);
+    if (timedOut) this.#silentUntil.set(member, this.#now() + forMs);
     if (this.#leader === member) this.#leader = null;
     if (this.#members[this.#nextMember] === member) {
       this.#nextMember = (this.#nextMember + 1) % this.#members.length;
