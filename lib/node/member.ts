@@ -231,8 +231,11 @@ export class Member {
         break;
       case "relay":
         // The leader's answer to a request this member forwarded: the client may be connected
-        // to this member only (members never dial clients).
-        this.#transport.send(message.client, { kind: "server", message: message.message });
+        // to this member only (members never dial clients). Only a member may ask for it: a
+        // client could otherwise speak to another client in the group's name.
+        if (from === this.leader || this.membership.members.some((m) => m.id === from)) {
+          this.#transport.send(message.client, { kind: "server", message: message.message });
+        }
         return;
       case "server":
         return; // members are not clients
