@@ -227,8 +227,16 @@ export class Member {
         this.#server.receive(from, message.request);
         break;
       case "forward":
-        this.#server.receiveForwarded(message.client, message.request);
+        this.#server.receiveForwarded(message.client, message.request, from);
         break;
+      case "relay":
+        // The leader's answer to a request this member forwarded: the client may be connected
+        // to this member only (members never dial clients). Only a member may ask for it: a
+        // client could otherwise speak to another client in the group's name.
+        if (from === this.leader || this.membership.members.some((m) => m.id === from)) {
+          this.#transport.send(message.client, { kind: "server", message: message.message });
+        }
+        return;
       case "server":
         return; // members are not clients
       default:
@@ -240,7 +248,11 @@ export class Member {
   /** Sends what the session server produced: answers, events and forwarded requests. */
   #flush(): void {
     for (const out of this.#server.takeOutbox()) {
-      this.#transport.send(out.to, { kind: "server", message: out.message });
+      if (out.via === undefined) {
+        this.#transport.send(out.to, { kind: "server", message: out.message });
+      } else {
+        this.#transport.send(out.via, { kind: "relay", client: out.to, message: out.message });
+      }
     }
     for (const f of this.#server.takeForwards()) {
       this.#transport.send(f.to, { kind: "forward", client: f.client, request: f.request });

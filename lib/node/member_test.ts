@@ -129,3 +129,41 @@ Deno.test("Member: refuses a transport whose address is not its id, and members 
     (e: unknown) => e instanceof TypeError && /does not include it/.test(e.message),
   );
 });
+
+Deno.test("Member: hands on a relayed answer from a member of its group, not from anyone else", async () => {
+  const network = new InMemoryNetwork();
+  // b is in the group but played by the test; a runs alone (no quorum: it never leads).
+  const a = new Member({
+    id: "a",
+    members: ["a", "b"],
+    storage: new MemoryStorage(),
+    transport: network.endpoint("a"),
+    services: { counter },
+    driver: { tickMs: 5 },
+  });
+  a.start();
+  const b = network.endpoint("b");
+  const intruder = network.endpoint("intruder");
+  const client = network.endpoint("client-1");
+  const got: { from: string; message: unknown }[] = [];
+  const second = new Promise<void>((resolve) =>
+    client.listen((from, message) => {
+      got.push({ from, message: message.kind === "server" ? message.message : undefined });
+      resolve();
+    })
+  );
+  const answer = (id: number) => ({
+    type: "response" as const,
+    id,
+    result: { ok: true as const, index: 3, eventIndex: 0, value: id },
+  });
+  try {
+    intruder.send("a", { kind: "relay", client: "client-1", message: answer(1) });
+    b.send("a", { kind: "relay", client: "client-1", message: answer(2) });
+    await second;
+    assert.deepEqual(got, [{ from: "a", message: answer(2) }]);
+  } finally {
+    a.stop();
+    for (const e of [b, intruder, client]) e.close();
+  }
+});

@@ -55,7 +55,7 @@ export type DrivenCore =
     | "transferLeadership"
     | "campaign"
   >
-  & Partial<Pick<RaftNode, "tickMs">>;
+  & Partial<Pick<RaftNode, "tickMs" | "committedMembership">>;
 
 /**
  * Instrumentation: called at each step of a Ready, for a simulator's checks and crash points or
@@ -329,6 +329,11 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** The leader known in the current term, or `null`. */
   get leader(): NodeId | null {
     return this.node.leader;
+  }
+
+  /** The configuration in force at the commit index, or `null` (see `RaftProposer`). */
+  get committedMembership(): RaftProposer["committedMembership"] {
+    return this.node.committedMembership ?? null;
   }
 
   /** Hands a message from the transport to the core. */

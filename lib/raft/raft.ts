@@ -259,6 +259,21 @@ export class RaftNode {
     return this.#membership();
   }
 
+  /**
+   * The configuration in force at the commit index, with the index it took effect at (its entry's,
+   * or the snapshot's that carried it); `null` while none is known. Unlike
+   * {@linkcode RaftNode.membership} it never names a member whose addition may still be lost, nor
+   * leaves out one whose removal may: what a member tells clients (copycat-spec §1.2).
+   */
+  get committedMembership(): { readonly index: number; readonly membership: Membership } | null {
+    const committed = this.#log.committed;
+    for (let i = this.#configs.length - 1; i >= 0; i--) {
+      const config = this.#configs[i]!;
+      if (config.index <= committed) return config;
+    }
+    return null;
+  }
+
   /** Milliseconds per tick the lease is measured with (`tickMs`); 0 when lease reads are off. */
   get tickMs(): number {
     return this.#config.tickMs;

@@ -52,6 +52,22 @@ Deno.test("thesis §4.1: one change at a time — a second change waits for the 
   c.node("a").raft.proposeMembershipChange({ kind: "add", id: "e", type: "passive" });
 });
 
+Deno.test("thesis §4.1: committedMembership names a change only once it commits", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  const before = c.node("a").raft.committedMembership;
+  assert.deepEqual(before?.membership.members.map((m) => m.id), ["a", "b", "c"]);
+  c.isolate("a");
+  const index = c.node("a").raft.proposeMembershipChange({ kind: "add", id: "d", type: "passive" });
+  assert.equal(typeOf(c, "a", "d"), "passive", "in force once appended");
+  assert.deepEqual(c.node("a").raft.committedMembership, before, "not committed yet");
+  c.heal();
+  c.tick(1);
+  const after = c.node("a").raft.committedMembership;
+  assert.equal(after?.index, index);
+  assert.deepEqual(after?.membership.members.map((m) => m.id), ["a", "b", "c", "d"]);
+});
+
 Deno.test("single-server change bug (Ongaro 2015): a new leader changes nothing before committing its own entry", () => {
   // C0 = {s1..s4}. s1 appends C1 = C0 + s5 reaching only s5, then fails. s2 leads term 2.
   const c = new TestCluster(["s1", "s2", "s3", "s4"], { preVote: false, checkQuorum: false });

@@ -354,6 +354,10 @@ function checkWireMessage(m: unknown, t: number): void {
     case "server":
       if (!isObject(m.message)) bad("message.message", m.message, t);
       return;
+    case "relay":
+      if (!isText(m.client)) bad("message.client", m.client, t);
+      if (!isObject(m.message)) bad("message.message", m.message, t);
+      return;
     default:
       bad("message.kind", m.kind, t);
   }

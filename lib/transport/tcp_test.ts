@@ -56,11 +56,18 @@ test("two transports exchange WireMessages both ways; byte payloads round-trip e
   a.t.send("b", append("a", "b", 1));
   b.t.send("a", snapshot);
   b.t.send("a", { kind: "forward", client: "c1", request: note(1).request });
-  await b.signal.until(() => b.inbox.length === 1, "b to receive the Append");
+  const relay: WireMessage = {
+    kind: "relay",
+    client: "c1",
+    message: { type: "response", id: 1, result: { ok: true, index: 4, eventIndex: 0, value: 7 } },
+  };
+  a.t.send("b", relay);
+  await b.signal.until(() => b.inbox.length === 2, "b to receive the Append and the relay");
   await a.signal.until(() => a.inbox.length === 2, "a to receive the Snapshot and the forward");
   assert.deepEqual(b.inbox[0], { from: "a", message: append("a", "b", 1) });
   assert.deepEqual(a.inbox[0], { from: "b", message: snapshot });
   assert.equal(a.inbox[1]!.message.kind, "forward");
+  assert.deepEqual(b.inbox[1], { from: "a", message: relay });
   const chunk = (a.inbox[0]!.message as { message: { chunk: Uint8Array } }).message.chunk;
   assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
   await closeAll(a, b);

@@ -15,8 +15,13 @@ export type WireMessage =
   | { readonly kind: "raft"; readonly message: Message }
   /** Client to member: a session request. */
   | { readonly kind: "request"; readonly request: ClientRequest }
-  /** Member to member: a client's request handed to the leader, who answers `client` itself. */
+  /**
+   * Member to member: a client's request handed to the leader, which answers through the member
+   * that forwarded it (`relay`): the client may have a connection to that member only.
+   */
   | { readonly kind: "forward"; readonly client: string; readonly request: ClientRequest }
+  /** Member to member: the leader's answer to a forwarded request, for the forwarder to hand on. */
+  | { readonly kind: "relay"; readonly client: string; readonly message: ServerMessage }
   /** Member to client: a response or an event batch. */
   | { readonly kind: "server"; readonly message: ServerMessage };
 

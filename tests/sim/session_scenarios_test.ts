@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
+import { isSynodError } from "../../lib/errors.ts";
 import type { ProtocolResult } from "../../lib/protocols/raft/protocol.ts";
+import type { MembershipChange } from "../../lib/raft/types.ts";
 import type { ClientResult } from "../../lib/protocols/raft/session_client.ts";
 import { Partition } from "../../lib/testing/sim/partitions.ts";
 import type { ClientWireMessage } from "../../lib/testing/sim/session_host.ts";
@@ -114,6 +116,100 @@ Deno.test("session scenario: a duplicate command after a leader change returns t
   assert.deepEqual(sim.executions.indexesOf(op.args.id as string), [firstAnswer.index]);
   const final = read(sim, c, COUNTER_SERVICE, {}, "LINEARIZABLE");
   assert.ok(final.ok && final.value === 6, `counter is ${JSON.stringify(final)}`);
+  settleAndCheck(sim);
+});
+
+/**
+ * Makes one membership change on the current leader (retrying while another change is not
+ * committed or there is no leader) and runs until it is committed.
+ */
+function reconfigure(sim: SessionSimulation, change: MembershipChange): void {
+  let index = 0;
+  const accepted = sim.runUntil(() => {
+    const leader = sim.cluster.leaders()[0];
+    if (leader === undefined) return false;
+    try {
+      index = leader.proposeMembershipChange(change);
+      return true;
+    } catch (e) {
+      if (isSynodError(e, "CONFIGURATION_IN_PROGRESS", "NOT_LEADER")) return false;
+      throw e;
+    }
+  }, 3000);
+  assert.ok(accepted, `${JSON.stringify(change)} was never accepted`);
+  const committed = sim.runUntil(
+    () => sim.cluster.leaders().some((n) => n.raft.commitIndex >= index),
+    3000,
+  );
+  assert.ok(committed, `${JSON.stringify(change)} was never committed`);
+}
+
+Deno.test("session scenario: a client whose every given member is replaced learns the new ones and keeps working", () => {
+  // Clients are told of no added member: they know n1–n3 and what the members answer them.
+  const sim = quietCluster({ announceMembers: false, clients: 1 });
+  const c = sim.clients[0]!;
+  const seeds = ["n1", "n2", "n3"];
+  assert.deepEqual(c.client.members, seeds);
+  assert.ok(call(sim, c, COUNTER_SERVICE, "add", { delta: 1 }).ok);
+  // Replace the members one by one: add a new one (promoted once caught up), remove an old one.
+  // The client keeps its session through keep-alives in between.
+  for (const [i, old] of seeds.entries()) {
+    const added = `n${seeds.length + i + 1}`;
+    sim.cluster.addNode(added);
+    reconfigure(sim, { kind: "add", id: added, type: "promotable" });
+    const promoted = sim.runUntil(
+      () =>
+        sim.cluster.leaders()[0]?.raft.membership.members.some((m) =>
+          m.id === added && m.type === "active"
+        ) ?? false,
+      3000,
+    );
+    assert.ok(promoted, `${added} was not promoted`);
+    reconfigure(sim, { kind: "remove", id: old });
+    sim.runFor(sim.sessionTimeoutMs); // a few keep-alives
+    assert.equal(sim.cluster.nodes.get(old)!.status, "retired", `${old} still runs`);
+    const add = call(sim, c, COUNTER_SERVICE, "add", { delta: 1 });
+    assert.ok(add.ok && add.value === i + 2, JSON.stringify(add));
+  }
+  assert.deepEqual(
+    [...c.client.members.slice(0, 3)].sort(),
+    ["n4", "n5", "n6"],
+    "the learned members come first",
+  );
+  assert.deepEqual(c.client.members.slice(3), seeds, "the seeds stay, last");
+  // Crash the leader, so the client must find the next one among the members it learned.
+  const leader = sim.leader()!;
+  sim.cluster.crash(leader.node!);
+  const add = call(sim, c, COUNTER_SERVICE, "add", { delta: 2 });
+  assert.ok(add.ok && add.value === 6, JSON.stringify(add));
+  const value = read(sim, c, COUNTER_SERVICE, {}, "LINEARIZABLE");
+  assert.ok(value.ok && value.value === 6, JSON.stringify(value));
+  assert.equal(c.client.state, "CONNECTED");
+  settleAndCheck(sim);
+});
+
+Deno.test("session scenario: a client that can reach only a follower gets its answers relayed by it", () => {
+  const sim = quietCluster({ clients: 1 });
+  const c = sim.clients[0]!;
+  const leader = sim.leader()!;
+  const follower = sim.members.find((m) => m !== leader.id)!;
+  sim.network.cut(c.address, sim.members.filter((m) => m !== follower));
+  let relays = 0;
+  let leaderToClient = 0;
+  sim.intercept((from, to, msg) => {
+    if (msg.dir === "relay" && from === leader.id && to === follower) relays++;
+    if (from === leader.id && to === c.address) leaderToClient++;
+    return true;
+  });
+  for (let i = 1; i <= 3; i++) {
+    const add = call(sim, c, COUNTER_SERVICE, "add", { delta: 1 });
+    assert.ok(add.ok && add.value === i, JSON.stringify(add));
+  }
+  const value = read(sim, c, COUNTER_SERVICE, {}, "LINEARIZABLE");
+  assert.ok(value.ok && value.value === 3, JSON.stringify(value));
+  assert.equal(sim.leader()?.id, leader.id, "the leader did not change");
+  assert.ok(relays > 0, "the leader relayed no answer through the follower");
+  assert.equal(leaderToClient, 0, "the leader sent to the client directly");
   settleAndCheck(sim);
 });
 

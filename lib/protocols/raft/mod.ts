@@ -54,6 +54,7 @@ export {
 export {
   type ClientRequest,
   type CommandRequest,
+  type Configuration,
   type Consistency,
   CONSISTENCY_LEVELS,
   type EventBatch,

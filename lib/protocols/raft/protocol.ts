@@ -7,6 +7,7 @@
  */
 
 import type { ErrorCode } from "../../errors.ts";
+import type { MemberType } from "../../raft/types.ts";
 
 /** Query consistency levels (copycat-spec §3.1). */
 export type Consistency = "LINEARIZABLE" | "LINEARIZABLE_LEASE" | "SEQUENTIAL";
@@ -176,6 +177,23 @@ export type ProtocolError = OperationError;
 /** The outcome of a request, as the state machine or the server gives it. */
 export type ProtocolResult = OperationResult;
 
+/** Most members a {@linkcode Configuration} may name; a longer one is refused. */
+export const CONFIGURATION_MEMBERS_MAX = 1024;
+
+const MEMBER_TYPES: readonly MemberType[] = ["active", "promotable", "passive", "reserve"];
+
+/**
+ * The group's members as the answering member knows them committed (copycat-spec §1.2,
+ * `RegisterResponse`/`KeepAliveResponse` `members`). A configuration merely appended is never
+ * sent: its added member may never join, and its removed member may still be needed.
+ */
+export interface Configuration {
+  /** The index of the configuration's entry (or of the snapshot that carried it). */
+  readonly index: number;
+  /** Every member with its type, in the configuration's order. */
+  readonly members: readonly { readonly id: string; readonly type: MemberType }[];
+}
+
 /** The answer to a request. */
 export interface ResponseMessage {
   /** Message kind. */
@@ -184,6 +202,17 @@ export interface ResponseMessage {
   readonly id: number;
   /** The outcome. */
   readonly result: ProtocolResult;
+  /**
+   * With register and keep-alive answers and every `NOT_LEADER`: the committed configuration, so
+   * that a client started with members since replaced finds the current ones. A client keeps
+   * the one with the highest `index`.
+   */
+  readonly configuration?: Configuration;
+  /**
+   * With an answer the leader sends through the member that forwarded the request: the
+   * leader's id, so that a client that can reach it may talk to it directly next time.
+   */
+  readonly leader?: string;
 }
 
 /** Events pushed to a session's client. */
@@ -248,6 +277,41 @@ export function requestProblem(request: unknown): string | null {
     };
   for (const [name, ok] of Object.entries(fields)) {
     if (!ok(r[name])) return `'${name}' is invalid: got ${JSON.stringify(r[name])}`;
+  }
+  return null;
+}
+
+/**
+ * Checks a configuration from a response before a client adopts it. A client cannot answer a
+ * member `BAD_REQUEST`; it ignores a bad configuration and keeps the members it knows.
+ *
+ * @param configuration What arrived in `ResponseMessage.configuration`.
+ * @returns `null` if it is well formed, else what is wrong with it.
+ */
+export function configurationProblem(configuration: unknown): string | null {
+  if (configuration === null || typeof configuration !== "object") {
+    return "the configuration is not an object";
+  }
+  const c = configuration as Record<string, unknown>;
+  if (!count(c.index)) {
+    return `'index' must be a non-negative integer: got ${JSON.stringify(c.index)}`;
+  }
+  const members = c.members;
+  if (!Array.isArray(members)) return `'members' must be an array: got ${JSON.stringify(members)}`;
+  if (members.length > CONFIGURATION_MEMBERS_MAX) {
+    return `'members' names ${members.length} members, more than ${CONFIGURATION_MEMBERS_MAX}`;
+  }
+  const ids = new Set<string>();
+  for (const m of members) {
+    const { id, type } = (m ?? {}) as Record<string, unknown>;
+    if (typeof id !== "string" || id.length === 0) {
+      return `'members' holds an invalid id: ${JSON.stringify(m)}`;
+    }
+    if (!MEMBER_TYPES.includes(type as MemberType)) {
+      return `'members' holds an invalid type: ${JSON.stringify(m)}`;
+    }
+    if (ids.has(id)) return `'members' names '${id}' twice`;
+    ids.add(id);
   }
   return null;
 }

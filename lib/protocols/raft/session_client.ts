@@ -12,13 +12,15 @@
  */
 
 import type { ErrorCode } from "../../errors.ts";
-import type {
-  ClientRequest,
-  Consistency,
-  EventsMessage,
-  ProtocolError,
-  ProtocolResult,
-  ServerMessage,
+import {
+  type ClientRequest,
+  type Configuration,
+  configurationProblem,
+  type Consistency,
+  type EventsMessage,
+  type ProtocolError,
+  type ProtocolResult,
+  type ServerMessage,
 } from "./protocol.ts";
 
 /** Session states (copycat-spec §1.1). Before the first registration the state is SUSPENDED. */
@@ -34,7 +36,12 @@ export type RecoveryStrategy = "recover" | "close";
 export interface SessionClientOptions {
   /** The client's id, stable across its sessions. */
   readonly clientId: string;
-  /** Addresses of the partition's members. */
+  /**
+   * Addresses of some of the partition's members to start from (copied). The client learns the
+   * committed configuration from register, keep-alive and `NOT_LEADER` answers, tries its voting
+   * members first and keeps these as the last resort, so it still reaches the partition after
+   * all of these are replaced.
+   */
   readonly members: readonly string[];
   /** Wall-clock (or virtual) milliseconds. */
   readonly now: () => number;
@@ -121,7 +128,16 @@ export const CLIENT_PENDING_MAX = 10_000;
 /** One client session. */
 export class SessionClient {
   readonly #clientId: string;
-  readonly #members: readonly string[];
+  /** The members given at construction and by `addSeeds`: the last resort. */
+  #seeds: readonly string[];
+  /** The voting members of the newest committed configuration learned (none before the first). */
+  #learned: readonly string[] = [];
+  /** Every member of that configuration, whatever its type. */
+  #learnedAll: ReadonlySet<string> = new Set();
+  /** The index of that configuration; an answer with an older one teaches nothing. */
+  #learnedIndex = -1;
+  /** The order in which members are tried: the learned voting members, then the other seeds. */
+  #members: readonly string[];
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #sessionTimeoutMs: number;
@@ -132,6 +148,7 @@ export class SessionClient {
   #state: SessionState = "SUSPENDED";
   #sessionId = 0;
   #leader: string | null = null;
+  /** The member in `#members` tried last when no leader was known; a suspicion moves past it. */
   #nextMember = 0;
   #nextRequestId = 1;
   #outbox: ClientOutputMessage[] = [];
@@ -163,6 +180,12 @@ export class SessionClient {
 
   /** Members that failed to answer, avoided until the time given. */
   #suspectedUntil = new Map<string, number>();
+  /**
+   * Members a request timed out on (not ones that answered they knew no leader), until the time
+   * given: a leader named by a relayed answer is not adopted while here, as this client may be
+   * unable to reach it (members never dial clients; the relaying member will do).
+   */
+  #silentUntil = new Map<string, number>();
 
   #eventListeners: ((event: ClientEvent) => void)[] = [];
   #stateListeners: ((state: SessionState) => void)[] = [];
@@ -178,7 +201,8 @@ export class SessionClient {
       throw new RangeError("Cannot create session client as 'members' is empty");
     }
     this.#clientId = options.clientId;
-    this.#members = options.members;
+    this.#seeds = [...options.members];
+    this.#members = this.#seeds;
     this.#now = options.now;
     this.#random = options.random;
     this.#sessionTimeoutMs = positive(options.sessionTimeoutMs ?? 5000, "sessionTimeoutMs");
@@ -196,6 +220,31 @@ export class SessionClient {
   /** The current session id (0 before registration). */
   get sessionId(): number {
     return this.#sessionId;
+  }
+
+  /** The members in the order they are tried: the learned voting members, then the other seeds. */
+  get members(): readonly string[] {
+    return this.#members;
+  }
+
+  /** The index of the newest configuration learned from a member, or -1 before the first. */
+  get configurationIndex(): number {
+    return this.#learnedIndex;
+  }
+
+  /**
+   * Adds members the host learned of elsewhere (its configuration, DNS) to the seeds, tried
+   * after the learned members.
+   *
+   * @param members Member addresses; those already known are skipped.
+   */
+  addSeeds(members: readonly string[]): void {
+    const added = members.filter((m, i) => !this.#seeds.includes(m) && members.indexOf(m) === i);
+    if (added.length === 0) return;
+    const current = this.#members[this.#nextMember];
+    this.#seeds = [...this.#seeds, ...added];
+    this.#members = this.#tryOrder();
+    this.#nextMember = Math.max(0, this.#members.indexOf(current!));
   }
 
   /** Registers a listener for events. */
@@ -303,7 +352,7 @@ export class SessionClient {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
     if (this.#register !== null && this.#timedOut(this.#register)) {
-      this.#suspect(this.#register.to);
+      this.#suspect(this.#register.to, true);
       this.#register = null;
       this.#registerWanted = true;
       this.#backOff();
@@ -314,7 +363,7 @@ export class SessionClient {
     }
     if (this.#sessionId === 0) return;
     if (this.#keepAlive !== null && this.#timedOut(this.#keepAlive)) {
-      this.#suspect(this.#keepAlive.to);
+      this.#suspect(this.#keepAlive.to, true);
       this.#keepAlive = null;
     }
     if (this.#keepAlive === null && now - this.#lastKeepAliveOk >= this.#sessionTimeoutMs / 3) {
@@ -334,7 +383,7 @@ export class SessionClient {
     let timedOut = false;
     for (const op of [...this.#commands.values(), ...this.#queries]) {
       if (op.result === null && op.attempt !== null && this.#timedOut(op.attempt)) {
-        this.#suspect(op.attempt.to);
+        this.#suspect(op.attempt.to, true);
         op.attempt = null;
         timedOut = true;
       }
@@ -362,17 +411,28 @@ export class SessionClient {
       return;
     }
     const { id, result } = message;
+    this.#silentUntil.delete(from);
+    // Even an answer to a request given up on teaches the members.
+    if (message.configuration !== undefined) this.#learn(message.configuration);
     if (!result.ok && result.error.code === "NOT_LEADER" && !result.error.leader) {
       this.#suspect(from); // it knows no leader: try another member next
     }
-    if (this.#register?.id === id) return this.#onRegister(from, result);
-    if (this.#keepAlive?.id === id) return this.#onKeepAlive(from, result);
+    // An answer the leader sent through the member that forwarded the request names the leader:
+    // talk to it directly, unless a request to it timed out lately (it may be out of this
+    // client's reach; the member that relayed will do).
+    const leader = message.leader;
+    const answeredBy = typeof leader === "string" && leader.length > 0 &&
+        (this.#silentUntil.get(leader) ?? 0) <= this.#now()
+      ? leader
+      : from;
+    if (this.#register?.id === id) return this.#onRegister(answeredBy, result);
+    if (this.#keepAlive?.id === id) return this.#onKeepAlive(answeredBy, result);
     if (this.#unregister?.id === id) {
       this.#unregister = null;
       return;
     }
     for (const op of this.#commands.values()) {
-      if (op.attempt?.id === id) return this.#onCommandResult(from, op, result);
+      if (op.attempt?.id === id) return this.#onCommandResult(answeredBy, op, result);
     }
     for (const op of this.#queries) {
       if (op.attempt?.id === id) return this.#onQueryResult(op, result);
@@ -381,6 +441,37 @@ export class SessionClient {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Adopts a configuration newer than the one held (copycat-spec §1.2 `selector.reset(leader,
+   * members)`): a late answer, or one from a member that was removed and missed later changes,
+   * never brings back an older one. A malformed one, or one without a voting member, is ignored.
+   */
+  #learn(configuration: Configuration): void {
+    if (configurationProblem(configuration) !== null) return;
+    if (configuration.index <= this.#learnedIndex) return;
+    const voters = configuration.members.filter((m) => m.type === "active").map((m) => m.id);
+    if (voters.length === 0) return;
+    this.#learnedIndex = configuration.index;
+    this.#learned = voters;
+    this.#learnedAll = new Set(configuration.members.map((m) => m.id));
+    this.#members = this.#tryOrder();
+    // Start among the voters, at a random one, so that clients spread over them.
+    this.#nextMember = Math.floor(this.#random() * voters.length);
+    if (this.#leader !== null && !this.#learnedAll.has(this.#leader)) this.#leader = null;
+    for (const m of this.#suspectedUntil.keys()) {
+      if (!this.#members.includes(m)) this.#suspectedUntil.delete(m);
+    }
+    for (const m of this.#silentUntil.keys()) {
+      if (!this.#members.includes(m)) this.#silentUntil.delete(m);
+    }
+  }
+
+  /** Learned voting members (in the configuration's order), then the seeds not among them. */
+  #tryOrder(): readonly string[] {
+    const learned = new Set(this.#learned);
+    return [...this.#learned, ...this.#seeds.filter((m) => !learned.has(m))];
+  }
 
   #onRegister(from: string, result: ProtocolResult): void {
     this.#register = null;
@@ -582,22 +673,32 @@ export class SessionClient {
    * A member did not answer, or knows no leader: stop sending to it. Only what was learned from
    * that member is dropped — a leader confirmed by another member's answer stays.
    */
-  #suspect(member: string): void {
+  #suspect(member: string, timedOut = false): void {
     const forMs = Math.max(SUSPECT_TIMEOUTS * this.#requestTimeoutMs, this.#sessionTimeoutMs);
     this.#suspectedUntil.set(member, this.#now() + forMs);
+    if (timedOut) this.#silentUntil.set(member, this.#now() + forMs);
     if (this.#leader === member) this.#leader = null;
     if (this.#members[this.#nextMember] === member) {
       this.#nextMember = (this.#nextMember + 1) % this.#members.length;
     }
   }
 
-  /** The leader if known, else the next member not suspected of being down. */
+  /**
+   * The leader if known, else the next member in the try order not suspected of being down. The
+   * cursor stays on the member chosen, so that when it is suspected the next search starts after
+   * it: every member of the order is tried in turn. (Restarting from a fixed point instead lets
+   * the first few members, when unreachable, come back from suspicion before the search reaches
+   * the others, which are then never tried.)
+   */
   #leaderTarget(): string {
     if (this.#leader !== null) return this.#leader;
     const n = this.#members.length;
     for (let k = 0; k < n; k++) {
-      const member = this.#members[(this.#nextMember + k) % n]!;
-      if (this.#available(member)) return member;
+      const i = (this.#nextMember + k) % n;
+      if (this.#available(this.#members[i]!)) {
+        this.#nextMember = i;
+        return this.#members[i]!;
+      }
     }
     return this.#members[this.#nextMember]!;
   }
@@ -610,9 +711,12 @@ export class SessionClient {
     if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader" || op.tries >= 2) {
       return this.#leaderTarget();
     }
-    const pool = this.#members.filter((m) =>
+    const available = this.#members.filter((m) =>
       this.#available(m) && (this.#strategy === "any" || m !== this.#leader)
     );
+    // A seed outside the learned configuration may have been removed: it would only time out.
+    const learned = available.filter((m) => this.#learnedAll.has(m));
+    const pool = learned.length > 0 ? learned : available;
     if (pool.length === 0) return this.#leaderTarget();
     return pool[Math.floor(this.#random() * pool.length)]!;
   }

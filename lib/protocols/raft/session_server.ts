@@ -14,6 +14,7 @@ import { assert } from "../../raft/_assert.ts";
 import {
   type Entry,
   EntryType,
+  type Membership,
   type NodeId,
   type ReadState,
   type Role,
@@ -23,6 +24,8 @@ import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import {
   type ClientRequest,
   type CommandRequest,
+  type Configuration,
+  CONFIGURATION_MEMBERS_MAX,
   type EventBatch,
   failure,
   type ProtocolResult,
@@ -64,10 +67,17 @@ export interface RaftProposer {
    * @throws {ProposalDroppedError} If too many reads are pending.
    */
   readIndex(context: string, options?: { lease?: boolean }): void;
+  /**
+   * The configuration in force at the commit index and the index it took effect at, or `null`
+   * while none is known; sent to clients so they follow membership changes. A proposer without
+   * it sends none.
+   */
+  readonly committedMembership?: { readonly index: number; readonly membership: Membership } | null;
 }
 
 /** The parts of a Raft core that {@linkcode coreProposer} needs (`RaftNode` has them). */
-export type ProposingCore = Omit<RaftProposer, "append" | "readIndex"> & {
+export type ProposingCore = Omit<RaftProposer, "append" | "readIndex" | "committedMembership"> & {
+  readonly committedMembership?: RaftProposer["committedMembership"];
   propose(data: Uint8Array): number;
   readIndex(context: string, options?: { lease?: boolean; nowMs?: number }): void;
 };
@@ -108,6 +118,9 @@ export function coreProposer(
     get leader() {
       return core.leader;
     },
+    get committedMembership() {
+      return core.committedMembership ?? null;
+    },
     append: (data) => core.propose(data),
     readIndex: (context, options) =>
       core.readIndex(context, { lease: options?.lease, nowMs: monotonicNow?.() }),
@@ -128,8 +141,8 @@ export interface SessionServerOptions {
   readonly maxBufferedCommands?: number;
   /**
    * A member that is not the leader forwards writes and linearizable reads to the leader it
-   * knows (one hop; the leader answers the client directly). Off, it answers `NOT_LEADER` with
-   * the leader's id and the client goes there itself. Default true.
+   * knows (one hop; the leader's answer comes back through it). Off, it answers `NOT_LEADER`
+   * with the leader's id and the client goes there itself. Default true.
    */
   readonly forwarding?: boolean;
 }
@@ -138,7 +151,7 @@ export interface SessionServerOptions {
 export interface ForwardOutput {
   /** The leader's member id. */
   readonly to: string;
-  /** The client's address (the leader answers it directly). */
+  /** The client's address (the leader's answer names it, for this member to hand on). */
   readonly client: string;
   /** The request. */
   readonly request: ClientRequest;
@@ -151,18 +164,31 @@ export const FORWARDS_MAX = 100_000;
 export interface ClientOutput {
   /** The client's address. */
   readonly to: string;
+  /**
+   * The member that forwarded the client's request: the answer goes to it, which hands it to
+   * the client over the client's own connection. Absent: send to the client directly.
+   */
+  readonly via?: string;
   /** What to send. */
   readonly message: ServerMessage;
 }
 
-interface PendingProposal {
+/** Where an answer goes: to the client, through the member that forwarded its request if any. */
+interface Route {
   readonly client: string;
+  readonly via?: string;
+}
+
+interface PendingProposal {
+  readonly client: Route;
   readonly id: number;
   readonly term: number;
+  /** A register or keep-alive: its answer carries the configuration. */
+  readonly configured: boolean;
 }
 
 interface PendingQuery {
-  readonly client: string;
+  readonly client: Route;
   readonly request: QueryRequest;
   /** For linearizable reads: the read index once confirmed; -1 while waiting for it. */
   readIndex: number;
@@ -183,7 +209,7 @@ export class SessionServer {
   /** Leader only: highest command sequence proposed per session in this term. */
   #proposedSequence = new Map<number, number>();
   /** Leader only: commands that arrived ahead of their predecessor. */
-  #buffered = new Map<number, Map<number, { client: string; request: CommandRequest }>>();
+  #buffered = new Map<number, Map<number, { client: Route; request: CommandRequest }>>();
   /**
    * Leader only: sessions an expiring Unregister was proposed for, with that entry's index. An
    * id leaves once the entry is applied, whatever its outcome (a rescued session must be
@@ -231,9 +257,11 @@ export class SessionServer {
    *
    * @param client The client's address.
    * @param request The request.
+   * @param via The member that forwarded it: answers go back through it (`ClientOutput.via`).
+   *   Without it they go to the client directly.
    */
-  receiveForwarded(client: string, request: ClientRequest): void {
-    this.#receive(client, request, true);
+  receiveForwarded(client: string, request: ClientRequest, via?: string): void {
+    this.#receive(via === undefined ? { client } : { client, via }, request, true);
   }
 
   /** Messages for clients produced so far; the caller sends them. */
@@ -250,10 +278,10 @@ export class SessionServer {
    * @param request The request.
    */
   receive(client: string, request: ClientRequest): void {
-    this.#receive(client, request, false);
+    this.#receive({ client }, request, false);
   }
 
-  #receive(client: string, request: ClientRequest, forwarded: boolean): void {
+  #receive(client: Route, request: ClientRequest, forwarded: boolean): void {
     const problem = requestProblem(request);
     if (problem !== null) {
       // Bad input is answered, never acted on (and never allowed to break the member).
@@ -267,7 +295,7 @@ export class SessionServer {
     // Events go to the member a client talks to directly, whatever its role: every member
     // applies the same entries and holds the same event batches (copycat-spec §4.1).
     if (!forwarded && request.type !== "register") {
-      this.#connect(request.sessionId, client);
+      this.#connect(request.sessionId, client.client);
       if (request.type === "keepAlive") this.#resendEvents(request.sessionId, request.eventIndex);
     }
     if (request.type === "query") {
@@ -327,7 +355,7 @@ export class SessionServer {
         const answer = entry.term === pending.term && result.response !== null
           ? result.response
           : this.#notLeader();
-        this.#reply(pending.client, pending.id, answer);
+        this.#reply(pending.client, pending.id, answer, pending.configured);
       }
       if (result.tag === OperationTag.Unregister && entry.type === EntryType.Normal) {
         this.#forgetClosedSessions();
@@ -439,7 +467,8 @@ export class SessionServer {
   }
 
   /** Proposes `op` for a client's request; on refusal answers it. Returns whether it was proposed. */
-  #propose(client: string, id: number, op: Operation): boolean {
+  #propose(client: Route, id: number, op: Operation): boolean {
+    const configured = op.tag === OperationTag.Register || op.tag === OperationTag.KeepAlive;
     let index: number;
     try {
       index = this.#raft.append(encodeOperation(op));
@@ -450,15 +479,16 @@ export class SessionServer {
         client,
         id,
         e.code === "NOT_LEADER" ? this.#notLeader() : failure(e.code, e.message),
+        configured,
       );
       return false;
     }
-    this.#proposals.set(index, { client, id, term: this.#raft.term });
+    this.#proposals.set(index, { client, id, term: this.#raft.term, configured });
     return true;
   }
 
   /** Commands are proposed in sequence order per session (copycat-spec §2.2). */
-  #receiveCommand(client: string, request: CommandRequest): void {
+  #receiveCommand(client: Route, request: CommandRequest): void {
     const expected = this.#expectedSequence(request.sessionId);
     if (request.sequence > expected) {
       let waiting = this.#buffered.get(request.sessionId);
@@ -498,7 +528,7 @@ export class SessionServer {
    * `NOT_LEADER`) leaves a gap that later commands wait behind, buffered, until the client's
    * retry fills it — else they would run first and the retry would find its sequence taken.
    */
-  #proposeCommand(client: string, request: CommandRequest): void {
+  #proposeCommand(client: Route, request: CommandRequest): void {
     const proposed = this.#propose(client, request.id, {
       tag: OperationTag.Command,
       timestamp: this.#now(),
@@ -530,17 +560,17 @@ export class SessionServer {
   }
 
   /** Followers forward what they cannot serve (copycat-spec §8.1), once. */
-  #forwardOrRefuse(client: string, request: ClientRequest, forwarded: boolean): void {
+  #forwardOrRefuse(client: Route, request: ClientRequest, forwarded: boolean): void {
     const leader = this.#raft.leader;
     if (this.#forwarding && !forwarded && leader !== null && leader !== this.#raft.id) {
-      this.#forwards.push({ to: leader, client, request });
+      this.#forwards.push({ to: leader, client: client.client, request });
       assert(this.#forwards.length <= FORWARDS_MAX, "session server: forwards not drained");
       return;
     }
     this.#reply(client, request.id, this.#notLeader());
   }
 
-  #receiveQuery(client: string, request: QueryRequest, forwarded: boolean): void {
+  #receiveQuery(client: Route, request: QueryRequest, forwarded: boolean): void {
     const linearizable = request.consistency !== "SEQUENTIAL";
     if (linearizable && this.#raft.role !== "leader") {
       this.#forwardOrRefuse(client, request, forwarded);
@@ -630,8 +660,37 @@ export class SessionServer {
     );
   }
 
-  #reply(client: string, id: number, result: ProtocolResult): void {
+  /**
+   * Answers a client. Register and keep-alive answers carry the committed configuration
+   * (copycat-spec §1.2, §1.3), and so does every `NOT_LEADER`: a client looking for the leader
+   * may know only members that have since been removed.
+   */
+  #reply(client: Route, id: number, result: ProtocolResult, configured = false): void {
     assert(Number.isSafeInteger(id), `reply: bad request id ${id}`);
-    this.#outbox.push({ to: client, message: { type: "response", id, result } });
+    const notLeader = !result.ok && result.error.code === "NOT_LEADER";
+    const configuration = configured || notLeader ? this.#configuration() : null;
+    const relayed = client.via !== undefined && this.#raft.role === "leader";
+    const message: ServerMessage = {
+      type: "response",
+      id,
+      result,
+      ...(configuration === null ? {} : { configuration }),
+      ...(relayed ? { leader: this.#raft.id } : {}),
+    };
+    this.#outbox.push(
+      client.via === undefined
+        ? { to: client.client, message }
+        : { to: client.client, via: client.via, message },
+    );
+  }
+
+  /** The committed configuration as clients are sent it; `null` while none is known. */
+  #configuration(): Configuration | null {
+    const committed = this.#raft.committedMembership ?? null;
+    if (committed === null) return null;
+    const members = committed.membership.members.map(({ id, type }) => ({ id, type }));
+    // Clients refuse a longer list: a group that large is left to its clients' seeds.
+    if (members.length > CONFIGURATION_MEMBERS_MAX) return null;
+    return { index: committed.index, members };
   }
 }

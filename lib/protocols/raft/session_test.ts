@@ -100,7 +100,12 @@ class SessionHarness {
       this.cluster.stabilize();
       for (const [id, server] of this.servers) {
         for (const out of server.takeOutbox()) {
-          this.wire.push({ from: id, to: out.to, message: out.message });
+          // An answer to a forwarded request goes back through the member that forwarded it.
+          this.wire.push(
+            out.via === undefined
+              ? { from: id, to: out.to, message: out.message }
+              : { from: id, to: out.via, message: { relayFor: out.to, message: out.message } },
+          );
         }
         for (const f of server.takeForwards()) {
           this.wire.push({
@@ -121,9 +126,16 @@ class SessionHarness {
       for (const w of batch) {
         if (!this.filter(w)) continue;
         const server = this.servers.get(w.to);
-        const fwd = w.message as { forwardedFor?: string; request?: ClientRequest };
+        const fwd = w.message as {
+          forwardedFor?: string;
+          request?: ClientRequest;
+          relayFor?: string;
+          message?: ServerMessage;
+        };
         if (server && fwd.forwardedFor !== undefined) {
-          server.receiveForwarded(fwd.forwardedFor, fwd.request!);
+          server.receiveForwarded(fwd.forwardedFor, fwd.request!, w.from);
+        } else if (server && fwd.relayFor !== undefined) {
+          this.wire.push({ from: w.to, to: fwd.relayFor, message: fwd.message });
         } else if (server) server.receive(w.from, w.message as never);
         else this.clients.get(w.to)?.receive(w.from, w.message as ServerMessage);
       }
@@ -357,11 +369,16 @@ Deno.test("§14.6: events not yet acknowledged survive a leader change", () => {
   const r = h.command(client, 4);
   h.settle();
   assert.equal(r[0]?.ok && r[0].value, 4, "a command's answer does not wait for its own events");
-  h.filter = (w) => !((w.message as { type: string }).type === "events" && w.from === "a");
+  // Then a loses the client altogether (a forwarding follower would relay b's answers).
+  h.filter = (w) => !(w.from === "a" && w.to === "c1" || w.from === "c1" && w.to === "a");
   h.cluster.node("a").raft.transferLeadership("b");
   h.settle();
-  h.advance(4_000); // the client learns of b from a keep-alive answer, then talks to b
-  assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [4], "delivered once, by b");
+  h.advance(4_000); // the client's requests to a time out: it goes on to b, which knows the events
+  assert.deepEqual(
+    h.events.get("c1")!.map((e) => e.payload),
+    [4],
+    "delivered once, after the leader change",
+  );
 });
 
 Deno.test("client: with no leader known, requests back off exponentially instead of spinning", () => {
@@ -386,7 +403,7 @@ Deno.test("followers forward writes and linearizable reads to the leader, once",
   const client = h.client("c1");
   client.open();
   h.settle();
-  // Hand a command straight to follower b: it forwards, the leader answers the client.
+  // Hand a command straight to follower b: it forwards, the leader answers through b.
   const seen: Wire[] = [];
   h.filter = (w) => {
     seen.push(w);
@@ -404,8 +421,11 @@ Deno.test("followers forward writes and linearizable reads to the leader, once",
   h.settle();
   const forward = seen.find((w) => w.from === "b" && w.to === "a");
   assert.ok(forward, "b forwarded the command to the leader a");
+  const relay = seen.find((w) => w.from === "a" && w.to === "b");
+  assert.equal((relay?.message as { relayFor?: string }).relayFor, "c1", "a answered through b");
   const answer = seen.find((w) => w.to === "c1" && (w.message as { id?: number }).id === 424_242);
-  assert.equal(answer?.from, "a", "the leader answered the client directly");
+  assert.equal(answer?.from, "b", "b handed the answer to the client");
+  assert.ok(!seen.some((w) => w.from === "a" && w.to === "c1"), "a sent the client nothing");
   // A forwarded request that reaches a non-leader is refused, not forwarded again.
   seen.length = 0;
   h.servers.get("c")!.receiveForwarded("c1", {
@@ -593,4 +613,57 @@ Deno.test("after a leader change in an idle group, a silent session still expire
   for (const sm of h.machines.values()) {
     assert.equal(sm.session(sessionId), undefined, "expiry stayed suspended after the change");
   }
+});
+
+Deno.test("register, keep-alive and NOT_LEADER answers carry the committed configuration", () => {
+  const h = started();
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const client = h.client("c1", { timeoutMs: 600 });
+  client.open();
+  h.settle();
+  const answers = () =>
+    seen.filter((w) => w.to === "c1").map((w) => w.message as ServerMessage).filter((m) =>
+      m.type === "response"
+    );
+  const founding = ["a", "b", "c"].map((id) => ({ id, type: "active" }));
+  assert.deepEqual(answers().at(-1)?.configuration, { index: 1, members: founding });
+  // Demote c to reserve: once committed, clients are told so, and try a and b first.
+  const index = h.cluster.node("a").raft.proposeMembershipChange({
+    kind: "demote",
+    id: "c",
+    type: "reserve",
+  });
+  h.settle();
+  assert.ok(h.cluster.node("a").raft.commitIndex >= index);
+  seen.length = 0;
+  h.advance(300); // a keep-alive
+  const keptAlive = answers().filter((m) => m.result.ok && m.configuration !== undefined);
+  assert.ok(keptAlive.length > 0, "no keep-alive answer");
+  const demoted = [{ id: "a", type: "active" }, { id: "b", type: "active" }, {
+    id: "c",
+    type: "reserve",
+  }];
+  assert.deepEqual(keptAlive.at(-1)!.configuration, { index, members: demoted });
+  assert.equal(client.configurationIndex, index);
+  assert.deepEqual(client.members, ["a", "b", "c"]);
+  // A command's answer carries none; a refused forwarded request does: the client may know only
+  // members since removed.
+  seen.length = 0;
+  const results = h.command(client, 1);
+  h.settle();
+  assert.equal(results[0]?.ok, true);
+  assert.ok(answers().every((m) => m.configuration === undefined));
+  h.servers.get("b")!.receiveForwarded("c1", {
+    type: "unregister",
+    id: 515_151,
+    sessionId: client.sessionId,
+  });
+  h.settle();
+  const refusal = answers().find((m) => m.id === 515_151);
+  assert.equal(refusal?.result.ok, false);
+  assert.deepEqual(refusal?.configuration, { index, members: demoted });
 });

@@ -491,6 +491,14 @@ export class SimNode {
         this.#crashAt = host.crashPoint(this);
         if (host.trace) host.trace(`${this.id} ready ${describeReady(rd)}`);
         if (rd.snapshot !== null) this.snapshotsInstalled++;
+      },
+      written: () => crashIf("before-sync"),
+      durable: (rd) => {
+        // Entries are recorded once durable: nothing of a Ready leaves the member before (the
+        // driver sends after the sync), and a crash before loses it. A sole voter that crashes
+        // before its first Ready as leader is durable restarts in the previous term and may be
+        // elected in the same term again, with other entries at the same indexes: no member
+        // ever saw the first ones, so they are not a second log (churn seed 2602).
         if (rd.entries.length > 0) {
           const first = rd.entries[0]!.index;
           checker.observeAppend(
@@ -501,9 +509,6 @@ export class SimNode {
               : disk.term(first - 1),
           );
         }
-      },
-      written: () => crashIf("before-sync"),
-      durable: (rd) => {
         const lastCommitted = rd.committedEntries.at(-1);
         if (lastCommitted !== undefined && lastCommitted.index > disk.durableLastIndex()) {
           checker.failReadyContract(

@@ -101,7 +101,9 @@ export type ClientWireMessage =
   | { readonly dir: "request"; readonly body: ClientRequest }
   | { readonly dir: "server"; readonly body: ServerMessage }
   /** A member hands a client's request to the leader (member to member). */
-  | { readonly dir: "forward"; readonly client: string; readonly body: ClientRequest };
+  | { readonly dir: "forward"; readonly client: string; readonly body: ClientRequest }
+  /** The leader's answer to a forwarded request, back to the member that forwarded it. */
+  | { readonly dir: "relay"; readonly client: string; readonly body: ServerMessage };
 
 /** Decides whether a message is sent (`false`: dropped); for scripted scenarios. */
 export type Interceptor = (from: string, to: string, msg: ClientWireMessage) => boolean;
@@ -214,10 +216,12 @@ export class ClientNetwork {
     const { lost, twice, late, delay, lateBy, copyDelay } = drawFaults(rng, f);
     if (this.#cluster.trace) {
       const b = msg.body as { type: string; id?: number; sequence?: number; result?: unknown };
-      const detail = msg.dir !== "server"
+      const detail = msg.dir === "request" || msg.dir === "forward"
         ? `${msg.dir === "forward" ? `forwarded for ${msg.client}: ` : ""}${b.type} id ${b.id}${
           b.sequence !== undefined ? ` seq ${b.sequence}` : ""
         }`
+        : msg.dir === "relay"
+        ? `relay for ${msg.client}: response id ${b.id} ${JSON.stringify(b.result)}`
         : b.type === "response"
         ? `response id ${b.id} ${JSON.stringify(b.result)}`
         : `events ${JSON.stringify((msg.body as { batch: unknown }).batch)}`;
@@ -246,7 +250,7 @@ export class ClientNetwork {
       this.stats.lost++;
       return;
     }
-    if (msg.dir === "request" || msg.dir === "forward") {
+    if (msg.dir !== "server") {
       const host = this.#hosts.get(to);
       const node = host?.node;
       if (node === undefined || node.status !== "running" || node.incarnation !== incarnation) {
@@ -259,7 +263,8 @@ export class ClientNetwork {
       });
       if (held) return;
       this.stats.delivered++;
-      if (msg.dir === "forward") host!.receiveForwarded(msg.client, msg.body);
+      if (msg.dir === "forward") host!.receiveForwarded(from, msg.client, msg.body);
+      else if (msg.dir === "relay") host!.receiveRelay(from, msg.client, msg.body);
       else {
         this.#deliveries.get(from)?.(to, msg.body);
         host!.receive(from, msg.body);
@@ -361,6 +366,13 @@ export class SessionHost implements SimApp {
               body: message.request,
             });
             return;
+          case "relay":
+            network.send(this.id, to, {
+              dir: "relay",
+              client: message.client,
+              body: message.message,
+            });
+            return;
           case "request":
             throw new Error(`member ${this.id} sent a client request`);
         }
@@ -407,11 +419,23 @@ export class SessionHost implements SimApp {
   /**
    * Hands a request another member forwarded to the member.
    *
+   * @param from The member that forwarded it (answers go back through it).
    * @param client The client's address.
    * @param request The request.
    */
-  receiveForwarded(client: string, request: ClientRequest): void {
-    this.#act(client, { kind: "forward", client, request });
+  receiveForwarded(from: NodeId, client: string, request: ClientRequest): void {
+    this.#act(from, { kind: "forward", client, request });
+  }
+
+  /**
+   * Hands the member the leader's answer to a request it forwarded, to pass on to the client.
+   *
+   * @param from The leader.
+   * @param client The client's address.
+   * @param message The answer.
+   */
+  receiveRelay(from: NodeId, client: string, message: ServerMessage): void {
+    this.#act(from, { kind: "relay", client, message });
   }
 
   /** Delivers `message` to a running member's transport, then runs its deferred work. */

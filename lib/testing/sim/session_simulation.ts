@@ -96,6 +96,12 @@ export interface SessionSimulationOptions extends RunOptions {
   /** Every client's connection strategy. Default drawn per client. */
   readonly clientStrategy?: ConnectionStrategy;
   /**
+   * Give every client each member added, as an operator updating the clients' seed lists would
+   * (`SessionClient.addSeeds`). Off, clients know only the initial members and learn the others
+   * from the members' answers. Default `true`.
+   */
+  readonly announceMembers?: boolean;
+  /**
    * Let the workload submit operations while a client has no session (before its first
    * registration, or while it re-registers after expiry). Default `true`.
    */
@@ -213,7 +219,11 @@ export class SessionSimulation {
   readonly liveViolations: string[] = [];
   /** The profile. */
   readonly profile: FaultProfile;
-  /** Member ids clients know (grows when members are added). */
+  /**
+   * Every member created so far (grows when members are added). Clients start with the initial
+   * ones, learn the others from the members' answers and, unless `announceMembers` is off, are
+   * given each one as it is added.
+   */
   readonly members: NodeId[];
   /** Session timeout of the clients. */
   readonly sessionTimeoutMs: number;
@@ -305,7 +315,12 @@ export class SessionSimulation {
             ),
         });
         this.#hostMap.set(id, host);
-        if (!this.members.includes(id)) this.members.push(id);
+        if (!this.members.includes(id)) {
+          this.members.push(id);
+          if (options.announceMembers !== false) {
+            for (const c of this.clients) c.client.addSeeds([id]);
+          }
+        }
         return host;
       },
     });
@@ -329,7 +344,7 @@ export class SessionSimulation {
       const strategy = crng.pick(["leader", "any", "followers"] as const);
       const client = new SessionClient({
         clientId: address,
-        members: this.members,
+        members: ids,
         now: () => cluster.now(),
         random: () => crng.next(),
         sessionTimeoutMs: this.sessionTimeoutMs,
