@@ -54,6 +54,7 @@ import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
   ProxyChannel,
+  type ProxyOptions,
 } from "./primitive_session.ts";
 
 /** The service type name. */
@@ -301,7 +302,7 @@ export function atomicMapService(): Service {
  * await cluster.close();
  * ```
  */
-export class AtomicMap<K extends PlainData, V extends PlainData> {
+export class AtomicMap<K = PlainData, V = PlainData> {
   readonly #ch: ProxyChannel;
   readonly #wrapped = new Map<(event: AtomicMapEvent<K, V>) => void, (p: unknown) => void>();
 
@@ -310,10 +311,11 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    *
    * @param session The session (e.g. a `RaftClient`).
    * @param name The map's name; the service instance is `"atomic-map/<name>"`.
+   * @param options User types the keys and values may hold (`types`).
    * @throws {TypeError} If `name` is empty or has `/` or `#`.
    */
-  constructor(session: PrimitiveSession, name: string) {
-    this.#ch = new ProxyChannel(session, ATOMIC_MAP_TYPE, name);
+  constructor(session: PrimitiveSession, name: string, options: ProxyOptions = {}) {
+    this.#ch = new ProxyChannel(session, ATOMIC_MAP_TYPE, name, options);
   }
 
   /** The service instance's name. */
@@ -330,8 +332,7 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If `key` is not JSON data.
    */
   async get(key: K, options?: PrimitiveQueryOptions): Promise<Versioned<V> | null> {
-    canonical(key, "get as 'key'");
-    return await this.#ch.query("get", { key }, options);
+    return await this.#ch.query("get", { key: this.#ch.plain(key, "get as 'key'") }, options);
   }
 
   /**
@@ -343,8 +344,8 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If `key` is not JSON data.
    */
   async containsKey(key: K, options?: PrimitiveQueryOptions): Promise<boolean> {
-    canonical(key, "containsKey as 'key'");
-    return await this.#ch.query("containsKey", { key }, options);
+    const args = { key: this.#ch.plain(key, "containsKey as 'key'") };
+    return await this.#ch.query("containsKey", args, options);
   }
 
   /**
@@ -441,8 +442,8 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If an argument is not JSON data, or `value` is `null`.
    */
   async replaceIfValue(key: K, expect: V, value: V): Promise<boolean> {
-    canonical(expect, "replaceIfValue as 'expect'");
-    const args = { ...this.#write("replaceIfValue", key, value, {}), expect };
+    const plainExpect = this.#ch.plain(expect, "replaceIfValue as 'expect'");
+    const args = { ...this.#write("replaceIfValue", key, value, {}), expect: plainExpect };
     return await this.#ch.command("replaceIfValue", args);
   }
 
@@ -469,8 +470,7 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If `key` is not JSON data.
    */
   async remove(key: K): Promise<Versioned<V> | null> {
-    canonical(key, "remove as 'key'");
-    return await this.#ch.command("remove", { key });
+    return await this.#ch.command("remove", { key: this.#ch.plain(key, "remove as 'key'") });
   }
 
   /**
@@ -482,9 +482,10 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If an argument is not JSON data.
    */
   async removeIfValue(key: K, expect: V): Promise<boolean> {
-    canonical(key, "removeIfValue as 'key'");
-    canonical(expect, "removeIfValue as 'expect'");
-    return await this.#ch.command("removeIfValue", { key, expect });
+    return await this.#ch.command("removeIfValue", {
+      key: this.#ch.plain(key, "removeIfValue as 'key'"),
+      expect: this.#ch.plain(expect, "removeIfValue as 'expect'"),
+    });
   }
 
   /**
@@ -496,9 +497,9 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
    * @throws {TypeError} If `key` is not JSON data or `version` not an integer.
    */
   async removeIfVersion(key: K, version: number): Promise<boolean> {
-    canonical(key, "removeIfVersion as 'key'");
+    const plainKey = this.#ch.plain(key, "removeIfVersion as 'key'");
     safeInteger(version, "removeIfVersion as 'version'", 0);
-    return await this.#ch.command("removeIfVersion", { key, version });
+    return await this.#ch.command("removeIfVersion", { key: plainKey, version });
   }
 
   /**
@@ -542,7 +543,10 @@ export class AtomicMap<K extends PlainData, V extends PlainData> {
   }
 
   #write(op: string, key: K, value: V, options: PutOptions): Record<string, unknown> {
-    const args: Record<string, unknown> = { key, value };
+    const args: Record<string, unknown> = {
+      key: this.#ch.toPlain(key, `${op} as 'key'`),
+      value: this.#ch.toPlain(value, `${op} as 'value'`),
+    };
     if (options?.ttlMs !== undefined) args.ttlMs = options.ttlMs;
     writeArgs(op, args, op.startsWith("put"));
     return args;

@@ -28,6 +28,7 @@ import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
   ProxyChannel,
+  type ProxyOptions,
 } from "./primitive_session.ts";
 
 /** The service type name. */
@@ -118,7 +119,7 @@ export function atomicValueService(): Service {
  * await cluster.close();
  * ```
  */
-export class AtomicValue<V extends PlainData> {
+export class AtomicValue<V = PlainData> {
   readonly #ch: ProxyChannel;
   readonly #wrapped = new Map<(event: AtomicValueEvent<V>) => void, (p: unknown) => void>();
 
@@ -127,10 +128,11 @@ export class AtomicValue<V extends PlainData> {
    *
    * @param session The session (e.g. a `RaftClient`).
    * @param name The value's name; the service instance is `"atomic-value/<name>"`.
+   * @param options User types the value may hold (`types`).
    * @throws {TypeError} If `name` is empty or has `/` or `#`.
    */
-  constructor(session: PrimitiveSession, name: string) {
-    this.#ch = new ProxyChannel(session, ATOMIC_VALUE_TYPE, name);
+  constructor(session: PrimitiveSession, name: string, options: ProxyOptions = {}) {
+    this.#ch = new ProxyChannel(session, ATOMIC_VALUE_TYPE, name, options);
   }
 
   /** The service instance's name. */
@@ -155,8 +157,7 @@ export class AtomicValue<V extends PlainData> {
    * @throws {TypeError} If `value` is not JSON data.
    */
   async set(value: V | null): Promise<void> {
-    canonical(value, "set as 'value'");
-    await this.#ch.command("set", { value });
+    await this.#ch.command("set", { value: this.#ch.plain(value, "set as 'value'") });
   }
 
   /**
@@ -167,8 +168,8 @@ export class AtomicValue<V extends PlainData> {
    * @throws {TypeError} If `value` is not JSON data.
    */
   async getAndSet(value: V | null): Promise<V | null> {
-    canonical(value, "getAndSet as 'value'");
-    return await this.#ch.command("getAndSet", { value });
+    const args = { value: this.#ch.plain(value, "getAndSet as 'value'") };
+    return await this.#ch.command("getAndSet", args);
   }
 
   /**
@@ -180,9 +181,10 @@ export class AtomicValue<V extends PlainData> {
    * @throws {TypeError} If either is not JSON data.
    */
   async compareAndSet(expect: V | null, update: V | null): Promise<boolean> {
-    canonical(expect, "compareAndSet as 'expect'");
-    canonical(update, "compareAndSet as 'update'");
-    return await this.#ch.command("compareAndSet", { expect, update });
+    return await this.#ch.command("compareAndSet", {
+      expect: this.#ch.plain(expect, "compareAndSet as 'expect'"),
+      update: this.#ch.plain(update, "compareAndSet as 'update'"),
+    });
   }
 
   /**

@@ -36,7 +36,9 @@ export {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
   type PrimitiveSessionState,
+  type ProxyOptions,
 } from "./primitive_session.ts";
+export { type Constructor, type TypeCodec, TypeRegistry } from "../codec/types.ts";
 export type { PlainData } from "./_plain.ts";
 
 /** Every primitive's service constructor by type name, for `Member`'s `services`. */

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { canonical, type PlainData } from "./_plain.ts";
+import { TypeRegistry } from "../codec/types.ts";
 import { isSynodError, synodErrorFromCode } from "../errors.ts";
 import type { Consistency } from "../protocols/raft/protocol.ts";
 
@@ -79,6 +81,15 @@ export interface PrimitiveSession {
   onStateChange?(listener: (state: PrimitiveSessionState) => void): void;
 }
 
+/** Options every primitive proxy takes. */
+export interface ProxyOptions {
+  /**
+   * User types its keys and values may hold (see {@linkcode TypeRegistry}); without it they
+   * must be plain JSON data.
+   */
+  readonly types?: TypeRegistry;
+}
+
 let nextChannel = 1;
 
 /**
@@ -91,6 +102,7 @@ export class ProxyChannel {
   /** This proxy's event name. */
   readonly channel: string;
   readonly #session: PrimitiveSession;
+  readonly #types: TypeRegistry | null;
   #listening = false;
   #handlers: ((payload: unknown) => void)[] = [];
   #listeners = new Set<(payload: unknown) => void>();
@@ -102,10 +114,11 @@ export class ProxyChannel {
    * @param session The session.
    * @param type The service type, e.g. `"atomic-map"`.
    * @param name The primitive's name, e.g. `"orders"`.
+   * @param options User types the proxy's keys and values may hold.
    * @throws {TypeError} If `session` lacks `command`/`query`/`onEvent`, or `name` is not a
    *   non-empty string without `/` and `#`.
    */
-  constructor(session: PrimitiveSession, type: string, name: string) {
+  constructor(session: PrimitiveSession, type: string, name: string, options: ProxyOptions = {}) {
     if (
       session === null || typeof session !== "object" || typeof session.command !== "function" ||
       typeof session.query !== "function" || typeof session.onEvent !== "function"
@@ -121,7 +134,11 @@ export class ProxyChannel {
         }`,
       );
     }
+    if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
+      throw new TypeError(`Cannot create ${type} proxy as 'types' must be a TypeRegistry`);
+    }
     this.#session = session;
+    this.#types = options.types ?? null;
     this.service = `${type}/${name}`;
     this.channel = `${this.service}#${nextChannel++}`;
     // A recovered session is a new session: the service forgot the old one's registration.
@@ -156,7 +173,8 @@ export class ProxyChannel {
     this.#listening = true;
     this.#session.onEvent((event) => {
       if (event.name !== this.channel) return;
-      for (const h of this.#handlers) h(event.payload);
+      const payload = this.fromPlain(event.payload);
+      for (const h of this.#handlers) h(payload);
     });
   }
 
@@ -199,8 +217,45 @@ export class ProxyChannel {
    * @param args Plain data.
    * @returns Its result.
    */
-  command<T>(operation: string, args?: unknown): Promise<T> {
-    return this.#session.command(this.service, operation, args) as Promise<T>;
+  async command<T>(operation: string, args?: unknown): Promise<T> {
+    return this.fromPlain(await this.#session.command(this.service, operation, args)) as T;
+  }
+
+  /**
+   * A key or value as the service sees it: registered user types in their tagged form.
+   *
+   * @param value The key or value.
+   * @param what How error messages name the operation.
+   * @returns Plain data.
+   * @throws {TypeError} If it holds an instance of a class not registered with this proxy.
+   */
+  toPlain(value: unknown, what: string): unknown {
+    return this.#types === null ? value : this.#types.toPlain(value, what);
+  }
+
+  /**
+   * A key or value converted ({@linkcode ProxyChannel.toPlain}) and checked to be JSON data.
+   *
+   * @param value The key or value.
+   * @param what How error messages name it, e.g. `"get as 'key'"`.
+   * @returns Plain data to send.
+   * @throws {TypeError} If it is neither JSON data nor built of registered user types.
+   * @throws {RangeError} If it is nested too deep or too long.
+   */
+  plain(value: unknown, what: string): PlainData {
+    const data = this.toPlain(value, what);
+    canonical(data, what);
+    return data as PlainData;
+  }
+
+  /**
+   * A result or event payload with registered user types rebuilt.
+   *
+   * @param data Plain data.
+   * @returns The data.
+   */
+  fromPlain(data: unknown): unknown {
+    return this.#types === null ? data : this.#types.fromPlain(data);
   }
 
   /**
@@ -211,8 +266,10 @@ export class ProxyChannel {
    * @param options The consistency.
    * @returns Its result.
    */
-  query<T>(operation: string, args?: unknown, options?: PrimitiveQueryOptions): Promise<T> {
-    return this.#session.query(this.service, operation, args, options) as Promise<T>;
+  async query<T>(operation: string, args?: unknown, options?: PrimitiveQueryOptions): Promise<T> {
+    return this.fromPlain(
+      await this.#session.query(this.service, operation, args, options),
+    ) as T;
   }
 }
 
