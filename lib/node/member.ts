@@ -227,13 +227,16 @@ export class Member {
         this.#server.receive(from, message.request);
         break;
       case "forward":
+        // Only a member forwards: anyone else would have the answers for another client's
+        // address relayed to itself.
+        if (!this.#isMember(from)) return;
         this.#server.receiveForwarded(message.client, message.request, from);
         break;
       case "relay":
         // The leader's answer to a request this member forwarded: the client may be connected
         // to this member only (members never dial clients). Only a member may ask for it: a
         // client could otherwise speak to another client in the group's name.
-        if (from === this.leader || this.membership.members.some((m) => m.id === from)) {
+        if (this.#isMember(from)) {
           this.#transport.send(message.client, { kind: "server", message: message.message });
         }
         return;
@@ -243,6 +246,11 @@ export class Member {
         return; // an unknown kind from a newer peer: ignored
     }
     this.#flush();
+  }
+
+  /** Whether `address` is the leader or a member of the group's latest configuration. */
+  #isMember(address: string): boolean {
+    return address === this.leader || this.membership.members.some((m) => m.id === address);
   }
 
   /** Sends what the session server produced: answers, events and forwarded requests. */

@@ -167,3 +167,38 @@ Deno.test("Member: hands on a relayed answer from a member of its group, not fro
     for (const e of [b, intruder, client]) e.close();
   }
 });
+
+Deno.test("Member: takes a forwarded request from a member of its group, not from anyone else", async () => {
+  const network = new InMemoryNetwork();
+  // b is in the group but played by the test; a runs alone (no quorum: it never leads), so it
+  // answers a forwarded request with NOT_LEADER, relayed through the member that forwarded it.
+  const a = new Member({
+    id: "a",
+    members: ["a", "b"],
+    storage: new MemoryStorage(),
+    transport: network.endpoint("a"),
+    services: { counter },
+    driver: { tickMs: 5 },
+  });
+  a.start();
+  const b = network.endpoint("b");
+  const intruder = network.endpoint("intruder");
+  const heard: string[] = [];
+  intruder.listen((from, message) => heard.push(`intruder<-${from}:${message.kind}`));
+  const relayed = new Promise<void>((resolve) =>
+    b.listen((from, message) => {
+      heard.push(`b<-${from}:${message.kind}`);
+      resolve();
+    })
+  );
+  const request = { type: "register" as const, id: 7, clientId: "c", timeoutMs: 5000 };
+  try {
+    intruder.send("a", { kind: "forward", client: "client-1", request });
+    b.send("a", { kind: "forward", client: "client-1", request });
+    await relayed;
+    assert.deepEqual(heard, ["b<-a:relay"]);
+  } finally {
+    a.stop();
+    for (const e of [b, intruder]) e.close();
+  }
+});
