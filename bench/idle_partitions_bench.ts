@@ -5,11 +5,11 @@
  * partition has a leader, the process's CPU time is measured over a quiet window; the figure
  * per node is a third of it (the three nodes share one process, so they cannot be told apart).
  *
- * Phases: the default tick (50 ms, a heartbeat every tick); heartbeats every 5 ticks (250 ms,
- * Atomix's `heartbeatInterval`); the default over TCP on 127.0.0.1 (three `TcpTransport`s, so
- * framing, CBOR and socket writes are counted too); and a baseline of the timers alone (one
- * 50 ms interval per member, doing nothing), to tell the cost of waking up from the cost of the
- * messages.
+ * Phases, in memory and over TCP on 127.0.0.1 (three `TcpTransport`s, so framing, CBOR and
+ * socket writes are counted too): the default (a 50 ms tick, a heartbeat every tick, the node's
+ * members on one shared timer); the same with a timer per member; heartbeats every 5 ticks
+ * (250 ms, Atomix's `heartbeatInterval`). Last, a baseline of the timers alone (one 50 ms
+ * interval per member, doing nothing), to tell the cost of waking up from the cost of messages.
  *
  * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only]`. JSON to stdout, progress to
  * stderr. It measures a window, not an operation: run it directly, not under `deno bench`.
@@ -39,7 +39,8 @@ interface Phase {
   readonly cpuMsPerNode: number;
   readonly corePercentPerNode: number;
   readonly messagesPerSecondPerNode?: number;
-  readonly ticksPerSecondPerNode?: number;
+  /** Timer callbacks per second: one per tick and member, or one per tick with shared ticks. */
+  readonly wakeupsPerSecondPerNode?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -96,7 +97,16 @@ function overTcp(): Network {
   };
 }
 
-async function nodesPhase(name: string, heartbeatTicks: number, net: Network): Promise<Phase> {
+interface Run {
+  readonly name: string;
+  readonly heartbeatTicks: number;
+  readonly network: () => Network;
+  readonly shareTicks: boolean;
+}
+
+async function nodesPhase(run: Run): Promise<Phase> {
+  const { name, heartbeatTicks, shareTicks } = run;
+  const net = run.network();
   let ticks = 0;
   const clock: Clock = {
     ...systemClock,
@@ -114,6 +124,7 @@ async function nodesPhase(name: string, heartbeatTicks: number, net: Network): P
       transport: net.endpoints[IDS.indexOf(id)]!,
       services: primitiveServices,
       member: { clock, driver: { tickMs: TICK_MS }, raft: { heartbeatTicks } },
+      shareTicks,
     })
   );
   const groups = nodes[0]!.hosted.map((p) => p.groupId);
@@ -135,7 +146,7 @@ async function nodesPhase(name: string, heartbeatTicks: number, net: Network): P
     cpuMsPerNode: round(cpu / IDS.length),
     corePercentPerNode: round((cpu / IDS.length / wall) * 100),
     messagesPerSecondPerNode: round(messages / IDS.length / (wall / 1000)),
-    ticksPerSecondPerNode: round(ticked / IDS.length / (wall / 1000)),
+    wakeupsPerSecondPerNode: round(ticked / IDS.length / (wall / 1000)),
   };
 }
 
@@ -155,7 +166,7 @@ async function timersPhase(): Promise<Phase> {
     groupsPerNode: perNode,
     cpuMsPerNode: round(cpu / IDS.length),
     corePercentPerNode: round((cpu / IDS.length / wall) * 100),
-    ticksPerSecondPerNode: round(calls / IDS.length / (wall / 1000)),
+    wakeupsPerSecondPerNode: round(calls / IDS.length / (wall / 1000)),
   };
 }
 
@@ -163,16 +174,27 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
   const phases: Phase[] = [];
-  const all: [string, number, () => Network][] = [
-    ["in memory, default: a heartbeat every 50 ms tick", 1, inMemory],
-    ["in memory, a heartbeat every 5 ticks", 5, inMemory],
-    ["TCP on 127.0.0.1, default: a heartbeat every 50 ms tick", 1, overTcp],
-    ["TCP on 127.0.0.1, a heartbeat every 5 ticks", 5, overTcp],
+  const all: Run[] = [
+    { name: "in memory, shared ticks", heartbeatTicks: 1, network: inMemory, shareTicks: true },
+    {
+      name: "in memory, a timer per member",
+      heartbeatTicks: 1,
+      network: inMemory,
+      shareTicks: false,
+    },
+    {
+      name: "in memory, heartbeat every 5 ticks",
+      heartbeatTicks: 5,
+      network: inMemory,
+      shareTicks: true,
+    },
+    { name: "TCP, shared ticks", heartbeatTicks: 1, network: overTcp, shareTicks: true },
+    { name: "TCP, a timer per member", heartbeatTicks: 1, network: overTcp, shareTicks: false },
+    { name: "TCP, heartbeat every 5 ticks", heartbeatTicks: 5, network: overTcp, shareTicks: true },
   ];
-  const runs = all.filter(([name]) => !TCP_ONLY || name.startsWith("TCP"));
-  for (const [name, heartbeatTicks, network] of runs) {
-    console.error(`phase: ${name}`);
-    phases.push(await nodesPhase(name, heartbeatTicks, network()));
+  for (const run of all.filter((r) => !TCP_ONLY || r.name.startsWith("TCP"))) {
+    console.error(`phase: ${run.name}`);
+    phases.push(await nodesPhase(run));
   }
   if (!TCP_ONLY) {
     console.error("phase: timers alone");

@@ -3,8 +3,10 @@
  * §1.7, §10.2). From the cluster's layout — its members, the system group, the partition groups —
  * every node computes the same placement (lib/partition/placement.ts) and hosts a
  * {@linkcode Member} for each partition that names it. All of them share the node's one
- * transport endpoint through a {@linkcode GroupMux} (every message tagged with its group) and one
- * {@linkcode SyncBatcher}, so the partitions' syncs of one turn go to the disk together.
+ * transport endpoint through a {@linkcode GroupMux} (every message tagged with its group), one
+ * {@linkcode SyncBatcher}, so the partitions' syncs of one turn go to the disk together, and one
+ * tick timer ({@linkcode sharedTicks}), so their heartbeats leave in one turn and one write per
+ * peer.
  *
  * Storage is a directory per partition, `<dataDir>/<group>/partitions/<id>` (Atomix's layout),
  * or memory.
@@ -18,7 +20,9 @@ import type { NodeId } from "../raft/types.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import { GroupMux } from "../transport/group_mux.ts";
 import type { Transport } from "../transport/transport.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { Member, type MemberOptions, type ServiceTypes } from "./member.ts";
+import { sharedTicks } from "./shared_ticks.ts";
 import { SyncBatcher } from "./sync_batcher.ts";
 
 /** Options of {@linkcode SynodNode}. */
@@ -48,6 +52,11 @@ export interface SynodNodeOptions extends ClusterLayout {
   readonly onFailure?: (groupId: string, error: Error) => void;
   /** Where dropped messages (unknown group, malformed) are reported. Default `console.warn`. */
   readonly log?: (message: string) => void;
+  /**
+   * Whether the members tick on one shared timer ({@linkcode sharedTicks}). Default `true`;
+   * `false` gives each member a timer of its own (for comparison in benchmarks).
+   */
+  readonly shareTicks?: boolean;
 }
 
 /**
@@ -83,6 +92,7 @@ export class SynodNode {
   readonly #mux: GroupMux;
   readonly #members = new Map<string, Member>();
   readonly #ownStorages: DiskStorage[] = [];
+  readonly #clock: Clock;
   #closed = false;
 
   /**
@@ -108,6 +118,8 @@ export class SynodNode {
     this.partitions = placeCluster(options);
     this.hosted = this.partitions.filter((p) => p.members.includes(id));
     this.#mux = new GroupMux(transport, { log: options.log });
+    const clock = options.member?.clock ?? systemClock;
+    this.#clock = options.shareTicks === false ? clock : sharedTicks(clock);
     try {
       for (const p of this.hosted) this.#members.set(p.groupId, this.#createMember(p, options));
     } catch (error) {
@@ -179,6 +191,7 @@ export class SynodNode {
     const onFailure = options.onFailure;
     return new Member({
       ...options.member,
+      clock: this.#clock,
       id: this.id,
       members: p.members,
       storage,
