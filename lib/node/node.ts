@@ -16,7 +16,6 @@
 
 import { type ClusterLayout, type PartitionInfo, placeCluster } from "../partition/placement.ts";
 import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
-import type { NodeId } from "../raft/types.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import { GroupMux } from "../transport/group_mux.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -28,7 +27,7 @@ import { SyncBatcher } from "./sync_batcher.ts";
 /** Options of {@linkcode SynodNode}. */
 export interface SynodNodeOptions extends ClusterLayout {
   /** This node's id: one of `members`, and its transport's address. */
-  readonly id: NodeId;
+  readonly id: string;
   /** The node's one endpoint; every group it hosts shares it. */
   readonly transport: Transport;
   /** The services every partition hosts (e.g. `primitiveServices`). */
@@ -82,13 +81,13 @@ export interface SynodNodeOptions extends ClusterLayout {
  */
 export class SynodNode {
   /** This node's id. */
-  readonly id: NodeId;
+  readonly id: string;
   /** Every partition of the cluster, as placed (the system group's first). */
   readonly partitions: readonly PartitionInfo[];
   /** The partitions this node hosts a member of. */
   readonly hosted: readonly PartitionInfo[];
   /** The group commit shared by this node's members. */
-  readonly syncBatcher: SyncBatcher = new SyncBatcher();
+  readonly #syncBatcher: SyncBatcher = new SyncBatcher();
   readonly #mux: GroupMux;
   readonly #members = new Map<string, Member>();
   readonly #ownStorages: DiskStorage[] = [];
@@ -182,7 +181,7 @@ export class SynodNode {
     this.#closed = true;
     for (const m of this.#members.values()) m.stop();
     // A sync still running belongs to a stopped member; its storage closes after it.
-    await this.syncBatcher.settled();
+    await this.#syncBatcher.settled();
     this.#release();
   }
 
@@ -197,7 +196,7 @@ export class SynodNode {
       storage,
       transport: this.#mux.view(p.groupId),
       services: options.services,
-      driver: { ...options.member?.driver, syncBatcher: this.syncBatcher },
+      driver: { ...options.member?.driver, syncBatcher: this.#syncBatcher },
       onFailure: (_id, error) => {
         if (onFailure !== undefined) onFailure(p.groupId, error);
         else console.error(`Synod node '${this.id}': partition ${p.groupId} stopped:`, error);
