@@ -66,9 +66,24 @@ export {
   type ServiceTypes,
 } from "./lib/node/member.ts";
 export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/node/client.ts";
-export type { Receiver, Transport, WireMessage } from "./lib/transport/transport.ts";
+export type { Receiver, Transport, WireBody, WireMessage } from "./lib/transport/transport.ts";
 export { InMemoryNetwork } from "./lib/transport/memory.ts";
 export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memory_cluster.ts";
+// Multi-Raft: many partitions per node over one transport, and a client that routes to them.
+export { SynodNode, type SynodNodeOptions } from "./lib/node/node.ts";
+export { PartitionedClient, type PartitionedClientOptions } from "./lib/node/partitioned_client.ts";
+export { GroupMux, type GroupMuxOptions } from "./lib/transport/group_mux.ts";
+export {
+  type ClusterLayout,
+  type PartitionGroupConfig,
+  type PartitionInfo,
+  PARTITIONS_MAX,
+  placeCluster,
+  placePartitions,
+  placeReplicas,
+  SYSTEM_GROUP,
+} from "./lib/partition/placement.ts";
+export { murmur3, partitionForKey, partitionForName } from "./lib/partition/partitioner.ts";
 export { type Cancel, type Clock, systemClock } from "./lib/node/clock.ts";
 export type {
   CommandContext,

@@ -42,6 +42,7 @@ export const SYNC_BATCH_STORAGES_MAX = 65_536;
 export class SyncBatcher {
   #pending = new Map<RaftStorage, Waiter[]>();
   #scheduled = false;
+  readonly #inFlight = new Set<Promise<void>>();
   /** Flushes done so far. */
   flushes = 0;
   /** Storages synced so far (one per storage per flush, however many requests it had). */
@@ -72,7 +73,26 @@ export class SyncBatcher {
     });
   }
 
-  async #flush(): Promise<void> {
+  /**
+   * Resolves once no sync is requested or running (a node waits for this before it closes the
+   * storages its stopped members used).
+   *
+   * @returns When the batcher is idle.
+   */
+  async settled(): Promise<void> {
+    while (this.#scheduled || this.#inFlight.size > 0) {
+      if (this.#inFlight.size === 0) await Promise.resolve();
+      else await Promise.all(this.#inFlight);
+    }
+  }
+
+  #flush(): Promise<void> {
+    const flush = this.#flushBatch();
+    this.#inFlight.add(flush);
+    return flush.finally(() => this.#inFlight.delete(flush));
+  }
+
+  async #flushBatch(): Promise<void> {
     const batch = this.#pending;
     this.#pending = new Map();
     this.#scheduled = false;

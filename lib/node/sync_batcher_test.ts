@@ -75,3 +75,24 @@ Deno.test("RaftDriver: groups on one node share a SyncBatcher and all commit on 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("SyncBatcher: settled() waits for requested and running syncs, failed ones too", async () => {
+  const batcher = new SyncBatcher();
+  await batcher.settled(); // idle from the start
+  let release!: () => void;
+  const slow = Object.assign(new MemoryStorage(), {
+    syncAsync: () => new Promise<void>((resolve) => (release = resolve)),
+  });
+  const failing = Object.assign(new MemoryStorage(), {
+    syncAsync: () => Promise.reject(new Error("disk gone")),
+  });
+  const order: string[] = [];
+  const synced = batcher.sync(slow).then(() => order.push("synced"));
+  const failed = batcher.sync(failing).catch(() => order.push("failed"));
+  const settled = batcher.settled().then(() => order.push("settled"));
+  await failed;
+  assert.deepEqual(order, ["failed"], "settled waits for the slow sync");
+  release();
+  await Promise.all([synced, settled]);
+  assert.deepEqual(order, ["failed", "synced", "settled"]);
+});

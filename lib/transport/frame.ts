@@ -340,6 +340,7 @@ function checkFrame(value: unknown): asserts value is Frame {
 /** The envelope only: the Raft core and the session server check what is inside. */
 function checkWireMessage(m: unknown, t: number): void {
   if (!isObject(m)) return bad("message", m, t);
+  if (m.group !== undefined && !isText(m.group)) bad("message.group", m.group, t);
   switch (m.kind) {
     case "raft":
       if (!isObject(m.message)) bad("message.message", m.message, t);

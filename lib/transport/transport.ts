@@ -9,8 +9,19 @@
 import type { Message } from "../raft/messages.ts";
 import type { ClientRequest, ServerMessage } from "../protocols/raft/protocol.ts";
 
-/** Everything that travels between members, and between members and clients. */
-export type WireMessage =
+/**
+ * Everything that travels between members, and between members and clients, with the Raft
+ * group it belongs to: one transport (one connection per pair of peers) carries the messages of
+ * every group a node hosts, and the node hands each to its group's member by `group`
+ * (lib/transport/group_mux.ts). Without `group` the message is for the endpoint's only group.
+ */
+export type WireMessage = WireBody & {
+  /** The Raft group (partition) the message is for, e.g. `"raft/3"`; absent: the only group. */
+  readonly group?: string;
+};
+
+/** What a {@linkcode WireMessage} says, whichever group it is for. */
+export type WireBody =
   /** Member to member: a Raft message. */
   | { readonly kind: "raft"; readonly message: Message }
   /** Client to member: a session request. */

@@ -1,0 +1,229 @@
+import assert from "node:assert/strict";
+import { type ClusterLayout } from "../partition/placement.ts";
+import { partitionForKey } from "../partition/partitioner.ts";
+import { AtomicCounter, AtomicMap, primitiveServices } from "../primitives/mod.ts";
+import { InMemoryNetwork } from "../transport/memory.ts";
+import type { WireMessage } from "../transport/transport.ts";
+import { SynodNode } from "./node.ts";
+import { PartitionedClient } from "./partitioned_client.ts";
+
+const IDS = ["a", "b", "c"];
+
+function startCluster(layout: ClusterLayout, log: (m: string) => void = () => {}) {
+  const network = new InMemoryNetwork();
+  const nodes = IDS.map((id) =>
+    SynodNode.start({
+      ...layout,
+      id,
+      transport: network.endpoint(id),
+      services: primitiveServices,
+      member: { driver: { tickMs: 20 } },
+      log,
+    })
+  );
+  let clients = 0;
+  const connect = () =>
+    new PartitionedClient({
+      ...layout,
+      transport: network.endpoint(`client-${++clients}`),
+      requestTimeoutMs: 200,
+      log,
+    });
+  const close = async () => {
+    for (const n of nodes) await n.close();
+  };
+  return { network, nodes, connect, close };
+}
+
+const SIZE_3: ClusterLayout = {
+  members: IDS,
+  groups: [{ name: "raft", partitions: 4, partitionSize: 3 }],
+};
+const SIZE_2: ClusterLayout = {
+  members: IDS,
+  groups: [{ name: "raft", partitions: 4, partitionSize: 2 }],
+};
+
+Deno.test("SynodNode: three nodes host a system group and 4 partitions, each with its own leader", async () => {
+  const { nodes, connect, close } = startCluster(SIZE_3);
+  const client = connect();
+  try {
+    for (const n of nodes) {
+      assert.deepEqual(n.hosted.map((p) => p.groupId), [
+        "system/1",
+        "raft/1",
+        "raft/2",
+        "raft/3",
+        "raft/4",
+      ]);
+    }
+    for (let p = 1; p <= 4; p++) {
+      const counter = new AtomicCounter(await client.sessionFor(p), `hits-${p}`);
+      for (let i = 1; i <= p; i++) assert.equal(await counter.incrementAndGet(), i);
+    }
+    await client.sessionFor(1, "system");
+    for (const groupId of ["system/1", "raft/1", "raft/2", "raft/3", "raft/4"]) {
+      const members = nodes.map((n) => n.member(groupId)!);
+      const leaders = members.filter((m) => m.role === "leader");
+      assert.ok(leaders.length >= 1, `${groupId} has a leader`);
+      assert.ok(members.every((m) => m.membership.members.length === 3));
+    }
+    // Partitions are separate state machines: partition 2's counter "hits-1" is a new one.
+    assert.equal(await new AtomicCounter(await client.sessionFor(2), "hits-1").get(), 0);
+    assert.equal(await new AtomicCounter(await client.sessionFor(1), "hits-1").get(), 1);
+    assert.equal(await new AtomicCounter(await client.sessionFor(4), "hits-4").get(), 4);
+    assert.equal(nodes.reduce((s, n) => s + n.unknownGroupMessages, 0), 0);
+  } finally {
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: keys spread over the partitions by the partitioner", async () => {
+  const { connect, close } = startCluster(SIZE_3);
+  const client = connect();
+  try {
+    const keys = Array.from({ length: 24 }, (_, i) => `order-${i}`);
+    const expected = [0, 0, 0, 0];
+    for (const key of keys) expected[partitionForKey(key, 4) - 1]!++;
+    assert.ok(expected.every((n) => n > 0), `every partition gets keys: ${expected}`);
+    await Promise.all(keys.map(async (key) => {
+      const orders = new AtomicMap<string, number>(await client.sessionForKey(key), "orders");
+      await orders.put(key, key.length);
+    }));
+    const sizes: number[] = [];
+    for (let p = 1; p <= 4; p++) {
+      const orders = new AtomicMap<string, number>(await client.sessionFor(p), "orders");
+      const stored = await orders.keys();
+      sizes.push(stored.length);
+      for (const key of stored) assert.equal(client.partitionForKey(key).id, p);
+    }
+    assert.deepEqual(sizes, expected);
+  } finally {
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: with partitionSize 2 placement decides which partitions survive a node", async () => {
+  const { nodes, connect, close } = startCluster(SIZE_2);
+  const client = connect();
+  try {
+    const hosted = nodes.map((n) => n.hosted.map((p) => p.groupId).join(" "));
+    assert.deepEqual(hosted, [
+      "system/1 raft/1 raft/3 raft/4",
+      "system/1 raft/1 raft/2 raft/4",
+      "system/1 raft/2 raft/3",
+    ]);
+    const counters: AtomicCounter[] = [];
+    for (let p = 1; p <= 4; p++) {
+      counters.push(new AtomicCounter(await client.sessionFor(p), "hits"));
+      assert.equal(await counters[p - 1]!.incrementAndGet(), 1);
+    }
+    await nodes[2]!.close(); // c: raft/2 and raft/3 keep one replica of two, no majority
+    // raft/1 and raft/4 live on a and b only; the system group keeps two of three.
+    assert.equal(await counters[0]!.incrementAndGet(), 2);
+    assert.equal(await counters[3]!.incrementAndGet(), 2);
+    const system = new AtomicCounter(await client.sessionFor(1, "system"), "hits");
+    assert.equal(await system.incrementAndGet(), 1);
+  } finally {
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: a node closed, every partition of size 3 goes on with the other two", async () => {
+  const { nodes, connect, close } = startCluster(SIZE_3);
+  const client = connect();
+  try {
+    const counters: AtomicCounter[] = [];
+    for (let p = 1; p <= 4; p++) {
+      counters.push(new AtomicCounter(await client.sessionFor(p), "hits"));
+      assert.equal(await counters[p - 1]!.incrementAndGet(), 1);
+    }
+    // Close the node that leads the most partitions.
+    const leads = nodes.map((n) => n.members.filter((m) => m.role === "leader").length);
+    const victim = leads.indexOf(Math.max(...leads));
+    await nodes[victim]!.close();
+    for (const c of counters) assert.equal(await c.incrementAndGet(), 2);
+    for (let p = 1; p <= 4; p++) {
+      const alive = nodes.filter((_, i) => i !== victim).map((n) => n.member(`raft/${p}`)!);
+      assert.ok(alive.some((m) => m.role === "leader"), `raft/${p} leads on a live node`);
+    }
+  } finally {
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: messages for an unknown group or malformed are refused without harm", async () => {
+  let reported!: () => void;
+  const report = new Promise<void>((resolve) => (reported = resolve));
+  const { network, nodes, connect, close } = startCluster(SIZE_3, () => reported());
+  const client = connect();
+  const raw = network.endpoint("stranger");
+  try {
+    const counter = new AtomicCounter(await client.sessionFor(3), "hits");
+    assert.equal(await counter.incrementAndGet(), 1);
+    const bogus = { kind: "raft", group: "raft/99", message: { type: 5 } } as WireMessage;
+    raw.send("a", bogus);
+    await report;
+    raw.send("a", { ...bogus, group: 42 } as unknown as WireMessage);
+    raw.send("a", { kind: "request", group: "nope", request: {} } as WireMessage);
+    raw.send("a", "not a message" as unknown as WireMessage);
+    assert.equal(await counter.incrementAndGet(), 2, "the cluster still serves");
+    assert.equal(nodes[0]!.unknownGroupMessages, 2);
+    assert.equal(nodes[0]!.malformedMessages, 2);
+    assert.ok(nodes[0]!.members.every((m) => m.failure === null));
+  } finally {
+    raw.close();
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: refuses an id outside the members and a transport of another address", () => {
+  const network = new InMemoryNetwork();
+  const base = { ...SIZE_3, services: primitiveServices };
+  assert.throws(
+    () => new SynodNode({ ...base, id: "z", transport: network.endpoint("z") }),
+    /does not include it/,
+  );
+  assert.throws(
+    () => new SynodNode({ ...base, id: "a", transport: network.endpoint("b") }),
+    /address is 'b'/,
+  );
+});
+
+Deno.test("SynodNode: with a dataDir each partition keeps its state in <group>/partitions/<id>", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "synod-node-test-" });
+  const layout = { members: ["solo"], groups: [{ name: "raft", partitions: 2 }] };
+  const network = new InMemoryNetwork();
+  const start = () =>
+    SynodNode.start({
+      ...layout,
+      id: "solo",
+      transport: network.endpoint("solo"),
+      services: primitiveServices,
+      dataDir,
+      member: { driver: { tickMs: 20 } },
+    });
+  try {
+    let node = start();
+    let client = new PartitionedClient({ ...layout, transport: network.endpoint("c1") });
+    const name = "visits";
+    assert.equal(await new AtomicCounter(await client.sessionForName(name), name).addAndGet(5), 5);
+    await client.close();
+    await node.close();
+    for (const dir of ["system/partitions/1", "raft/partitions/1", "raft/partitions/2"]) {
+      assert.ok((await Deno.stat(`${dataDir}/${dir}`)).isDirectory, dir);
+    }
+    node = start(); // the closed node's endpoint is free again
+    client = new PartitionedClient({ ...layout, transport: network.endpoint("c2") });
+    assert.equal(await new AtomicCounter(await client.sessionForName(name), name).get(), 5);
+    await client.close();
+    await node.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
