@@ -72,6 +72,7 @@ export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memo
 // Multi-Raft: many partitions per node over one transport, and a client that routes to them.
 export { SynodNode, type SynodNodeOptions } from "./lib/node/node.ts";
 export { PartitionedClient, type PartitionedClientOptions } from "./lib/node/partitioned_client.ts";
+export { PartitionedAtomicMap, type PartitionedMapOptions } from "./lib/node/partitioned_map.ts";
 export { GroupMux, type GroupMuxOptions } from "./lib/transport/group_mux.ts";
 export {
   type ClusterLayout,

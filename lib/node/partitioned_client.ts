@@ -173,6 +173,17 @@ export class PartitionedClient {
     return this.#session(this.partitionForName(name, group));
   }
 
+  /**
+   * The partitions of a group, in id order.
+   *
+   * @param group The partition group. Default: the client's default group.
+   * @returns The partitions.
+   * @throws {TypeError} If the group is unknown.
+   */
+  partitionsOf(group?: string): readonly PartitionInfo[] {
+    return this.#group(group);
+  }
+
   /** Messages dropped because no session of this client has their group. */
   get unknownGroupMessages(): number {
     return this.#mux.unknownGroup;
