@@ -1,0 +1,104 @@
+/**
+ * The cluster as separate processes on 127.0.0.1: members killed, restarted and stopped while a
+ * client keeps writing through TCP. Every wait is bounded (`within`), none is a sleep.
+ */
+
+import assert from "node:assert/strict";
+import { PartitionedClient, TcpTransport } from "../../mod.ts";
+import { AtomicCounter } from "../../lib/primitives/mod.ts";
+import { ProcessCluster, within } from "./harness.ts";
+
+const OP_MS = 30_000;
+
+function connect(cluster: ProcessCluster, name: string): PartitionedClient {
+  const transport = new TcpTransport({
+    address: name,
+    clusterId: "synod-process-test",
+    peers: cluster.peers,
+    log: () => {},
+  });
+  return new PartitionedClient({
+    members: cluster.ids,
+    groups: [{ name: "raft", partitions: 2, partitionSize: 3 }],
+    transport,
+    requestTimeoutMs: 300,
+  });
+}
+
+Deno.test("processes: writes go on across a member killed, restarted and caught up, and a whole-cluster restart loses no acknowledged write", async () => {
+  const cluster = await ProcessCluster.start(3, 2);
+  let client = connect(cluster, "client-1");
+  try {
+    const counter = async () => new AtomicCounter(await client.sessionForName("hits"), "hits");
+    let hits = await within(counter(), OP_MS, "a session with the counter's partition");
+    for (let i = 1; i <= 10; i++) {
+      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i}`), i);
+    }
+    // A crash: the others elect where it led, and writes go on.
+    await cluster.stopMember("m1", "SIGKILL");
+    for (let i = 11; i <= 15; i++) {
+      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i} without m1`), i);
+    }
+    // m1 comes back and catches up: with m2 down too, m1 is needed for every commit.
+    await cluster.startMember("m1");
+    await cluster.stopMember("m2", "SIGKILL");
+    for (let i = 16; i <= 20; i++) {
+      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i} via m1`), i);
+    }
+    // Everyone stops; everyone restarts from disk: nothing acknowledged is lost.
+    await client.close();
+    for (const id of ["m1", "m3"]) await cluster.stopMember(id, "SIGTERM");
+    for (const id of cluster.ids) await cluster.startMember(id);
+    client = connect(cluster, "client-2");
+    hits = await within(counter(), OP_MS, "a session after the restart");
+    assert.equal(await within(hits.get(), OP_MS, "read after the restart"), 20);
+    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment after the restart"), 21);
+  } finally {
+    await client.close();
+    await cluster.close();
+  }
+  assert.deepEqual(cluster.errors, [], "no member reported a failure");
+});
+
+Deno.test("processes: a node of another cluster is refused, and garbage on the port does no harm", async () => {
+  const cluster = await ProcessCluster.start(3, 2);
+  const client = connect(cluster, "client-1");
+  const strangers: TcpTransport[] = [];
+  try {
+    const hits = new AtomicCounter(await client.sessionForName("hits"), "hits");
+    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment"), 1);
+    // A process of another cluster dials m1: the handshake refuses it, naming both ids.
+    const refused = new Promise<string>((resolve) => {
+      strangers.push(
+        new TcpTransport({
+          address: "m9",
+          clusterId: "someone-else",
+          peers: { m1: cluster.peers.m1! },
+          log: () => {},
+          onEvent: (e) => e.type === "refused" && resolve(`${e.code}: ${e.reason}`),
+        }),
+      );
+    });
+    strangers[0]!.send("m1", {
+      kind: "request",
+      request: { type: "unregister", id: 1, sessionId: 1 },
+    });
+    const why = await within(refused, OP_MS, "the refusal");
+    assert.match(why, /CLUSTER_MISMATCH/);
+    assert.match(why, /someone-else/);
+    // Garbage on the member's port: a length prefix far past the frame limit, then noise.
+    const [host, port] = cluster.peers.m1!.split(":");
+    const raw = await Deno.connect({ hostname: host!, port: Number(port) });
+    await raw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5]));
+    const closed = new Uint8Array(64);
+    // The member closes the connection (a read then ends, or fails with a reset).
+    await within(raw.read(closed).catch(() => null), OP_MS, "the member to close the garbage");
+    raw.close();
+    // And it goes on serving.
+    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment after garbage"), 2);
+  } finally {
+    for (const s of strangers) s.close();
+    await client.close();
+    await cluster.close();
+  }
+});

@@ -1,0 +1,138 @@
+/**
+ * Starts cluster members as separate Deno processes on 127.0.0.1 (free ports, temp data
+ * directories) for the process tests, and lets a test kill, stop and restart them.
+ *
+ * @module
+ */
+
+const MEMBER_MAIN = new URL("./member_main.ts", import.meta.url).pathname;
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Resolves `promise`, or rejects after `ms` naming `what` (a bound on every wait, never a sleep).
+ *
+ * @param promise What to wait for.
+ * @param ms The bound.
+ * @param what What it is, for the error.
+ * @returns Its value.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Running {
+  readonly child: Deno.ChildProcess;
+  readonly output: Promise<void>;
+}
+
+/** A cluster of member processes. */
+export class ProcessCluster {
+  /** The members' ids. */
+  readonly ids: readonly string[];
+  /** Each member's `host:port`. */
+  readonly peers: Readonly<Record<string, string>>;
+  readonly #root: string;
+  readonly #partitions: number;
+  readonly #running = new Map<string, Running>();
+  /** Lines the members wrote to stderr. */
+  readonly errors: string[] = [];
+
+  private constructor(ids: readonly string[], root: string, partitions: number) {
+    this.ids = ids;
+    this.#root = root;
+    this.#partitions = partitions;
+    this.peers = Object.fromEntries(ids.map((id) => [id, `127.0.0.1:${freePort()}`]));
+  }
+
+  /**
+   * Starts `count` members (`m1`, `m2`, …), each in its own process.
+   *
+   * @param count Members.
+   * @param partitions Partitions of the group `raft` (3 replicas each).
+   * @returns The cluster, every member ready.
+   */
+  static async start(count: number, partitions: number): Promise<ProcessCluster> {
+    const root = await Deno.makeTempDir({ prefix: "synod-cluster-" });
+    const ids = Array.from({ length: count }, (_, i) => `m${i + 1}`);
+    const cluster = new ProcessCluster(ids, root, partitions);
+    await Promise.all(ids.map((id) => cluster.startMember(id)));
+    return cluster;
+  }
+
+  /**
+   * Starts (or restarts) a member from its data directory; resolves once it listens.
+   *
+   * @param id The member.
+   */
+  async startMember(id: string): Promise<void> {
+    if (this.#running.has(id)) throw new Error(`${id} is running`);
+    const port = this.peers[id]!.split(":")[1]!;
+    const peerList = Object.entries(this.peers).map(([m, a]) => `${m}=${a}`).join(",");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MEMBER_MAIN,
+        id,
+        port,
+        `${this.#root}/${id}`,
+        peerList,
+        String(this.#partitions),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let ready: () => void = () => {};
+    const isReady = new Promise<void>((resolve) => (ready = resolve));
+    const output = Promise.all([
+      this.#lines(child.stdout, (line) => {
+        if (line.startsWith(`ready ${id}`)) ready();
+      }),
+      this.#lines(child.stderr, (line) => this.errors.push(`${id}: ${line}`)),
+    ]).then(() => {});
+    this.#running.set(id, { child, output });
+    await within(isReady, 30_000, `${id} to start`);
+  }
+
+  /**
+   * Kills a member with a signal and waits for its process to end.
+   *
+   * @param id The member.
+   * @param signal `SIGKILL` (a crash) or `SIGTERM` (a clean stop).
+   */
+  async stopMember(id: string, signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    const running = this.#running.get(id);
+    if (running === undefined) return;
+    this.#running.delete(id);
+    running.child.kill(signal);
+    await running.child.status;
+    await running.output;
+  }
+
+  /** Stops every member and removes the data. */
+  async close(): Promise<void> {
+    for (const id of [...this.#running.keys()]) await this.stopMember(id, "SIGKILL");
+    await Deno.remove(this.#root, { recursive: true });
+  }
+
+  async #lines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) onLine(line);
+    }
+    if (rest.length > 0) onLine(rest);
+  }
+}
