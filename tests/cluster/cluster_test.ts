@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { PartitionedClient, TcpTransport } from "../../mod.ts";
-import { AtomicCounter } from "../../lib/primitives/mod.ts";
+import { AtomicCounter, AtomicLock } from "../../lib/primitives/mod.ts";
 import { ProcessCluster, within } from "./harness.ts";
 
 const OP_MS = 30_000;
@@ -98,6 +98,29 @@ Deno.test("processes: a node of another cluster is refused, and garbage on the p
     assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment after garbage"), 2);
   } finally {
     for (const s of strangers) s.close();
+    await client.close();
+    await cluster.close();
+  }
+});
+
+Deno.test("processes: a lock held by a killed client is released after its session timeout, and the next waiter gets a larger fencing token", async () => {
+  const cluster = await ProcessCluster.start(3, 2);
+  const client = connect(cluster, "client-1");
+  try {
+    const holder = await cluster.runScript("lock_holder_main.ts");
+    const held = Number(holder.line.match(/^locked (\d+)$/)?.[1]);
+    assert.ok(held > 0, `the holder printed '${holder.line}'`);
+    const lock = new AtomicLock(await client.sessionForName("jobs"), "jobs");
+    assert.equal(await within(lock.tryLock(), OP_MS, "tryLock while held"), null);
+    assert.ok(await within(lock.isLocked(), OP_MS, "isLocked"));
+    const waiting = lock.lock(); // queued behind the holder
+    holder.child.kill("SIGKILL");
+    await holder.done;
+    // The holder's session expires (1.5 s), its lock is released and the waiter is granted.
+    const token = await within(waiting, OP_MS, "the lock after the holder's session expired");
+    assert.ok(token > held, `fencing token ${token} after ${held}`);
+    assert.ok(await within(lock.unlock(), OP_MS, "unlock"));
+  } finally {
     await client.close();
     await cluster.close();
   }

@@ -120,6 +120,38 @@ export class ProcessCluster {
     await running.output;
   }
 
+  /**
+   * Runs another script of this folder as a process with the cluster's peers and partition count
+   * as arguments; resolves with the process and its first stdout line.
+   *
+   * @param script The script's file name, e.g. `"lock_holder_main.ts"`.
+   * @returns The process (kill it, then await `done`) and the line.
+   */
+  async runScript(
+    script: string,
+  ): Promise<{ child: Deno.ChildProcess; line: string; done: Promise<void> }> {
+    const peerList = Object.entries(this.peers).map(([m, a]) => `${m}=${a}`).join(",");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL(script, import.meta.url).pathname,
+        peerList,
+        String(this.#partitions),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let first: (line: string) => void = () => {};
+    const line = new Promise<string>((resolve) => (first = resolve));
+    const done = Promise.all([
+      this.#lines(child.stdout, (l) => first(l)),
+      this.#lines(child.stderr, (l) => this.errors.push(`${script}: ${l}`)),
+      child.status,
+    ]).then(() => {});
+    return { child, line: await within(line, 30_000, `${script} to answer`), done };
+  }
+
   /** Stops every member and removes the data. */
   async close(): Promise<void> {
     for (const id of [...this.#running.keys()]) await this.stopMember(id, "SIGKILL");
