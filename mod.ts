@@ -130,3 +130,10 @@ export {
   type TcpTransportOptions,
   type TcpTransportStats,
 } from "./lib/transport/tcp.ts";
+export {
+  type PrimitiveOptions,
+  Synod,
+  type SynodClusterOptions,
+  type SynodConfig,
+  type SynodConnectOptions,
+} from "./lib/node/synod.ts";
