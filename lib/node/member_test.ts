@@ -130,9 +130,12 @@ Deno.test("Member: refuses a transport whose address is not its id, and members 
   );
 });
 
-Deno.test("Member: hands on a relayed answer from a member of its group, not from anyone else", async () => {
+/**
+ * Member a of the group {a, b} alone (no quorum: it never leads); b is played by the test, and
+ * an intruder endpoint is outside the group.
+ */
+function memberOfTwo() {
   const network = new InMemoryNetwork();
-  // b is in the group but played by the test; a runs alone (no quorum: it never leads).
   const a = new Member({
     id: "a",
     members: ["a", "b"],
@@ -142,8 +145,11 @@ Deno.test("Member: hands on a relayed answer from a member of its group, not fro
     driver: { tickMs: 5 },
   });
   a.start();
-  const b = network.endpoint("b");
-  const intruder = network.endpoint("intruder");
+  return { network, a, b: network.endpoint("b"), intruder: network.endpoint("intruder") };
+}
+
+Deno.test("Member: hands on a relayed answer from a member of its group, not from anyone else", async () => {
+  const { network, a, b, intruder } = memberOfTwo();
   const client = network.endpoint("client-1");
   const got: { from: string; message: unknown }[] = [];
   const second = new Promise<void>((resolve) =>
@@ -169,20 +175,8 @@ Deno.test("Member: hands on a relayed answer from a member of its group, not fro
 });
 
 Deno.test("Member: takes a forwarded request from a member of its group, not from anyone else", async () => {
-  const network = new InMemoryNetwork();
-  // b is in the group but played by the test; a runs alone (no quorum: it never leads), so it
-  // answers a forwarded request with NOT_LEADER, relayed through the member that forwarded it.
-  const a = new Member({
-    id: "a",
-    members: ["a", "b"],
-    storage: new MemoryStorage(),
-    transport: network.endpoint("a"),
-    services: { counter },
-    driver: { tickMs: 5 },
-  });
-  a.start();
-  const b = network.endpoint("b");
-  const intruder = network.endpoint("intruder");
+  // a answers a forwarded request with NOT_LEADER, relayed through the member that forwarded it.
+  const { a, b, intruder } = memberOfTwo();
   const heard: string[] = [];
   intruder.listen((from, message) => heard.push(`intruder<-${from}:${message.kind}`));
   const relayed = new Promise<void>((resolve) =>
