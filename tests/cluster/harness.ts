@@ -152,6 +152,19 @@ export class ProcessCluster {
     return { child, line: await within(line, 30_000, `${script} to answer`), done };
   }
 
+  /**
+   * A running member's process id.
+   *
+   * @param id The member.
+   * @returns Its pid.
+   * @throws {Error} If it is not running.
+   */
+  pid(id: string): number {
+    const running = this.#running.get(id);
+    if (running === undefined) throw new Error(`${id} is not running`);
+    return running.child.pid;
+  }
+
   /** Stops every member and removes the data. */
   async close(): Promise<void> {
     for (const id of [...this.#running.keys()]) await this.stopMember(id, "SIGKILL");

@@ -1,0 +1,92 @@
+/**
+ * The cluster end to end: three member processes on 127.0.0.1 (`tests/cluster/member_main.ts`:
+ * TCP, `DiskStorage`, a partition group of 3 partitions × 3 replicas) and a client in this
+ * process putting and getting 8-byte keys with 256-byte values in a `PartitionedAtomicMap`, with
+ * 1 and 256 requests in flight. Reports operations per second, p50 and p99 latency, and each
+ * member's resident memory after the run.
+ *
+ * Usage: `deno task bench:cluster [--quick]`. JSON to stdout, progress to stderr.
+ *
+ * @module
+ */
+
+import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
+import { ProcessCluster } from "../tests/cluster/harness.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const PARTITIONS = 3;
+const OPS = QUICK ? 2_000 : 100_000;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function measure(
+  what: string,
+  inFlight: number,
+  total: number,
+  op: (i: number) => Promise<unknown>,
+) {
+  console.error(`${what}: ${total} with ${inFlight} in flight…`);
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const t = performance.now();
+      await op(i);
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const ms = performance.now() - start;
+  latencies.sort((a, b) => a - b);
+  return {
+    op: what,
+    inFlight,
+    ops: total,
+    opsPerSecond: Math.round(total / (ms / 1000)),
+    p50Ms: +percentile(latencies, 0.5).toFixed(3),
+    p99Ms: +percentile(latencies, 0.99).toFixed(3),
+  };
+}
+
+function rssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return +(kb / 1024).toFixed(1);
+}
+
+const cluster = await ProcessCluster.start(3, PARTITIONS);
+const client = new PartitionedClient({
+  members: cluster.ids,
+  groups: [{ name: "raft", partitions: PARTITIONS, partitionSize: 3 }],
+  transport: new TcpTransport({
+    address: "bench-client",
+    clusterId: "synod-process-test",
+    peers: cluster.peers,
+    log: () => {},
+  }),
+});
+try {
+  const map = new PartitionedAtomicMap<string, string>(client, "bench");
+  const key = (i: number) => `k${String(i % 1_000_000).padStart(7, "0")}`; // 8 bytes
+  const value = "v".repeat(256);
+  await measure("warm-up", 16, 500, (i) => map.put(key(i), value));
+  const results = [
+    await measure("put", 1, Math.min(OPS / 20, 5_000), (i) => map.put(key(i), value)),
+    await measure("put", 256, OPS, (i) => map.put(key(i), value)),
+    await measure("get", 1, Math.min(OPS / 20, 5_000), (i) => map.get(key(i))),
+    await measure("get", 256, OPS, (i) => map.get(key(i))),
+  ];
+  const memberRssMb = Object.fromEntries(cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]));
+  console.log(JSON.stringify(
+    { benchmark: "cluster", members: 3, partitions: PARTITIONS, results, memberRssMb },
+    null,
+    2,
+  ));
+} finally {
+  await client.close();
+  await cluster.close();
+}
