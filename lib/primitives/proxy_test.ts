@@ -36,13 +36,13 @@ async function withCluster(
   }
 }
 
-/** Resolves when `predicate` holds, polling every few ms; fails after `ms`. */
-async function until(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > ms) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Rejects if `promise` has not settled within `ms` (a bound on an event, never a sleep). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 Deno.test("proxies: a RaftClient is a PrimitiveSession", async () => {
@@ -102,7 +102,11 @@ Deno.test("AtomicMap proxy: every operation end to end, events in order, TTL exp
     const map = new AtomicMap<string, number>(c1!, "orders");
     const other = new AtomicMap<string, number>(c2!, "orders");
     const events: AtomicMapEvent<string, number>[] = [];
-    const listener = (e: AtomicMapEvent<string, number>) => events.push(e);
+    let expired: () => void = () => {};
+    const listener = (e: AtomicMapEvent<string, number>) => {
+      events.push(e);
+      if (e.type === "REMOVE" && e.key === "t") expired();
+    };
     await other.addListener(listener);
 
     assert.equal(await map.put("a", 1), null);
@@ -158,8 +162,9 @@ Deno.test("AtomicMap proxy: every operation end to end, events in order, TTL exp
 
     // TTL: log time moves with the clients' keep-alives; the expiry publishes REMOVE.
     events.length = 0;
+    const gone = new Promise<void>((resolve) => (expired = resolve));
     await map.put("t", 1, { ttlMs: 30 });
-    await until(() => events.some((e) => e.type === "REMOVE" && e.key === "t"), "TTL expiry");
+    await within(gone, 5000, "TTL expiry");
     assert.equal(await map.get("t"), null);
 
     await other.removeListener(listener);

@@ -16,7 +16,7 @@
  * const storage = new MemoryStorage();
  * const node = new RaftNode({
  *   id: "member-1",
- *   random: Math.random,
+ *   random: () => 0.5, // injected: a seeded generator in tests, a real one in production
  *   bootstrap: { members: [{ id: "member-1", type: "active" }] },
  * }, storage);
  * node.campaign();

@@ -311,7 +311,7 @@ export class RaftNode {
    * host's monotonic clock (late or skipped ticks are fine; a burst catching up missed ones is
    * not): followers keep their lease promise in ticks.
    *
-   * @param nowMs The host's monotonic time in ms (e.g. `performance.now()`); heartbeat rounds are
+   * @param nowMs The host's monotonic time in ms; heartbeat rounds are
    *   stamped with it. Without it (or `tickMs`) the leader has no lease.
    * @throws {RangeError} If `nowMs` is not finite or is earlier than a time given before.
    */
