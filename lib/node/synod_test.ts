@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
+import { freePort } from "../transport/_tcp_test_kit.ts";
 import { Synod } from "./synod.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 Deno.test("Synod: three members over TCP and a client; maps by key, counters, values and locks by name", async () => {
   const members = Object.fromEntries(

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { within } from "../transport/_tcp_test_kit.ts";
 import { SynodError } from "../errors.ts";
 import { InMemoryCluster } from "../node/in_memory_cluster.ts";
 import type { RaftClient } from "../node/client.ts";
@@ -34,15 +35,6 @@ async function withCluster(
   } finally {
     await cluster.close();
   }
-}
-
-/** Rejects if `promise` has not settled within `ms` (a bound on an event, never a sleep). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 Deno.test("proxies: a RaftClient is a PrimitiveSession", async () => {
@@ -164,7 +156,7 @@ Deno.test("AtomicMap proxy: every operation end to end, events in order, TTL exp
     events.length = 0;
     const gone = new Promise<void>((resolve) => (expired = resolve));
     await map.put("t", 1, { ttlMs: 30 });
-    await within(gone, 5000, "TTL expiry");
+    await within(gone, "TTL expiry", 5000);
     assert.equal(await map.get("t"), null);
 
     await other.removeListener(listener);

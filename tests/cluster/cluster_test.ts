@@ -30,29 +30,29 @@ Deno.test("processes: writes go on across a member killed, restarted and caught 
   let client = connect(cluster, "client-1");
   try {
     const counter = async () => new AtomicCounter(await client.sessionForName("hits"), "hits");
-    let hits = await within(counter(), OP_MS, "a session with the counter's partition");
+    let hits = await within(counter(), "a session with the counter's partition", OP_MS);
     for (let i = 1; i <= 10; i++) {
-      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i}`), i);
+      assert.equal(await within(hits.incrementAndGet(), `increment ${i}`, OP_MS), i);
     }
     // A crash: the others elect where it led, and writes go on.
     await cluster.stopMember("m1", "SIGKILL");
     for (let i = 11; i <= 15; i++) {
-      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i} without m1`), i);
+      assert.equal(await within(hits.incrementAndGet(), `increment ${i} without m1`, OP_MS), i);
     }
     // m1 comes back and catches up: with m2 down too, m1 is needed for every commit.
     await cluster.startMember("m1");
     await cluster.stopMember("m2", "SIGKILL");
     for (let i = 16; i <= 20; i++) {
-      assert.equal(await within(hits.incrementAndGet(), OP_MS, `increment ${i} via m1`), i);
+      assert.equal(await within(hits.incrementAndGet(), `increment ${i} via m1`, OP_MS), i);
     }
     // Everyone stops; everyone restarts from disk: nothing acknowledged is lost.
     await client.close();
     for (const id of ["m1", "m3"]) await cluster.stopMember(id, "SIGTERM");
     for (const id of cluster.ids) await cluster.startMember(id);
     client = connect(cluster, "client-2");
-    hits = await within(counter(), OP_MS, "a session after the restart");
-    assert.equal(await within(hits.get(), OP_MS, "read after the restart"), 20);
-    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment after the restart"), 21);
+    hits = await within(counter(), "a session after the restart", OP_MS);
+    assert.equal(await within(hits.get(), "read after the restart", OP_MS), 20);
+    assert.equal(await within(hits.incrementAndGet(), "increment after the restart", OP_MS), 21);
   } finally {
     await client.close();
     await cluster.close();
@@ -66,7 +66,7 @@ Deno.test("processes: a node of another cluster is refused, and garbage on the p
   const strangers: TcpTransport[] = [];
   try {
     const hits = new AtomicCounter(await client.sessionForName("hits"), "hits");
-    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment"), 1);
+    assert.equal(await within(hits.incrementAndGet(), "increment", OP_MS), 1);
     // A process of another cluster dials m1: the handshake refuses it, naming both ids.
     const refused = new Promise<string>((resolve) => {
       strangers.push(
@@ -83,7 +83,7 @@ Deno.test("processes: a node of another cluster is refused, and garbage on the p
       kind: "request",
       request: { type: "unregister", id: 1, sessionId: 1 },
     });
-    const why = await within(refused, OP_MS, "the refusal");
+    const why = await within(refused, "the refusal", OP_MS);
     assert.match(why, /CLUSTER_MISMATCH/);
     assert.match(why, /someone-else/);
     // Garbage on the member's port: a length prefix far past the frame limit, then noise.
@@ -92,10 +92,10 @@ Deno.test("processes: a node of another cluster is refused, and garbage on the p
     await raw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5]));
     const closed = new Uint8Array(64);
     // The member closes the connection (a read then ends, or fails with a reset).
-    await within(raw.read(closed).catch(() => null), OP_MS, "the member to close the garbage");
+    await within(raw.read(closed).catch(() => null), "the member to close the garbage", OP_MS);
     raw.close();
     // And it goes on serving.
-    assert.equal(await within(hits.incrementAndGet(), OP_MS, "increment after garbage"), 2);
+    assert.equal(await within(hits.incrementAndGet(), "increment after garbage", OP_MS), 2);
   } finally {
     for (const s of strangers) s.close();
     await client.close();
@@ -111,15 +111,15 @@ Deno.test("processes: a lock held by a killed client is released after its sessi
     const held = Number(holder.line.match(/^locked (\d+)$/)?.[1]);
     assert.ok(held > 0, `the holder printed '${holder.line}'`);
     const lock = new AtomicLock(await client.sessionForName("jobs"), "jobs");
-    assert.equal(await within(lock.tryLock(), OP_MS, "tryLock while held"), null);
-    assert.ok(await within(lock.isLocked(), OP_MS, "isLocked"));
+    assert.equal(await within(lock.tryLock(), "tryLock while held", OP_MS), null);
+    assert.ok(await within(lock.isLocked(), "isLocked", OP_MS));
     const waiting = lock.lock(); // queued behind the holder
     holder.child.kill("SIGKILL");
     await holder.done;
     // The holder's session expires (1.5 s), its lock is released and the waiter is granted.
-    const token = await within(waiting, OP_MS, "the lock after the holder's session expired");
+    const token = await within(waiting, "the lock after the holder's session expired", OP_MS);
     assert.ok(token > held, `fencing token ${token} after ${held}`);
-    assert.ok(await within(lock.unlock(), OP_MS, "unlock"));
+    assert.ok(await within(lock.unlock(), "unlock", OP_MS));
   } finally {
     await client.close();
     await cluster.close();

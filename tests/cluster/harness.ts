@@ -5,31 +5,11 @@
  * @module
  */
 
+import { freePort, within } from "../../lib/transport/_tcp_test_kit.ts";
+
+export { within };
+
 const MEMBER_MAIN = new URL("./member_main.ts", import.meta.url).pathname;
-
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/**
- * Resolves `promise`, or rejects after `ms` naming `what` (a bound on every wait, never a sleep).
- *
- * @param promise What to wait for.
- * @param ms The bound.
- * @param what What it is, for the error.
- * @returns Its value.
- */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface Running {
   readonly child: Deno.ChildProcess;
@@ -102,7 +82,7 @@ export class ProcessCluster {
       this.#lines(child.stderr, (line) => this.errors.push(`${id}: ${line}`)),
     ]).then(() => {});
     this.#running.set(id, { child, output });
-    await within(isReady, 30_000, `${id} to start`);
+    await within(isReady, `${id} to start`, 30_000);
   }
 
   /**
@@ -149,7 +129,7 @@ export class ProcessCluster {
       this.#lines(child.stderr, (l) => this.errors.push(`${script}: ${l}`)),
       child.status,
     ]).then(() => {});
-    return { child, line: await within(line, 30_000, `${script} to answer`), done };
+    return { child, line: await within(line, `${script} to answer`, 30_000), done };
   }
 
   /**
