@@ -17,7 +17,7 @@ import {
   type PutOptions,
   type Versioned,
 } from "../primitives/atomic_map.ts";
-import type { PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
+import { checkPrimitiveName, type PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
 import type { PartitionedClient } from "./partitioned_client.ts";
 
 /** Options of {@linkcode PartitionedAtomicMap}. */
@@ -73,13 +73,7 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    * @throws {TypeError} If `name` is empty or has `/` or `#`, or the group is unknown.
    */
   constructor(client: PartitionedClient, name: string, options: PartitionedMapOptions = {}) {
-    if (typeof name !== "string" || !/^[^/#]{1,200}$/.test(name)) {
-      throw new TypeError(
-        `Cannot create a partitioned map as 'name' must be 1 to 200 characters without '/' or '#': current value is ${
-          JSON.stringify(name)
-        }`,
-      );
-    }
+    checkPrimitiveName("partitioned atomic-map", name);
     client.partitionsOf(options.group); // the group must exist
     this.name = name;
     this.#client = client;

@@ -93,6 +93,24 @@ export interface ProxyOptions {
 let nextChannel = 1;
 
 /**
+ * Checks a primitive's name: 1 to 200 characters without `/` (it ends a service name) or `#` (it
+ * starts a channel). Private to the primitives and their facades.
+ *
+ * @param type The primitive's type, for the message.
+ * @param name The name.
+ * @throws {TypeError} If the name is not such a string.
+ */
+export function checkPrimitiveName(type: string, name: unknown): asserts name is string {
+  if (typeof name !== "string" || !/^[^/#]{1,200}$/.test(name)) {
+    throw new TypeError(
+      `Cannot create ${type} proxy as 'name' must be 1 to 200 characters without '/' or '#': current value is ${
+        JSON.stringify(name)
+      }`,
+    );
+  }
+}
+
+/**
  * A proxy's link to its session: the service name, a channel of its own, and events for it.
  * Private to this folder.
  */
@@ -127,13 +145,7 @@ export class ProxyChannel {
         `Cannot create ${type} proxy as 'session' lacks command, query or onEvent`,
       );
     }
-    if (typeof name !== "string" || !/^[^/#]{1,200}$/.test(name)) {
-      throw new TypeError(
-        `Cannot create ${type} proxy as 'name' must be 1 to 200 characters without '/' or '#': current value is ${
-          JSON.stringify(name)
-        }`,
-      );
-    }
+    checkPrimitiveName(type, name);
     if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
       throw new TypeError(`Cannot create ${type} proxy as 'types' must be a TypeRegistry`);
     }
