@@ -15,6 +15,7 @@
  * | `--log-level LEVEL`            | `logLevel`                                   |
  * | `--multicast`                  | refused: not supported yet                   |
  * | `--a.b.c=VALUE`, `--a.b.c VALUE` | key `a.b.c`, VALUE read as YAML            |
+ * | `--logLevel=VALUE`, …          | a top-level key (`dataDir`, `profiles`, …)   |
  *
  * `-c` and `-b` take several values, repeated (`-c a.yaml -c b.yaml`) or in a row
  * (`-c a.yaml b.yaml`, as atomix-agent). Settings apply after the files, in the order written.
@@ -25,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, type ConfigIssue, nearest, type Source } from "./errors.ts";
 import { type ConfigSetting, loadConfig } from "./load.ts";
+import { TOP_LEVEL_KEYS } from "./resolve.ts";
 import type { EnvReader } from "./tree.ts";
 import { parseYamlValue } from "./tree.ts";
 import type { ResolvedConfig } from "./types.ts";
@@ -111,13 +113,13 @@ export function parseAgentArgs(args: readonly string[]): AgentArgs {
     issues.push({ file: "command line", flag, path, message });
   const placed: { index: number; setting: ConfigSetting }[] = [];
 
-  // Overrides first: `--a.b.c=v` or `--a.b.c v`, any key path with a dot.
+  // Overrides first: `--a.b.c=v` or `--a.b.c v`, any key path with a dot, or a top-level key.
   const rest: string[] = [];
   const restIndex: number[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const match = /^--([^=\s]*\.[^=\s]*)(?:=(.*))?$/s.exec(arg);
-    if (match === null || arg === "--") {
+    const match = /^--([^=\s]+)(?:=(.*))?$/s.exec(arg);
+    if (match === null || !(match[1]!.includes(".") || TOP_LEVEL_KEYS.includes(match[1]!))) {
       rest.push(arg);
       restIndex.push(i);
       continue;

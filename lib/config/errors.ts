@@ -54,6 +54,8 @@ export class ConfigError extends TypeError {
   readonly path: string;
 
   /**
+   * Creates the error.
+   *
    * @param issues At least one problem.
    * @throws {RangeError} If `issues` is empty.
    */

@@ -10,7 +10,10 @@ Deno.test("formatIssue prints file:line:column, or the flag for the command line
     formatIssue({ file: "command line", flag: "--http-port", path: "http.port", message: "bad" }),
     "command line (--http-port): http.port: bad",
   );
-  assert.equal(formatIssue({ file: "a.yaml", path: "", message: "cannot read" }), "a.yaml: cannot read");
+  assert.equal(
+    formatIssue({ file: "a.yaml", path: "", message: "cannot read" }),
+    "a.yaml: cannot read",
+  );
 });
 
 Deno.test("ConfigError is a TypeError; its fields are the first issue's; the message lists all", () => {

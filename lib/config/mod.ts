@@ -49,7 +49,7 @@
 export { ConfigError, type ConfigIssue, formatIssue, type Source } from "./errors.ts";
 export { parseDuration, parseSize } from "./units.ts";
 export { type ConfigSetting, loadConfig, type LoadConfigOptions, parseConfig } from "./load.ts";
-export { DEFAULTS } from "./resolve.ts";
+export { type ConfigDefaults, DEFAULTS } from "./resolve.ts";
 export {
   AGENT_USAGE,
   type AgentArgs,

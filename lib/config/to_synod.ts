@@ -71,7 +71,7 @@ export function toSynodConfig(
       "this node hosts no partition groups (a client): Synod.start needs a member",
     );
   }
-  if (raft === undefined || groups.length !== 1) {
+  if (system !== null && (raft === undefined || groups.length !== 1)) {
     problem(
       "partitionGroups",
       `Synod.start hosts exactly one partition group, named 'raft', for now: got ${
@@ -81,10 +81,13 @@ export function toSynodConfig(
   }
   const members = config.cluster.nodes.map((n) => n.id);
   const everyone = members.join(", ");
-  for (const group of [system, raft]) {
+  let membersRefused = false;
+  for (const group of [raft, system]) {
     if (group === null || group === undefined) continue;
     const path = groupPath(group);
-    if (group.members.join("\n") !== members.join("\n")) {
+    // (One such problem is enough: a management group not written out follows the others.)
+    if (!membersRefused && group.members.join("\n") !== members.join("\n")) {
+      membersRefused = true;
       problem(
         `${path}.members`,
         `Synod.start places every group over every member for now: list all of ${everyone}` +

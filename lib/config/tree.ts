@@ -287,8 +287,8 @@ export function mergeTrees(base: TreeNode, over: TreeNode): TreeNode {
 }
 
 /**
- * Sets the value at a dotted path, creating mappings on the way; a numeric segment indexes a
- * sequence that is there (`cluster.discovery.nodes.0.address`).
+ * Sets the value at a dotted path, creating mappings on the way (in place of nothing, or of a
+ * null); a numeric segment indexes a sequence that is there (`cluster.discovery.nodes.0.address`).
  *
  * @param root The tree to change.
  * @param path The segments.
@@ -321,7 +321,9 @@ export function setPath(root: MapNode, path: readonly string[], value: TreeNode)
     const entry = node.entries.get(segment);
     if (last) {
       node.entries.set(segment, { keySource: value.source, value });
-    } else if (entry === undefined || entry.value.kind === "scalar") {
+    } else if (
+      entry === undefined || (entry.value.kind === "scalar" && entry.value.value === null)
+    ) {
       const child = emptyMap(value.source);
       node.entries.set(segment, { keySource: value.source, value: child });
       node = child;
