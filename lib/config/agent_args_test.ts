@@ -202,7 +202,7 @@ Deno.test("flag values are checked like file values, named by their flag", () =>
     "Invalid configuration: command line (--multicast): cluster.multicast.enabled: multicast discovery is not supported yet: list the members under cluster.discovery.nodes",
   );
   assert.equal(
-    failure(["-b", "a@h:1", "b@h:1"]),
+    failure(["-m", "a", "-b", "a@h:1", "b@h:1"]),
     "Invalid configuration: command line (--bootstrap): cluster.discovery.nodes.1.address: members 'a' and 'b' have the same address h:1: each needs its own port",
   );
   assert.throws(

@@ -258,21 +258,23 @@ Deno.test("a group member without an address is named, with the members known", 
 Deno.test("duplicate addresses, members and ports are refused", () => {
   assert.equal(
     problem(`cluster:
+  node: { id: a }
   discovery:
     nodes:
       - { id: a, address: "h:1" }
       - { id: b, address: "h:1" }
 `),
-    "5:27 cluster.discovery.nodes.1.address: members 'a' and 'b' have the same address h:1: each needs its own port",
+    "6:27 cluster.discovery.nodes.1.address: members 'a' and 'b' have the same address h:1: each needs its own port",
   );
   assert.equal(
     problem(`cluster:
+  node: { id: a }
   discovery:
     nodes:
       - { id: a, address: "h:1" }
       - { id: a, address: "h:2" }
 `),
-    "5:15 cluster.discovery.nodes.1.id: member 'a' is listed twice (also at synod.yaml:4:27)",
+    "6:15 cluster.discovery.nodes.1.id: member 'a' is listed twice (also at synod.yaml:5:27)",
   );
   assert.equal(
     problem("cluster:\n  node: { address: '127.0.0.1:5678' }\n"),
@@ -532,4 +534,22 @@ Deno.test("the example configuration in examples/ is valid", () => {
   });
   assert.equal(config.cluster.nodes.length, 3);
   assert.equal(config.cluster.secret, "example");
+});
+
+Deno.test("a member hosting groups must be one of the listed members, and named", () => {
+  const list =
+    "cluster:\n  discovery:\n    nodes:\n      - { id: a, address: 'h:1' }\n      - { id: b, address: 'h:2' }\n";
+  assert.equal(
+    problem(list),
+    "2:3 cluster.node.id: missing this member's id (--member), one of a, b",
+  );
+  assert.equal(
+    problem(`${list}  node: { id: c, address: 'h:3' }\n`),
+    "6:15 cluster.node.id: member 'c' is not listed under cluster.discovery.nodes (a, b): list it there too, so that every member counts the same members",
+  );
+  // A client (no groups) need not be listed.
+  assert.equal(
+    ok(`${list}  node: { id: c, address: 'h:3' }\nprofiles: [client]\n`).managementGroup,
+    null,
+  );
 });

@@ -11,24 +11,23 @@
  * @module
  */
 
+import { DEFAULTS } from "./defaults.ts";
 import { formatSource, Issues, type Source } from "./errors.ts";
+import { compare, resolveGroups } from "./groups.ts";
 import { type Check, child, nodeAt, object, recordOf, splitHostPort, str } from "./schema.ts";
 import {
   clusterSection,
-  consensusProfile,
   discoveryNode,
   groupSection,
   httpSection,
   logLevel,
   primitiveSection,
   primitiveSettings,
-  profileType,
   raftSection,
   TOP_LEVEL_HINTS,
 } from "./sections.ts";
 import type { MapNode, TreeNode } from "./tree.ts";
 import {
-  type LogLevel,
   type NodeAddress,
   PRIMITIVE_TYPES,
   type PrimitiveDefinition,
@@ -37,59 +36,6 @@ import {
   type RaftGroup,
   type ResolvedConfig,
 } from "./types.ts";
-
-/** Defaults of what a configuration may leave out (see {@linkcode DEFAULTS}). */
-export interface ConfigDefaults {
-  /** `cluster.clusterId`. */
-  readonly clusterId: string;
-  /** `cluster.node.id`. */
-  readonly nodeId: string;
-  /** `cluster.node.address`, when the member is not listed under discovery. */
-  readonly nodeAddress: string;
-  /** `dataDir`. */
-  readonly dataDir: string;
-  /** `http.host`. */
-  readonly httpHost: string;
-  /** `http.port`. */
-  readonly httpPort: number;
-  /** `raft.tick`, in milliseconds. */
-  readonly tickMs: number;
-  /** `raft.electionTimeout`, in ticks. */
-  readonly electionTicks: number;
-  /** `raft.heartbeatInterval`, in ticks. */
-  readonly heartbeatTicks: number;
-  /** `raft.sessionTimeout`, in milliseconds. */
-  readonly sessionTimeoutMs: number;
-  /** `logLevel`. */
-  readonly logLevel: LogLevel;
-  /** `partitions` of a partition group. */
-  readonly groupPartitions: number;
-  /** `partitionSize` of the consensus profile's group. */
-  readonly consensusPartitionSize: number;
-  /** `storage.segmentSize`, in bytes. */
-  readonly segmentBytesMax: number;
-  /** `storage.maxEntrySize`, in bytes. */
-  readonly entryBytesMax: number;
-}
-
-/** Defaults of everything a configuration may leave out. */
-export const DEFAULTS: ConfigDefaults = Object.freeze({
-  clusterId: "synod",
-  nodeId: "member-1",
-  nodeAddress: "127.0.0.1:5679",
-  dataDir: "./data",
-  httpHost: "127.0.0.1",
-  httpPort: 5678,
-  tickMs: 50,
-  electionTicks: 10,
-  heartbeatTicks: 1,
-  sessionTimeoutMs: 5_000,
-  logLevel: "info",
-  groupPartitions: 7,
-  consensusPartitionSize: 3,
-  segmentBytesMax: 32 * 2 ** 20,
-  entryBytesMax: 2 ** 20,
-});
 
 const primitiveSettingsByType = object(
   Object.fromEntries(PRIMITIVE_TYPES.map((t) => [t, primitiveSettings])) as Record<
@@ -121,8 +67,6 @@ export const TOP_LEVEL_KEYS: readonly string[] = Object.keys(TOP_LEVEL_FIELDS);
 
 const topLevel = object(TOP_LEVEL_FIELDS, { hints: TOP_LEVEL_HINTS });
 
-type GroupFields = NonNullable<ReturnType<typeof groupSection>>;
-type TopFields = NonNullable<ReturnType<typeof topLevel>>;
 type RaftFields = NonNullable<ReturnType<typeof raftSection>>;
 type SettingsFields = NonNullable<ReturnType<typeof primitiveSettings>>;
 
@@ -173,7 +117,25 @@ export function resolveTree(root: MapNode): ResolvedConfig {
 
   const dataDir = top.dataDir ?? DEFAULTS.dataDir;
   const raft = resolveTimings(top.raft ?? {}, root, issues);
-  const groups = resolveGroups(root, top, [...nodes.keys()], dataDir, issues);
+  const groups = resolveGroups(
+    root,
+    top,
+    [...nodes.keys()],
+    dataDir,
+    issues,
+  );
+  if (groups.managementGroup !== null && listed === undefined && nodes.size > 1) {
+    // Every member must place the groups over the same members: a member missing from the list
+    // would count itself in where the others do not.
+    const others = [...nodes.keys()].filter((n) => n !== id).join(", ");
+    issues.add(
+      node.id === undefined ? at("cluster") : at("cluster", "node", "id"),
+      "cluster.node.id",
+      node.id === undefined
+        ? `missing this member's id (--member), one of ${others}`
+        : `member '${id}' is not listed under cluster.discovery.nodes (${others}): list it there too, so that every member counts the same members`,
+    );
+  }
   const primitives = top.primitives ?? {};
   for (const [name, primitive] of Object.entries(primitives)) {
     checkProtocolGroup(primitive, groups.partitionGroups, at, `primitives.${name}`, issues);
@@ -338,223 +300,6 @@ function resolveTimings(
   };
 }
 
-interface Groups {
-  managementGroup: RaftGroup | null;
-  partitionGroups: Record<string, RaftGroup>;
-}
-
-/**
- * The groups: written out under `managementGroup` and `partitionGroups`, or made by profiles, or
- * by default a `consensus` profile over every known member.
- */
-function resolveGroups(
-  root: MapNode,
-  top: TopFields,
-  known: readonly string[],
-  dataDir: string,
-  issues: Issues,
-): Groups {
-  const partitionGroups: Record<string, RaftGroup> = {};
-  let managementGroup: RaftGroup | null = null;
-  const sources = new Map<string, Source>();
-  const add = (group: RaftGroup, source: Source, path: string) => {
-    const clash = group.name === "system" ? managementGroup : partitionGroups[group.name];
-    if (clash !== undefined && clash !== null) {
-      issues.add(
-        source,
-        path,
-        `group '${group.name}' is defined twice (also at ${
-          formatSource(sources.get(group.name)!)
-        })`,
-      );
-      return;
-    }
-    sources.set(group.name, source);
-    if (group.name === "system") managementGroup = group;
-    else partitionGroups[group.name] = group;
-  };
-
-  const explicit = (fields: GroupFields, name: string, path: string, partitions: number) => {
-    const node = nodeAt(root, path.split("."))!;
-    const members = checkMembers(fields.members, node, path, known, issues);
-    add(
-      groupOf(name, fields, members, dataDir, partitions, 0),
-      node.source,
-      path,
-    );
-  };
-  const management = top.managementGroup as GroupFields | undefined;
-  if (management !== undefined) explicit(management, "system", "managementGroup", 1);
-  for (const [name, fields] of Object.entries(top.partitionGroups ?? {})) {
-    if (name === "system") {
-      issues.add(
-        nodeAt(root, ["partitionGroups", name])!.source,
-        `partitionGroups.${name}`,
-        "'system' is the management group's name: configure it under 'managementGroup'",
-      );
-      continue;
-    }
-    explicit(fields as GroupFields, name, `partitionGroups.${name}`, DEFAULTS.groupPartitions);
-  }
-
-  const profiles = top.profiles as TreeNode | undefined;
-  const configured = management !== undefined || Object.keys(top.partitionGroups ?? {}).length > 0;
-  if (profiles === undefined && !configured) {
-    // Nothing configured: a consensus profile over every known member.
-    for (const group of consensus({}, known, dataDir)) add(group, root.source, "profiles");
-  } else if (profiles !== undefined) {
-    readProfiles(profiles, known, dataDir, issues, add);
-  }
-
-  // The system group spans every member of the node's groups (Atomix requires one; Synod
-  // places one over the members whenever there are groups).
-  if (managementGroup === null && Object.keys(partitionGroups).length > 0) {
-    const members = [...new Set(Object.values(partitionGroups).flatMap((g) => g.members))];
-    managementGroup = groupOf("system", {}, members.sort(compare), dataDir, 1, 0);
-  }
-  checkDirectories(root, managementGroup, partitionGroups, issues);
-  return { managementGroup, partitionGroups };
-}
-
-function readProfiles(
-  profiles: TreeNode,
-  known: readonly string[],
-  dataDir: string,
-  issues: Issues,
-  add: (group: RaftGroup, source: Source, path: string) => void,
-): void {
-  if (profiles.kind !== "seq") {
-    issues.add(profiles.source, "profiles", "expected a list, such as [consensus]");
-    return;
-  }
-  profiles.items.forEach((item, i) => {
-    const path = `profiles.${i}`;
-    const typeNode = item.kind === "map" ? child(item, "type") : item;
-    if (typeNode === undefined) {
-      issues.add(item.source, `${path}.type`, "missing profile type (consensus or client)");
-      return;
-    }
-    const type = profileType(typeNode, item.kind === "map" ? `${path}.type` : path, issues);
-    if (type !== "consensus") return;
-    const fields = item.kind === "map" ? consensusProfile(item, path, issues) ?? {} : {};
-    const members = fields.members === undefined
-      ? [...known].sort(compare)
-      : checkMembers(fields.members, item, path, known, issues);
-    for (const group of consensus({ ...fields, members }, known, dataDir)) {
-      add(group, item.source, path);
-    }
-  });
-}
-
-/** Atomix's `consensus` profile: a Raft `system` group and a Raft `raft` group (§1.9). */
-function consensus(
-  fields: {
-    members?: readonly string[];
-    partitions?: number;
-    partitionSize?: number;
-    dataPath?: string;
-  },
-  known: readonly string[],
-  dataDir: string,
-): RaftGroup[] {
-  const members = fields.members ?? [...known].sort(compare);
-  const root = fields.dataPath ?? dataDir;
-  return [
-    groupOf("system", {}, members, root, 1, 0),
-    groupOf(
-      "raft",
-      { partitions: fields.partitions, partitionSize: fields.partitionSize },
-      members,
-      root,
-      DEFAULTS.groupPartitions,
-      DEFAULTS.consensusPartitionSize,
-    ),
-  ];
-}
-
-function groupOf(
-  name: string,
-  fields: Omit<GroupFields, "members">,
-  members: readonly string[],
-  dataDir: string,
-  partitions: number,
-  partitionSize: number,
-): RaftGroup {
-  const storage = fields.storage ?? {};
-  return {
-    name,
-    type: "raft",
-    partitions: fields.partitions ?? partitions,
-    partitionSize: fields.partitionSize ?? partitionSize,
-    members,
-    storage: {
-      directory: storage.directory ?? `${dataDir.replace(/\/+$/, "")}/${name}`,
-      level: storage.level === "memory" ? "memory" : "disk",
-      segmentBytesMax: storage.segmentSize ?? DEFAULTS.segmentBytesMax,
-      entryBytesMax: storage.maxEntrySize ?? DEFAULTS.entryBytesMax,
-      flushOnCommit: true,
-    },
-  };
-}
-
-/** A group's member list: non-empty, no duplicates, every member known (it has an address). */
-function checkMembers(
-  members: readonly string[] | undefined,
-  group: TreeNode,
-  path: string,
-  known: readonly string[],
-  issues: Issues,
-): string[] {
-  const list = child(group, "members");
-  if (members === undefined) return [];
-  if (members.length === 0) {
-    issues.add(list?.source ?? group.source, `${path}.members`, "expected at least one member");
-  }
-  const seen = new Set<string>();
-  (list?.kind === "seq" ? list.items : []).forEach((item, i) => {
-    if (item.kind !== "scalar" || typeof item.value !== "string") return;
-    const id = item.value;
-    if (seen.has(id)) {
-      issues.add(item.source, `${path}.members.${i}`, `member '${id}' is listed twice`);
-    } else if (!known.includes(id)) {
-      issues.add(
-        item.source,
-        `${path}.members.${i}`,
-        `member '${id}' has no address: list it under cluster.discovery.nodes (id, address)` +
-          ` or make it this node (cluster.node.id); known members: ${known.join(", ")}`,
-      );
-    }
-    seen.add(id);
-  });
-  return [...seen].sort(compare);
-}
-
-function checkDirectories(
-  root: MapNode,
-  management: RaftGroup | null,
-  groups: Record<string, RaftGroup>,
-  issues: Issues,
-): void {
-  const seen = new Map<string, string>();
-  for (const group of [management, ...Object.values(groups)]) {
-    if (group === null || group.storage.level === "memory") continue;
-    const directory = group.storage.directory.replace(/\/+$/, "");
-    const other = seen.get(directory);
-    if (other === undefined) {
-      seen.set(directory, group.name);
-      continue;
-    }
-    const path = group.name === "system" ? "managementGroup" : `partitionGroups.${group.name}`;
-    const node = nodeAt(root, [...path.split("."), "storage", "directory"]) ??
-      nodeAt(root, path.split(".")) ?? root;
-    issues.add(
-      node.source,
-      `${path}.storage.directory`,
-      `groups '${other}' and '${group.name}' would share the directory ${directory}`,
-    );
-  }
-}
-
 function checkProtocolGroup(
   settings: { readonly protocol?: { readonly group?: string } },
   groups: Record<string, RaftGroup>,
@@ -586,6 +331,4 @@ function settingsOf(fields: SettingsFields): PrimitiveSettings {
   };
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { type ConfigDefaults, DEFAULTS } from "./defaults.ts";
