@@ -553,3 +553,15 @@ Deno.test("a member hosting groups must be one of the listed members, and named"
     null,
   );
 });
+
+Deno.test("the README's configuration example is valid", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("## Configuration"));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const config = parseConfig(yaml, {
+    file: "README.md",
+    env: (name) => (name === "SYNOD_SECRET" ? "s" : undefined),
+  });
+  assert.deepEqual(config.cluster.nodes.map((n) => n.id), ["member-1", "member-2", "member-3"]);
+  assert.equal(config.raft.tickMs, 50);
+});
