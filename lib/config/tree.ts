@@ -72,6 +72,25 @@ export function emptyMap(source: Source): MapNode {
 const ALIAS_DEPTH_MAX = 64;
 
 /**
+ * `parseDocument`, with a clear message when the permission the yaml package needs is missing:
+ * it reads the environment variables LOG_TOKENS and LOG_STREAM (debug switches) on every parse.
+ */
+function parseYaml(
+  text: string,
+  options: Parameters<typeof parseDocument>[1],
+): ReturnType<typeof parseDocument> {
+  try {
+    return parseDocument(text, options);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new TypeError(
+      "Cannot read YAML without env access to LOG_TOKENS and LOG_STREAM (the yaml package reads them): run with --allow-env=LOG_TOKENS,LOG_STREAM or -A",
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Parses YAML text into a located tree, substituting `${NAME}` and `${NAME:-default}` in values
  * (module documentation of `load.ts`). Problems are added to `issues`.
  *
@@ -88,7 +107,7 @@ export function parseYamlTree(
   issues: Issues,
 ): MapNode | null {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseYaml(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (node: { range?: [number, number, number] | null } | null | undefined): Source => {
     const offset = node?.range?.[0];
     if (offset === undefined) return { file };
@@ -189,7 +208,7 @@ function convertScalar(
  * @returns Its value.
  */
 export function parseYamlScalar(text: string): ScalarValue {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseYaml(text, { prettyErrors: false });
   const contents = doc.contents;
   if (doc.errors.length > 0 || !isScalar(contents)) return text;
   const value = contents.value;
@@ -207,7 +226,7 @@ export function parseYamlScalar(text: string): ScalarValue {
  * @returns Its value.
  */
 export function parseYamlValue(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseYaml(text, { prettyErrors: false, uniqueKeys: true });
   return doc.errors.length > 0 ? text : doc.toJS({ maxAliasCount: 0 });
 }
 
