@@ -80,10 +80,20 @@ export class Synod {
   readonly node: SynodNode | null;
   /** Sessions with the partitions. */
   readonly client: PartitionedClient;
+  /** Every member of the cluster: id → `host:port`. */
+  readonly members: Readonly<Record<string, string>>;
+  /** The cluster's id. */
+  readonly clusterId: string;
 
-  private constructor(node: SynodNode | null, client: PartitionedClient) {
+  private constructor(
+    node: SynodNode | null,
+    client: PartitionedClient,
+    cluster: SynodClusterOptions,
+  ) {
     this.node = node;
     this.client = client;
+    this.members = Object.freeze({ ...cluster.members });
+    this.clusterId = cluster.clusterId ?? "synod";
   }
 
   /**
@@ -122,7 +132,7 @@ export class Synod {
     });
     // The member's own primitives go through a client endpoint of their own, like any client's.
     const client = clientOf(config, layout, `${config.id}-client-${crypto.randomUUID()}`);
-    return Promise.resolve(new Synod(node, client));
+    return Promise.resolve(new Synod(node, client, config));
   }
 
   /**
@@ -135,7 +145,7 @@ export class Synod {
   static connect(options: SynodConnectOptions): Promise<Synod> {
     const layout = layoutOf(options);
     const id = options.clientId ?? `client-${crypto.randomUUID()}`;
-    return Promise.resolve(new Synod(null, clientOf(options, layout, id, options)));
+    return Promise.resolve(new Synod(null, clientOf(options, layout, id, options), options));
   }
 
   /**

@@ -1,0 +1,325 @@
+/**
+ * The REST API (Atomix 3's paths, atomix-features §7) as a Hono app over a {@linkcode Synod}:
+ * `createApp(synod)` gives an app to serve with `Deno.serve(app.fetch)` or to call in tests
+ * with `app.request()`. Values sent as `text/plain` are stored as strings, as
+ * `application/json` as JSON; map entries come back as `{ "value": …, "version": n }`. Every
+ * failure is a JSON `{ "error": { "code", "message" } }` (see ./errors.ts for the statuses).
+ *
+ * @module
+ */
+
+import { Hono } from "npm:hono@^4.13.19";
+import type { Context } from "npm:hono@^4.13.19";
+import type { Synod } from "../node/synod.ts";
+import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
+import { errorAnswer, HttpError } from "./errors.ts";
+import { type EventFeed, sseResponse } from "./events.ts";
+import {
+  BODY_LIMIT_BYTES,
+  parseDuration,
+  parseFlag,
+  parseInteger,
+  readJson,
+  readText,
+  readValue,
+} from "./input.ts";
+import { entryJson, HttpPrimitives } from "./primitives.ts";
+import type { PlainData } from "../primitives/_plain.ts";
+
+/** Options of {@linkcode createApp}. */
+export interface HttpAppOptions {
+  /** Largest request body, in bytes. Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** How long a read may take before a 504. Default 10 s. */
+  readonly readTimeoutMs?: number;
+  /** Longest long-poll wait a client may ask for. Default 60 s. */
+  readonly pollMaxMs?: number;
+  /** Interval of the keep-alive comments of event streams. Default 15 s. */
+  readonly keepAliveMs?: number;
+}
+
+const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
+
+/**
+ * The REST API of an agent.
+ *
+ * @param synod The agent's member (or client).
+ * @param options Limits.
+ * @returns The Hono app.
+ *
+ * @example
+ * ```ts ignore
+ * const synod = await Synod.start({ id: "a", members: { a: "127.0.0.1:5679" } });
+ * Deno.serve({ hostname: "127.0.0.1", port: 5678 }, createApp(synod).fetch);
+ * ```
+ */
+export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
+  const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
+  const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const pollMaxMs = options.pollMaxMs ?? 60_000;
+  const primitives = new HttpPrimitives(synod);
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const a = errorAnswer(error);
+    for (const [k, v] of Object.entries(a.headers)) c.header(k, v);
+    return c.json(a.body, a.status as 400);
+  });
+  app.notFound((c) =>
+    c.json({
+      error: { code: "NOT_FOUND", message: `No such resource: ${c.req.method} ${c.req.path}` },
+    }, 404)
+  );
+
+  /** A read, bounded in time, at the consistency the request asks for. */
+  const read = <T>(c: Context, run: (o: { consistency?: Consistency }) => Promise<T>) => {
+    const q = c.req.query("consistency");
+    if (q !== undefined && !CONSISTENCIES.has(q.toUpperCase())) {
+      throw new HttpError(
+        400,
+        "BAD_REQUEST",
+        `'consistency' must be one of ${[...CONSISTENCIES].join(", ")}: current value is ${
+          JSON.stringify(q)
+        }`,
+      );
+    }
+    const o = q === undefined ? {} : { consistency: q.toUpperCase() as Consistency };
+    return deadline(run(o), readTimeoutMs, `${c.req.method} ${c.req.path}`);
+  };
+
+  // ── status and cluster ──
+  app.get("/v1/status", (c) => c.json(status(synod)));
+  const nodeJson = (id: string) => {
+    const [, host, port] = /^(.+):(\d+)$/.exec(synod.members[id]!)!;
+    return { id, host, port: Number(port) };
+  };
+  app.get("/v1/cluster/node", (c) => {
+    const id = synod.node?.id;
+    if (id === undefined) {
+      throw new HttpError(404, "NOT_FOUND", "This agent is a client: it is no member");
+    }
+    return c.json(nodeJson(id));
+  });
+  app.get("/v1/cluster/nodes", (c) => c.json(Object.keys(synod.members).map(nodeJson)));
+  app.get("/v1/cluster/nodes/:id", (c) => {
+    const id = c.req.param("id");
+    if (!Object.hasOwn(synod.members, id)) {
+      throw new HttpError(404, "NOT_FOUND", `No member '${id}' in cluster '${synod.clusterId}'`);
+    }
+    return c.json(nodeJson(id));
+  });
+
+  // ── atomic-map ──
+  const map = "/v1/atomic-map/:name";
+  const mapOf = (c: Context) => primitives.map(c.req.param("name")!);
+  app.get(`${map}/keys`, async (c) => c.json(await read(c, async (o) => (await mapOf(c)).keys(o))));
+  app.get(`${map}/size`, async (c) => c.json(await read(c, async (o) => (await mapOf(c)).size(o))));
+  app.get(`${map}/entries`, async (c) => {
+    const entries = await read(c, async (o) => (await mapOf(c)).entries(o));
+    return c.json(entries.map(([key, e]) => ({ key, ...entryJson(e) })));
+  });
+  app.post(`${map}/clear`, async (c) => {
+    await (await mapOf(c)).clear();
+    return c.body(null, 204);
+  });
+  app.get(
+    `${map}/events`,
+    async (c) => events(c, await primitives.mapFeed(c.req.param("name")!)),
+  );
+  app.get(`${map}/:key`, async (c) => {
+    const key = c.req.param("key")!;
+    return c.json(entryJson(await read(c, async (o) => (await mapOf(c)).get(key, o))));
+  });
+  app.put(`${map}/:key`, async (c) => {
+    const key = c.req.param("key")!;
+    const value = await readValue(c.req.raw, limit) as PlainData;
+    const ttl = c.req.query("ttl");
+    const put = ttl === undefined ? {} : { ttlMs: parseDuration(ttl, "'ttl'") };
+    const version = c.req.query("version");
+    const m = await mapOf(c);
+    if (version !== undefined) {
+      const expected = parseInteger(version, "'version'", 0);
+      if (put.ttlMs !== undefined) {
+        throw new HttpError(400, "BAD_REQUEST", "'ttl' cannot be combined with 'version'");
+      }
+      if (!await m.replaceIfVersion(key, expected, value)) {
+        throw conditionFailed(`'${key}' is not at version ${expected}`, await m.get(key));
+      }
+      return c.json(entryJson(await m.get(key)));
+    }
+    if (parseFlag(c.req.query("ifAbsent"), "'ifAbsent'")) {
+      const existing = await m.putIfAbsent(key, value, put);
+      if (existing !== null) throw conditionFailed(`'${key}' is present`, existing);
+      return c.json(null);
+    }
+    return c.json(entryJson(await m.put(key, value, put)));
+  });
+  app.delete(`${map}/:key`, async (c) => {
+    const key = c.req.param("key")!;
+    const m = await mapOf(c);
+    const version = c.req.query("version");
+    if (version !== undefined) {
+      const expected = parseInteger(version, "'version'", 0);
+      const current = await m.get(key);
+      if (!await m.removeIfVersion(key, expected)) {
+        throw conditionFailed(`'${key}' is not at version ${expected}`, await m.get(key));
+      }
+      return c.json(entryJson(current));
+    }
+    return c.json(entryJson(await m.remove(key)));
+  });
+
+  // ── atomic-counter ──
+  const counter = "/v1/atomic-counter/:name";
+  const counterOf = (c: Context) => primitives.counter(c.req.param("name")!);
+  app.get(counter, async (c) => c.json(await read(c, async (o) => (await counterOf(c)).get(o))));
+  app.put(counter, async (c) => {
+    const value = parseInteger(await readText(c.req.raw, limit), "The counter's value");
+    await (await counterOf(c)).set(value);
+    return c.json(value);
+  });
+  app.post(`${counter}/inc`, async (c) => c.json(await (await counterOf(c)).incrementAndGet()));
+  app.post(`${counter}/dec`, async (c) => c.json(await (await counterOf(c)).decrementAndGet()));
+  app.post(`${counter}/add`, async (c) => {
+    const delta = parseInteger(await readText(c.req.raw, limit), "The delta");
+    return c.json(await (await counterOf(c)).addAndGet(delta));
+  });
+  app.post(`${counter}/cas`, async (c) => {
+    const { expect, update } = casBody(await readJson(c.req.raw, limit));
+    if (typeof expect !== "number" || typeof update !== "number") {
+      throw new TypeError(`'expect' and 'update' of a counter must be integers`);
+    }
+    return c.json(await (await counterOf(c)).compareAndSet(expect, update));
+  });
+
+  // ── atomic-value ──
+  const value = "/v1/atomic-value/:name";
+  const valueOf = (c: Context) => primitives.value(c.req.param("name")!);
+  app.get(
+    `${value}/value`,
+    async (c) => c.json(await read(c, async (o) => (await valueOf(c)).get(o))),
+  );
+  app.post(`${value}/value`, async (c) => {
+    const v = await readValue(c.req.raw, limit) as PlainData;
+    await (await valueOf(c)).set(v);
+    return c.json(v);
+  });
+  app.post(`${value}/cas`, async (c) => {
+    const { expect, update } = casBody(await readJson(c.req.raw, limit));
+    return c.json(await (await valueOf(c)).compareAndSet(expect, update));
+  });
+  app.get(
+    `${value}/events`,
+    async (c) => events(c, await primitives.valueFeed(c.req.param("name")!)),
+  );
+
+  // ── atomic-lock ──
+  const lock = "/v1/atomic-lock/:name/lock";
+  app.post(lock, async (c) => {
+    const timeout = c.req.query("timeout");
+    const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout, "'timeout'");
+    const token = await primitives.lock(c.req.param("name")!, timeoutMs, c.req.raw.signal);
+    if (token === null) {
+      throw new HttpError(409, "CONDITION_FAILED", `The lock was not acquired within ${timeout}`);
+    }
+    return c.json(token);
+  });
+  app.delete(lock, async (c) => {
+    const t = c.req.query("token");
+    const token = t === undefined ? undefined : parseInteger(t, "'token'", 1);
+    return c.json(await primitives.unlock(c.req.param("name")!, token));
+  });
+  app.get(lock, async (c) => {
+    const t = c.req.query("token");
+    const token = t === undefined ? undefined : parseInteger(t, "'token'", 1);
+    const locked = await read(
+      c,
+      async (o) => (await synod.atomicLock(c.req.param("name")!)).isLocked(token, o),
+    );
+    return c.json({ locked, held: primitives.held(c.req.param("name")!) });
+  });
+
+  /** Events as a stream (`Accept: text/event-stream`) or by long poll (`?after=N&timeout=`). */
+  function events<E extends { readonly type: string }>(c: Context, feed: EventFeed<E>) {
+    const signal = c.req.raw.signal;
+    if ((c.req.header("accept") ?? "").includes("text/event-stream")) {
+      const last = c.req.header("last-event-id");
+      const after = last === undefined ? feed.last : parseInteger(last, "'Last-Event-ID'", 0);
+      return sseResponse(feed, after, signal, options.keepAliveMs);
+    }
+    const a = c.req.query("after");
+    const after = a === undefined ? feed.last : parseInteger(a, "'after'", 0);
+    const t = c.req.query("timeout");
+    const wait = Math.min(t === undefined ? 30_000 : parseDuration(t, "'timeout'"), pollMaxMs);
+    return feed.next(after, wait, signal).then((r) =>
+      c.json({ events: r.events, missed: r.missed, last: r.last })
+    );
+  }
+
+  return app;
+}
+
+function conditionFailed(message: string, current: Parameters<typeof entryJson>[0]): HttpError {
+  return new HttpError(409, "CONDITION_FAILED", message, { current: entryJson(current) });
+}
+
+function casBody(body: unknown): { expect: PlainData; update: PlainData } {
+  if (
+    body === null || typeof body !== "object" || Array.isArray(body) || !("expect" in body) ||
+    !("update" in body)
+  ) {
+    throw new TypeError(`A compare-and-set body must be a JSON object with 'expect' and 'update'`);
+  }
+  return body as { expect: PlainData; update: PlainData };
+}
+
+/** What `GET /v1/status` answers. */
+export interface StatusJson {
+  /** `"ok"` if every partition this node hosts runs, else `"degraded"`. */
+  readonly status: "ok" | "degraded";
+  /** This node's id, or `null` for a client agent. */
+  readonly node: string | null;
+  /** The cluster's id. */
+  readonly cluster: string;
+  /** The partitions this node hosts. */
+  readonly partitions: readonly {
+    readonly group: string;
+    readonly role: string;
+    readonly leader: string | null;
+    readonly term: number;
+    readonly appliedIndex: number;
+    readonly failure: string | null;
+  }[];
+}
+
+function status(synod: Synod): StatusJson {
+  const node = synod.node;
+  const partitions = (node?.hosted ?? []).map((p) => {
+    const m = node!.member(p.groupId)!;
+    return {
+      group: p.groupId,
+      role: m.role,
+      leader: m.leader,
+      term: m.term,
+      appliedIndex: m.appliedIndex,
+      failure: m.failure?.message ?? null,
+    };
+  });
+  return {
+    status: partitions.some((p) => p.failure !== null) ? "degraded" : "ok",
+    node: node?.id ?? null,
+    cluster: synod.clusterId,
+    partitions,
+  };
+}
+
+function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError(504, "TIMEOUT", `${what}: no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,196 @@
+/**
+ * The primitives an HTTP agent serves, made once per name and kept: proxies over the agent's
+ * own sessions, the event feed of each map and value listened to once, and the lock grants the
+ * agent holds for its HTTP clients, by fencing token.
+ *
+ * @module
+ */
+
+import type { AtomicCounter } from "../primitives/atomic_counter.ts";
+import type { AtomicLock } from "../primitives/atomic_lock.ts";
+import type { AtomicMapEvent, Versioned } from "../primitives/atomic_map.ts";
+import type { AtomicValue, AtomicValueEvent } from "../primitives/atomic_value.ts";
+import type { PlainData } from "../primitives/_plain.ts";
+import type { PartitionedAtomicMap } from "../node/partitioned_map.ts";
+import type { Synod } from "../node/synod.ts";
+import { EventFeed } from "./events.ts";
+
+/** A map entry as the REST API writes it. */
+export interface EntryJson {
+  /** The value. */
+  readonly value: PlainData;
+  /** The log index of its write. */
+  readonly version: number;
+}
+
+/** A map change as the REST API writes it. */
+export interface MapEventJson {
+  /** What happened to the key. */
+  readonly type: "INSERT" | "UPDATE" | "REMOVE";
+  /** The key. */
+  readonly key: PlainData;
+  /** The entry after (`null` for REMOVE). */
+  readonly newValue: EntryJson | null;
+  /** The entry before (`null` for INSERT). */
+  readonly oldValue: EntryJson | null;
+}
+
+/**
+ * The REST form of an entry: value and version.
+ *
+ * @param entry The entry, or `null`.
+ * @returns `{ value, version }`, or `null`.
+ */
+export function entryJson(entry: Versioned<PlainData> | null): EntryJson | null {
+  return entry === null ? null : { value: entry.value, version: entry.version };
+}
+
+type Map = PartitionedAtomicMap<PlainData, PlainData>;
+
+/** The proxies, feeds and lock grants of one HTTP agent. */
+export class HttpPrimitives {
+  readonly #synod: Synod;
+  readonly #maps = new globalThis.Map<string, Promise<Map>>();
+  readonly #counters = new globalThis.Map<string, Promise<AtomicCounter>>();
+  readonly #values = new globalThis.Map<string, Promise<AtomicValue<PlainData>>>();
+  readonly #mapFeeds = new globalThis.Map<string, Promise<EventFeed<MapEventJson>>>();
+  readonly #valueFeeds = new globalThis.Map<
+    string,
+    Promise<EventFeed<AtomicValueEvent<PlainData>>>
+  >();
+  readonly #grants = new globalThis.Map<string, globalThis.Map<number, AtomicLock>>();
+
+  /** @param synod The agent's member or client. */
+  constructor(synod: Synod) {
+    this.#synod = synod;
+  }
+
+  /**
+   * The map of this name.
+   *
+   * @param name The map's name.
+   * @returns Its proxy.
+   */
+  map(name: string): Promise<Map> {
+    return once(this.#maps, name, () => this.#synod.atomicMap<PlainData, PlainData>(name));
+  }
+
+  /**
+   * The counter of this name.
+   *
+   * @param name The counter's name.
+   * @returns Its proxy.
+   */
+  counter(name: string): Promise<AtomicCounter> {
+    return once(this.#counters, name, () => this.#synod.atomicCounter(name));
+  }
+
+  /**
+   * The value of this name.
+   *
+   * @param name The value's name.
+   * @returns Its proxy.
+   */
+  value(name: string): Promise<AtomicValue<PlainData>> {
+    return once(this.#values, name, () => this.#synod.atomicValue<PlainData>(name));
+  }
+
+  /**
+   * The events of a map, listened to from the first call on.
+   *
+   * @param name The map's name.
+   * @returns Its feed.
+   */
+  mapFeed(name: string): Promise<EventFeed<MapEventJson>> {
+    return once(this.#mapFeeds, name, async () => {
+      const feed = new EventFeed<MapEventJson>();
+      await (await this.map(name)).addListener((e: AtomicMapEvent<PlainData, PlainData>) =>
+        feed.push({
+          type: e.type,
+          key: e.key,
+          newValue: entryJson(e.newValue),
+          oldValue: entryJson(e.oldValue),
+        })
+      );
+      return feed;
+    });
+  }
+
+  /**
+   * The events of a value, listened to from the first call on.
+   *
+   * @param name The value's name.
+   * @returns Its feed.
+   */
+  valueFeed(name: string): Promise<EventFeed<AtomicValueEvent<PlainData>>> {
+    return once(this.#valueFeeds, name, async () => {
+      const feed = new EventFeed<AtomicValueEvent<PlainData>>();
+      await (await this.value(name)).addListener((e) => feed.push(e));
+      return feed;
+    });
+  }
+
+  /**
+   * Acquires a lock for an HTTP client: a grant of its own (a proxy per grant), kept by fencing
+   * token until released. If the client went away before the grant, it is released at once.
+   *
+   * @param name The lock's name.
+   * @param timeoutMs Wait at most this long in log time; `undefined`: until granted.
+   * @param signal The request's signal.
+   * @returns The fencing token, or `null` if not acquired in time.
+   */
+  async lock(name: string, timeoutMs: number | undefined, signal?: AbortSignal): Promise<
+    number | null
+  > {
+    const lock = await this.#synod.atomicLock(name);
+    const token = timeoutMs === undefined ? await lock.lock() : await lock.tryLock(timeoutMs);
+    if (token === null) return null;
+    if (signal?.aborted) {
+      await lock.unlock();
+      return null;
+    }
+    let grants = this.#grants.get(name);
+    if (grants === undefined) this.#grants.set(name, grants = new globalThis.Map());
+    grants.set(token, lock);
+    return token;
+  }
+
+  /**
+   * Releases a grant this agent holds: the one with `token`, or without one the oldest.
+   *
+   * @param name The lock's name.
+   * @param token The grant's fencing token.
+   * @returns Whether a grant was released.
+   */
+  async unlock(name: string, token?: number): Promise<boolean> {
+    const grants = this.#grants.get(name);
+    if (grants === undefined) return false;
+    const key = token ?? grants.keys().next().value;
+    const lock = key === undefined ? undefined : grants.get(key);
+    if (lock === undefined) return false;
+    grants.delete(key!);
+    if (grants.size === 0) this.#grants.delete(name);
+    return await lock.unlock();
+  }
+
+  /**
+   * The grants this agent holds of a lock.
+   *
+   * @param name The lock's name.
+   * @returns Their fencing tokens, oldest first.
+   */
+  held(name: string): number[] {
+    return [...this.#grants.get(name)?.keys() ?? []];
+  }
+}
+
+function once<T>(cache: globalThis.Map<string, Promise<T>>, name: string, make: () => Promise<T>) {
+  let p = cache.get(name);
+  if (p === undefined) {
+    p = make();
+    cache.set(name, p);
+    // A failed creation is not kept: the next request tries again.
+    p.catch(() => cache.get(name) === p && cache.delete(name));
+  }
+  return p;
+}
