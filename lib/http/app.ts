@@ -23,6 +23,7 @@ import {
   readText,
   readValue,
 } from "./input.ts";
+import { HttpMetrics } from "./metrics.ts";
 import { entryJson, HttpPrimitives } from "./primitives.ts";
 import type { PlainData } from "../primitives/_plain.ts";
 
@@ -58,7 +59,14 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   const pollMaxMs = options.pollMaxMs ?? 60_000;
   const primitives = new HttpPrimitives(synod);
+  const metrics = new HttpMetrics();
   const app = new Hono();
+
+  app.use(async (c, next) => {
+    const start = performance.now();
+    await next();
+    metrics.record(c.req.method, c.req.routePath, c.res.status, (performance.now() - start) / 1000);
+  });
 
   app.onError((error, c) => {
     const a = errorAnswer(error);
@@ -87,8 +95,12 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
     return deadline(run(o), readTimeoutMs, `${c.req.method} ${c.req.path}`);
   };
 
-  // ── status and cluster ──
+  // ── status, metrics and cluster ──
   app.get("/v1/status", (c) => c.json(status(synod)));
+  app.get("/metrics", (c) =>
+    c.text(metrics.render(synod.node), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
   const nodeJson = (id: string) => {
     const [, host, port] = /^(.+):(\d+)$/.exec(synod.members[id]!)!;
     return { id, host, port: Number(port) };

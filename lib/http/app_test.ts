@@ -303,3 +303,36 @@ Deno.test("http: bad input gets a 4xx with a JSON error code, and the node goes 
     assert.equal(await json(app.request(`${m}/k`, { method: "PUT", ...text("fine") })), null);
   }, { bodyLimitBytes: 1024 });
 });
+
+Deno.test("http: /metrics gives each partition's Raft state and each route's requests", async () => {
+  await withApp(async (app) => {
+    await json(app.request("/v1/atomic-counter/c/inc", { method: "POST" }));
+    await json(app.request("/v1/atomic-map/m/nope"));
+    await json(app.request("/v1/atomic-map/m/k?ttl=x", { method: "PUT", ...text("v") }), 400);
+    const r = await app.request("/metrics");
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+    const body = await r.text();
+    for (const group of ["system/1", "raft/1", "raft/2", "raft/3"]) {
+      assert.match(body, new RegExp(`^synod_raft_term\\{group="${group}"\\} [1-9]`, "m"));
+      assert.match(body, new RegExp(`^synod_raft_is_leader\\{group="${group}"\\} 1$`, "m"));
+      assert.match(
+        body,
+        new RegExp(`^synod_raft_leader_changes_total\\{group="${group}"\\} 1$`, "m"),
+      );
+    }
+    assert.match(body, /^synod_raft_applied_index\{group="raft\/\d"\} [1-9]/m);
+    assert.match(
+      body,
+      /^synod_http_requests_total\{method="POST",route="\/v1\/atomic-counter\/:name\/inc",status="200"\} 1$/m,
+    );
+    assert.match(
+      body,
+      /^synod_http_requests_total\{method="PUT",route="\/v1\/atomic-map\/:name\/:key",status="400"\} 1$/m,
+    );
+    assert.match(
+      body,
+      /^synod_http_request_duration_seconds_count\{method="GET",route="\/v1\/atomic-map\/:name\/:key"\} 1$/m,
+    );
+  });
+});
