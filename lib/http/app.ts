@@ -19,13 +19,34 @@ import {
   parseDuration,
   parseFlag,
   parseInteger,
+  parseJson,
   readJson,
   readText,
   readValue,
 } from "./input.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { HttpSessions, SESSION_TIMEOUT_DEFAULT_MS } from "./sessions.ts";
 import { entryJson, HttpPrimitives } from "./primitives.ts";
 import type { PlainData } from "../primitives/_plain.ts";
+
+/** The header naming the HTTP session a request acts in. */
+export const SESSION_HEADER = "Synod-Session";
+
+/** The REST API: a Hono app's handlers, and `close()` to end its HTTP sessions. */
+export interface SynodApp {
+  /** Answers a request (give it to `Deno.serve`). */
+  fetch(request: Request): Response | Promise<Response>;
+  /**
+   * Answers a request without a socket (for tests): a path or URL, and the request's options.
+   *
+   * @param input A path such as `/v1/status`, a URL or a `Request`.
+   * @param init The request's method, headers and body.
+   * @returns The response.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
+  /** Closes every HTTP session (the cluster releases what they held). */
+  close(): Promise<void>;
+}
 
 /** Options of {@linkcode createApp}. */
 export interface HttpAppOptions {
@@ -37,6 +58,8 @@ export interface HttpAppOptions {
   readonly pollMaxMs?: number;
   /** Interval of the keep-alive comments of event streams. Default 15 s. */
   readonly keepAliveMs?: number;
+  /** Most HTTP sessions open at once. Default 1024. */
+  readonly maxSessions?: number;
 }
 
 const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
@@ -54,11 +77,17 @@ const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
  * Deno.serve({ hostname: "127.0.0.1", port: 5678 }, createApp(synod).fetch);
  * ```
  */
-export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
+export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp {
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   const pollMaxMs = options.pollMaxMs ?? 60_000;
-  const primitives = new HttpPrimitives(synod);
+  const agentPrimitives = new HttpPrimitives(synod);
+  const sessions = new HttpSessions(synod, options.maxSessions);
+  /** The request's primitives: its HTTP session's (`Synod-Session`), or the agent's own. */
+  const of = (c: Context): HttpPrimitives => {
+    const id = c.req.header(SESSION_HEADER);
+    return id === undefined ? agentPrimitives : sessions.get(id).primitives;
+  };
   const metrics = new HttpMetrics();
   const app = new Hono();
 
@@ -121,9 +150,38 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
     return c.json(nodeJson(id));
   });
 
+  // ── HTTP sessions ──
+  app.post("/v1/sessions", async (c) => {
+    const body = await readText(c.req.raw, limit);
+    const parsed = body.trim() === "" ? {} : parseJson(body, "body");
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new TypeError(`A session's body must be a JSON object such as {"timeout": "10s"}`);
+    }
+    const t = (parsed as { timeout?: unknown }).timeout;
+    if (t !== undefined && typeof t !== "string" && typeof t !== "number") {
+      throw new TypeError(
+        `'timeout' must be a duration such as "10s": current value is ${JSON.stringify(t)}`,
+      );
+    }
+    const timeoutMs = t === undefined
+      ? SESSION_TIMEOUT_DEFAULT_MS
+      : parseDuration(String(t), "'timeout'");
+    const s = await sessions.open(timeoutMs);
+    return c.json({ id: s.id, timeoutMs: s.timeoutMs }, 201);
+  });
+  app.put("/v1/sessions/:id", (c) => {
+    const s = sessions.keepAlive(c.req.param("id")!);
+    return c.json({ id: s.id, timeoutMs: s.timeoutMs });
+  });
+  app.delete("/v1/sessions/:id", async (c) => {
+    const id = c.req.param("id")!;
+    if (!await sessions.close(id)) sessions.get(id); // throws UNKNOWN_SESSION
+    return c.body(null, 204);
+  });
+
   // ── atomic-map ──
   const map = "/v1/atomic-map/:name";
-  const mapOf = (c: Context) => primitives.map(c.req.param("name")!);
+  const mapOf = (c: Context) => of(c).map(c.req.param("name")!);
   app.get(`${map}/keys`, async (c) => c.json(await read(c, async (o) => (await mapOf(c)).keys(o))));
   app.get(`${map}/size`, async (c) => c.json(await read(c, async (o) => (await mapOf(c)).size(o))));
   app.get(`${map}/entries`, async (c) => {
@@ -136,7 +194,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
   });
   app.get(
     `${map}/events`,
-    async (c) => events(c, await primitives.mapFeed(c.req.param("name")!)),
+    async (c) => events(c, await of(c).mapFeed(c.req.param("name")!)),
   );
   app.get(`${map}/:key`, async (c) => {
     const key = c.req.param("key")!;
@@ -183,7 +241,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
 
   // ── atomic-counter ──
   const counter = "/v1/atomic-counter/:name";
-  const counterOf = (c: Context) => primitives.counter(c.req.param("name")!);
+  const counterOf = (c: Context) => of(c).counter(c.req.param("name")!);
   app.get(counter, async (c) => c.json(await read(c, async (o) => (await counterOf(c)).get(o))));
   app.put(counter, async (c) => {
     const value = parseInteger(await readText(c.req.raw, limit), "The counter's value");
@@ -206,7 +264,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
 
   // ── atomic-value ──
   const value = "/v1/atomic-value/:name";
-  const valueOf = (c: Context) => primitives.value(c.req.param("name")!);
+  const valueOf = (c: Context) => of(c).value(c.req.param("name")!);
   app.get(
     `${value}/value`,
     async (c) => c.json(await read(c, async (o) => (await valueOf(c)).get(o))),
@@ -222,7 +280,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
   });
   app.get(
     `${value}/events`,
-    async (c) => events(c, await primitives.valueFeed(c.req.param("name")!)),
+    async (c) => events(c, await of(c).valueFeed(c.req.param("name")!)),
   );
 
   // ── atomic-lock ──
@@ -230,7 +288,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
   app.post(lock, async (c) => {
     const timeout = c.req.query("timeout");
     const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout, "'timeout'");
-    const token = await primitives.lock(c.req.param("name")!, timeoutMs, c.req.raw.signal);
+    const token = await of(c).lock(c.req.param("name")!, timeoutMs, c.req.raw.signal);
     if (token === null) {
       throw new HttpError(409, "CONDITION_FAILED", `The lock was not acquired within ${timeout}`);
     }
@@ -239,16 +297,16 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
   app.delete(lock, async (c) => {
     const t = c.req.query("token");
     const token = t === undefined ? undefined : parseInteger(t, "'token'", 1);
-    return c.json(await primitives.unlock(c.req.param("name")!, token));
+    return c.json(await of(c).unlock(c.req.param("name")!, token));
   });
   app.get(lock, async (c) => {
     const t = c.req.query("token");
     const token = t === undefined ? undefined : parseInteger(t, "'token'", 1);
     const locked = await read(
       c,
-      async (o) => (await synod.atomicLock(c.req.param("name")!)).isLocked(token, o),
+      (o) => of(c).isLocked(c.req.param("name")!, token, o),
     );
-    return c.json({ locked, held: primitives.held(c.req.param("name")!) });
+    return c.json({ locked, held: of(c).held(c.req.param("name")!) });
   });
 
   /** Events as a stream (`Accept: text/event-stream`) or by long poll (`?after=N&timeout=`). */
@@ -268,7 +326,11 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): Hono {
     );
   }
 
-  return app;
+  return {
+    fetch: (request) => app.fetch(request),
+    request: (input, init) => app.request(input, init),
+    close: () => sessions.closeAll(),
+  };
 }
 
 function conditionFailed(message: string, current: Parameters<typeof entryJson>[0]): HttpError {

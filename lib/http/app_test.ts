@@ -15,9 +15,11 @@ async function withApp(
     partitions: 3,
     tickMs: 10,
   });
+  const app = createApp(synod, options);
   try {
-    await body(createApp(synod, options), synod);
+    await body(app, synod);
   } finally {
+    await app.close();
     await synod.close();
   }
 }
@@ -334,5 +336,53 @@ Deno.test("http: /metrics gives each partition's Raft state and each route's req
       body,
       /^synod_http_request_duration_seconds_count\{method="GET",route="\/v1\/atomic-map\/:name\/:key"\} 1$/m,
     );
+  });
+});
+
+Deno.test("http: a lock taken in an HTTP session is released when the session is not kept alive, or is closed", async () => {
+  await withApp(async (app) => {
+    const l = "/v1/atomic-lock/jobs/lock";
+    const open = async (timeout: string) => (await json(
+      app.request("/v1/sessions", { method: "POST", ...jsonBody({ timeout }) }),
+      201,
+    ) as { id: string; timeoutMs: number });
+    const brief = await open("1s");
+    assert.equal(brief.timeoutMs, 1000);
+    const inBrief = { headers: { "Synod-Session": brief.id } };
+    const first = await json(app.request(l, { method: "POST", ...inBrief })) as number;
+    // The agent's own session waits; it gets the lock once the HTTP session lapses.
+    const waiting = json(app.request(l, { method: "POST" })) as Promise<number>;
+    const second = await within(waiting, "the lock after the HTTP session lapsed");
+    assert.ok(second > first);
+    const gone = await json(app.request(`/v1/sessions/${brief.id}`, { method: "PUT" }), 404) as {
+      error: { code: string };
+    };
+    assert.equal(gone.error.code, "UNKNOWN_SESSION");
+    await json(app.request(l, { method: "POST", ...inBrief }), 404);
+    assert.equal(await json(app.request(l, { method: "DELETE" })), true);
+
+    // Kept alive, then closed: closing releases at once.
+    const kept = await open("30s");
+    const inKept = { headers: { "Synod-Session": kept.id } };
+    assert.deepEqual(await json(app.request(`/v1/sessions/${kept.id}`, { method: "PUT" })), {
+      id: kept.id,
+      timeoutMs: 30_000,
+    });
+    const third = await json(app.request(l, { method: "POST", ...inKept })) as number;
+    assert.deepEqual(await json(app.request(l, inKept)), { locked: true, held: [third] });
+    const fourth = json(app.request(l, { method: "POST" })) as Promise<number>;
+    assert.equal(
+      await json(app.request(`/v1/sessions/${kept.id}`, { method: "DELETE" }), 204),
+      undefined,
+    );
+    assert.ok(await within(fourth, "the lock after the HTTP session closed") > third);
+    await json(app.request(`/v1/sessions/${kept.id}`, { method: "DELETE" }), 404);
+    assert.equal(await json(app.request(l, { method: "DELETE" })), true);
+
+    const bad = await json(
+      app.request("/v1/sessions", { method: "POST", ...jsonBody({ timeout: "10ms" }) }),
+      400,
+    ) as { error: { message: string } };
+    assert.match(bad.error.message, /'timeout' must be between 500 ms/);
   });
 });

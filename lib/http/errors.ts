@@ -9,6 +9,7 @@
  * | an entry larger than the log takes                               | 413    | `ENTRY_TOO_LARGE`           |
  * | a body larger than the limit                                     | 413    | `PAYLOAD_TOO_LARGE`         |
  * | no such route, primitive, node or HTTP session                   | 404    | `NOT_FOUND`, `UNKNOWN_SESSION` |
+ * | too many HTTP sessions open                                      | 429    | `TOO_MANY_SESSIONS`         |
  * | a failed condition (`?version=`, `?ifAbsent=true`, wrong type)   | 409    | `CONDITION_FAILED`, …       |
  * | no leader now (`NO_LEADER`, `NOT_LEADER`, `PROPOSAL_DROPPED`, …) | 503    | the code, with `Retry-After` |
  * | no answer in time                                                | 504    | `TIMEOUT`                   |
@@ -24,6 +25,7 @@ export type HttpErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "CONDITION_FAILED"
   | "UNSUPPORTED_MEDIA_TYPE"
+  | "TOO_MANY_SESSIONS"
   | "INTERNAL";
 
 /** A failure the HTTP layer answers with a chosen status and code. */
@@ -36,6 +38,8 @@ export class HttpError extends Error {
   readonly details: Readonly<Record<string, unknown>>;
 
   /**
+   * A failure to answer with this status and code.
+   *
    * @param status The HTTP status.
    * @param code The code in the JSON body.
    * @param message What went wrong, for a person.

@@ -13,6 +13,7 @@ import type { AtomicValue, AtomicValueEvent } from "../primitives/atomic_value.t
 import type { PlainData } from "../primitives/_plain.ts";
 import type { PartitionedAtomicMap } from "../node/partitioned_map.ts";
 import type { Synod } from "../node/synod.ts";
+import type { PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
 import { EventFeed } from "./events.ts";
 
 /** A map entry as the REST API writes it. */
@@ -59,8 +60,14 @@ export class HttpPrimitives {
     Promise<EventFeed<AtomicValueEvent<PlainData>>>
   >();
   readonly #grants = new globalThis.Map<string, globalThis.Map<number, AtomicLock>>();
+  readonly #freeLocks = new globalThis.Map<string, AtomicLock[]>();
+  readonly #lockQueries = new globalThis.Map<string, Promise<AtomicLock>>();
 
-  /** @param synod The agent's member or client. */
+  /**
+   * Proxies over a member's or client's sessions.
+   *
+   * @param synod The agent's member or client.
+   */
   constructor(synod: Synod) {
     this.#synod = synod;
   }
@@ -142,17 +149,48 @@ export class HttpPrimitives {
   async lock(name: string, timeoutMs: number | undefined, signal?: AbortSignal): Promise<
     number | null
   > {
-    const lock = await this.#synod.atomicLock(name);
-    const token = timeoutMs === undefined ? await lock.lock() : await lock.tryLock(timeoutMs);
-    if (token === null) return null;
-    if (signal?.aborted) {
-      await lock.unlock();
-      return null;
+    // A grant needs a proxy of its own; proxies are reused once free, so their number stays
+    // that of the grants and waits at once.
+    const free = this.#freeLocks.get(name);
+    const lock = free?.pop() ?? await this.#synod.atomicLock(name);
+    let token: number | null = null;
+    try {
+      token = timeoutMs === undefined ? await lock.lock() : await lock.tryLock(timeoutMs);
+      if (token !== null && signal?.aborted) {
+        await lock.unlock();
+        token = null;
+      }
+    } finally {
+      if (token === null) this.#free(name, lock);
     }
+    if (token === null) return null;
     let grants = this.#grants.get(name);
     if (grants === undefined) this.#grants.set(name, grants = new globalThis.Map());
     grants.set(token, lock);
     return token;
+  }
+
+  /**
+   * Whether a lock is held by anyone, or with a token.
+   *
+   * @param name The lock's name.
+   * @param token A fencing token.
+   * @param options The read's consistency.
+   * @returns Whether it is held.
+   */
+  async isLocked(
+    name: string,
+    token: number | undefined,
+    options: PrimitiveQueryOptions,
+  ): Promise<boolean> {
+    const lock = await once(this.#lockQueries, name, () => this.#synod.atomicLock(name));
+    return await lock.isLocked(token, options);
+  }
+
+  #free(name: string, lock: AtomicLock): void {
+    let free = this.#freeLocks.get(name);
+    if (free === undefined) this.#freeLocks.set(name, free = []);
+    free.push(lock);
   }
 
   /**
@@ -170,7 +208,11 @@ export class HttpPrimitives {
     if (lock === undefined) return false;
     grants.delete(key!);
     if (grants.size === 0) this.#grants.delete(name);
-    return await lock.unlock();
+    try {
+      return await lock.unlock();
+    } finally {
+      this.#free(name, lock);
+    }
   }
 
   /**

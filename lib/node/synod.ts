@@ -84,6 +84,7 @@ export class Synod {
   readonly members: Readonly<Record<string, string>>;
   /** The cluster's id. */
   readonly clusterId: string;
+  readonly #cluster: SynodClusterOptions;
 
   private constructor(
     node: SynodNode | null,
@@ -94,6 +95,14 @@ export class Synod {
     this.client = client;
     this.members = Object.freeze({ ...cluster.members });
     this.clusterId = cluster.clusterId ?? "synod";
+    this.#cluster = {
+      members: this.members,
+      clusterId: cluster.clusterId,
+      partitions: cluster.partitions,
+      partitionSize: cluster.partitionSize,
+      secret: cluster.secret,
+      tls: cluster.tls,
+    };
   }
 
   /**
@@ -194,6 +203,19 @@ export class Synod {
    */
   async atomicLock(name: string): Promise<AtomicLock> {
     return new AtomicLock(await this.client.sessionForName(name), name);
+  }
+
+  /**
+   * Connects another client of the same cluster from this process: sessions of its own, with
+   * their own timeout (e.g. one per HTTP session of an agent).
+   *
+   * @param options The client's id and session timeout.
+   * @returns The client; close it when done.
+   */
+  connectClient(
+    options: Pick<SynodConnectOptions, "clientId" | "sessionTimeoutMs"> = {},
+  ): Promise<Synod> {
+    return Synod.connect({ ...this.#cluster, ...options });
   }
 
   /** Closes the sessions, then stops the member (if this process runs one). */
