@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { isSynodError } from "../errors.ts";
+import { CLIENT_USAGE, DEFAULT_URL, runClientCommand } from "./client.ts";
 import { runDemo } from "./demo.ts";
 
 /** Where the CLI writes. */
@@ -15,6 +16,10 @@ export interface CliIo {
   readonly stdout: (line: string) => void;
   /** Errors and diagnostics. */
   readonly stderr: (line: string) => void;
+  /** How the client commands send requests. Default `globalThis.fetch`. */
+  readonly fetch?: (request: Request) => Response | Promise<Response>;
+  /** Environment variables (for `SYNOD_URL`). Default `Deno.env.get`. */
+  readonly env?: (name: string) => string | undefined;
 }
 
 /** Synod's version. */
@@ -31,6 +36,15 @@ Commands:
     --tick-ms N         milliseconds per Raft tick (default 20)
   version               Print the version.
   help                  Print this help.
+
+Client commands, against an agent's REST API (--url URL or $SYNOD_URL, default ${DEFAULT_URL}):
+  cluster nodes | node [ID]
+  primitives [--type TYPE]
+  map NAME get|put|remove|size|keys|entries|clear|listen ...
+  counter NAME get|set|increment|decrement|add|compare-and-set ...
+  value NAME get|set|compare-and-set|listen ...
+  lock NAME lock|unlock|status
+Each takes --json (JSON output) and --help.
 `;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -88,6 +102,12 @@ export async function main(
         return 0;
       }
       default:
+        if (Object.hasOwn(CLIENT_USAGE, command)) {
+          return await runClientCommand(command, rest, {
+            ...io,
+            env: io.env ?? ((name) => Deno.env.get(name)),
+          });
+        }
         io.stderr(`synod: unknown command '${command}'\n\n${USAGE}`);
         return 2;
     }
