@@ -44,7 +44,8 @@ export interface SynodApp {
    * @returns The response.
    */
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
-  /** Closes every HTTP session (the cluster releases what they held). */
+  /** Ends event streams and long polls, and closes every HTTP session (the cluster releases
+   * what they held). */
   close(): Promise<void>;
 }
 
@@ -83,6 +84,10 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
   const pollMaxMs = options.pollMaxMs ?? 60_000;
   const agentPrimitives = new HttpPrimitives(synod);
   const sessions = new HttpSessions(synod, options.maxSessions);
+  // Ends event streams and polls when the agent stops, so that it need not wait for them.
+  const closing = new AbortController();
+  /** Event streams and long polls open now. */
+  let listeners = 0;
   /** The request's primitives: its HTTP session's (`Synod-Session`), or the agent's own. */
   const of = (c: Context): HttpPrimitives => {
     const id = c.req.header(SESSION_HEADER);
@@ -126,10 +131,13 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
 
   // ── status, metrics and cluster ──
   app.get("/v1/status", (c) => c.json(status(synod)));
-  app.get("/metrics", (c) =>
-    c.text(metrics.render(synod.node), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    (c) =>
+      c.text(metrics.render(synod.node, { listeners, sessions: sessions.size }), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
   const nodeJson = (id: string) => {
     const [, host, port] = /^(.+):(\d+)$/.exec(synod.members[id]!)!;
     return { id, host, port: Number(port) };
@@ -311,25 +319,30 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
 
   /** Events as a stream (`Accept: text/event-stream`) or by long poll (`?after=N&timeout=`). */
   function events<E extends { readonly type: string }>(c: Context, feed: EventFeed<E>) {
-    const signal = c.req.raw.signal;
+    const signal = AbortSignal.any([c.req.raw.signal, closing.signal]);
     if ((c.req.header("accept") ?? "").includes("text/event-stream")) {
       const last = c.req.header("last-event-id");
       const after = last === undefined ? feed.last : parseInteger(last, "'Last-Event-ID'", 0);
-      return sseResponse(feed, after, signal, options.keepAliveMs);
+      listeners++;
+      return sseResponse(feed, after, signal, options.keepAliveMs, () => listeners--);
     }
     const a = c.req.query("after");
     const after = a === undefined ? feed.last : parseInteger(a, "'after'", 0);
     const t = c.req.query("timeout");
     const wait = Math.min(t === undefined ? 30_000 : parseDuration(t, "'timeout'"), pollMaxMs);
+    listeners++;
     return feed.next(after, wait, signal).then((r) =>
       c.json({ events: r.events, missed: r.missed, last: r.last })
-    );
+    ).finally(() => listeners--);
   }
 
   return {
     fetch: (request) => app.fetch(request),
     request: (input, init) => app.request(input, init),
-    close: () => sessions.closeAll(),
+    close: () => {
+      closing.abort();
+      return sessions.closeAll();
+    },
   };
 }
 

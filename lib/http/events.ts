@@ -119,6 +119,7 @@ const encoder = new TextEncoder();
  * @param after The last number the client has seen (`Last-Event-ID`), or the feed's newest.
  * @param signal The request's signal.
  * @param keepAliveMs Interval of the keep-alive comments.
+ * @param onEnd Called once when the stream ends.
  * @returns The streaming response.
  */
 export function sseResponse<E extends { readonly type: string }>(
@@ -126,8 +127,13 @@ export function sseResponse<E extends { readonly type: string }>(
   after: number,
   signal: AbortSignal | undefined,
   keepAliveMs = 15_000,
+  onEnd: () => void = () => {},
 ): Response {
-  let stop = () => {};
+  let ended = false;
+  let stop = () => {
+    if (!ended) onEnd();
+    ended = true;
+  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const send = (text: string) => {
@@ -145,9 +151,12 @@ export function sseResponse<E extends { readonly type: string }>(
       const unsubscribe = feed.subscribe(write);
       const timer = setInterval(() => send(": keep-alive\n\n"), keepAliveMs);
       stop = () => {
+        if (ended) return;
+        ended = true;
         clearInterval(timer);
         unsubscribe();
         signal?.removeEventListener("abort", close);
+        onEnd();
       };
       const close = () => {
         stop();

@@ -65,12 +65,20 @@ export class HttpMetrics {
    * The text exposition of these metrics and of a node's partitions.
    *
    * @param node The node, or `null` for a client agent.
+   * @param now Gauges of the REST API now: event listeners and HTTP sessions open.
    * @returns The text, `text/plain; version=0.0.4`.
    */
-  render(node: SynodNode | null): string {
+  render(
+    node: SynodNode | null,
+    now: { readonly listeners: number; readonly sessions: number } = { listeners: 0, sessions: 0 },
+  ): string {
     const lines: string[] = [];
     const family = (name: string, type: string, help: string) =>
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    family("synod_http_event_listeners", "gauge", "Event streams and long polls open.");
+    lines.push(`synod_http_event_listeners ${now.listeners}`);
+    family("synod_http_sessions", "gauge", "HTTP sessions open.");
+    lines.push(`synod_http_sessions ${now.sessions}`);
     const partitions = (node?.hosted ?? []).flatMap((p) => {
       const m = node!.member(p.groupId);
       return m === undefined ? [] : [{ label: `group="${escape(p.groupId)}"`, m }];
