@@ -6,11 +6,9 @@
  * @module
  */
 
-/** Levels, least to most severe. */
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "off"] as const;
+import { LOG_LEVELS, type LogLevel } from "../config/types.ts";
 
-/** A log level. */
-export type LogLevel = typeof LOG_LEVELS[number];
+export { LOG_LEVELS, type LogLevel };
 
 /** Writes records at or above a level. */
 export interface Logger {

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { isSynodError } from "../errors.ts";
+import { runAgent, runLocalCluster } from "./agent.ts";
 import { CLIENT_USAGE, DEFAULT_URL, runClientCommand } from "./client.ts";
 import { runDemo } from "./demo.ts";
 
@@ -28,8 +29,11 @@ export const VERSION = "0.1.0";
 const USAGE = `Usage: synod <command> [options]
 
 Commands:
-  start                 Start Synod. For now this runs the in-process demo cluster
-                        (the networked agent arrives with the agent issue).
+  start [flags]         Start an agent: with no flags, a single-node Synod with data in ./data
+                        and the REST API on http://127.0.0.1:5678 (same as 'agent').
+  agent [flags]         Start an agent: a member and its REST API ('synod agent --help').
+  local-cluster N       Start N agents on this machine as child processes; Ctrl-C stops them.
+    --data-dir DIR      where their data goes (default ./data/local-cluster)
   demo                  Run an in-process cluster: elect a leader, commit entries, print them.
     --nodes N           members (default 3)
     --entries N         entries to commit (default 1000)
@@ -82,6 +86,10 @@ export async function main(
         io.stdout(`synod ${VERSION}`);
         return 0;
       case "start":
+      case "agent":
+        return await runAgent(rest, io);
+      case "local-cluster":
+        return await runLocalCluster(rest, io);
       case "demo": {
         const { values } = parseArgs({
           args: [...rest],

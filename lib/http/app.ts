@@ -26,7 +26,7 @@ import {
 } from "./input.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { HttpSessions, SESSION_TIMEOUT_DEFAULT_MS } from "./sessions.ts";
-import { entryJson, HttpPrimitives } from "./primitives.ts";
+import { entryJson, HTTP_PRIMITIVE_TYPES, HttpPrimitives } from "./primitives.ts";
 import type { PlainData } from "../primitives/_plain.ts";
 
 /** The header naming the HTTP session a request acts in. */
@@ -157,6 +157,30 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     }
     return c.json(nodeJson(id));
   });
+
+  // ── the registry: list, create with options, delete ──
+  const listed = (list: readonly { name: string; type: string }[]) =>
+    Object.fromEntries(list.map((p) => [p.name, { name: p.name, type: p.type }]));
+  app.get(
+    "/v1/primitives",
+    async (c) => c.json(listed(await read(c, (o) => synod.primitives(undefined, o)))),
+  );
+  for (const type of HTTP_PRIMITIVE_TYPES) {
+    const list = async (c: Context) =>
+      c.json(listed(await read(c, (o) => synod.primitives(type, o))));
+    app.get(`/v1/${type}`, list);
+    app.get(`/v1/${type}/`, list);
+    app.post(`/v1/${type}/:name`, async (c) => {
+      const body = await readText(c.req.raw, limit);
+      const config = primitiveConfig(body.trim() === "" ? {} : parseJson(body, "body"));
+      await of(c).create(type, c.req.param("name")!, config);
+      return c.json({ name: c.req.param("name")!, type, ...config });
+    });
+    app.delete(`/v1/${type}/:name`, async (c) => {
+      await of(c).delete(type, c.req.param("name")!);
+      return c.body(null, 204);
+    });
+  }
 
   // ── HTTP sessions ──
   app.post("/v1/sessions", async (c) => {
@@ -344,6 +368,45 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
       return sessions.closeAll();
     },
   };
+}
+
+/**
+ * A primitive's creation config: `{"consistency": "sequential"}`, or Atomix's
+ * `{"protocol": {"type": "multi-raft", "read-consistency": "linearizable"}, "cache": {…}}` (a
+ * cache is not kept: reads are answered by the cluster).
+ */
+function primitiveConfig(body: unknown): { consistency?: Consistency } {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new TypeError(`A primitive's config must be a JSON object`);
+  }
+  const b = body as Record<string, unknown>;
+  for (const key of Object.keys(b)) {
+    if (!["consistency", "protocol", "cache", "type", "name"].includes(key)) {
+      throw new TypeError(
+        `Unknown key '${key}' in a primitive's config (known: consistency, protocol)`,
+      );
+    }
+  }
+  const protocol = b.protocol as Record<string, unknown> | undefined;
+  if (protocol !== undefined && (protocol === null || typeof protocol !== "object")) {
+    throw new TypeError(`'protocol' must be an object such as {"read-consistency": "sequential"}`);
+  }
+  if (protocol?.type !== undefined && protocol.type !== "multi-raft") {
+    throw new TypeError(
+      `'protocol.type' must be multi-raft: current value is ${JSON.stringify(protocol.type)}`,
+    );
+  }
+  const c = b.consistency ?? protocol?.["read-consistency"] ?? protocol?.readConsistency;
+  if (c === undefined) return {};
+  const upper = typeof c === "string" ? c.toUpperCase().replace(/-/g, "_") : "";
+  if (!CONSISTENCIES.has(upper)) {
+    throw new TypeError(
+      `The read consistency must be one of ${[...CONSISTENCIES].join(", ")}: current value is ${
+        JSON.stringify(c)
+      }`,
+    );
+  }
+  return { consistency: upper as Consistency };
 }
 
 function conditionFailed(message: string, current: Parameters<typeof entryJson>[0]): HttpError {

@@ -386,3 +386,49 @@ Deno.test("http: a lock taken in an HTTP session is released when the session is
     assert.match(bad.error.message, /'timeout' must be between 500 ms/);
   });
 });
+
+Deno.test("http: the registry lists primitives by name and type; create with a config, delete, and a type clash is a 409", async () => {
+  await withApp(async (app) => {
+    await json(app.request("/v1/atomic-map/orders/o1", { method: "PUT", ...text("x") }));
+    await json(app.request("/v1/atomic-counter/hits/inc", { method: "POST" }));
+    const created = await json(
+      app.request("/v1/atomic-value/mood", {
+        method: "POST",
+        ...jsonBody({ protocol: { type: "multi-raft", "read-consistency": "sequential" } }),
+      }),
+    );
+    assert.deepEqual(created, { name: "mood", type: "atomic-value", consistency: "SEQUENTIAL" });
+    assert.deepEqual(await json(app.request("/v1/primitives")), {
+      hits: { name: "hits", type: "atomic-counter" },
+      mood: { name: "mood", type: "atomic-value" },
+      orders: { name: "orders", type: "atomic-map" },
+    });
+    assert.deepEqual(await json(app.request("/v1/atomic-map/")), {
+      orders: { name: "orders", type: "atomic-map" },
+    });
+    const clash = await json(app.request("/v1/atomic-counter/orders", { method: "POST" }), 409) as {
+      error: { code: string; message: string };
+    };
+    assert.equal(clash.error.code, "PRIMITIVE_TYPE_MISMATCH");
+    const badConfig = await json(
+      app.request("/v1/atomic-map/other", { method: "POST", ...jsonBody({ consistency: "weak" }) }),
+      400,
+    ) as { error: { message: string } };
+    assert.match(badConfig.error.message, /read consistency must be one of/);
+    // Deleted: gone from the registry, and the name starts afresh.
+    assert.equal(
+      await json(app.request("/v1/atomic-map/orders", { method: "DELETE" }), 204),
+      undefined,
+    );
+    assert.deepEqual(Object.keys(await json(app.request("/v1/primitives")) as object), [
+      "hits",
+      "mood",
+    ]);
+    assert.equal(await json(app.request("/v1/atomic-map/orders/o1")), null);
+    assert.equal(
+      await json(app.request("/v1/atomic-counter/hits", { method: "DELETE" }), 204),
+      undefined,
+    );
+    assert.equal(await json(app.request("/v1/atomic-counter/hits")), 0);
+  });
+});

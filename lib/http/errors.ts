@@ -112,6 +112,7 @@ export function errorAnswer(error: unknown): ErrorAnswer {
       case "UNKNOWN_SESSION":
         return answer(404, code, message);
       case "CONCURRENT_MODIFICATION":
+      case "PRIMITIVE_TYPE_MISMATCH":
         return answer(409, code, message);
       case "BAD_REQUEST":
       case "APPLICATION_ERROR":

@@ -12,7 +12,7 @@ import type { AtomicMapEvent, Versioned } from "../primitives/atomic_map.ts";
 import type { AtomicValue, AtomicValueEvent } from "../primitives/atomic_value.ts";
 import type { PlainData } from "../primitives/_plain.ts";
 import type { PartitionedAtomicMap } from "../node/partitioned_map.ts";
-import type { Synod } from "../node/synod.ts";
+import type { PrimitiveReadOptions, Synod } from "../node/synod.ts";
 import type { PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
 import { EventFeed } from "./events.ts";
 
@@ -47,6 +47,17 @@ export function entryJson(entry: Versioned<PlainData> | null): EntryJson | null 
 }
 
 type Map = PartitionedAtomicMap<PlainData, PlainData>;
+
+/** The primitive types the REST API serves. */
+export const HTTP_PRIMITIVE_TYPES = [
+  "atomic-map",
+  "atomic-counter",
+  "atomic-value",
+  "atomic-lock",
+] as const;
+
+/** A primitive type the REST API serves. */
+export type PrimitiveType = typeof HTTP_PRIMITIVE_TYPES[number];
 
 /** The proxies, feeds and lock grants of one HTTP agent. */
 export class HttpPrimitives {
@@ -100,6 +111,63 @@ export class HttpPrimitives {
    */
   value(name: string): Promise<AtomicValue<PlainData>> {
     return once(this.#values, name, () => this.#synod.atomicValue<PlainData>(name));
+  }
+
+  /**
+   * Creates (or finds) a primitive with options, as `POST /v1/{type}/{name}` does.
+   *
+   * @param type Its type.
+   * @param name Its name.
+   * @param options The default consistency of its reads.
+   * @returns Once registered.
+   * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name has another type.
+   */
+  async create(type: PrimitiveType, name: string, options: PrimitiveReadOptions): Promise<void> {
+    switch (type) {
+      case "atomic-map":
+        await once(this.#maps, name, () => this.#synod.atomicMap(name, options));
+        return;
+      case "atomic-counter":
+        await once(this.#counters, name, () => this.#synod.atomicCounter(name, options));
+        return;
+      case "atomic-value":
+        await once(this.#values, name, () => this.#synod.atomicValue(name, options));
+        return;
+      case "atomic-lock":
+        await once(this.#lockQueries, name, () => this.#synod.atomicLock(name, options));
+    }
+  }
+
+  /**
+   * Deletes a primitive (its state, then its name) and forgets this agent's proxies of it.
+   *
+   * @param type Its type.
+   * @param name Its name.
+   * @returns Once deleted.
+   */
+  async delete(type: PrimitiveType, name: string): Promise<void> {
+    const take = <T>(cache: globalThis.Map<string, Promise<T>>, make: () => Promise<T>) => {
+      const p = cache.get(name) ?? make();
+      cache.delete(name);
+      return p;
+    };
+    switch (type) {
+      case "atomic-map":
+        this.#mapFeeds.delete(name);
+        await (await take(this.#maps, () => this.#synod.atomicMap(name))).delete();
+        return;
+      case "atomic-counter":
+        await (await take(this.#counters, () => this.#synod.atomicCounter(name))).delete();
+        return;
+      case "atomic-value":
+        this.#valueFeeds.delete(name);
+        await (await take(this.#values, () => this.#synod.atomicValue(name))).delete();
+        return;
+      case "atomic-lock":
+        this.#grants.delete(name);
+        this.#freeLocks.delete(name);
+        await (await take(this.#lockQueries, () => this.#synod.atomicLock(name))).delete();
+    }
   }
 
   /**
