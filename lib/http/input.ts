@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseDuration as parseConfigDuration } from "../config/units.ts";
 import { HttpError } from "./errors.ts";
 
 /** Default limit of a request body, in bytes (1 MiB, the largest key or value taken). */
@@ -108,34 +109,20 @@ export function parseJson(text: string, what: string): unknown {
   }
 }
 
-const UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
 /**
- * A duration such as `250ms`, `10s`, `1.5m` or `2h` (a bare number is milliseconds).
+ * A duration such as `250ms`, `10s`, `1.5m` or `2h` (the configuration's units).
  *
  * @param text The duration.
  * @param what Its name in the error, e.g. `"'ttl'"`.
  * @returns Whole milliseconds.
- * @throws {HttpError} 400 `BAD_REQUEST` if malformed or negative.
+ * @throws {HttpError} 400 `BAD_REQUEST` if malformed.
  */
 export function parseDuration(text: string, what: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  const ms = match === null ? NaN : Number(match[1]) * UNITS_MS[match[2] ?? "ms"]!;
-  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) {
-    throw new HttpError(
-      400,
-      "BAD_REQUEST",
-      `${what} must be a duration such as 250ms, 10s, 1m or 2h: current value is ${
-        JSON.stringify(text)
-      }`,
-    );
+  try {
+    return parseConfigDuration(text.trim());
+  } catch (error) {
+    throw new HttpError(400, "BAD_REQUEST", `${what}: ${(error as Error).message}`);
   }
-  return Math.round(ms);
 }
 
 /**
