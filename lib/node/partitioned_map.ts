@@ -163,6 +163,29 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
   }
 
   /**
+   * Replaces the value if the key is present.
+   *
+   * @param key The key.
+   * @param value The new value.
+   * @returns The replaced value, or `null` if the key was absent (nothing stored).
+   */
+  async replace(key: K, value: V): Promise<Versioned<V> | null> {
+    return await (await this.#forKey(key, "replace")).replace(key, value);
+  }
+
+  /**
+   * Replaces the value if it equals `expect`.
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @param value The new value.
+   * @returns Whether it replaced.
+   */
+  async replaceIfValue(key: K, expect: V, value: V): Promise<boolean> {
+    return await (await this.#forKey(key, "replaceIfValue")).replaceIfValue(key, expect, value);
+  }
+
+  /**
    * Removes a key.
    *
    * @param key The key.
@@ -170,6 +193,28 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    */
   async remove(key: K): Promise<Versioned<V> | null> {
     return await (await this.#forKey(key, "remove")).remove(key);
+  }
+
+  /**
+   * Removes a key if its value equals `expect`.
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @returns Whether it removed.
+   */
+  async removeIfValue(key: K, expect: V): Promise<boolean> {
+    return await (await this.#forKey(key, "removeIfValue")).removeIfValue(key, expect);
+  }
+
+  /**
+   * Removes a key if its version is `version`.
+   *
+   * @param key The key.
+   * @param version The expected version.
+   * @returns Whether it removed.
+   */
+  async removeIfVersion(key: K, version: number): Promise<boolean> {
+    return await (await this.#forKey(key, "removeIfVersion")).removeIfVersion(key, version);
   }
 
   /**

@@ -108,6 +108,11 @@ export class Synod {
   readonly node: SynodNode | null;
   /** Sessions with the partitions. */
   readonly client: PartitionedClient;
+  /** Every member of the cluster: id → `host:port`. */
+  readonly members: Readonly<Record<string, string>>;
+  /** The cluster's id. */
+  readonly clusterId: string;
+  readonly #cluster: SynodClusterOptions;
   #registry: Promise<PrimitiveRegistry> | null = null;
   /** The TCP endpoints this process opened, the member's and the client's. */
   readonly #transports: readonly TcpTransport[];
@@ -116,10 +121,21 @@ export class Synod {
     node: SynodNode | null,
     client: PartitionedClient,
     transports: readonly TcpTransport[],
+    cluster: SynodClusterOptions,
   ) {
     this.node = node;
     this.client = client;
     this.#transports = transports;
+    this.members = Object.freeze({ ...cluster.members });
+    this.clusterId = cluster.clusterId ?? "synod";
+    this.#cluster = {
+      members: this.members,
+      clusterId: cluster.clusterId,
+      partitions: cluster.partitions,
+      partitionSize: cluster.partitionSize,
+      secret: cluster.secret,
+      tls: cluster.tls,
+    };
   }
 
   /**
@@ -162,7 +178,7 @@ export class Synod {
       layout,
       `${config.id}-client-${crypto.randomUUID()}`,
     );
-    return Promise.resolve(new Synod(node, client, [transport, clientTransport]));
+    return Promise.resolve(new Synod(node, client, [transport, clientTransport], config));
   }
 
   /**
@@ -176,7 +192,7 @@ export class Synod {
     const layout = layoutOf(options);
     const id = options.clientId ?? `client-${crypto.randomUUID()}`;
     const [client, transport] = clientOf(options, layout, id, options);
-    return Promise.resolve(new Synod(null, client, [transport]));
+    return Promise.resolve(new Synod(null, client, [transport], options));
   }
 
   /**
@@ -308,6 +324,19 @@ export class Synod {
       this.#registry = opening;
     }
     return this.#registry;
+  }
+
+  /**
+   * Connects another client of the same cluster from this process: sessions of its own, with
+   * their own timeout (e.g. one per HTTP session of an agent).
+   *
+   * @param options The client's id and session timeout.
+   * @returns The client; close it when done.
+   */
+  connectClient(
+    options: Pick<SynodConnectOptions, "clientId" | "sessionTimeoutMs"> = {},
+  ): Promise<Synod> {
+    return Synod.connect({ ...this.#cluster, ...options });
   }
 
   /**
