@@ -24,14 +24,21 @@ export class ProcessCluster {
   readonly peers: Readonly<Record<string, string>>;
   readonly #root: string;
   readonly #partitions: number;
+  readonly #denoArgs: readonly string[];
   readonly #running = new Map<string, Running>();
   /** Lines the members wrote to stderr. */
   readonly errors: string[] = [];
 
-  private constructor(ids: readonly string[], root: string, partitions: number) {
+  private constructor(
+    ids: readonly string[],
+    root: string,
+    partitions: number,
+    denoArgs: readonly string[],
+  ) {
     this.ids = ids;
     this.#root = root;
     this.#partitions = partitions;
+    this.#denoArgs = denoArgs;
     this.peers = Object.fromEntries(ids.map((id) => [id, `127.0.0.1:${freePort()}`]));
   }
 
@@ -40,12 +47,17 @@ export class ProcessCluster {
    *
    * @param count Members.
    * @param partitions Partitions of the group `raft` (3 replicas each).
+   * @param options `denoArgs`: flags for `deno run` in every member (e.g. `--cpu-prof`).
    * @returns The cluster, every member ready.
    */
-  static async start(count: number, partitions: number): Promise<ProcessCluster> {
+  static async start(
+    count: number,
+    partitions: number,
+    options: { denoArgs?: readonly string[] } = {},
+  ): Promise<ProcessCluster> {
     const root = await Deno.makeTempDir({ prefix: "synod-cluster-" });
     const ids = Array.from({ length: count }, (_, i) => `m${i + 1}`);
-    const cluster = new ProcessCluster(ids, root, partitions);
+    const cluster = new ProcessCluster(ids, root, partitions, options.denoArgs ?? []);
     await Promise.all(ids.map((id) => cluster.startMember(id)));
     return cluster;
   }
@@ -63,6 +75,7 @@ export class ProcessCluster {
       args: [
         "run",
         "-A",
+        ...this.#denoArgs,
         MEMBER_MAIN,
         id,
         port,
