@@ -78,6 +78,31 @@ export function encode(value: unknown): Uint8Array {
 }
 
 /**
+ * Encodes a value as CBOR without copying it out of the encoder's buffer: the bytes are valid
+ * only until the next call of this module's `encode` or `encodeView`. For callers that copy them
+ * at once (the TCP transport writes them into its send buffer).
+ *
+ * @example
+ * ```ts
+ * import { decode, encodeView } from "./cbor.ts";
+ * const view = encodeView({ a: 1 });
+ * const mine = view.slice(); // before anything else is encoded
+ * console.log(decode(mine)); // { a: 1 }
+ * ```
+ *
+ * @param value As for {@linkcode encode}.
+ * @returns A view of the encoder's buffer.
+ */
+export function encodeView(value: unknown): Uint8Array {
+  const out = encoder.encode(value, RESET_BUFFER_MODE);
+  if (out.buffer.byteLength > ENCODE_BUFFER_KEEP_BYTES) {
+    // The view stays valid: the old buffer is only dropped, not reused.
+    encoder.useBuffer(Buffer.allocUnsafeSlow(ENCODE_BUFFER_BYTES));
+  }
+  return out;
+}
+
+/**
  * Decodes one CBOR value written by {@linkcode encode}.
  *
  * @example
