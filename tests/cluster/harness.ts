@@ -32,6 +32,8 @@ export interface MemberProcessOptions {
   readonly snapshotEntries?: number;
   /** Entries kept in the log before a snapshot. Default: the driver's. */
   readonly retainEntries?: number;
+  /** Flags for `deno run` in every member. */
+  readonly denoArgs?: readonly string[];
   /** Bytes per log segment (each is preallocated). */
   readonly segmentBytesMax: number;
   /** Entries per log segment: the log is compacted by whole segments. Default: the storage's. */
@@ -40,6 +42,8 @@ export interface MemberProcessOptions {
 
 /** Options of {@linkcode ProcessCluster.start}. */
 export interface ProcessClusterOptions {
+  /** Flags for `deno run` in every member (e.g. `--cpu-prof`). */
+  readonly denoArgs?: readonly string[];
   /** Entries applied between snapshots; small to make the leaders compact their logs. */
   readonly snapshotEntries?: number;
   /** Entries kept in the log before a snapshot. */
@@ -104,7 +108,7 @@ export class ProcessCluster {
    *
    * @param count Members.
    * @param partitions Partitions of the group `raft` (3 replicas each).
-   * @param options Snapshot settings of every member.
+   * @param options Snapshot settings and `deno run` flags of every member.
    * @returns The cluster, every member ready.
    */
   static async start(
@@ -162,6 +166,7 @@ export class ProcessCluster {
       args: [
         "run",
         "-A",
+        ...this.#options.denoArgs ?? [],
         MEMBER_MAIN,
         id,
         port,

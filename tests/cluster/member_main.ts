@@ -140,3 +140,25 @@ Deno.addSignalListener("SIGTERM", async () => {
   for (const s of storages) s.close();
   Deno.exit(0);
 });
+
+// For bench/cluster_bench.ts: with SYNOD_MEMBER_STATS_MS set, the member's memory (Deno's figures
+// and V8's heap spaces, in MiB) goes to stderr every that many ms, as a line `stats {…}`.
+const statsMs = Number(Deno.env.get("SYNOD_MEMBER_STATS_MS") ?? 0);
+if (statsMs > 0) {
+  const v8 = await import("node:v8");
+  const mb = (n: number) => +(n / 1048576).toFixed(1);
+  setInterval(() => {
+    const m = Deno.memoryUsage();
+    const spaces = v8.getHeapSpaceStatistics().filter((s) => s.space_size > 0)
+      .map((s) => [s.space_name.replace("_space", ""), mb(s.space_size)]);
+    console.error(`stats ${
+      JSON.stringify({
+        rss: mb(m.rss),
+        heapTotal: mb(m.heapTotal),
+        heapUsed: mb(m.heapUsed),
+        external: mb(m.external),
+        spaces: Object.fromEntries(spaces),
+      })
+    }`);
+  }, statsMs);
+}
