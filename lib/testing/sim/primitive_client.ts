@@ -69,7 +69,7 @@ export interface PrimitiveSimClientOptions {
   readonly cluster: SimCluster;
   /** The client network. */
   readonly network: ClientNetwork;
-  /** The members the client starts with. */
+  /** The members the client starts with (read again at each restart). */
   readonly members: readonly string[];
   /** The client's own random stream. */
   readonly random: () => number;
@@ -83,6 +83,8 @@ export interface PrimitiveSimClientOptions {
   readonly nextOpNumber: () => number;
   /** Told when a promise of this client may have settled (a message arrived, a tick ran). */
   readonly wake: () => void;
+  /** Told of each address the client takes (one per incarnation). */
+  readonly onAddress?: (address: string) => void;
 }
 
 /** A {@linkcode Clock} on the simulation's virtual time (members' skew does not apply). */
@@ -112,26 +114,28 @@ export function virtualClock(cluster: SimCluster, label: string): Clock {
 
 /**
  * A simulated client: a production {@linkcode RaftClient} and one proxy of each primitive over
- * it, whose calls are recorded.
+ * it, whose calls are recorded. It may restart: close its client (the session is unregistered)
+ * or crash (it falls silent and its session expires), then come back as a new client at a new
+ * address (`client-N.rK`) with new proxies.
  */
 export class PrimitiveSimClient {
-  /** The client's address (`client-N`). */
-  readonly address: string;
+  /** The current incarnation's address (`client-N`, then `client-N.r1`, …). */
+  address: string;
   /** The production client. */
-  readonly client: RaftClient;
+  client!: RaftClient;
   /** The map proxy (`atomic-map/m`). */
-  readonly map: AtomicMap<string, string>;
+  map!: AtomicMap<string, string>;
   /** The counter proxy (`atomic-counter/c`). */
-  readonly counter: AtomicCounter;
+  counter!: AtomicCounter;
   /** The value proxy (`atomic-value/v`). */
-  readonly value: AtomicValue<string>;
+  value!: AtomicValue<string>;
   /** The lock proxy (`atomic-lock/l`). */
-  readonly lock: AtomicLock;
-  /** Its calls, in call order. */
+  lock!: AtomicLock;
+  /** Its calls, in call order (over all incarnations). */
   readonly ops: PrimitiveOp[] = [];
-  /** Its sessions, in order. */
+  /** Its sessions, in order (over all incarnations). */
   readonly sessions: SessionSpan[] = [];
-  /** Calls not settled yet. */
+  /** Calls of the current incarnation not settled yet. */
   pending = 0;
   /** Whether the lock proxy holds the lock (as far as this client knows). */
   holds = false;
@@ -143,8 +147,14 @@ export class PrimitiveSimClient {
   valueSeen: string | null = null;
   /** Last value and version seen per key (for the conditional writes). */
   readonly mapSeen = new Map<string, { value: string; version: number }>();
+  /** Restarts so far. */
+  restarts = 0;
   readonly #o: PrimitiveSimClientOptions;
+  /** Calls of earlier incarnations: never counted as pending again. */
+  readonly #abandoned = new WeakSet<PrimitiveOp>();
   #count = 0;
+  /** Makes the current incarnation fall silent (crash). */
+  #silence: () => void = () => {};
 
   /**
    * Creates the client; it opens its session at once.
@@ -154,30 +164,42 @@ export class PrimitiveSimClient {
   constructor(options: PrimitiveSimClientOptions) {
     this.#o = options;
     this.address = options.address;
-    const { cluster, network, address } = options;
+    this.#connect();
+  }
+
+  /** Builds this incarnation's transport, client and proxies. */
+  #connect(): void {
+    const options = this.#o;
+    const { cluster, network } = options;
+    const address = this.address;
     let receiver: Receiver | null = null;
+    let dead = false;
+    this.#silence = () => void (dead = true);
     const transport: Transport = {
       address,
       send: (to: string, message: WireMessage) => {
         if (message.kind !== "request") throw new Error(`client ${address} sent ${message.kind}`);
-        network.send(address, to, { dir: "request", body: message.request });
+        if (!dead) network.send(address, to, { dir: "request", body: message.request });
       },
       listen: (r) => void (receiver = r),
       close: () => void (receiver = null),
     };
     network.addClient(address, (from, message) => {
+      if (dead) return;
       receiver?.(from, { kind: "server", message });
       if (this.pending > 0) options.wake();
     });
+    options.onAddress?.(address);
     const clock = virtualClock(cluster, "client-tick");
-    this.client = new RaftClient({
-      members: options.members,
+    const client = new RaftClient({
+      members: [...options.members],
       transport,
       clientId: address,
       clock: {
         ...clock,
         every: (ms, fn) =>
           clock.every(ms, () => {
+            if (dead) return;
             fn();
             if (this.pending > 0) options.wake();
           }),
@@ -190,8 +212,10 @@ export class PrimitiveSimClient {
       recovery: "recover",
       consistency: "LINEARIZABLE",
     });
-    this.client.onStateChange((state) => {
-      const id = this.client.sessionId;
+    this.client = client;
+    client.onStateChange((state) => {
+      const id = client.sessionId;
+      if (client !== this.client) return; // an earlier incarnation, closing
       if (state === "CONNECTED" && this.sessions.at(-1)?.id !== id) {
         this.sessions.push({ id, since: cluster.now() });
       } else if (state === "EXPIRED") {
@@ -201,10 +225,33 @@ export class PrimitiveSimClient {
       }
       cluster.log(`${address} session ${id} ${state}`);
     });
-    this.map = new AtomicMap(this.client, "m");
-    this.counter = new AtomicCounter(this.client, "c");
-    this.value = new AtomicValue(this.client, "v");
-    this.lock = new AtomicLock(this.client, "l");
+    this.map = new AtomicMap(client, "m");
+    this.counter = new AtomicCounter(client, "c");
+    this.value = new AtomicValue(client, "v");
+    this.lock = new AtomicLock(client, "l");
+  }
+
+  /**
+   * Restarts the client: its pending calls are abandoned (their outcome stays unknown), and a
+   * new incarnation connects.
+   *
+   * @param how `close`: the client closes its session first (the service releases its lock
+   *   hold and queued requests at once); `crash`: it falls silent, and its session expires.
+   */
+  restart(how: "close" | "crash"): void {
+    const cluster = this.#o.cluster;
+    cluster.log(`${this.address} ${how === "close" ? "closes" : "crashes"} and restarts`);
+    for (const op of this.ops) if (op.ret === undefined) this.#abandoned.add(op);
+    this.pending = 0;
+    this.holds = false;
+    this.lockBusy = false;
+    if (how === "close") {
+      const old = this.client;
+      old.close().then(() => {});
+    } else this.#silence();
+    this.restarts++;
+    this.address = `${this.#o.address}.r${this.restarts}`;
+    this.#connect();
   }
 
   /** A value never written before, e.g. `client-2.7`. */
@@ -246,7 +293,7 @@ export class PrimitiveSimClient {
       (result) => {
         op.ret = cluster.now();
         op.output = output(result);
-        this.pending--;
+        if (!this.#abandoned.has(op)) this.pending--;
         cluster.log(`${this.address} return #${op.n} ${JSON.stringify(op.output) ?? "ok"}`);
         return result;
       },
@@ -258,7 +305,7 @@ export class PrimitiveSimClient {
         op.error = typeof code === "string"
           ? code
           : `${EXCEPTION_PREFIX}${(error as Error)?.stack ?? error}`;
-        this.pending--;
+        if (!this.#abandoned.has(op)) this.pending--;
         cluster.log(`${this.address} return #${op.n} ${code}`);
         return undefined;
       },

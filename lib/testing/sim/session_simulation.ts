@@ -245,6 +245,8 @@ export class SessionSimulation {
   readonly #hostMap = new Map<NodeId, SessionHost>();
   /** Addresses of every client, for client–member cuts (those built here and added ones). */
   readonly #cutTargets: string[] = [];
+  /** Told of each member added, for clients this simulation did not build. */
+  readonly #announce: ((member: NodeId) => void)[] = [];
   #opNumber = 0;
   #workload = false;
   #cutting = false;
@@ -329,6 +331,7 @@ export class SessionSimulation {
           this.members.push(id);
           if (options.announceMembers !== false) {
             for (const c of this.clients) c.client.addSeeds([id]);
+            for (const announce of this.#announce) announce(id);
           }
         }
         return host;
@@ -382,6 +385,16 @@ export class SessionSimulation {
    */
   addCutTarget(address: string): void {
     this.#cutTargets.push(address);
+  }
+
+  /**
+   * Tells `listener` of each member added, as the simulation gives them to its own clients
+   * (unless `announceMembers` is off): for clients it did not build.
+   *
+   * @param listener Called with the new member's id.
+   */
+  onMemberAdded(listener: (member: NodeId) => void): void {
+    this.#announce.push(listener);
   }
 
   /** The next operation number (call order over all clients). */
