@@ -18,6 +18,7 @@
  */
 
 import type { Consistency } from "../../protocols/raft/protocol.ts";
+import type { ServiceTypes } from "../../node/member.ts";
 import { primitiveServices } from "../../primitives/mod.ts";
 import { Prng } from "../prng.ts";
 import { hashString, mixHash } from "./_hash.ts";
@@ -48,6 +49,11 @@ export interface PrimitiveSimulationOptions
   readonly clients?: number;
   /** The primitives the workload uses. Default drawn from the seed (all four, or a subset). */
   readonly workload?: readonly PrimitiveKind[];
+  /**
+   * The services members host. Default `primitiveServices`; a test may plant a bug in one to see
+   * the checks fail.
+   */
+  readonly services?: ServiceTypes;
 }
 
 /** What a primitive simulation did. */
@@ -57,6 +63,8 @@ export type PrimitiveSimulationStats =
   & {
     /** The primitives the workload used. */
     readonly workload: string;
+    /** Client restarts (closes and crashes). */
+    readonly clientRestarts: number;
   };
 
 /** Attempts of each final call of the liveness phase before it gives up. */
@@ -106,7 +114,7 @@ export class PrimitiveSimulation {
       ...options,
       clients: 0,
       workload: false,
-      services: primitiveServices,
+      services: options.services ?? primitiveServices,
     });
     this.#maxEvents = options.maxEvents ?? 3_000_000;
     const root = new Prng(options.seed).fork("primitives");
@@ -521,6 +529,7 @@ export class PrimitiveSimulation {
       clients: this.clients.length,
       sessions: this.clients.reduce((n, c) => n + c.sessions.length, 0),
       workload: this.workload.join(","),
+      clientRestarts: this.clients.reduce((n, c) => n + c.restarts, 0),
       ...history,
       historyHash: this.historyHash(),
     };
