@@ -87,8 +87,19 @@ export interface PrimitiveSimClientOptions {
   readonly onAddress?: (address: string) => void;
 }
 
-/** A {@linkcode Clock} on the simulation's virtual time (members' skew does not apply). */
-export function virtualClock(cluster: SimCluster, label: string): Clock {
+/**
+ * A {@linkcode Clock} on the simulation's virtual time (members' skew does not apply).
+ *
+ * @param cluster The cluster (its clock and event queue).
+ * @param label The label of its events in the trace.
+ * @param dead Once it holds, timers stop firing (a crashed process).
+ * @returns The clock.
+ */
+export function virtualClock(
+  cluster: SimCluster,
+  label: string,
+  dead: () => boolean = () => false,
+): Clock {
   return {
     monotonicMs: () => cluster.now(),
     wallMs: () => cluster.now(),
@@ -96,7 +107,7 @@ export function virtualClock(cluster: SimCluster, label: string): Clock {
       let on = true;
       const loop = () =>
         cluster.after(intervalMs, label, () => {
-          if (!on) return;
+          if (!on || dead()) return;
           fn();
           loop();
         });
@@ -105,10 +116,10 @@ export function virtualClock(cluster: SimCluster, label: string): Clock {
     },
     after(delayMs, fn) {
       let on = true;
-      cluster.after(delayMs, label, () => on && fn());
+      cluster.after(delayMs, label, () => on && !dead() && fn());
       return () => void (on = false);
     },
-    defer: (fn) => cluster.after(0, label, fn),
+    defer: (fn) => cluster.after(0, label, () => !dead() && fn()),
   };
 }
 
@@ -190,7 +201,7 @@ export class PrimitiveSimClient {
       if (this.pending > 0) options.wake();
     });
     options.onAddress?.(address);
-    const clock = virtualClock(cluster, "client-tick");
+    const clock = virtualClock(cluster, "client-tick", () => dead);
     const client = new RaftClient({
       members: [...options.members],
       transport,
@@ -199,7 +210,6 @@ export class PrimitiveSimClient {
         ...clock,
         every: (ms, fn) =>
           clock.every(ms, () => {
-            if (dead) return;
             fn();
             if (this.pending > 0) options.wake();
           }),
