@@ -261,7 +261,12 @@ async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]):
     undecided: 0,
   };
   console.error(`primitive campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
+  let lastProgress = started;
   for (let seed = lo; seed <= hi; seed++) {
+    if (performance.now() - lastProgress > 10_000) {
+      lastProgress = performance.now();
+      console.error(`${seed - lo}/${hi - lo + 1} seeds, ${failed} failed`);
+    }
     try {
       const s = await runPrimitiveSimulation(primitiveOptionsFor(cli, seed));
       totals.ops += s.ops;
