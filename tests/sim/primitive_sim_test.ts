@@ -17,6 +17,8 @@ import {
   type PrimitiveSimulationStats,
   runPrimitiveSimulation,
 } from "../../lib/testing/sim/primitive_simulation.ts";
+import type { PrimitiveSimClient } from "../../lib/testing/sim/primitive_client.ts";
+import { TICK_MS } from "../../lib/testing/sim/simulation.ts";
 import { SessionSimulationError } from "../../lib/testing/sim/session_simulation.ts";
 import {
   atomicCounterService,
@@ -179,5 +181,48 @@ Deno.test("primitive sim: the models catch a broken compareAndSet and a replace 
       }
     }
     assert.equal(caught, 1, `the planted ${workload} bug was never caught`);
+  }
+});
+
+Deno.test("primitive sim: a lock holder that crashes is released when its session expires; one that closes, at once", async () => {
+  for (const how of ["crash", "close"] as const) {
+    const p = new PrimitiveSimulation({ seed: 5, profile: "calm", faults: false, clients: 2 });
+    const [holder, waiter] = p.clients as [PrimitiveSimClient, PrimitiveSimClient];
+    p.sim.start();
+    const up = () => p.clients.every((c) => c.client.state === "CONNECTED");
+    assert.ok(await p.runUntil(up, 5_000), "clients did not connect");
+    const first = holder.record(
+      "lock",
+      { op: "lock", session: holder.client.sessionId },
+      false,
+      () => holder.lock.lock(),
+    );
+    assert.ok(await p.runUntil(() => holder.pending === 0, 2_000));
+    const second = waiter.record(
+      "lock",
+      { op: "lock", session: waiter.client.sessionId },
+      false,
+      () => waiter.lock.lock(),
+    );
+    await p.runFor(200);
+    assert.equal(second.op.ret, undefined, "the waiter was granted a held lock");
+    const crashed = p.sim.cluster.now();
+    holder.restart(how);
+    assert.ok(await p.runUntil(() => waiter.pending === 0, 5 * p.sim.sessionTimeoutMs));
+    const token = first.op.output as number;
+    assert.ok((second.op.output as number) > token, `token ${second.op.output} after ${token}`);
+    const waited = second.op.ret! - crashed;
+    if (how === "crash") {
+      // The session expires a timeout after its last keep-alive, sent at most a third of a
+      // timeout before the crash (session_client.ts).
+      const earliest = (p.sim.sessionTimeoutMs * 2) / 3 - TICK_MS;
+      assert.ok(
+        waited >= earliest,
+        `granted ${waited} ms after the crash, before the session of timeout ${p.sim.sessionTimeoutMs} ms could expire`,
+      );
+    } else {
+      assert.ok(waited < p.sim.sessionTimeoutMs, `granted after ${waited} ms, not at the close`);
+    }
+    p.check(); // the history, with the holder's session released, is linearizable
   }
 });
