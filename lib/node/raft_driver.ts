@@ -55,7 +55,7 @@ export type DrivenCore =
     | "transferLeadership"
     | "campaign"
   >
-  & Partial<Pick<RaftNode, "tickMs" | "committedMembership">>;
+  & Partial<Pick<RaftNode, "tickMs" | "committedMembership" | "commitIndex">>;
 
 /**
  * Instrumentation: called at each step of a Ready, for a simulator's checks and crash points or
@@ -216,6 +216,8 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    */
   #pending = new Map<number, PendingProposal[]>();
   #failure: Error | null = null;
+  #lastLeader: NodeId | null = null;
+  #leaderChanges = 0;
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
   #writeAheadScheduled = false;
@@ -334,6 +336,16 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** The configuration in force at the commit index, or `null` (see `RaftProposer`). */
   get committedMembership(): RaftProposer["committedMembership"] {
     return this.node.committedMembership ?? null;
+  }
+
+  /** How many times this member has seen a new leader (itself included) since it started. */
+  get leaderChanges(): number {
+    return this.#leaderChanges;
+  }
+
+  /** The highest index this member knows to be committed. */
+  get commitIndex(): number {
+    return this.node.commitIndex ?? 0;
   }
 
   /** Hands a message from the transport to the core. */
@@ -580,7 +592,13 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     observer.durable?.(rd);
     if (rd.messages.length > 0) this.#hooks.send(rd.messages);
     observer.sent?.(rd);
-    if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
+    if (rd.softState !== null) {
+      if (rd.softState.leader !== this.#lastLeader && rd.softState.leader !== null) {
+        this.#leaderChanges++;
+      }
+      this.#lastLeader = rd.softState.leader;
+      this.#hooks.softState?.(rd.softState);
+    }
     this.#applyReady(rd);
     // Entries proposed here may still commit under the next leader: they are answered
     // when applied, or fail when another leader's entry takes their index.
