@@ -176,6 +176,16 @@ export class RaftClient {
   }
 
   /**
+   * Adds members the host learned of elsewhere (its configuration, DNS, an operator) to the
+   * seeds, tried after the members learned from the cluster's answers.
+   *
+   * @param members Member addresses; those already known are skipped.
+   */
+  addSeeds(members: readonly string[]): void {
+    this.#session.addSeeds(members);
+  }
+
+  /**
    * Calls `listener` with every event published to this session, in order, exactly once.
    *
    * @param listener The listener.

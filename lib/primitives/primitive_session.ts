@@ -4,7 +4,9 @@
  * session of the partition its primitive lives on.
  *
  * Events of one session are shared by every proxy over it, so each proxy publishes under its own
- * *channel*: the primitive's name and a number unique in this process (`"atomic-map/orders#3"`).
+ * *channel*: the primitive's name and a number unique among the proxies over that session
+ * (`"atomic-map/orders#3"`). Numbered per session, not per process, so that what a client sends
+ * depends only on what it did (a simulated run replays the same in any process).
  * The channel travels in `listen`, `lock` and `tryLock` commands and comes back as the event's
  * name; a proxy ignores every other name.
  *
@@ -98,7 +100,8 @@ export interface ProxyOptions extends PrimitiveQueryOptions {
   readonly onDelete?: () => Promise<void>;
 }
 
-let nextChannel = 1;
+/** The last channel number given out per session. */
+const channelNumbers = new WeakMap<PrimitiveSession, number>();
 
 /**
  * Checks a primitive's name: 1 to 200 characters without `/` (it ends a service name) or `#` (it
@@ -172,7 +175,9 @@ export class ProxyChannel {
     this.#consistency = options.consistency;
     this.#onDelete = options.onDelete;
     this.service = `${type}/${name}`;
-    this.channel = `${this.service}#${nextChannel++}`;
+    const n = (channelNumbers.get(session) ?? 0) + 1;
+    channelNumbers.set(session, n);
+    this.channel = `${this.service}#${n}`;
     // A recovered session is a new session: the service forgot the old one's registration.
     // Register again once the new one is up; changes in between are not delivered.
     let lost = false;
