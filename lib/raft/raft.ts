@@ -188,6 +188,12 @@ export class RaftNode {
   #snapshotRequested = 0;
 
   #msgs: Message[] = [];
+  /**
+   * Leader only: a broadcast of Appends is due at the next `ready()` — `"entries"` for new
+   * entries, `"commit"` to carry a new commit index even to followers with nothing to receive.
+   * Proposals and acknowledgements of one turn share one Append per follower instead of one each.
+   */
+  #bcastDue: "none" | "entries" | "commit" = "none";
   #readStates: ReadState[] = [];
   #prevSoft: SoftState = { leader: null, role: "follower" };
   #prevHard: HardState;
@@ -495,7 +501,7 @@ export class RaftNode {
 
   /** Whether `ready()` would return any work. */
   hasReady(): boolean {
-    return this.#msgs.length > 0 || this.#readStates.length > 0 ||
+    return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readStates.length > 0 ||
       this.#log.unstableEntries().length > 0 || this.#log.unstableSnapshot() !== null ||
       this.#log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#prevSoft) ||
       !sameHard(this.#hardState(), this.#prevHard);
@@ -503,6 +509,7 @@ export class RaftNode {
 
   /** The work the host must do now; acknowledge it with {@linkcode RaftNode.advance}. */
   ready(): Ready {
+    this.#flushBcast();
     const soft = this.#softState();
     const hard = this.#hardState();
     const entries = [...this.#log.unstableEntries()];
@@ -783,6 +790,7 @@ export class RaftNode {
       Math.floor(this.#config.random() * this.#config.electionTicks);
     this.#votes.clear();
     this.#progress.clear();
+    this.#bcastDue = "none";
     this.#leadTransferee = null;
     this.#reads.reset();
   }
@@ -1194,8 +1202,8 @@ export class RaftNode {
     else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
 
     if (this.#maybeCommit()) {
-      this.#bcastAppend();
       if (this.#role !== "leader") return;
+      this.#bcastLater("commit");
     } else if (wasPaused) {
       // The follower may not know the commit index yet: an empty Append carries it.
       this.#maybeSendAppend(m.from, true);
@@ -1290,7 +1298,7 @@ export class RaftNode {
     this.#noteAppended([entry]);
     // Committing may make a removed leader step down: then there is nothing to broadcast.
     this.#maybeCommit();
-    if (this.#role === "leader") this.#bcastAppend();
+    if (this.#role === "leader") this.#bcastLater("entries");
     return entry.index;
   }
 
@@ -1323,9 +1331,26 @@ export class RaftNode {
     }
   }
 
-  #bcastAppend(): void {
+  /**
+   * Asks for a broadcast of Appends at the next `ready()`; a `"commit"` one also goes to the
+   * followers that have nothing new to receive.
+   */
+  #bcastLater(what: "entries" | "commit"): void {
+    assert(this.#role === "leader", "bcastLater: not leader");
+    if (this.#bcastDue !== "commit") this.#bcastDue = what;
+  }
+
+  /** Sends the broadcast asked for since the last `ready()`, if any. */
+  #flushBcast(): void {
+    const due = this.#bcastDue;
+    if (due === "none") return;
+    this.#bcastDue = "none";
+    if (this.#role !== "leader") return;
     for (const [id, pr] of this.#progress) {
-      if (this.#isReplicated(id) && !pr.isPaused()) this.#maybeSendAppend(id, true);
+      if (!this.#isReplicated(id) || pr.isPaused()) continue;
+      // A follower sent everything since (answering its acknowledgement) needs no empty Append
+      // for new entries; one being probed does (it may not have the entry before them).
+      this.#maybeSendAppend(id, due === "commit" || pr.state === "probe");
     }
   }
 
