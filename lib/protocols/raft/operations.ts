@@ -7,6 +7,9 @@
  * entry. Applying entries turns these into *log time* = max(previous log time, timestamp), so log
  * time never goes back even when a new leader's clock is behind (copycat-spec §5.3).
  *
+ * A Command — nearly every entry — is written as a CBOR array instead (see
+ * {@linkcode encodeOperation}): the same values without a key per field. Both forms are read.
+ *
  * There are no OpenService/CloseService operations: a service instance (e.g. `"map/orders"`) is
  * created by the state machine's factory the first time a command names it, at that entry's
  * index, identically on every member.
@@ -154,7 +157,49 @@ export type Operation =
  */
 export function encodeOperation(op: Operation): Uint8Array {
   validateOperation(op);
-  return encode(op);
+  return encode(op.tag === OperationTag.Command ? commandToArray(op) : op);
+}
+
+/**
+ * A Command as written: `[4, timestamp, sessionId, sequence, service, operation, args]`, then
+ * `ackSequence` and `ackEventIndex` when present (`null` for an absent `ackSequence` before a
+ * present `ackEventIndex`).
+ */
+function commandToArray(op: CommandOperation): unknown[] {
+  const a: unknown[] = [
+    op.tag,
+    op.timestamp,
+    op.sessionId,
+    op.sequence,
+    op.service,
+    op.operation,
+    op.args,
+  ];
+  if (op.ackSequence !== undefined || op.ackEventIndex !== undefined) {
+    a.push(op.ackSequence ?? null);
+  }
+  if (op.ackEventIndex !== undefined) a.push(op.ackEventIndex);
+  return a;
+}
+
+function commandFromArray(a: unknown[]): CommandOperation {
+  if (a.length < 7 || a.length > 9 || a[0] !== OperationTag.Command) {
+    throw new TypeError(
+      `Cannot read session operation: an array of ${a.length} values with tag ${String(a[0])}`,
+    );
+  }
+  const op: Record<string, unknown> = {
+    tag: a[0],
+    timestamp: a[1],
+    sessionId: a[2],
+    sequence: a[3],
+    service: a[4],
+    operation: a[5],
+    args: a[6],
+  };
+  if (a.length > 7 && a[7] !== null) op.ackSequence = a[7];
+  if (a.length > 8) op.ackEventIndex = a[8];
+  return op as unknown as CommandOperation;
 }
 
 /**
@@ -165,7 +210,8 @@ export function encodeOperation(op: Operation): Uint8Array {
  * @throws {TypeError} If the payload is not a valid operation.
  */
 export function decodeOperation(data: Uint8Array): Operation {
-  const value = decode(data);
+  const decoded = decode(data);
+  const value = Array.isArray(decoded) ? commandFromArray(decoded) : decoded;
   validateOperation(value);
   return value;
 }

@@ -59,3 +59,44 @@ Deno.test("operations reject malformed payloads", () => {
     RangeError,
   );
 });
+
+const command = {
+  tag: OperationTag.Command,
+  timestamp: 4000,
+  sessionId: 1,
+  sequence: 2,
+  service: "map/orders",
+  operation: "put",
+  args: { key: "k", value: "v" },
+} as const;
+
+Deno.test("a command is written as an array, with or without its acknowledgements", () => {
+  for (
+    const op of [
+      command,
+      { ...command, ackSequence: 1 },
+      { ...command, ackEventIndex: 3 },
+      { ...command, ackSequence: 1, ackEventIndex: 3 },
+    ]
+  ) {
+    const bytes = encodeOperation(op);
+    assert.ok(bytes.length < encode(op).length, "shorter than the map form");
+    assert.deepEqual(decodeOperation(bytes), op);
+  }
+});
+
+Deno.test("a command written as a map (earlier entries) is still read", () => {
+  const op = { ...command, ackSequence: 1, ackEventIndex: 3 };
+  assert.deepEqual(decodeOperation(encode(op)), op);
+});
+
+Deno.test("a malformed command array is refused", () => {
+  const good = [4, 4000, 1, 2, "map/orders", "put", null];
+  assert.deepEqual(decodeOperation(encode(good)).tag, OperationTag.Command);
+  assert.throws(() => decodeOperation(encode(good.slice(0, 6))), TypeError);
+  assert.throws(() => decodeOperation(encode([1, ...good.slice(1)])), TypeError);
+  assert.throws(() => decodeOperation(encode([...good, 1, 2, 3])), TypeError);
+  assert.throws(() => decodeOperation(encode([4, 4000, 0, 2, "s", "o", null])), RangeError);
+  assert.throws(() => decodeOperation(encode([4, 4000, 1, 2, 7, "o", null])), TypeError);
+  assert.throws(() => decodeOperation(encode([...good, -1])), RangeError);
+});
