@@ -14,7 +14,7 @@
  */
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
-import { ProcessCluster } from "../tests/cluster/harness.ts";
+import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags="))
@@ -71,7 +71,8 @@ const client = new PartitionedClient({
   groups: [{ name: "raft", partitions: PARTITIONS, partitionSize: 3 }],
   transport: new TcpTransport({
     address: "bench-client",
-    clusterId: "synod-process-test",
+    clusterId: CLUSTER_ID,
+    secret: SECRET, // the members require it: without it every handshake is refused
     peers: cluster.peers,
     log: () => {},
   }),

@@ -142,7 +142,8 @@ Deno.addSignalListener("SIGTERM", async () => {
 });
 
 // For bench/cluster_bench.ts: with SYNOD_MEMBER_STATS_MS set, the member's memory (Deno's figures
-// and V8's heap spaces, in MiB) goes to stderr every that many ms, as a line `stats {…}`.
+// and V8's heap spaces, in MiB) and its transport's counters go to stderr every that many ms, as
+// a line `stats {…}`.
 const statsMs = Number(Deno.env.get("SYNOD_MEMBER_STATS_MS") ?? 0);
 if (statsMs > 0) {
   const v8 = await import("node:v8");
@@ -158,6 +159,13 @@ if (statsMs > 0) {
         heapUsed: mb(m.heapUsed),
         external: mb(m.external),
         spaces: Object.fromEntries(spaces),
+        transport: {
+          writes: transport.stats.writes,
+          bytesWritten: transport.stats.bytesWritten,
+          messagesSent: transport.stats.messagesSent,
+          messagesReceived: transport.stats.messagesReceived,
+        },
+        asyncSyncs: node.members.reduce((n, m) => n + m.driver.asyncSyncs, 0),
       })
     }`);
   }, statsMs);
