@@ -29,7 +29,7 @@ import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import { isSynodError } from "../errors.ts";
 import type { Synod } from "../node/synod.ts";
-import type { Kv } from "../primitives/kv.ts";
+import type { Kv, KvWriteResult } from "../primitives/kv.ts";
 import { checkRead, checkWatch, checkWrite, KvRequestError } from "./limits.ts";
 import {
   AW_CHECK_FAILURE,
@@ -307,8 +307,19 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  * (`APPLICATION_ERROR`: nothing changed) may come after the write was applied — the session
  * expired with it in flight — so it is sent again with the same id, which the service answers
  * from its memory if it was applied. It stops only when the agent closes.
+ *
+ * @param kv The database.
+ * @param write The write, with its id.
+ * @param closing Aborted when the agent stops.
+ * @returns The write's outcome.
+ * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed), or the
+ *   last failure once the agent stops.
  */
-async function writeOnce(kv: Kv, write: Parameters<Kv["write"]>[0], closing: AbortSignal) {
+export async function writeOnce(
+  kv: Pick<Kv, "write">,
+  write: Parameters<Kv["write"]>[0],
+  closing: AbortSignal,
+): Promise<KvWriteResult> {
   for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
     try {
       return await kv.write(write);

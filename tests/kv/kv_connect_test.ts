@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { Agent } from "../../lib/agent/agent.ts";
 import { createLogger } from "../../lib/agent/log.ts";
+import { writeOnce } from "../../lib/kv/connect.ts";
 import { encodeRequest } from "../../lib/kv/proto.ts";
+import { SynodError } from "../../lib/errors.ts";
+import type { KvWrite } from "../../lib/primitives/kv.ts";
 import { freePort } from "../../lib/transport/_tcp_test_kit.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -28,25 +31,30 @@ async function withAgent(run: (agent: Agent) => Promise<void>) {
   }
 }
 
+/** Runs tests/kv/deno_client_main.ts under Deno's own KV client, as a child process. */
+async function runClient(url: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-kv",
+      "--allow-net=127.0.0.1",
+      "--allow-env=DENO_KV_ACCESS_TOKEN",
+      new URL("./deno_client_main.ts", import.meta.url).pathname,
+      url,
+    ],
+    env: { DENO_KV_ACCESS_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
 Deno.test("KV Connect: Deno's own client (a child process) on a 1-member agent", async () => {
   await withAgent(async (agent) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--unstable-kv",
-        "--allow-net=127.0.0.1",
-        "--allow-env=DENO_KV_ACCESS_TOKEN",
-        new URL("./deno_client_main.ts", import.meta.url).pathname,
-        `${agent.url}/kv/shop`,
-      ],
-      env: { DENO_KV_ACCESS_TOKEN: TOKEN, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, `client failed:\n${stdout}\n${stderr}`);
-    assert.equal(stdout.match(/^ok /gm)?.length, 10, stdout);
+    const out = await runClient(`${agent.url}/kv/shop`);
+    assert.equal(out.code, 0, `client failed:\n${out.stdout}\n${out.stderr}`);
+    assert.equal(out.stdout.match(/^ok /gm)?.length, 10, out.stdout);
   });
 });
 
@@ -201,5 +209,54 @@ Deno.test("KV Connect: closed when no access token is configured", async () => {
     assert.match(await res.text(), /no access token is configured \(kv\.accessTokens\)/);
   } finally {
     await agent.close();
+  }
+});
+
+Deno.test("KV Connect: a write whose session was lost is sent again with the same id", async () => {
+  const sent: KvWrite[] = [];
+  const failures = [new SynodError("UNKNOWN_SESSION", "expired"), new SynodError("NO_LEADER", "x")];
+  const kv = {
+    write(w: KvWrite) {
+      sent.push(w);
+      const f = failures.shift();
+      return f === undefined
+        ? Promise.resolve({ ok: true as const, versionstamp: new Uint8Array(10) })
+        : Promise.reject(f);
+    },
+  };
+  const write = { id: "w-1", checks: [], mutations: [] };
+  assert.equal((await writeOnce(kv, write, new AbortController().signal)).ok, true);
+  assert.deepEqual(sent.map((w) => w.id), ["w-1", "w-1", "w-1"]);
+  // The service's own refusal (nothing changed) is not retried.
+  const refusing = {
+    write: (w: KvWrite) => {
+      sent.push(w);
+      return Promise.reject(new SynodError("APPLICATION_ERROR", "not a KvU64"));
+    },
+  };
+  sent.length = 0;
+  await assert.rejects(writeOnce(refusing, write, new AbortController().signal), /not a KvU64/);
+  assert.equal(sent.length, 1);
+});
+
+Deno.test("KV Connect: Deno's own client on a 3-member cluster, through one member's agent", async () => {
+  const ids = ["a", "b", "c"];
+  const members = Object.fromEntries(ids.map((id) => [id, `127.0.0.1:${freePort()}`]));
+  const agents = await Promise.all(ids.map((id) =>
+    Agent.start({
+      synod: {
+        member: { id, members, clusterId: "kv-3", partitions: 1, partitionSize: 3, tickMs: 10 },
+      },
+      http: { hostname: "127.0.0.1", port: 0 },
+      app: { kv: { accessTokens: [TOKEN] } },
+      log: createLogger({ level: "off" }),
+    })
+  ));
+  try {
+    const out = await runClient(`${agents[1]!.url}/kv/shop`);
+    assert.equal(out.code, 0, `client failed:\n${out.stdout}\n${out.stderr}`);
+    assert.equal(out.stdout.match(/^ok /gm)?.length, 10, out.stdout);
+  } finally {
+    await Promise.all(agents.map((a) => a.close()));
   }
 });
