@@ -28,6 +28,7 @@ import { HttpMetrics } from "./metrics.ts";
 import { HttpSessions, SESSION_TIMEOUT_DEFAULT_MS } from "./sessions.ts";
 import { entryJson, HTTP_PRIMITIVE_TYPES, HttpPrimitives } from "./primitives.ts";
 import type { PlainData } from "../primitives/_plain.ts";
+import { type KvConnectOptions, kvConnectRoutes } from "../kv/connect.ts";
 
 /** The header naming the HTTP session a request acts in. */
 export const SESSION_HEADER = "Synod-Session";
@@ -61,6 +62,8 @@ export interface HttpAppOptions {
   readonly keepAliveMs?: number;
   /** Most HTTP sessions open at once. Default 1024. */
   readonly maxSessions?: number;
+  /** KV Connect (`Deno.openKv("http://…/kv/<name>")`): its access tokens; none, it is closed. */
+  readonly kv?: KvConnectOptions;
 }
 
 const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
@@ -95,6 +98,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
   };
   const metrics = new HttpMetrics();
   const app = new Hono();
+  const kv = kvConnectRoutes(synod, options.kv);
 
   app.use(async (c, next) => {
     const start = performance.now();
@@ -128,6 +132,9 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     const o = q === undefined ? {} : { consistency: q.toUpperCase() as Consistency };
     return deadline(run(o), readTimeoutMs, `${c.req.method} ${c.req.path}`);
   };
+
+  // ── KV Connect (lib/kv/connect.ts): Deno.openKv("http://…/kv/<name>") ──
+  app.route("/kv", kv.app);
 
   // ── status, metrics and cluster ──
   app.get("/v1/status", (c) => c.json(status(synod)));
@@ -365,6 +372,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     request: (input, init) => app.request(input, init),
     close: () => {
       closing.abort();
+      kv.close();
       return sessions.closeAll();
     },
   };
