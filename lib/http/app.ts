@@ -12,6 +12,7 @@ import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import type { Synod } from "../node/synod.ts";
 import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
+import { isSynodError } from "../errors.ts";
 import { errorAnswer, HttpError } from "./errors.ts";
 import { type EventFeed, sseResponse } from "./events.ts";
 import {
@@ -107,6 +108,20 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
   });
 
   app.onError((error, c) => {
+    if (
+      isSynodError(error, "UNKNOWN_SESSION") && c.req.header(SESSION_HEADER) === undefined
+    ) {
+      // The agent's own session expired under this request (the agent was cut off from the
+      // cluster for a session timeout). A command sent in it may or may not have been applied:
+      // no 5xx (a client would retry it blindly), no 404 (the request named no session).
+      return c.json({
+        error: {
+          code: "UNKNOWN_SESSION",
+          message:
+            `The agent's session expired while this request was under way; if it changed state, it may or may not have been applied (${error.message})`,
+        },
+      }, 409);
+    }
     const a = errorAnswer(error);
     for (const [k, v] of Object.entries(a.headers)) c.header(k, v);
     return c.json(a.body, a.status as 400);

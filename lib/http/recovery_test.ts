@@ -48,6 +48,11 @@ Deno.test("http: after the agent's sessions expire, its cached proxies go on; a 
     const token = await json(app.request(l, { method: "POST" })) as number;
     assert.deepEqual(await json(app.request(l)), { locked: true, held: [token] });
 
+    // A second request waits behind the agent's own grant, in the session about to expire.
+    const waiting = json(app.request(l, { method: "POST" }), 409) as Promise<{
+      error: { code: string; message: string };
+    }>;
+
     const recovered: Promise<void>[] = [];
     let id = 1;
     for (const p of synod.client.partitions) {
@@ -67,6 +72,10 @@ Deno.test("http: after the agent's sessions expire, its cached proxies go on; a 
       });
     }
     await within(Promise.all(recovered), "the agent's sessions to be recovered");
+    // Its wait died with the session: a 409 that says the outcome is unknown, not a 5xx.
+    const lost = await within(waiting, "the waiting lock request's answer");
+    assert.equal(lost.error.code, "UNKNOWN_SESSION");
+    assert.match(lost.error.message, /may or may not have been applied/);
 
     // The same cached proxies: the counter goes on, the map's feed hears later changes.
     assert.equal(await json(app.request(`${c}/inc`, { method: "POST" })), 2);
