@@ -25,6 +25,7 @@
  * @module
  */
 
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import { isSynodError } from "../errors.ts";
@@ -86,7 +87,7 @@ const text = (status: number, message: string) =>
  * @returns The routes (mount them at `/kv`) and `close()`.
  */
 export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): KvConnectRoutes {
-  const tokens = (options.accessTokens ?? []).map((t) => new TextEncoder().encode(t));
+  const tokens = (options.accessTokens ?? []).map((t) => digest(new TextEncoder().encode(t)));
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   const closing = new AbortController();
   const databases = new Map<string, Promise<{ kv: Kv; hub: WatchHub }>>();
@@ -109,7 +110,7 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
     (handler: (c: Context, name: string) => Promise<Response>) => async (c: Context) => {
       try {
         const name = c.req.param("db")!;
-        await authorize(c.req.header("authorization"), tokens);
+        authorize(c.req.header("authorization"), tokens);
         if (!DATABASE_NAME.test(name)) {
           throw new HttpFailure(
             400,
@@ -147,7 +148,7 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
       const path = `/kv/${name}/data`;
       return Response.json({
         version,
-        databaseId: await databaseId(synod.clusterId, name),
+        databaseId: databaseId(synod.clusterId, name),
         endpoints: [{ url: version === 1 ? `${self.origin}${path}` : path, consistency: "strong" }],
         token: c.req.header("authorization")!.slice("Bearer ".length),
         expiresAt: new Date(Date.now() + KV_METADATA_TTL_MS).toISOString(),
@@ -202,8 +203,12 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
   };
 }
 
-/** Checks the bearer token against every configured one, in constant time. */
-async function authorize(header: string | undefined, tokens: readonly Uint8Array[]) {
+/**
+ * Checks the bearer token against every configured one (given as SHA-256 digests), in constant
+ * time. Synchronous on purpose: it runs on every request, and an async digest is a trip through a
+ * thread pool.
+ */
+function authorize(header: string | undefined, tokens: readonly Uint8Array[]) {
   if (tokens.length === 0) {
     throw new HttpFailure(
       401,
@@ -215,19 +220,14 @@ async function authorize(header: string | undefined, tokens: readonly Uint8Array
   }
   // Digests of equal length, compared without an early exit: the time taken says nothing about
   // how much of the token matched, nor its length.
-  const given = await digest(new TextEncoder().encode(header.slice("Bearer ".length)));
-  let match = 0;
-  for (const token of tokens) {
-    const want = await digest(token);
-    let diff = 0;
-    for (let i = 0; i < want.length; i++) diff |= want[i]! ^ given[i]!;
-    match |= diff === 0 ? 1 : 0;
-  }
-  if (match === 0) throw new HttpFailure(401, "Invalid access token");
+  const given = digest(new TextEncoder().encode(header.slice("Bearer ".length)));
+  let match = false;
+  for (const want of tokens) match = timingSafeEqual(want, given) || match;
+  if (!match) throw new HttpFailure(401, "Invalid access token");
 }
 
-async function digest(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+function digest(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(bytes).digest());
 }
 
 /** The protocol version: the highest of 1–3 the client offers (no body: version 1). */
@@ -255,8 +255,8 @@ function chooseVersion(body: string): number {
 }
 
 /** A UUID derived from the cluster and database names: stable across agents and restarts. */
-async function databaseId(cluster: string, name: string): Promise<string> {
-  const h = await digest(new TextEncoder().encode(`synod-kv\0${cluster}\0${name}`));
+function databaseId(cluster: string, name: string): string {
+  const h = digest(new TextEncoder().encode(`synod-kv\0${cluster}\0${name}`));
   h[6] = (h[6]! & 0x0f) | 0x80; // version 8 (custom)
   h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
   const hex = [...h.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");

@@ -82,7 +82,7 @@ export interface MutationMsg {
   type: number;
   /** Expiry in epoch ms; ≤ 0: never. */
   expireAtMs: number;
-  /** Whether one of `sum_min`, `sum_max`, `sum_clamp` was set. */
+  /** Whether `sum_min` or `sum_max` is non-empty, or `sum_clamp` is true. */
   sumBounds: boolean;
 }
 
@@ -302,11 +302,17 @@ function decodeMutation(buf: Uint8Array): MutationMsg {
             : Number(v);
           return true;
         }
+        // proto3: an empty bytes field or a false bool is the same as an absent one, and
+        // @deno/kv (npm) writes all three on every mutation.
         case 5:
         case 6:
+          r.expect(w, 2, n === 5 ? "sum_min" : "sum_max");
+          if (r.bytes().length > 0) out.sumBounds = true;
+          return true;
         case 7:
-          out.sumBounds = true;
-          return false;
+          r.expect(w, 0, "sum_clamp");
+          if (r.varint() !== 0) out.sumBounds = true;
+          return true;
         default:
           return false;
       }

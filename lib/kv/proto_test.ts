@@ -60,6 +60,13 @@ Deno.test("proto: requests round-trip; unknown fields are skipped", () => {
   assert.equal(aw.mutations[0]!.expireAtMs, 0);
   assert.equal(aw.mutations[0]!.sumBounds, true);
   assert.equal(aw.mutations[0]!.hasValue, false);
+  // Empty sum_min/sum_max and a false sum_clamp, as @deno/kv writes them, are no bounds.
+  const unset = b(0x0a, 0x01, 0x01, 0x18, 0x03, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00);
+  const plain = decodeAtomicWrite(b(0x12, unset.length, ...unset));
+  assert.equal(plain.mutations[0]!.sumBounds, false);
+  const min = b(0x0a, 0x01, 0x01, 0x18, 0x03, 0x2a, 0x01, 0x07);
+  assert.equal(decodeAtomicWrite(b(0x12, min.length, ...min)).mutations[0]!.sumBounds, true);
+  assert.throws(() => decodeAtomicWrite(b(0x12, 0x02, 0x38, 0x00).slice(0, 3)), TypeError);
 });
 
 Deno.test("proto: responses encode the fields Deno's client reads", () => {
