@@ -62,8 +62,10 @@ export * from "./lib/errors.ts";
 export {
   Member,
   type MemberOptions,
+  type RoleChange,
   serviceFactory,
   type ServiceTypes,
+  type SnapshotInstalled,
 } from "./lib/node/member.ts";
 export { type QueryOptions, RaftClient, type RaftClientOptions } from "./lib/node/client.ts";
 export type { Receiver, Transport, WireBody, WireMessage } from "./lib/transport/transport.ts";

@@ -32,6 +32,7 @@ export async function runAgent(args: readonly string[], io: CliIo): Promise<numb
   const agent = await Agent.start({
     synod: { member },
     http: { hostname: config.http.host, port: config.http.port },
+    app: { kv: { accessTokens: config.kv.accessTokens } },
     log: createLogger({ level: config.logLevel }),
   });
   agent.stopOnSignals();

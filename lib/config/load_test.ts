@@ -201,6 +201,19 @@ Deno.test("unknown key: Atomix's keys that Synod spells otherwise get a hint", (
   );
 });
 
+Deno.test("kv.accessTokens: a list of long tokens, none by default", () => {
+  assert.equal(
+    problem("kv:\n  accessTokens: [short]\n"),
+    '2:18 kv.accessTokens.0: expected a token of 16 or more characters without spaces: got "short"',
+  );
+  assert.match(problem("kv:\n  tokens: [abc]\n"), /kv\.tokens: unknown key/);
+  const yaml = "kv:\n  accessTokens: [0123456789abcdef0123]\n";
+  assert.deepEqual(parseConfig(yaml, { file: "synod.yaml", env: noEnv }).kv, {
+    accessTokens: ["0123456789abcdef0123"],
+  });
+  assert.deepEqual(parseConfig("", { file: "synod.yaml", env: noEnv }).kv, { accessTokens: [] });
+});
+
 Deno.test("wrong type: what was expected and what was found", () => {
   assert.equal(
     problem("http:\n  port: eighty\n"),

@@ -20,6 +20,7 @@ import {
   discoveryNode,
   groupSection,
   httpSection,
+  kvSection,
   logLevel,
   primitiveSection,
   primitiveSettings,
@@ -58,6 +59,7 @@ const TOP_LEVEL_FIELDS = {
   }),
   dataDir: str({ expected: "a directory" }),
   http: httpSection,
+  kv: kvSection,
   raft: raftSection,
   logLevel,
 };
@@ -182,6 +184,7 @@ export function resolveTree(root: MapNode): ResolvedConfig {
     ),
     raft,
     http,
+    kv: { accessTokens: top.kv?.accessTokens ?? [] },
     logLevel: top.logLevel ?? DEFAULTS.logLevel,
   };
   TREES.set(resolved, root);

@@ -284,6 +284,13 @@ export const httpSection = object({
   port: int(0, 65535),
 });
 
+/** `kv`: KV Connect (`Deno.openKv("http://…/kv/<name>")`). */
+export const kvSection = object({
+  accessTokens: listOf(
+    str({ pattern: /^\S{16,}$/, expected: "a token of 16 or more characters without spaces" }),
+  ),
+});
+
 /** Top-level keys that are `profiles` items, partition groups and so on, read in `resolve.ts`. */
 export const logLevel = oneOf(LOG_LEVELS);
 

@@ -155,6 +155,8 @@ export interface ResolvedConfig {
   readonly raft: RaftTimings;
   /** The HTTP API's bind address. */
   readonly http: { readonly host: string; readonly port: number };
+  /** KV Connect: the access tokens that open its databases (none: it is closed). */
+  readonly kv: { readonly accessTokens: readonly string[] };
   /** The log level. */
   readonly logLevel: LogLevel;
 }

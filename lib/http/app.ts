@@ -12,6 +12,7 @@ import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import type { Synod } from "../node/synod.ts";
 import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
+import { isSynodError } from "../errors.ts";
 import { errorAnswer, HttpError } from "./errors.ts";
 import { type EventFeed, sseResponse } from "./events.ts";
 import {
@@ -28,6 +29,7 @@ import { HttpMetrics } from "./metrics.ts";
 import { HttpSessions, SESSION_TIMEOUT_DEFAULT_MS } from "./sessions.ts";
 import { entryJson, HTTP_PRIMITIVE_TYPES, HttpPrimitives } from "./primitives.ts";
 import type { PlainData } from "../primitives/_plain.ts";
+import { type KvConnectOptions, kvConnectRoutes } from "../kv/connect.ts";
 
 /** The header naming the HTTP session a request acts in. */
 export const SESSION_HEADER = "Synod-Session";
@@ -61,6 +63,8 @@ export interface HttpAppOptions {
   readonly keepAliveMs?: number;
   /** Most HTTP sessions open at once. Default 1024. */
   readonly maxSessions?: number;
+  /** KV Connect (`Deno.openKv("http://…/kv/<name>")`): its access tokens; none, it is closed. */
+  readonly kv?: KvConnectOptions;
 }
 
 const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
@@ -95,6 +99,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
   };
   const metrics = new HttpMetrics();
   const app = new Hono();
+  const kv = kvConnectRoutes(synod, options.kv);
 
   app.use(async (c, next) => {
     const start = performance.now();
@@ -103,6 +108,20 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
   });
 
   app.onError((error, c) => {
+    if (
+      isSynodError(error, "UNKNOWN_SESSION") && c.req.header(SESSION_HEADER) === undefined
+    ) {
+      // The agent's own session expired under this request (the agent was cut off from the
+      // cluster for a session timeout). A command sent in it may or may not have been applied:
+      // no 5xx (a client would retry it blindly), no 404 (the request named no session).
+      return c.json({
+        error: {
+          code: "UNKNOWN_SESSION",
+          message:
+            `The agent's session expired while this request was under way; if it changed state, it may or may not have been applied (${error.message})`,
+        },
+      }, 409);
+    }
     const a = errorAnswer(error);
     for (const [k, v] of Object.entries(a.headers)) c.header(k, v);
     return c.json(a.body, a.status as 400);
@@ -128,6 +147,9 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     const o = q === undefined ? {} : { consistency: q.toUpperCase() as Consistency };
     return deadline(run(o), readTimeoutMs, `${c.req.method} ${c.req.path}`);
   };
+
+  // ── KV Connect (lib/kv/connect.ts): Deno.openKv("http://…/kv/<name>") ──
+  app.route("/kv", kv.app);
 
   // ── status, metrics and cluster ──
   app.get("/v1/status", (c) => c.json(status(synod)));
@@ -365,6 +387,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     request: (input, init) => app.request(input, init),
     close: () => {
       closing.abort();
+      kv.close();
       return sessions.closeAll();
     },
   };

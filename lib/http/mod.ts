@@ -31,5 +31,6 @@ export {
   SESSION_TIMEOUT_MAX_MS,
   SESSION_TIMEOUT_MIN_MS,
 } from "./sessions.ts";
+export type { KvConnectOptions } from "../kv/connect.ts";
 export type { ErrorCode } from "../errors.ts";
 export type { PlainData } from "../primitives/_plain.ts";

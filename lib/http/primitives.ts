@@ -269,7 +269,7 @@ export class HttpPrimitives {
    * @returns Whether a grant was released.
    */
   async unlock(name: string, token?: number): Promise<boolean> {
-    const grants = this.#grants.get(name);
+    const grants = this.#live(name);
     if (grants === undefined) return false;
     const key = token ?? grants.keys().next().value;
     const lock = key === undefined ? undefined : grants.get(key);
@@ -290,7 +290,24 @@ export class HttpPrimitives {
    * @returns Their fencing tokens, oldest first.
    */
   held(name: string): number[] {
-    return [...this.#grants.get(name)?.keys() ?? []];
+    return [...this.#live(name)?.keys() ?? []];
+  }
+
+  /**
+   * The grants of a lock still held: a grant whose session expired was released by the cluster
+   * (its proxy forgot it), so it is dropped and its proxy is free again.
+   */
+  #live(name: string): globalThis.Map<number, AtomicLock> | undefined {
+    const grants = this.#grants.get(name);
+    if (grants === undefined) return undefined;
+    for (const [token, lock] of grants) {
+      if (lock.holding) continue;
+      grants.delete(token);
+      this.#free(name, lock);
+    }
+    if (grants.size > 0) return grants;
+    this.#grants.delete(name);
+    return undefined;
   }
 }
 

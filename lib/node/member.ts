@@ -87,6 +87,24 @@ export function serviceFactory(types: ServiceTypes): ServiceFactory {
   };
 }
 
+/** A member's role, term and known leader, as {@linkcode Member.onRoleChange} reports them. */
+export interface RoleChange {
+  /** The member's role now. */
+  readonly role: Role;
+  /** The current term. */
+  readonly term: number;
+  /** The leader known in the current term, or `null`. */
+  readonly leader: NodeId | null;
+}
+
+/** A snapshot from the leader, installed: as {@linkcode Member.onSnapshotInstalled} reports it. */
+export interface SnapshotInstalled {
+  /** The last log index the snapshot covers. */
+  readonly index: number;
+  /** The term of that entry. */
+  readonly term: number;
+}
+
 /**
  * A Raft group member with client sessions.
  *
@@ -114,6 +132,10 @@ export class Member {
   readonly #server: SessionServer;
   readonly #transport: Transport;
   #started = false;
+  readonly #roleListeners = new Set<(change: RoleChange) => void>();
+  readonly #installListeners = new Set<(installed: SnapshotInstalled) => void>();
+  /** The role, term and leader last reported, as `role term leader`. */
+  #lastRole = "";
 
   /**
    * Builds the member from its storage: the state machine restarts from the durable snapshot,
@@ -149,11 +171,19 @@ export class Member {
         for (const message of messages) transport.send(message.to, { kind: "raft", message });
       },
       apply: (entries) => this.#server.applyEntries(entries),
-      restore: (snapshot) => this.#server.restore(snapshot),
+      restore: (snapshot) => {
+        this.#server.restore(snapshot);
+        const { index, term } = snapshot.metadata;
+        notify(this.#installListeners, { index, term });
+      },
+      softState: () => this.#noteRole(),
       readStates: (states) => this.#server.readStates(states),
       takeSnapshot: () => this.stateMachine.snapshot(),
       tick: () => this.#server.tick(),
-      idle: () => this.#flush(),
+      idle: () => {
+        this.#noteRole(); // a term can change with neither the role nor the leader
+        this.#flush();
+      },
       failed: (error) => {
         this.#transport.close();
         (options.onFailure ?? reportFailure)(id, error);
@@ -211,6 +241,68 @@ export class Member {
   /** The index of the last entry applied to the services. */
   get appliedIndex(): number {
     return this.stateMachine.lastIndex;
+  }
+
+  /**
+   * Calls `listener` whenever the member's role, term or known leader changes (in any order of
+   * registration; after the Ready that made the change is durable). A listener that throws does
+   * not stop the member: the error is reported as an uncaught error, as an `EventTarget` does.
+   *
+   * @param listener Called with the role, term and leader now.
+   * @returns A function that removes the listener.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Member } from "./member.ts";
+   * import { MemoryStorage } from "../raft/storage.ts";
+   * import { InMemoryNetwork } from "../transport/memory.ts";
+   * const member = new Member({
+   *   id: "a",
+   *   members: ["a"],
+   *   storage: new MemoryStorage(),
+   *   transport: new InMemoryNetwork().endpoint("a"),
+   *   services: {},
+   *   driver: { tickMs: 5 },
+   * });
+   * const led = new Promise<number>((resolve) =>
+   *   member.onRoleChange((c) => c.role === "leader" && resolve(c.term))
+   * );
+   * member.start();
+   * assert.ok(await led > 0);
+   * member.stop();
+   * ```
+   */
+  onRoleChange(listener: (change: RoleChange) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot listen to role changes as 'listener' is not a function`);
+    }
+    this.#roleListeners.add(listener);
+    return () => void this.#roleListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when a snapshot sent by the leader has been installed: written to storage
+   * and restored into the state machine (the member's own snapshots are not reported). A
+   * listener that throws does not stop the member (see {@linkcode Member.onRoleChange}).
+   *
+   * @param listener Called with the snapshot's last index and term.
+   * @returns A function that removes the listener.
+   */
+  onSnapshotInstalled(listener: (installed: SnapshotInstalled) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot listen to installed snapshots as 'listener' is not a function`);
+    }
+    this.#installListeners.add(listener);
+    return () => void this.#installListeners.delete(listener);
+  }
+
+  #noteRole(): void {
+    const change: RoleChange = { role: this.role, term: this.term, leader: this.leader };
+    const key = `${change.role} ${change.term} ${change.leader}`;
+    if (key === this.#lastRole) return;
+    this.#lastRole = key;
+    notify(this.#roleListeners, change);
   }
 
   /** Starts ticking and serving: Raft messages and client requests are taken from now on. */
@@ -274,6 +366,23 @@ export class Member {
     }
     for (const f of this.#server.takeForwards()) {
       this.#transport.send(f.to, { kind: "forward", client: f.client, request: f.request });
+    }
+  }
+}
+
+/**
+ * Calls every listener; one that throws does not keep the others from being called, nor stop the
+ * member: its error is rethrown on its own, as an uncaught error (the way `EventTarget` reports a
+ * listener's exception).
+ */
+function notify<T>(listeners: ReadonlySet<(value: T) => void>, value: T): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(value);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   }
 }

@@ -196,3 +196,71 @@ Deno.test("Member: takes a forwarded request from a member of its group, not fro
     for (const e of [b, intruder]) e.close();
   }
 });
+
+Deno.test("Member: onRoleChange reports role, term and leader; onSnapshotInstalled a leader's snapshot", async () => {
+  const network = new InMemoryNetwork();
+  const ids = ["a", "b", "c"];
+  const make = (id: string) =>
+    new Member({
+      id,
+      members: ids,
+      storage: new MemoryStorage(),
+      transport: network.endpoint(id),
+      services: { counter },
+      driver: { tickMs: 5, retainEntries: 0 },
+      raft: { snapshotEntries: 5 },
+    });
+  // "c" starts late: by then the log it missed is compacted, so the leader sends a snapshot.
+  const [a, b] = [make("a"), make("b")];
+  const changes = new Map<string, { role: string; term: number; leader: string | null }[]>();
+  let elected: (leader: string) => void = () => {};
+  const led = new Promise<string>((resolve) => (elected = resolve));
+  for (const m of [a, b]) {
+    changes.set(m.id, []);
+    m.onRoleChange((c) => {
+      changes.get(m.id)!.push(c);
+      if (c.role === "leader") elected(m.id);
+    });
+  }
+  const removed = a.onRoleChange(() => assert.fail("a removed listener was called"));
+  removed();
+  a.start();
+  b.start();
+  const client = await RaftClient.connect({
+    members: ["a", "b"],
+    transport: network.endpoint("k"),
+  });
+  let c: Member | undefined;
+  try {
+    const leader = await led;
+    const hits = serviceRef<Counter>("counter/hits");
+    for (let i = 1; i <= 12; i++) await client.command(hits, "add", 1);
+    const leaderChanges = changes.get(leader)!;
+    const last = leaderChanges.at(-1)!;
+    assert.deepEqual(last, { role: "leader", term: last.term, leader });
+    assert.ok(last.term > 0);
+    assert.equal(leaderChanges[0]?.role, "follower", "the first report is the starting state");
+    const follower = leader === "a" ? "b" : "a";
+    assert.deepEqual(changes.get(follower)!.at(-1), { role: "follower", term: last.term, leader });
+    // Each report differs from the one before it.
+    for (const list of changes.values()) {
+      for (let i = 1; i < list.length; i++) assert.notDeepEqual(list[i], list[i - 1]);
+    }
+
+    c = make("c");
+    const installed = new Promise<{ index: number; term: number }>((resolve) =>
+      c!.onSnapshotInstalled(resolve)
+    );
+    assert.equal(c.appliedIndex, 0);
+    c.start();
+    const snapshot = await installed;
+    assert.ok(snapshot.index > 0);
+    assert.ok(c.appliedIndex >= snapshot.index);
+    assert.ok(snapshot.term > 0 && snapshot.term <= last.term);
+  } finally {
+    await client.close();
+    a.stop();
+    b.stop();
+    c?.stop();
+  }
+});

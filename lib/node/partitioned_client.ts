@@ -11,6 +11,11 @@
  * Each partition is ordered on its own: there is no order across partitions (atomix-features
  * §10.6).
  *
+ * A session that expires is recovered in place (`recovery: "recover"`, the default): its
+ * `RaftClient` registers a new session, so proxies made over it go on (see the README's "When a
+ * session expires"). With `recovery: "close"` the client closes at its expiry, and the next use
+ * of the partition opens a new one.
+ *
  * @module
  */
 
@@ -68,7 +73,7 @@ export class PartitionedClient {
   readonly #defaultGroup: string;
   readonly #mux: GroupMux;
   readonly #options: Omit<RaftClientOptions, "members" | "transport">;
-  readonly #sessions = new Map<string, { client: RaftClient; ready: Promise<RaftClient> }>();
+  readonly #sessions = new Map<string, SessionEntry>();
   #closed = false;
 
   /**
@@ -221,16 +226,48 @@ export class PartitionedClient {
     }
     let session = this.#sessions.get(partition.groupId);
     if (session === undefined) {
-      const client = new RaftClient({
-        ...this.#options,
-        members: partition.members,
-        transport: this.#mux.view(partition.groupId),
-      });
-      session = { client, ready: connected(client) };
+      const client = this.#open(partition);
+      session = { client, ready: connected(client), replacing: false };
+      this.#sessions.set(partition.groupId, session);
+    } else if (session.client.state === "CLOSED" && !session.replacing) {
+      // Only `recovery: "close"` ends a session on its own (at its expiry; the default,
+      // "recover", registers a new session in the same RaftClient). The next use opens a new
+      // client once the old one has let go of the partition's view; proxies made over the old
+      // one keep failing with CLOSED.
+      const old = session.client;
+      const entry: SessionEntry = {
+        client: old,
+        replacing: true,
+        ready: old.close().then(() => {
+          if (this.#closed) {
+            throw new SynodError("CLOSED", "Cannot open session: the client is closed");
+          }
+          entry.client = this.#open(partition);
+          entry.replacing = false;
+          return connected(entry.client);
+        }),
+      };
+      session = entry;
       this.#sessions.set(partition.groupId, session);
     }
     return session.ready;
   }
+
+  #open(partition: PartitionInfo): RaftClient {
+    return new RaftClient({
+      ...this.#options,
+      members: partition.members,
+      transport: this.#mux.view(partition.groupId),
+    });
+  }
+}
+
+/** A partition's session: the client (replaced once if it closed on its own) and its connection. */
+interface SessionEntry {
+  client: RaftClient;
+  readonly ready: Promise<RaftClient>;
+  /** The old client is closing; `ready` gives the new one. */
+  replacing: boolean;
 }
 
 function connected(client: RaftClient): Promise<RaftClient> {

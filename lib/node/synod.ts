@@ -20,6 +20,7 @@ import { ATOMIC_COUNTER_TYPE, AtomicCounter } from "../primitives/atomic_counter
 import { ATOMIC_LOCK_TYPE, AtomicLock } from "../primitives/atomic_lock.ts";
 import { ATOMIC_MAP_TYPE } from "../primitives/atomic_map.ts";
 import { ATOMIC_VALUE_TYPE, AtomicValue } from "../primitives/atomic_value.ts";
+import { Kv, KV_TYPE } from "../primitives/kv.ts";
 import { primitiveServices } from "../primitives/mod.ts";
 import {
   type PrimitiveInfo,
@@ -272,6 +273,24 @@ export class Synod {
     return new AtomicLock(await this.client.sessionForName(name), name, {
       consistency: options.consistency ?? r.config.consistency,
       onDelete: this.#unregister(ATOMIC_LOCK_TYPE, name),
+    });
+  }
+
+  /**
+   * A key-value database with Deno KV's semantics (what KV Connect serves), in the partition of
+   * its name, registered as `kv` first.
+   *
+   * @param name The database's name.
+   * @returns The database.
+   * @throws {TypeError} If the name is malformed.
+   * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
+   *   another type.
+   */
+  async kv(name: string): Promise<Kv> {
+    await this.#register(KV_TYPE, name, {});
+    return new Kv(await this.client.sessionForName(name), name, {
+      consistency: "LINEARIZABLE",
+      onDelete: this.#unregister(KV_TYPE, name),
     });
   }
 

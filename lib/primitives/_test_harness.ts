@@ -190,7 +190,8 @@ export class ScriptedSession implements PrimitiveSession {
   command(service: string, operation: string, args?: unknown): Promise<unknown> {
     this.sent.push({ service, operation, args });
     const answer = this.answers.shift();
-    const p = Promise.resolve(answer);
+    // An Error answer is the command's failure (e.g. UNKNOWN_SESSION).
+    const p = answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
     // The response's promise is resolved first, its continuation runs a microtask later; the
     // events that came with it are handed out synchronously, before that.
     for (const e of this.before.splice(0)) this.emit(e);

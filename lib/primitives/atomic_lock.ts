@@ -48,7 +48,7 @@
 
 import type { CommandContext, Service } from "../protocols/raft/service.ts";
 import { argsRecord, channelName, safeInteger } from "./_plain.ts";
-import { SynodError } from "../errors.ts";
+import { isSynodError, SynodError } from "../errors.ts";
 import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
@@ -331,16 +331,31 @@ export class AtomicLock {
   }
 
   /**
+   * Whether this proxy holds a grant, as far as it knows. A hold is lost with its session: once
+   * the session is known to have expired (and a new one opened), this is `false`.
+   */
+  get holding(): boolean {
+    return this.#held !== null;
+  }
+
+  /**
    * Releases the lock if this proxy holds it. Only this proxy's own grant is released (by its
    * ticket): another proxy over the same session keeps its hold.
    *
-   * @returns Whether a hold was released; `false` at once if this proxy holds none.
+   * @returns Whether a hold was released; `false` at once if this proxy holds none, and `false`
+   *   if the session turns out to have expired (the cluster released the hold then).
    */
   async unlock(): Promise<boolean> {
     const ticket = this.#held;
     if (ticket === null && !this.#ch.deleted) return false; // once deleted, the call fails
     this.#held = null;
-    return await this.#ch.command("unlock", { ticket });
+    try {
+      return await this.#ch.command("unlock", { ticket });
+    } catch (error) {
+      // The hold went with the expired session, before this call: nothing to release.
+      if (isSynodError(error, "UNKNOWN_SESSION")) return false;
+      throw error;
+    }
   }
 
   /**

@@ -45,6 +45,34 @@ Deno.test("AtomicLock proxy: waits fail when the session expires or closes", asy
   await assert.rejects(pending2, (e: unknown) => e instanceof SynodError && e.code === "CLOSED");
 });
 
+Deno.test("AtomicLock proxy: a hold is forgotten with its expired session; unlock then returns false", async () => {
+  const session = new ScriptedSession();
+  const lock = new AtomicLock(session, "jobs");
+  // The proxy learns of the expiry from the session: it forgets the hold, sends nothing.
+  session.answers.push({ status: "GRANTED", ticket: 1, token: 1 });
+  assert.equal(await lock.lock(), 1);
+  assert.equal(lock.holding, true);
+  for (const l of session.states) l("EXPIRED");
+  assert.equal(lock.holding, false);
+  assert.equal(await lock.unlock(), false);
+  assert.equal(session.sent.length, 1);
+  // Or from the unlock itself, before the session has told it: still false, not an error.
+  for (const l of session.states) l("CONNECTED");
+  session.answers.push({ status: "GRANTED", ticket: 2, token: 2 });
+  assert.equal(await lock.lock(), 2);
+  session.answers.push(new SynodError("UNKNOWN_SESSION", "Session 3 expired"));
+  assert.equal(await lock.unlock(), false);
+  assert.equal(lock.holding, false);
+  // Other failures still reach the caller.
+  session.answers.push({ status: "GRANTED", ticket: 3, token: 3 });
+  await lock.lock();
+  session.answers.push(new SynodError("CLOSED", "Session closed"));
+  await assert.rejects(
+    lock.unlock(),
+    (e: unknown) => e instanceof SynodError && e.code === "CLOSED",
+  );
+});
+
 Deno.test("AtomicLock proxy: TIMEOUT resolves tryLock with null; bad arguments never leave", async () => {
   const session = new ScriptedSession();
   const lock = new AtomicLock(session, "jobs");

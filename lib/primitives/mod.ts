@@ -26,12 +26,14 @@ import { ATOMIC_COUNTER_TYPE, atomicCounterService } from "./atomic_counter.ts";
 import { ATOMIC_LOCK_TYPE, atomicLockService } from "./atomic_lock.ts";
 import { ATOMIC_MAP_TYPE, atomicMapService } from "./atomic_map.ts";
 import { ATOMIC_VALUE_TYPE, atomicValueService } from "./atomic_value.ts";
+import { KV_TYPE, kvService } from "./kv.ts";
 import { PRIMITIVE_REGISTRY_TYPE, primitiveRegistryService } from "./primitive_registry.ts";
 
 export * from "./atomic_counter.ts";
 export * from "./atomic_lock.ts";
 export * from "./atomic_map.ts";
 export * from "./atomic_value.ts";
+export * from "./kv.ts";
 export * from "./primitive_registry.ts";
 export {
   type PrimitiveEvent,
@@ -52,5 +54,6 @@ export const primitiveServices: Readonly<Record<string, () => Service>> = Object
   [ATOMIC_COUNTER_TYPE]: atomicCounterService,
   [ATOMIC_VALUE_TYPE]: atomicValueService,
   [ATOMIC_LOCK_TYPE]: atomicLockService,
+  [KV_TYPE]: kvService,
   [PRIMITIVE_REGISTRY_TYPE]: primitiveRegistryService,
 });

@@ -13,7 +13,8 @@
  * When a session that has `onStateChange` expires and recovers (a new session, `RaftClient`'s
  * `recovery: "recover"`), the service has dropped the old session's registrations, holds and
  * queued lock requests: a proxy with listeners registers them again once the new session is
- * connected (changes in between are not delivered), and a lock proxy fails its waits.
+ * connected (changes in between are not delivered), and a lock proxy forgets its hold and fails
+ * its waits with `UNKNOWN_SESSION`. The proxy itself goes on over the same session object.
  *
  * @module
  */

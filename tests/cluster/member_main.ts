@@ -10,8 +10,9 @@
  * What it reports on stdout, one line each, so that a test waits on events:
  * - `ready <id> <port>` once listening;
  * - `role <group> <role> <term> <leader|->` when its role, term or known leader in a partition
- *   changes (looked at every tick);
- * - `installed <group> <index>` when a snapshot from the leader is installed in its storage;
+ *   changes (`Member.onRoleChange`);
+ * - `installed <group> <index>` when a snapshot from the leader is installed
+ *   (`Member.onSnapshotInstalled`);
  * - `refused <direction> <by> <code> <peer|?> <reason>` when a handshake fails;
  * - `status <json>` in answer to the line `status` on stdin: every hosted partition's role, term,
  *   leader, commit, applied, first and last index;
@@ -24,7 +25,6 @@
 import { SynodNode, TcpTransport } from "../../mod.ts";
 import { DiskStorage } from "../../lib/storage/mod.ts";
 import { primitiveServices } from "../../lib/primitives/mod.ts";
-import type { RaftStorage, Snapshot } from "../../lib/raft/mod.ts";
 import type { MemberProcessOptions } from "./harness.ts";
 
 const [id, port, dataDir, peerList, optionsJson] = Deno.args;
@@ -61,7 +61,7 @@ const node = SynodNode.start({
       segmentEntriesMax: options.segmentEntriesMax,
     });
     storages.push(storage);
-    return reportingInstalls(storage, p.groupId);
+    return storage;
   },
   member: {
     driver: { tickMs, retainEntries: options.retainEntries },
@@ -69,39 +69,17 @@ const node = SynodNode.start({
   },
   onFailure: (group, error) => console.error(`member ${id} ${group} failed: ${error.message}`),
 });
+for (const p of node.hosted) {
+  const m = node.member(p.groupId)!;
+  // The members started in this turn: their first report (the starting state) is still to come.
+  m.onRoleChange((c) => console.log(`role ${p.groupId} ${c.role} ${c.term} ${c.leader ?? "-"}`));
+  m.onSnapshotInstalled((s) => console.log(`installed ${p.groupId} ${s.index}`));
+}
 console.log(`ready ${id} ${transport.port}`);
 
-/**
- * The storage, reporting each snapshot the leader sends (`installSnapshot` is called for those
- * only; the member's own snapshots go through `saveSnapshot`). A proxy, because `DiskStorage`
- * is built by `open()`; methods are bound to the storage itself for its private fields.
- */
-function reportingInstalls(storage: DiskStorage, groupId: string): RaftStorage {
-  return new Proxy(storage, {
-    get(target, key) {
-      if (key === "installSnapshot") {
-        return (snapshot: Snapshot) => {
-          target.installSnapshot(snapshot);
-          console.log(`installed ${groupId} ${snapshot.metadata.index}`);
-        };
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-// Roles and `applied` waits are looked at every tick: the member has no hook for them.
-const roles = new Map<string, string>();
+// `applied` waits are looked at every tick: the member has no hook for its applied index.
 const appliedWaits: { group: string; index: number }[] = [];
 const watch = setInterval(() => {
-  for (const p of node.hosted) {
-    const m = node.member(p.groupId)!;
-    const line = `role ${p.groupId} ${m.role} ${m.term} ${m.leader ?? "-"}`;
-    if (roles.get(p.groupId) === line) continue;
-    roles.set(p.groupId, line);
-    console.log(line);
-  }
   for (let i = appliedWaits.length - 1; i >= 0; i--) {
     const { group, index } = appliedWaits[i]!;
     if ((node.member(group)?.appliedIndex ?? -1) < index) continue;

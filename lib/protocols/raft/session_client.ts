@@ -96,6 +96,8 @@ interface CommandOp {
   readonly args: unknown;
   readonly callback: (result: ClientResult) => void;
   attempt: Attempt | null;
+  /** Sent at least once in the current session (then an expiry fails it: it may have run). */
+  sent: boolean;
   result: ProtocolResult | null;
 }
 
@@ -110,6 +112,8 @@ interface QueryOp {
   tries: number;
   readonly callback: (result: ClientResult) => void;
   attempt: Attempt | null;
+  /** Sent at least once in the current session. */
+  sent: boolean;
   result: ProtocolResult | null;
 }
 
@@ -289,10 +293,11 @@ export class SessionClient {
       args,
       callback,
       attempt: null,
+      sent: false,
       result: null,
     };
     this.#commands.set(op.sequence, op);
-    if (this.#sessionId !== 0) this.#sendCommand(op, this.#leaderTarget());
+    if (this.#mayStart(op)) this.#sendCommand(op, this.#leaderTarget());
   }
 
   /**
@@ -317,10 +322,11 @@ export class SessionClient {
       tries: 0,
       callback,
       attempt: null,
+      sent: false,
       result: null,
     };
     this.#queries.add(op);
-    if (this.#sessionId !== 0) this.#sendQuery(op, this.#queryTarget(op));
+    if (this.#mayStart(op)) this.#sendQuery(op, this.#queryTarget(op));
   }
 
   /**
@@ -337,6 +343,17 @@ export class SessionClient {
       throw new RangeError(`Cannot submit ${kind}: ${CLIENT_PENDING_MAX} ${kind}s are pending`);
     }
     return true;
+  }
+
+  /**
+   * Whether an operation may go out now. One not sent yet waits while the session is SUSPENDED
+   * (no keep-alive answered for a session timeout: it may have expired) until a keep-alive
+   * answers: if the session lives it goes out then, and if it expired it is carried into the
+   * new session rather than failed, as it never reached the old one. Retries of an operation
+   * sent already go out regardless; an expiry fails it, as it may have run.
+   */
+  #mayStart(op: { sent: boolean }): boolean {
+    return this.#sessionId !== 0 && (op.sent || this.#state === "CONNECTED");
   }
 
   /** Whether a closed session's unregister request is still unanswered. */
@@ -395,11 +412,20 @@ export class SessionClient {
     }
     if (timedOut) this.#backOff();
     if (now < this.#retryAt) return;
+    this.#sendUnsent();
+  }
+
+  /** Sends every unanswered operation without an attempt in flight that may start. */
+  #sendUnsent(): void {
     for (const op of this.#commands.values()) {
-      if (op.result === null && op.attempt === null) this.#sendCommand(op, this.#leaderTarget());
+      if (op.result === null && op.attempt === null && this.#mayStart(op)) {
+        this.#sendCommand(op, this.#leaderTarget());
+      }
     }
     for (const op of this.#queries) {
-      if (op.result === null && op.attempt === null) this.#sendQuery(op, this.#queryTarget(op));
+      if (op.result === null && op.attempt === null && this.#mayStart(op)) {
+        this.#sendQuery(op, this.#queryTarget(op));
+      }
     }
   }
 
@@ -534,7 +560,10 @@ export class SessionClient {
       this.#failures = 0;
       this.#lastKeepAliveOk = this.#now();
       this.#lastIndex = Math.max(this.#lastIndex, result.index);
-      if (this.#state === "SUSPENDED") this.#setState("CONNECTED");
+      if (this.#state === "SUSPENDED") {
+        this.#setState("CONNECTED");
+        this.#sendUnsent(); // what was held while the session might have expired
+      }
       return;
     }
     if (result.error.code === "UNKNOWN_SESSION") return this.#expire();
@@ -552,7 +581,7 @@ export class SessionClient {
         for (const later of this.#commands.values()) {
           if (later.sequence >= op.sequence && later.result === null) {
             later.attempt = null;
-            if (now) this.#sendCommand(later, this.#leaderTarget());
+            if (now && this.#mayStart(later)) this.#sendCommand(later, this.#leaderTarget());
           }
         }
         return;
@@ -636,7 +665,9 @@ export class SessionClient {
   #expire(): void {
     if (this.#state === "EXPIRED" || this.#state === "CLOSED") return;
     this.#setState("EXPIRED");
-    this.#failAll("UNKNOWN_SESSION", `Session ${this.#sessionId} expired`);
+    const message = `Session ${this.#sessionId} expired`;
+    if (this.#recovery === "recover") this.#failSent("UNKNOWN_SESSION", message);
+    else this.#failAll("UNKNOWN_SESSION", message);
     this.#sessionId = 0;
     this.#keepAlive = null;
     if (this.#recovery === "recover") {
@@ -645,6 +676,19 @@ export class SessionClient {
     } else {
       this.#setState("CLOSED");
     }
+  }
+
+  /**
+   * Fails the operations sent in the ended session (they may have run before it ended); those
+   * never sent stay, to go out in the next session.
+   */
+  #failSent(code: ErrorCode, message: string): void {
+    const commands = [...this.#commands.values()].filter((op) => op.sent);
+    const queries = [...this.#queries].filter((op) => op.sent);
+    for (const op of commands) this.#commands.delete(op.sequence);
+    for (const op of queries) this.#queries.delete(op);
+    for (const op of commands) op.callback({ ok: false, error: { code, message } });
+    for (const op of queries) op.callback({ ok: false, error: { code, message } });
   }
 
   #failAll(code: ErrorCode, message: string): void {
@@ -775,6 +819,7 @@ export class SessionClient {
 
   #sendCommand(op: CommandOp, to: string): void {
     const { sequence, service, operation, args } = op;
+    op.sent = true;
     op.attempt = this.#send(to, {
       type: "command",
       sessionId: this.#sessionId,
@@ -790,6 +835,7 @@ export class SessionClient {
 
   #sendQuery(op: QueryOp, to: string): void {
     op.tries++;
+    op.sent = true;
     const { sequence, consistency, service, operation, args } = op;
     op.attempt = this.#send(to, {
       type: "query",

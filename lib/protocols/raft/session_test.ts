@@ -255,16 +255,41 @@ Deno.test("§14.3: only the leader expires a silent session; a leader change exp
     assert.equal(sm.session(silent.sessionId), undefined, "the silent session expired everywhere");
     assert.ok(sm.session(healthy.sessionId), "the healthy session survived the leader change");
   }
-  // The silent client's next command fails with UNKNOWN_SESSION, and it recovers a new session.
+  // The silent client is SUSPENDED: its next command waits for a keep-alive's answer instead of
+  // going into a session that may be gone. The answer is UNKNOWN_SESSION, so the client
+  // registers a new session and the command runs there.
   h.filter = () => true;
   const oldId = silent.sessionId;
+  assert.equal(silent.state, "SUSPENDED");
   const r = h.command(silent, 1);
   h.settle();
-  assert.equal(r[0]?.ok, false);
-  assert.equal(r[0]?.ok === false && r[0].error.code, "UNKNOWN_SESSION");
-  h.advance(200);
+  assert.equal(r.length, 0, "held while the session may have expired");
+  h.advance(2_000);
   assert.equal(silent.state, "CONNECTED");
   assert.notEqual(silent.sessionId, oldId);
+  assert.deepEqual(r.map((x) => x.ok), [true], "the held command ran in the new session");
+});
+
+Deno.test("§14.3: a command sent into a session that then expires fails with UNKNOWN_SESSION", () => {
+  const h = started();
+  const client = h.client("solo");
+  client.open();
+  h.settle();
+  const oldId = client.sessionId;
+  // Sent while the client still counts itself connected, then it goes silent past its timeout:
+  // the command may have run before the expiry, so it fails rather than run again.
+  h.filter = (w) => w.from !== "solo" && w.to !== "solo";
+  const r = h.command(client, 1);
+  h.advance(7_000);
+  for (const sm of h.machines.values()) assert.equal(sm.session(oldId), undefined);
+  h.filter = () => true;
+  h.advance(2_000);
+  assert.equal(r[0]?.ok === false && r[0].error.code, "UNKNOWN_SESSION");
+  assert.equal(client.state, "CONNECTED");
+  assert.notEqual(client.sessionId, oldId);
+  const next = h.command(client, 1);
+  h.advance(200);
+  assert.deepEqual(next.map((x) => x.ok), [true]);
 });
 
 Deno.test("§14.4: a retried command returns its first result, and commands apply in sequence order", () => {

@@ -1,0 +1,149 @@
+/**
+ * `deno task bench:kv`: the KV Connect path beside Synod's REST path, in one run on one cluster.
+ *
+ * Three agents as processes (disk storage, one partition of three replicas unless `--partitions`),
+ * KV Connect open. Clients are child processes talking to member m1's HTTP port: Deno's own KV
+ * client (`Deno.openKv`, HTTP/2) doing `kv.set` / `kv.get`, and `fetch` (HTTP/1.1 keep-alive)
+ * doing `PUT` / `GET ?consistency=linearizable` on an atomic map, each with 1 and 64 operations in
+ * flight, 16-byte values over 1000 keys. For each case: ops/s, p50 and p99 latency, and the CPU
+ * the three agents spent per operation (from /proc, less their idle CPU measured first). The cost ratio is KV's per-operation cost
+ * over REST's, by time (1 / ops/s) and by the agents' CPU; the goal is ≤ 1.2.
+ *
+ * Flags: `--seconds N` per case (default 5), `--partitions N` (default 1), `--out FILE` (JSON
+ * also written there). Prints JSON on stdout, progress on stderr.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { leaderOf, startAgents } from "../tests/kv/_agent_processes.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "5" },
+    partitions: { type: "string", default: "1" },
+    out: { type: "string" },
+  },
+});
+const seconds = Number(flags.seconds);
+const partitions = Number(flags.partitions);
+const TOKEN = "bench-token-0123456789abcdef";
+const CLIENT = new URL("./_kv_bench_client.ts", import.meta.url).pathname;
+
+interface CaseResult {
+  path: "kv" | "rest";
+  op: "set" | "get";
+  inFlight: number;
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  agentCpuUsPerOp: number;
+  clientCpuUsPerOp: number;
+}
+
+/** CPU time (user + system) of a process in ms, from /proc. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1]!.split(" ");
+  return (Number(stat[11]) + Number(stat[12])) * 10;
+}
+
+const loadavg = async () =>
+  (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
+
+const dir = await Deno.makeTempDir({ prefix: "synod-kv-bench-" });
+const load = { start: await loadavg(), end: [] as number[] };
+const agents = await startAgents(3, { token: TOKEN, partitions, dir });
+const results: CaseResult[] = [];
+let idleCpuMsPerSec = 0;
+try {
+  const leader = await leaderOf(agents, "raft/1");
+  const m1 = agents[0]!;
+  console.error(`cluster up; raft/1 leader ${leader}; clients talk to ${m1.spec.id}`);
+  // The agents' CPU when idle (heartbeats, keep-alives), subtracted from each case's.
+  const idle0 = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+  const idleStart = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle1 = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+  idleCpuMsPerSec = idle1.reduce((s, x, i) => s + x - idle0[i]!, 0) /
+    ((performance.now() - idleStart) / 1000);
+  for (const op of ["set", "get"] as const) {
+    for (const inFlight of [1, 64]) {
+      for (const path of ["kv", "rest"] as const) {
+        const before = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+        const started = performance.now();
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--unstable-kv",
+            "-A",
+            CLIENT,
+            path,
+            op,
+            String(inFlight),
+            String(seconds),
+            m1.url,
+          ],
+          env: { DENO_KV_ACCESS_TOKEN: TOKEN, NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const after = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+        const wallSeconds = (performance.now() - started) / 1000;
+        const text = new TextDecoder().decode(out.stdout).trim();
+        if (out.code !== 0) {
+          throw new Error(`client ${path} ${op} failed: ${new TextDecoder().decode(out.stderr)}`);
+        }
+        const r = JSON.parse(text.split("\n").pop()!);
+        // The agents' CPU, less what they spend idle, covers the warm-up too: count its
+        // operations at the measured rate.
+        const agentMs = after.reduce((s, x, i) => s + x - before[i]!, 0) -
+          idleCpuMsPerSec * wallSeconds;
+        const opsWithWarmup = r.ops * (1 + 0.5 / r.seconds);
+        results.push({
+          path,
+          op,
+          inFlight,
+          ops: r.ops,
+          opsPerSec: r.opsPerSec,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          agentCpuUsPerOp: Math.round((agentMs * 1000) / opsWithWarmup),
+          clientCpuUsPerOp: Math.round((r.clientCpuMs * 1000) / r.ops),
+        });
+        console.error(JSON.stringify(results.at(-1)));
+      }
+    }
+  }
+} finally {
+  await Promise.all(agents.map((a) => a.kill("SIGTERM")));
+  await Deno.remove(dir, { recursive: true });
+}
+load.end = await loadavg();
+
+const ratios = results.filter((r) => r.path === "kv").map((kv) => {
+  const rest = results.find((r) =>
+    r.path === "rest" && r.op === kv.op && r.inFlight === kv.inFlight
+  )!;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    op: kv.op,
+    inFlight: kv.inFlight,
+    timePerOp: round(rest.opsPerSec / kv.opsPerSec),
+    agentCpuPerOp: round(kv.agentCpuUsPerOp / rest.agentCpuUsPerOp),
+  };
+});
+const report = {
+  bench: "kv",
+  cluster: { members: 3, partitions, storage: "disk" },
+  secondsPerCase: seconds,
+  agentsIdleCpuMsPerSec: Math.round(idleCpuMsPerSec),
+  loadAverage: load,
+  results,
+  kvOverRest: ratios,
+  goal: "kvOverRest ≤ 1.2",
+};
+const json = JSON.stringify(report, null, 2);
+console.log(json);
+if (flags.out !== undefined) await Deno.writeTextFile(flags.out, json + "\n");
