@@ -464,7 +464,7 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
   const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap: membership }, storage);
   const sent: { m: Message; duringSync: boolean }[] = [];
   const applied: number[] = [];
-  let driver!: RaftDriver;
+  // `send` answers through the driver built below; it is not called before then.
   const { hooks, led } = reportingLeader({
     send(messages) {
       for (const m of messages) {
@@ -485,7 +485,7 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
   });
-  driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
   driver.start();
   driver.campaign();
   await led;
