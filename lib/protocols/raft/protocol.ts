@@ -248,36 +248,38 @@ export function requestProblem(request: unknown): string | null {
   const r = request as Record<string, unknown>;
   if (!REQUEST_TYPES.has(r.type as string)) return `unknown request type ${JSON.stringify(r.type)}`;
   if (!count(r.id)) return `'id' must be a non-negative integer: got ${JSON.stringify(r.id)}`;
-  const fields: Record<string, (v: unknown) => boolean> = r.type === "register"
-    ? {
-      clientId: (v) => typeof v === "string" && v.length > 0,
-      timeoutMs: (v) => count(v) && (v as number) > 0,
-      nonce: (v) => v === undefined || (count(v) && (v as number) > 0),
+  // Checked field by field in a fixed order, the first bad one named (every request passes here:
+  // no allocation on the way).
+  const bad = (name: string) => `'${name}' is invalid: got ${JSON.stringify(r[name])}`;
+  const text = (v: unknown) => typeof v === "string" && v.length > 0;
+  if (r.type === "register") {
+    if (!text(r.clientId)) return bad("clientId");
+    if (!count(r.timeoutMs) || (r.timeoutMs as number) <= 0) return bad("timeoutMs");
+    if (r.nonce !== undefined && (!count(r.nonce) || (r.nonce as number) <= 0)) {
+      return bad("nonce");
     }
-    : {
-      sessionId: count,
-      ...(r.type === "keepAlive" ? { commandSequence: count, eventIndex: count } : {}),
-      ...(r.type === "command" || r.type === "query"
-        ? {
-          sequence: count,
-          service: (v) => typeof v === "string" && v.length > 0,
-          operation: (v) => typeof v === "string" && v.length > 0,
-        }
-        : {}),
-      ...(r.type === "command"
-        ? {
-          ackSequence: (v) =>
-            v === undefined || (count(v) && (v as number) < (r.sequence as number)),
-          ackEventIndex: (v) => v === undefined || count(v),
-        }
-        : {}),
-      ...(r.type === "query"
-        ? { index: count, consistency: (v) => CONSISTENCY_LEVELS.includes(v as Consistency) }
-        : {}),
-    };
-  for (const [name, ok] of Object.entries(fields)) {
-    if (!ok(r[name])) return `'${name}' is invalid: got ${JSON.stringify(r[name])}`;
+    return null;
   }
+  if (!count(r.sessionId)) return bad("sessionId");
+  if (r.type === "keepAlive") {
+    if (!count(r.commandSequence)) return bad("commandSequence");
+    if (!count(r.eventIndex)) return bad("eventIndex");
+    return null;
+  }
+  if (r.type === "unregister") return null;
+  if (!count(r.sequence)) return bad("sequence");
+  if (!text(r.service)) return bad("service");
+  if (!text(r.operation)) return bad("operation");
+  if (r.type === "command") {
+    const ack = r.ackSequence;
+    if (ack !== undefined && (!count(ack) || (ack as number) >= (r.sequence as number))) {
+      return bad("ackSequence");
+    }
+    if (r.ackEventIndex !== undefined && !count(r.ackEventIndex)) return bad("ackEventIndex");
+    return null;
+  }
+  if (!count(r.index)) return bad("index");
+  if (!CONSISTENCY_LEVELS.includes(r.consistency as Consistency)) return bad("consistency");
   return null;
 }
 
