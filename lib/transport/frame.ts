@@ -25,6 +25,12 @@
  * flat array `[index, term, type, data, index, term, …]`: the same values as the object, without
  * a key per field and per entry (they were most of an append's encoding work).
  *
+ * Client traffic, protocol version 3: a `command` request (kind `request` or `forward`) travels as
+ * `[id, sessionId, sequence, service, operation, args, ackSequence, ackEventIndex]` (trailing
+ * absent fields left out, an absent `ackSequence` before a present `ackEventIndex` as `null`), and
+ * a successful `response` without `configuration` or `leader` (kind `server` or `relay`) as
+ * `[id, index, eventIndex, value]`. Every other request and answer stays a map.
+ *
  * Tags are stable: a number is never reused. A frame that breaks these rules — a length of 0 or
  * above the maximum, a body that is not one well-formed CBOR value, a value that is not a map
  * with a known `t`, a field of the wrong type — is a {@linkcode FrameError}; the transport closes
@@ -36,6 +42,7 @@
 import { decode, encodeView } from "../codec/cbor.ts";
 import { type Message, message as raftMessage } from "../raft/messages.ts";
 import type { Entry, EntryType } from "../raft/types.ts";
+import type { CommandRequest, ServerMessage } from "../protocols/raft/protocol.ts";
 import type { WireMessage } from "./transport.ts";
 
 /** Bytes of the length prefix. */
@@ -224,10 +231,62 @@ export const RAFT_FIELDS = [
   "done",
 ] as const;
 
-/** A frame as it is encoded: a `raft` message in its array form. */
+/**
+ * A frame as it is encoded: a `raft` message, a command request and a plain successful response
+ * in their array forms (see the module doc).
+ */
 function toWire(frame: Frame): unknown {
-  if (frame.t !== FrameType.Message || frame.message.kind !== "raft") return frame;
-  return { t: frame.t, message: { ...frame.message, message: raftToWire(frame.message.message) } };
+  if (frame.t !== FrameType.Message) return frame;
+  const m = frame.message;
+  switch (m.kind) {
+    case "raft":
+      return { t: frame.t, message: { ...m, message: raftToWire(m.message) } };
+    case "request":
+    case "forward":
+      if (m.request.type !== "command") return frame;
+      return { t: frame.t, message: { ...m, request: commandToWire(m.request) } };
+    case "server":
+    case "relay": {
+      const r = m.message;
+      if (r.type !== "response" || r.result?.ok !== true) return frame;
+      if (r.configuration !== undefined || r.leader !== undefined) return frame;
+      const { index, eventIndex, value } = r.result;
+      return { t: frame.t, message: { ...m, message: [r.id, index, eventIndex, value] } };
+    }
+  }
+  return frame;
+}
+
+/** `[id, sessionId, sequence, service, operation, args, ackSequence, ackEventIndex]`, trimmed. */
+function commandToWire(r: CommandRequest): unknown[] {
+  const out: unknown[] = [r.id, r.sessionId, r.sequence, r.service, r.operation, r.args];
+  if (r.ackEventIndex !== undefined) out.push(r.ackSequence ?? null, r.ackEventIndex);
+  else if (r.ackSequence !== undefined) out.push(r.ackSequence);
+  return out;
+}
+
+/** A command request from its array form; the session server checks the values. */
+function commandFromWire(a: unknown[], t: number): CommandRequest {
+  if (a.length < 6 || a.length > 8) bad("message.request", a, t);
+  const r: Record<string, unknown> = {
+    type: "command",
+    id: a[0],
+    sessionId: a[1],
+    sequence: a[2],
+    service: a[3],
+    operation: a[4],
+    args: a[5],
+  };
+  if (a.length > 6 && a[6] !== null) r.ackSequence = a[6];
+  if (a.length > 7) r.ackEventIndex = a[7];
+  return r as unknown as CommandRequest;
+}
+
+/** A successful response from its array form `[id, index, eventIndex, value]`. */
+function responseFromWire(a: unknown[], t: number): ServerMessage {
+  if (a.length !== 4) bad("message.message", a, t);
+  const [id, index, eventIndex, value] = a;
+  return { type: "response", id, result: { ok: true, index, eventIndex, value } } as ServerMessage;
 }
 
 function raftToWire(m: Message): unknown[] {
@@ -460,18 +519,16 @@ function checkWireMessage(m: unknown, t: number): void {
       (m as { message: Message }).message = raftFromWire(m.message as unknown[], t);
       return;
     case "request":
-      if (!isObject(m.request)) bad("message.request", m.request, t);
-      return;
     case "forward":
-      if (!isText(m.client)) bad("message.client", m.client, t);
-      if (!isObject(m.request)) bad("message.request", m.request, t);
+      if (m.kind === "forward" && !isText(m.client)) bad("message.client", m.client, t);
+      if (Array.isArray(m.request)) m.request = commandFromWire(m.request, t);
+      else if (!isObject(m.request)) bad("message.request", m.request, t);
       return;
     case "server":
-      if (!isObject(m.message)) bad("message.message", m.message, t);
-      return;
     case "relay":
-      if (!isText(m.client)) bad("message.client", m.client, t);
-      if (!isObject(m.message)) bad("message.message", m.message, t);
+      if (m.kind === "relay" && !isText(m.client)) bad("message.client", m.client, t);
+      if (Array.isArray(m.message)) m.message = responseFromWire(m.message, t);
+      else if (!isObject(m.message)) bad("message.message", m.message, t);
       return;
     default:
       bad("message.kind", m.kind, t);

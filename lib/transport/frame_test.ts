@@ -167,3 +167,84 @@ Deno.test("a raft message that is not its array form is a bad frame", () => {
     assert.throws(() => decodeBody(body), FrameError, JSON.stringify(m));
   }
 });
+
+Deno.test("a command request and a plain successful response travel as arrays (protocol 3)", () => {
+  const wireOf = (frame: Frame) =>
+    (decode(encodeFrame(frame).subarray(4)) as { message: Record<string, unknown> }).message;
+  const command = {
+    type: "command",
+    id: 9,
+    sessionId: 4,
+    sequence: 7,
+    service: "map/a",
+    operation: "put",
+    args: { key: "k", value: "v" },
+  } as const;
+  const requests: [Record<string, unknown>, unknown[]][] = [
+    [command, [9, 4, 7, "map/a", "put", { key: "k", value: "v" }]],
+    [{ ...command, ackSequence: 6 }, [9, 4, 7, "map/a", "put", command.args, 6]],
+    [{ ...command, ackEventIndex: 3 }, [9, 4, 7, "map/a", "put", command.args, null, 3]],
+    [{ ...command, ackSequence: 6, ackEventIndex: 3 }, [
+      9,
+      4,
+      7,
+      "map/a",
+      "put",
+      command.args,
+      6,
+      3,
+    ]],
+  ];
+  for (const [request, wire] of requests) {
+    for (
+      const message of [
+        { kind: "request", group: "raft/1", request },
+        { kind: "forward", client: "c", request },
+      ]
+    ) {
+      const frame = { t: FrameType.Message, message } as unknown as Frame;
+      assert.deepEqual(wireOf(frame).request, wire);
+      assert.deepEqual(decodeBody(encodeFrame(frame).subarray(4)), frame);
+    }
+  }
+  const ok = {
+    type: "response",
+    id: 9,
+    result: { ok: true, index: 12, eventIndex: 4, value: null },
+  };
+  for (
+    const message of [{ kind: "server", message: ok }, { kind: "relay", client: "c", message: ok }]
+  ) {
+    const frame = { t: FrameType.Message, message } as unknown as Frame;
+    assert.deepEqual(wireOf(frame).message, [9, 12, 4, null]);
+    assert.deepEqual(decodeBody(encodeFrame(frame).subarray(4)), frame);
+  }
+  // Everything else stays a map: a failure, an answer with a configuration or a leader, a query.
+  for (
+    const message of [
+      { kind: "server", message: { ...ok, result: { ok: false, index: 0, eventIndex: 0 } } },
+      { kind: "server", message: { ...ok, configuration: { index: 1, members: [] } } },
+      { kind: "relay", client: "c", message: { ...ok, leader: "m1" } },
+      { kind: "request", request: { ...command, type: "query", index: 1 } },
+    ]
+  ) {
+    const frame = { t: FrameType.Message, message } as unknown as Frame;
+    assert.ok(!Array.isArray(Object.values(wireOf(frame)).at(-1)), JSON.stringify(message));
+    assert.deepEqual(decodeBody(encodeFrame(frame).subarray(4)), frame);
+  }
+});
+
+Deno.test("a command or response array of another length is a bad frame", () => {
+  for (
+    const message of [
+      { kind: "request", request: [9, 4, 7, "map/a", "put"] },
+      { kind: "forward", client: "c", request: [9, 4, 7, "map/a", "put", null, 1, 2, 3] },
+      { kind: "server", message: [9, 12, 4] },
+      { kind: "relay", client: "c", message: [9, 12, 4, null, 5] },
+      { kind: "relay", client: 3, message: [9, 12, 4, null] },
+    ]
+  ) {
+    const body = encode({ t: FrameType.Message, message });
+    assert.throws(() => decodeBody(body), FrameError, JSON.stringify(message));
+  }
+});

@@ -352,7 +352,7 @@ test("bad input closes only its own connection, with a logged reason", async () 
     {
       name: "wrong version",
       run: (raw) => raw.hello({ version: 99 }),
-      log: /VERSION_MISMATCH.*ours is 2, theirs is 99/,
+      log: /VERSION_MISMATCH.*ours is 3, theirs is 99/,
     },
     {
       name: "unknown frame type after the handshake",
