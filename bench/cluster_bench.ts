@@ -2,8 +2,10 @@
  * The cluster end to end: three member processes on 127.0.0.1 (`tests/cluster/member_main.ts`:
  * TCP, `DiskStorage`, a partition group of 3 partitions × 3 replicas) and a client in this
  * process putting and getting 8-byte keys with 256-byte values in a `PartitionedAtomicMap`, with
- * 1 and 256 requests in flight. Reports operations per second, p50 and p99 latency, and each
- * member's resident memory after the run.
+ * 1 and 256 requests in flight. Reports operations per second, p50 and p99 latency, CPU time per
+ * operation of each member and of the client (user + system from `/proc/<pid>/stat`, which the
+ * machine's other load does not inflate as it does latencies), and each member's resident memory
+ * after the run.
  *
  * Usage: `deno task bench:cluster [--quick] [--member-v8-flags=FLAGS]`. JSON to stdout, progress
  * to stderr. `--member-v8-flags` passes V8 flags to the member processes (e.g.
@@ -26,6 +28,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
+/** CPU time (user + system, all threads) a process used so far, in µs: robust to the load. */
+function cpuUs(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 1e6 / CLOCK_TICKS_PER_SECOND;
+}
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 async function measure(
   what: string,
   inFlight: number,
@@ -35,6 +46,8 @@ async function measure(
   console.error(`${what}: ${total} with ${inFlight} in flight…`);
   const latencies: number[] = [];
   let next = 0;
+  const processes = [...cluster.ids.map((id) => cluster.pid(id)), "self" as const];
+  const cpuBefore = processes.map(cpuUs);
   const start = performance.now();
   const worker = async () => {
     while (next < total) {
@@ -46,6 +59,7 @@ async function measure(
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   const ms = performance.now() - start;
+  const cpuPerOp = processes.map((p, i) => Math.round((cpuUs(p) - cpuBefore[i]!) / total));
   latencies.sort((a, b) => a - b);
   return {
     op: what,
@@ -54,6 +68,11 @@ async function measure(
     opsPerSecond: Math.round(total / (ms / 1000)),
     p50Ms: +percentile(latencies, 0.5).toFixed(3),
     p99Ms: +percentile(latencies, 0.99).toFixed(3),
+    cpuUsPerOp: {
+      members: Object.fromEntries(cluster.ids.map((id, i) => [id, cpuPerOp[i]!])),
+      client: cpuPerOp[cluster.ids.length]!,
+      total: cpuPerOp.reduce((a, b) => a + b, 0),
+    },
   };
 }
 
