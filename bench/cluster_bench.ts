@@ -6,12 +6,18 @@
  * member's resident memory after the run.
  *
  * Usage: `deno task bench:cluster [--quick]`. JSON to stdout, progress to stderr.
+ * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
  */
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { ProcessCluster } from "../tests/cluster/harness.ts";
+
+if (Deno.args.includes("--http")) {
+  const { main } = await import("./_cluster_http.ts");
+  Deno.exit(await main(Deno.args));
+}
 
 const QUICK = Deno.args.includes("--quick");
 const PARTITIONS = 3;
