@@ -180,14 +180,18 @@ export class HttpPool {
       bytes.set(headBytes, 0);
       bytes.set(body, headBytes.length);
     }
-    const conn = this.#idle.pop() ?? await this.#connect();
+    // A server may have closed an idle connection: a request that fails on a reused one is sent
+    // again on another, at worst a new one (the benchmark's requests are idempotent).
+    const reused = this.#idle.pop();
+    const conn = reused ?? await this.#connect();
     let answer: HttpAnswer;
     try {
       answer = await conn.request(bytes);
     } catch (error) {
       conn.close();
       this.#open--;
-      throw error;
+      if (reused === undefined) throw error;
+      return this.request(method, path, body, contentType);
     }
     this.#idle.push(conn);
     return answer;
