@@ -5,8 +5,8 @@
  * {@linkcode Member} for each partition that names it. All of them share the node's one
  * transport endpoint through a {@linkcode GroupMux} (every message tagged with its group), one
  * {@linkcode SyncBatcher}, so the partitions' syncs of one turn go to the disk together, and one
- * tick timer ({@linkcode sharedTicks}), so their heartbeats leave in one turn and one write per
- * peer.
+ * tick timer ({@linkcode sharedTicks}), so their heartbeats leave in one turn; the mux packs
+ * the heartbeats of a turn to a peer into one message (lib/transport/heartbeats.ts).
  *
  * Storage is a directory per partition, `<dataDir>/<group>/partitions/<id>` (Atomix's layout),
  * or memory.
@@ -56,6 +56,22 @@ export interface SynodNodeOptions extends ClusterLayout {
    * `false` gives each member a timer of its own (for comparison in benchmarks).
    */
   readonly shareTicks?: boolean;
+  /**
+   * Whether the heartbeats (and responses) of a turn to a peer, for all the groups, travel as
+   * one message (lib/transport/heartbeats.ts). Default `true`; `false` sends one message per
+   * group (for comparison in benchmarks). Packed messages are unpacked either way.
+   */
+  readonly coalesceHeartbeats?: boolean;
+}
+
+/** What a node's heartbeat coalescing did so far (see {@linkcode SynodNode.heartbeatStats}). */
+export interface HeartbeatStats {
+  /** Packed messages sent (each of two heartbeats or responses or more). */
+  readonly packedSent: number;
+  /** Heartbeats and responses sent inside them. */
+  readonly beatsPacked: number;
+  /** Packed messages received and unpacked. */
+  readonly packedReceived: number;
 }
 
 /**
@@ -116,8 +132,12 @@ export class SynodNode {
     this.id = id;
     this.partitions = placeCluster(options);
     this.hosted = this.partitions.filter((p) => p.members.includes(id));
-    this.#mux = new GroupMux(transport, { log: options.log });
     const clock = options.member?.clock ?? systemClock;
+    this.#mux = new GroupMux(transport, {
+      log: options.log,
+      coalesceHeartbeats: options.coalesceHeartbeats,
+      defer: (fn) => clock.defer(fn),
+    });
     this.#clock = options.shareTicks === false ? clock : sharedTicks(clock);
     try {
       for (const p of this.hosted) this.#members.set(p.groupId, this.#createMember(p, options));
@@ -169,6 +189,12 @@ export class SynodNode {
   /** Messages dropped as malformed. */
   get malformedMessages(): number {
     return this.#mux.malformed;
+  }
+
+  /** What heartbeat coalescing did so far. */
+  get heartbeatStats(): HeartbeatStats {
+    const { packedSent, beatsPacked, packedReceived } = this.#mux;
+    return { packedSent, beatsPacked, packedReceived };
   }
 
   /**

@@ -3,19 +3,23 @@ import { type ClusterLayout } from "../partition/placement.ts";
 import { partitionForKey } from "../partition/partitioner.ts";
 import { AtomicCounter, AtomicMap, primitiveServices } from "../primitives/mod.ts";
 import { InMemoryNetwork } from "../transport/memory.ts";
-import type { WireMessage } from "../transport/transport.ts";
+import type { Transport, WireMessage } from "../transport/transport.ts";
 import { SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 
 const IDS = ["a", "b", "c"];
 
-function startCluster(layout: ClusterLayout, log: (m: string) => void = () => {}) {
+function startCluster(
+  layout: ClusterLayout,
+  log: (m: string) => void = () => {},
+  wrap: (t: Transport) => Transport = (t) => t,
+) {
   const network = new InMemoryNetwork();
   const nodes = IDS.map((id) =>
     SynodNode.start({
       ...layout,
       id,
-      transport: network.endpoint(id),
+      transport: wrap(network.endpoint(id)),
       services: primitiveServices,
       member: { driver: { tickMs: 20 } },
       log,
@@ -171,9 +175,10 @@ Deno.test("SynodNode: messages for an unknown group or malformed are refused wit
     raw.send("a", { ...bogus, group: 42 } as unknown as WireMessage);
     raw.send("a", { kind: "request", group: "nope", request: {} } as WireMessage);
     raw.send("a", "not a message" as unknown as WireMessage);
+    raw.send("a", { kind: "heartbeats", beats: ["raft/1", 7, -1, 0, 0] });
     assert.equal(await counter.incrementAndGet(), 2, "the cluster still serves");
     assert.equal(nodes[0]!.unknownGroupMessages, 2);
-    assert.equal(nodes[0]!.malformedMessages, 2);
+    assert.equal(nodes[0]!.malformedMessages, 3);
     assert.ok(nodes[0]!.members.every((m) => m.failure === null));
   } finally {
     raw.close();
@@ -225,5 +230,49 @@ Deno.test("SynodNode: with a dataDir each partition keeps its state in <group>/p
     await node.close();
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("SynodNode: heartbeats travel packed; losing packed messages loses only heartbeats", async () => {
+  let packed = 0;
+  let lost = 0;
+  // Every third packed message is lost, whoever sends it (no randomness: nothing to replay).
+  const lossy = (t: Transport): Transport => ({
+    address: t.address,
+    listen: (r) => t.listen(r),
+    close: () => t.close(),
+    send: (to, m) => {
+      if (m.kind === "heartbeats" && ++packed % 3 === 0) lost++;
+      else t.send(to, m);
+    },
+  });
+  const { nodes, connect, close } = startCluster(SIZE_3, () => {}, lossy);
+  const client = connect();
+  try {
+    for (let p = 1; p <= 4; p++) {
+      const counter = new AtomicCounter(await client.sessionFor(p), "hits");
+      for (let i = 1; i <= 3; i++) assert.equal(await counter.incrementAndGet(), i);
+      assert.equal(await counter.get(), 3);
+    }
+    // Wait (on ticks, bounded) until packed messages were both sent and lost.
+    for (let turn = 0; lost < 3 && turn < 500; turn++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(lost >= 3, `packed messages lost: ${lost} of ${packed}`);
+    for (const n of nodes) {
+      const stats = n.heartbeatStats;
+      assert.ok(
+        stats.packedSent > 0 && stats.packedReceived > 0,
+        `${n.id}: ${JSON.stringify(stats)}`,
+      );
+      assert.ok(stats.beatsPacked >= 2 * stats.packedSent);
+      assert.equal(n.malformedMessages + n.unknownGroupMessages, 0);
+      assert.ok(n.members.every((m) => m.failure === null));
+    }
+    const again = new AtomicCounter(await client.sessionFor(1), "hits");
+    assert.equal(await again.incrementAndGet(), 4, "the cluster still serves");
+  } finally {
+    await client.close();
+    await close();
   }
 });
