@@ -6,11 +6,11 @@
  * per node is a third of it (the three nodes share one process, so they cannot be told apart).
  *
  * Phases, in memory and over TCP on 127.0.0.1 (three `TcpTransport`s, so framing, CBOR and
- * socket writes are counted too): the default (a 50 ms tick, a heartbeat every tick, the node's
- * members on one shared timer, the heartbeats of a turn to a peer packed into one message); the
- * same without packing (a message per heartbeat); without packing and with a timer per member;
- * heartbeats every 2 ticks (100 ms, etcd's default) and every 5 ticks (250 ms, Atomix's
- * `heartbeatInterval`), packed. Last, a baseline of the timers alone (one 50 ms
+ * socket writes are counted too), all with a 50 ms tick: the node's default (a heartbeat every
+ * 2 ticks, the members on one shared timer, the heartbeats of a turn to a peer packed into one
+ * message); the same with a message per heartbeat; a heartbeat every tick, packed and not (a
+ * message per heartbeat every tick was the default before packing); that with a timer per
+ * member; a heartbeat every 5 ticks (250 ms, Atomix's `heartbeatInterval`), packed. Last, a baseline of the timers alone (one 50 ms
  * interval per member, doing nothing), to tell the cost of waking up from the cost of messages.
  *
  * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only] [--only=TEXT]`
@@ -188,18 +188,25 @@ async function main(): Promise<void> {
   const phases: Phase[] = [];
   const all: Run[] = [];
   for (const [where, network] of [["in memory", inMemory], ["TCP", overTcp]] as const) {
-    const base = { heartbeatTicks: 1, network, shareTicks: true, coalesce: true };
+    const base = { heartbeatTicks: 2, network, shareTicks: true, coalesce: true };
     all.push(
-      { ...base, name: `${where}, packed heartbeats (default)` },
-      { ...base, name: `${where}, a message per heartbeat`, coalesce: false },
+      { ...base, name: `${where}, heartbeat every 2 ticks, packed (default)` },
+      { ...base, name: `${where}, heartbeat every 2 ticks, a message each`, coalesce: false },
+      { ...base, name: `${where}, heartbeat every tick, packed`, heartbeatTicks: 1 },
       {
         ...base,
-        name: `${where}, a message per heartbeat, a timer per member`,
+        name: `${where}, heartbeat every tick, a message each`,
+        heartbeatTicks: 1,
+        coalesce: false,
+      },
+      {
+        ...base,
+        name: `${where}, heartbeat every tick, a message each, a timer per member`,
+        heartbeatTicks: 1,
         coalesce: false,
         shareTicks: false,
       },
-      { ...base, name: `${where}, packed, heartbeat every 2 ticks`, heartbeatTicks: 2 },
-      { ...base, name: `${where}, packed, heartbeat every 5 ticks`, heartbeatTicks: 5 },
+      { ...base, name: `${where}, heartbeat every 5 ticks, packed`, heartbeatTicks: 5 },
     );
   }
   const chosen = all.filter((r) =>

@@ -39,7 +39,10 @@ export interface SynodNodeOptions extends ClusterLayout {
   readonly dataDir?: string;
   /** A storage per partition, instead of `dataDir` (the node does not close these). */
   readonly storage?: (partition: PartitionInfo) => RaftStorage;
-  /** Options for every member (timing, Raft, sessions). */
+  /**
+   * Options for every member (timing, Raft, sessions). The node's default for
+   * `raft.heartbeatTicks` is {@linkcode NODE_HEARTBEAT_TICKS}, not the core's 1.
+   */
   readonly member?: Omit<
     MemberOptions,
     "id" | "members" | "bootstrap" | "storage" | "transport" | "services" | "onFailure"
@@ -63,6 +66,15 @@ export interface SynodNodeOptions extends ClusterLayout {
    */
   readonly coalesceHeartbeats?: boolean;
 }
+
+/**
+ * Ticks between a leader's heartbeats on a node, unless `member.raft.heartbeatTicks` says
+ * otherwise: 100 ms at the default 50 ms tick, as etcd's default, against an election timeout of
+ * 10 to 20 ticks. Every idle group heartbeats, so this sets most of what idle groups cost
+ * (bench/idle_partitions_bench.ts). 1 when `electionTicks` is 2 or less (heartbeats must come
+ * more often than elections).
+ */
+export const NODE_HEARTBEAT_TICKS = 2;
 
 /** What a node's heartbeat coalescing did so far (see {@linkcode SynodNode.heartbeatStats}). */
 export interface HeartbeatStats {
@@ -214,8 +226,12 @@ export class SynodNode {
   #createMember(p: PartitionInfo, options: SynodNodeOptions): Member {
     const storage = this.#storageFor(p, options);
     const onFailure = options.onFailure;
+    const raft = options.member?.raft;
+    const heartbeatTicks = raft?.heartbeatTicks ??
+      ((raft?.electionTicks ?? 10) > NODE_HEARTBEAT_TICKS ? NODE_HEARTBEAT_TICKS : 1);
     return new Member({
       ...options.member,
+      raft: { ...raft, heartbeatTicks },
       clock: this.#clock,
       id: this.id,
       members: p.members,

@@ -48,8 +48,6 @@ Deno.test({
       assert.equal(await within(new AtomicCounter(system, "hits").get(), "a query"), 0);
       for (const n of nodes) {
         assert.equal(n.unknownGroupMessages + n.malformedMessages, 0);
-        // The groups' heartbeats travel packed, and unpack through the frame checks.
-        assert.ok(n.heartbeatStats.packedReceived > 0, `${n.id} received packed heartbeats`);
         assert.equal(n.members.length, 4);
       }
     } finally {

@@ -4,7 +4,9 @@ import { partitionForKey } from "../partition/partitioner.ts";
 import { AtomicCounter, AtomicMap, primitiveServices } from "../primitives/mod.ts";
 import { InMemoryNetwork } from "../transport/memory.ts";
 import type { Transport, WireMessage } from "../transport/transport.ts";
-import { SynodNode } from "./node.ts";
+import { MessageType } from "../raft/messages.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { NODE_HEARTBEAT_TICKS, SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 
 const IDS = ["a", "b", "c"];
@@ -274,5 +276,68 @@ Deno.test("SynodNode: heartbeats travel packed; losing packed messages loses onl
   } finally {
     await client.close();
     await close();
+  }
+});
+
+Deno.test("SynodNode: leaders heartbeat every NODE_HEARTBEAT_TICKS ticks unless the raft options say", async () => {
+  for (const heartbeatTicks of [undefined, 1, 3]) {
+    // A clock ticked by hand: the count of heartbeats per tick is then exact.
+    const timers = new Set<() => void>();
+    let nowMs = 0;
+    const clock: Clock = {
+      ...systemClock,
+      monotonicMs: () => nowMs,
+      every: (_ms, fn) => (timers.add(fn), () => timers.delete(fn)),
+    };
+    const tick = async () => {
+      nowMs += 20;
+      for (const fn of [...timers]) fn();
+      await new Promise<void>((resolve) => setTimeout(resolve, 0)); // the turn's messages
+    };
+    let heartbeats = 0;
+    const counting = (t: Transport): Transport => ({
+      address: t.address,
+      listen: (r) => t.listen(r),
+      close: () => t.close(),
+      send: (to, m) => {
+        if (m.kind === "raft" && m.message.type === MessageType.Heartbeat) heartbeats++;
+        if (m.kind === "heartbeats") {
+          for (let i = 1; i < m.beats.length; i += 5) {
+            if (m.beats[i] === MessageType.Heartbeat) heartbeats++;
+          }
+        }
+        t.send(to, m);
+      },
+    });
+    const network = new InMemoryNetwork();
+    const layout = { members: IDS, groups: [{ name: "raft", partitions: 2 }] };
+    const nodes = IDS.map((id) =>
+      SynodNode.start({
+        ...layout,
+        id,
+        transport: counting(network.endpoint(id)),
+        services: primitiveServices,
+        member: { clock, driver: { tickMs: 20 }, raft: { heartbeatTicks } },
+      })
+    );
+    try {
+      const groups = nodes[0]!.hosted.map((p) => p.groupId);
+      const led = () =>
+        groups.every((g) => nodes.every((n) => n.member(g)!.leader !== null)) &&
+        groups.every((g) => nodes.filter((n) => n.member(g)!.role === "leader").length === 1);
+      for (let t = 0; !led(); t++) {
+        assert.ok(t < 200, "every group elects a leader within 200 ticks");
+        await tick();
+      }
+      const every = heartbeatTicks ?? NODE_HEARTBEAT_TICKS;
+      heartbeats = 0;
+      const ticks = 6 * every;
+      for (let t = 0; t < ticks; t++) await tick();
+      assert.ok(led(), "no election meanwhile");
+      // Each of the 3 groups' leaders sends one heartbeat per round to each of 2 followers.
+      assert.equal(heartbeats, 3 * 2 * (ticks / every), `heartbeatTicks ${heartbeatTicks}`);
+    } finally {
+      for (const n of nodes) await n.close();
+    }
   }
 });
