@@ -137,8 +137,15 @@ export {
 } from "./lib/transport/tcp.ts";
 export {
   type PrimitiveOptions,
+  type PrimitiveReadOptions,
   Synod,
   type SynodClusterOptions,
   type SynodConfig,
   type SynodConnectOptions,
 } from "./lib/node/synod.ts";
+export type {
+  PrimitiveConfig,
+  PrimitiveInfo,
+  RegisteredPrimitive,
+} from "./lib/primitives/primitive_registry.ts";
+export type { PrimitiveQueryOptions } from "./lib/primitives/primitive_session.ts";

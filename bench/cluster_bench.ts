@@ -5,7 +5,10 @@
  * 1 and 256 requests in flight. Reports operations per second, p50 and p99 latency, and each
  * member's resident memory after the run.
  *
- * Usage: `deno task bench:cluster [--quick]`. JSON to stdout, progress to stderr.
+ * Usage: `deno task bench:cluster [--quick] [--member-v8-flags=FLAGS]`. JSON to stdout, progress
+ * to stderr. `--member-v8-flags` passes V8 flags to the member processes (e.g.
+ * `--max-semi-space-size=2`, which caps V8's young generation: see the README for its effect on
+ * the members' memory).
  *
  * @module
  */
@@ -14,6 +17,8 @@ import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts
 import { ProcessCluster } from "../tests/cluster/harness.ts";
 
 const QUICK = Deno.args.includes("--quick");
+const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags="))
+  ?.slice("--member-v8-flags=".length);
 const PARTITIONS = 3;
 const OPS = QUICK ? 2_000 : 100_000;
 
@@ -58,7 +63,9 @@ function rssMb(pid: number): number {
   return +(kb / 1024).toFixed(1);
 }
 
-const cluster = await ProcessCluster.start(3, PARTITIONS);
+const cluster = await ProcessCluster.start(3, PARTITIONS, {
+  denoArgs: MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
+});
 const client = new PartitionedClient({
   members: cluster.ids,
   groups: [{ name: "raft", partitions: PARTITIONS, partitionSize: 3 }],
@@ -82,7 +89,14 @@ try {
   ];
   const memberRssMb = Object.fromEntries(cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]));
   console.log(JSON.stringify(
-    { benchmark: "cluster", members: 3, partitions: PARTITIONS, results, memberRssMb },
+    {
+      benchmark: "cluster",
+      members: 3,
+      partitions: PARTITIONS,
+      memberV8Flags: MEMBER_V8_FLAGS ?? null,
+      results,
+      memberRssMb,
+    },
     null,
     2,
   ));

@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   "APPLICATION_ERROR",
   "BAD_REQUEST",
   "CLOSED",
+  "PRIMITIVE_TYPE_MISMATCH",
 ] as const;
 
 /** Stable error codes. */
@@ -236,6 +237,7 @@ export function synodErrorFromCode(
     case "APPLICATION_ERROR":
     case "BAD_REQUEST":
     case "CLOSED":
+    case "PRIMITIVE_TYPE_MISMATCH":
       return new SynodError(code, message);
   }
 }

@@ -34,6 +34,8 @@ const RAISED: Record<ErrorCode, () => SynodError> = {
   APPLICATION_ERROR: () => new SynodError("APPLICATION_ERROR", "Unknown service 'map'"),
   BAD_REQUEST: () => new SynodError("BAD_REQUEST", "'sequence' must be a count"),
   CLOSED: () => new SynodError("CLOSED", "Member 'm1' stopped"),
+  PRIMITIVE_TYPE_MISMATCH: () =>
+    new SynodError("PRIMITIVE_TYPE_MISMATCH", "'orders' is an atomic-map, not an atomic-counter"),
 };
 
 Deno.test("every code survives the wire: same class, code, message and leader", () => {

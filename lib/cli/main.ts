@@ -7,6 +7,8 @@
 
 import { parseArgs } from "node:util";
 import { isSynodError } from "../errors.ts";
+import { runAgent, runLocalCluster } from "./agent.ts";
+import { CLIENT_USAGE, DEFAULT_URL, runClientCommand } from "./client.ts";
 import { runDemo } from "./demo.ts";
 
 /** Where the CLI writes. */
@@ -15,6 +17,10 @@ export interface CliIo {
   readonly stdout: (line: string) => void;
   /** Errors and diagnostics. */
   readonly stderr: (line: string) => void;
+  /** How the client commands send requests. Default `globalThis.fetch`. */
+  readonly fetch?: (request: Request) => Response | Promise<Response>;
+  /** Environment variables (for `SYNOD_URL`). Default `Deno.env.get`. */
+  readonly env?: (name: string) => string | undefined;
 }
 
 /** Synod's version. */
@@ -23,14 +29,26 @@ export const VERSION = "0.1.0";
 const USAGE = `Usage: synod <command> [options]
 
 Commands:
-  start                 Start Synod. For now this runs the in-process demo cluster
-                        (the networked agent arrives with the agent issue).
+  start [flags]         Start an agent: with no flags, a single-node Synod with data in ./data
+                        and the REST API on http://127.0.0.1:5678 (same as 'agent').
+  agent [flags]         Start an agent: a member and its REST API ('synod agent --help').
+  local-cluster N       Start N agents on this machine as child processes; Ctrl-C stops them.
+    --data-dir DIR      where their data goes (default ./data/local-cluster)
   demo                  Run an in-process cluster: elect a leader, commit entries, print them.
     --nodes N           members (default 3)
     --entries N         entries to commit (default 1000)
     --tick-ms N         milliseconds per Raft tick (default 20)
   version               Print the version.
   help                  Print this help.
+
+Client commands, against an agent's REST API (--url URL or $SYNOD_URL, default ${DEFAULT_URL}):
+  cluster nodes | node [ID]
+  primitives [--type TYPE]
+  map NAME get|put|remove|size|keys|entries|clear|listen ...
+  counter NAME get|set|increment|decrement|add|compare-and-set ...
+  value NAME get|set|compare-and-set|listen ...
+  lock NAME lock|unlock|status
+Each takes --json (JSON output) and --help.
 `;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -68,6 +86,10 @@ export async function main(
         io.stdout(`synod ${VERSION}`);
         return 0;
       case "start":
+      case "agent":
+        return await runAgent(rest, io);
+      case "local-cluster":
+        return await runLocalCluster(rest, io);
       case "demo": {
         const { values } = parseArgs({
           args: [...rest],
@@ -88,6 +110,12 @@ export async function main(
         return 0;
       }
       default:
+        if (Object.hasOwn(CLIENT_USAGE, command)) {
+          return await runClientCommand(command, rest, {
+            ...io,
+            env: io.env ?? ((name) => Deno.env.get(name)),
+          });
+        }
         io.stderr(`synod: unknown command '${command}'\n\n${USAGE}`);
         return 2;
     }

@@ -19,10 +19,11 @@
  * @module
  */
 
-import { Encoder, type Options } from "npm:cbor-x@^1.6.9";
+import { Buffer } from "node:buffer";
+import * as cborX from "npm:cbor-x@^1.6.9";
 
 // `useTag259ForMaps` is read by cbor-x (encode.js) but missing from its type definitions.
-const options: Options & { useTag259ForMaps: boolean } = {
+const options: cborX.Options & { useTag259ForMaps: boolean } = {
   mapsAsObjects: true,
   useTag259ForMaps: true,
   useRecords: false,
@@ -33,7 +34,24 @@ const options: Options & { useTag259ForMaps: boolean } = {
   structuredClone: false,
   pack: false,
 };
-const encoder = new Encoder(options);
+// `encode`'s second argument and `useBuffer` are in cbor-x (encode.js) but missing from its type
+// definitions; `RESET_BUFFER_MODE` (1024 in encode.js) is not exported by its entry point.
+const encoder = new cborX.Encoder(options) as cborX.Encoder & {
+  encode(value: unknown, mode: number): Uint8Array;
+  useBuffer(buffer: Uint8Array): void;
+};
+const RESET_BUFFER_MODE = 1024;
+
+/**
+ * cbor-x encodes into one buffer shared by every call (module state). Left alone, it keeps the
+ * largest buffer it ever needed (a snapshot's size, tens of MiB, for the process's life) and
+ * allocates a new one of that size whenever the old one fills up. Each `encode` here copies its
+ * result out, so the buffer is reused from its start every time (`RESET_BUFFER_MODE`), and one
+ * grown past {@linkcode ENCODE_BUFFER_KEEP_BYTES} by a large value is dropped after that value.
+ */
+const ENCODE_BUFFER_BYTES = 64 * 1024;
+const ENCODE_BUFFER_KEEP_BYTES = 1024 * 1024;
+encoder.useBuffer(Buffer.allocUnsafeSlow(ENCODE_BUFFER_BYTES));
 
 /**
  * Encodes a value as CBOR.
@@ -50,9 +68,38 @@ const encoder = new Encoder(options);
  * @returns A fresh `Uint8Array` (not a `Buffer`, not shared with later calls).
  */
 export function encode(value: unknown): Uint8Array {
-  const out: Uint8Array = encoder.encode(value);
+  const out: Uint8Array = encoder.encode(value, RESET_BUFFER_MODE);
   // cbor-x returns a Node Buffer over its own scratch memory; hand back a plain, owned copy.
-  return new Uint8Array(out);
+  const copy = new Uint8Array(out);
+  if (out.buffer.byteLength > ENCODE_BUFFER_KEEP_BYTES) {
+    encoder.useBuffer(Buffer.allocUnsafeSlow(ENCODE_BUFFER_BYTES));
+  }
+  return copy;
+}
+
+/**
+ * Encodes a value as CBOR without copying it out of the encoder's buffer: the bytes are valid
+ * only until the next call of this module's `encode` or `encodeView`. For callers that copy them
+ * at once (the TCP transport writes them into its send buffer).
+ *
+ * @example
+ * ```ts
+ * import { decode, encodeView } from "./cbor.ts";
+ * const view = encodeView({ a: 1 });
+ * const mine = view.slice(); // before anything else is encoded
+ * console.log(decode(mine)); // { a: 1 }
+ * ```
+ *
+ * @param value As for {@linkcode encode}.
+ * @returns A view of the encoder's buffer.
+ */
+export function encodeView(value: unknown): Uint8Array {
+  const out = encoder.encode(value, RESET_BUFFER_MODE);
+  if (out.buffer.byteLength > ENCODE_BUFFER_KEEP_BYTES) {
+    // The view stays valid: the old buffer is only dropped, not reused.
+    encoder.useBuffer(Buffer.allocUnsafeSlow(ENCODE_BUFFER_BYTES));
+  }
+  return out;
 }
 
 /**

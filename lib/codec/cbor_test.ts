@@ -62,3 +62,17 @@ Deno.test("cbor encodes the same value to the same bytes every time", () => {
 Deno.test("cbor decode rejects a non-Uint8Array with TypeError", () => {
   assert.throws(() => decode("nope" as unknown as Uint8Array), TypeError);
 });
+
+Deno.test("cbor results own their bytes: later encodes (small, huge, small) never change them", () => {
+  const small = { k: "v".repeat(100) };
+  const first = encode(small);
+  const copy = first.slice();
+  const huge = { big: "x".repeat(3 << 20), list: Array.from({ length: 10_000 }, (_, i) => i) };
+  const hugeBytes = encode(huge);
+  const second = encode({ other: 1 });
+  assert.deepEqual(first, copy);
+  assert.deepEqual(decode(hugeBytes), huge);
+  assert.deepEqual(decode(second), { other: 1 });
+  assert.deepEqual(encode(small), copy);
+  assert.equal(first.buffer.byteLength, first.byteLength);
+});

@@ -99,6 +99,10 @@ export class RaftClient {
   readonly #consistency: Consistency;
   readonly #stopTicking: Cancel;
   #closed = false;
+  #closing: Promise<void> | null = null;
+  #afterUnregister: (() => void) | null = null;
+  readonly #clock: Clock;
+  readonly #requestTimeoutMs: number;
 
   /**
    * Creates the client and starts registering its session; prefer {@linkcode RaftClient.connect},
@@ -109,6 +113,8 @@ export class RaftClient {
    */
   constructor(options: RaftClientOptions) {
     const clock = options.clock ?? systemClock;
+    this.#clock = clock;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 1000;
     this.#transport = options.transport;
     this.#consistency = options.consistency ?? "LINEARIZABLE";
     this.#session = new SessionClient({
@@ -131,6 +137,7 @@ export class RaftClient {
       if (message?.kind !== "server") return;
       this.#session.receive(from, message.message);
       this.#flush();
+      if (this.#afterUnregister !== null && !this.#session.unregistering) this.#afterUnregister();
     });
     this.#stopTicking = clock.every(tickMs, () => {
       this.#session.tick();
@@ -166,6 +173,16 @@ export class RaftClient {
   /** The session id (0 until registered). */
   get sessionId(): number {
     return this.#session.sessionId;
+  }
+
+  /**
+   * Adds members the host learned of elsewhere (its configuration, DNS, an operator) to the
+   * seeds, tried after the members learned from the cluster's answers.
+   *
+   * @param members Member addresses; those already known are skipped.
+   */
+  addSeeds(members: readonly string[]): void {
+    this.#session.addSeeds(members);
   }
 
   /**
@@ -264,18 +281,35 @@ export class RaftClient {
   /**
    * Closes the session: it is unregistered, and what is pending fails with `CLOSED`.
    *
-   * @returns Once the unregister request is sent.
+   * @returns Once the cluster has answered the unregister request (what the session held, such
+   *   as locks, is released), or a request timeout has passed; then the endpoint is closed.
    */
   close(): Promise<void> {
-    if (!this.#closed) {
+    if (this.#closing === null) {
       this.#closed = true;
       this.#session.close();
       this.#flush();
-      this.#stopTicking();
-      // Let the unregister request leave before the endpoint closes.
-      queueMicrotask(() => this.#transport.close());
+      const closing = Promise.withResolvers<void>();
+      this.#closing = closing.promise;
+      const finish = () => {
+        this.#stopTicking();
+        cancel();
+        this.#afterUnregister = null;
+        // Let anything just queued leave before the endpoint closes.
+        queueMicrotask(() => {
+          this.#transport.close();
+          closing.resolve();
+        });
+      };
+      // Wait for the cluster to answer the unregister (so what the session held is released
+      // now, not at its expiry), at most a request timeout.
+      const cancel = this.#session.unregistering
+        ? this.#clock.after(this.#requestTimeoutMs, finish)
+        : () => {};
+      if (this.#session.unregistering) this.#afterUnregister = finish;
+      else finish();
     }
-    return Promise.resolve();
+    return this.#closing;
   }
 
   #submit(start: (done: (result: ClientResult) => void) => void): Promise<never> {

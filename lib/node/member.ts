@@ -198,6 +198,16 @@ export class Member {
     return this.driver.failure;
   }
 
+  /** The highest index it knows to be committed. */
+  get commitIndex(): number {
+    return this.driver.commitIndex;
+  }
+
+  /** How many times it has seen a new leader since it started. */
+  get leaderChanges(): number {
+    return this.driver.leaderChanges;
+  }
+
   /** The index of the last entry applied to the services. */
   get appliedIndex(): number {
     return this.stateMachine.lastIndex;

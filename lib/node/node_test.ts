@@ -6,6 +6,7 @@ import { InMemoryNetwork } from "../transport/memory.ts";
 import type { Transport, WireMessage } from "../transport/transport.ts";
 import { MessageType } from "../raft/messages.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { within } from "../transport/_tcp_test_kit.ts";
 import { NODE_HEARTBEAT_TICKS, SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 
@@ -15,6 +16,7 @@ function startCluster(
   layout: ClusterLayout,
   log: (m: string) => void = () => {},
   wrap: (t: Transport) => Transport = (t) => t,
+  heartbeatTicks?: number,
 ) {
   const network = new InMemoryNetwork();
   const nodes = IDS.map((id) =>
@@ -23,7 +25,7 @@ function startCluster(
       id,
       transport: wrap(network.endpoint(id)),
       services: primitiveServices,
-      member: { driver: { tickMs: 20 } },
+      member: { driver: { tickMs: 20 }, raft: { heartbeatTicks } },
       log,
     })
   );
@@ -238,17 +240,21 @@ Deno.test("SynodNode: with a dataDir each partition keeps its state in <group>/p
 Deno.test("SynodNode: heartbeats travel packed; losing packed messages loses only heartbeats", async () => {
   let packed = 0;
   let lost = 0;
+  let lostThree!: () => void;
+  const threeLost = new Promise<void>((resolve) => (lostThree = resolve));
   // Every third packed message is lost, whoever sends it (no randomness: nothing to replay).
   const lossy = (t: Transport): Transport => ({
     address: t.address,
     listen: (r) => t.listen(r),
     close: () => t.close(),
     send: (to, m) => {
-      if (m.kind === "heartbeats" && ++packed % 3 === 0) lost++;
-      else t.send(to, m);
+      if (m.kind !== "heartbeats" || ++packed % 3 !== 0) return t.send(to, m);
+      if (++lost === 3) lostThree();
     },
   });
-  const { nodes, connect, close } = startCluster(SIZE_3, () => {}, lossy);
+  // A heartbeat every tick: a node that leads two groups sends a peer both heartbeats in one turn
+  // (with every 2 ticks, two groups may beat on alternate ticks and never be packed together).
+  const { nodes, connect, close } = startCluster(SIZE_3, () => {}, lossy, 1);
   const client = connect();
   try {
     for (let p = 1; p <= 4; p++) {
@@ -256,11 +262,7 @@ Deno.test("SynodNode: heartbeats travel packed; losing packed messages loses onl
       for (let i = 1; i <= 3; i++) assert.equal(await counter.incrementAndGet(), i);
       assert.equal(await counter.get(), 3);
     }
-    // Wait (on ticks, bounded) until packed messages were both sent and lost.
-    for (let turn = 0; lost < 3 && turn < 500; turn++) {
-      await new Promise<void>((resolve) => setTimeout(resolve, 20));
-    }
-    assert.ok(lost >= 3, `packed messages lost: ${lost} of ${packed}`);
+    await within(threeLost, "three packed messages lost");
     for (const n of nodes) {
       const stats = n.heartbeatStats;
       assert.ok(

@@ -200,7 +200,7 @@ export class PartitionedClient {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     // A session still registering is closed too: its `ready` rejects with CLOSED.
-    for (const s of sessions) await s.client.close();
+    await Promise.all(sessions.map((s) => s.client.close()));
     // RaftClient lets its unregister request leave in a microtask before it closes its view.
     await Promise.resolve();
     this.#mux.close();

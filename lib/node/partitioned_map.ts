@@ -7,17 +7,26 @@
  * in between may or may not be counted). Listeners hear every partition's changes, each
  * partition's in order.
  *
+ * `delete()` deletes the map in every partition (listeners hear REMOVE for every entry, then
+ * nothing more) and then runs `onDelete` (where `Synod` unregisters the name).
+ *
  * @module
  */
 
 import type { TypeRegistry } from "../codec/types.ts";
+import { SynodError } from "../errors.ts";
+import type { Consistency } from "../protocols/raft/protocol.ts";
 import {
   AtomicMap,
   type AtomicMapEvent,
   type PutOptions,
   type Versioned,
 } from "../primitives/atomic_map.ts";
-import { checkPrimitiveName, type PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
+import {
+  checkConsistency,
+  checkPrimitiveName,
+  type PrimitiveQueryOptions,
+} from "../primitives/primitive_session.ts";
 import type { PartitionedClient } from "./partitioned_client.ts";
 
 /** Options of {@linkcode PartitionedAtomicMap}. */
@@ -26,6 +35,10 @@ export interface PartitionedMapOptions {
   readonly types?: TypeRegistry;
   /** The partition group. Default: the client's default group. */
   readonly group?: string;
+  /** The default consistency of its reads (a read's own option wins). */
+  readonly consistency?: Consistency;
+  /** Runs once `delete()` has deleted the map in every partition, before it resolves. */
+  readonly onDelete?: () => Promise<void>;
 }
 
 /**
@@ -63,18 +76,25 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
   readonly #options: PartitionedMapOptions;
   readonly #proxies = new Map<number, Promise<AtomicMap<K, V>>>();
   readonly #listeners = new Map<(event: AtomicMapEvent<K, V>) => void, true>();
+  /** What `delete()` did: nothing yet, under way, deleted the state, ran `onDelete` too. */
+  #deletion: "none" | "deleting" | "deleted" | "done" = "none";
 
   /**
    * Creates the map's proxy; sessions with the partitions open when first used.
    *
    * @param client The cluster client.
    * @param name The map's name.
-   * @param options User types and the partition group.
-   * @throws {TypeError} If `name` is empty or has `/` or `#`, or the group is unknown.
+   * @param options User types, the partition group, the default consistency of its reads, what
+   *   `delete()` runs after.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`, the group is unknown, or an option
+   *   is malformed.
    */
   constructor(client: PartitionedClient, name: string, options: PartitionedMapOptions = {}) {
     checkPrimitiveName("partitioned atomic-map", name);
     client.partitionsOf(options.group); // the group must exist
+    if (options.consistency !== undefined) {
+      checkConsistency(options.consistency, `create atomic-map '${name}' as 'consistency'`);
+    }
     this.name = name;
     this.#client = client;
     this.#options = options;
@@ -143,6 +163,29 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
   }
 
   /**
+   * Replaces the value if the key is present.
+   *
+   * @param key The key.
+   * @param value The new value.
+   * @returns The replaced value, or `null` if the key was absent (nothing stored).
+   */
+  async replace(key: K, value: V): Promise<Versioned<V> | null> {
+    return await (await this.#forKey(key, "replace")).replace(key, value);
+  }
+
+  /**
+   * Replaces the value if it equals `expect`.
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @param value The new value.
+   * @returns Whether it replaced.
+   */
+  async replaceIfValue(key: K, expect: V, value: V): Promise<boolean> {
+    return await (await this.#forKey(key, "replaceIfValue")).replaceIfValue(key, expect, value);
+  }
+
+  /**
    * Removes a key.
    *
    * @param key The key.
@@ -153,13 +196,35 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
   }
 
   /**
+   * Removes a key if its value equals `expect`.
+   *
+   * @param key The key.
+   * @param expect The expected value.
+   * @returns Whether it removed.
+   */
+  async removeIfValue(key: K, expect: V): Promise<boolean> {
+    return await (await this.#forKey(key, "removeIfValue")).removeIfValue(key, expect);
+  }
+
+  /**
+   * Removes a key if its version is `version`.
+   *
+   * @param key The key.
+   * @param version The expected version.
+   * @returns Whether it removed.
+   */
+  async removeIfVersion(key: K, version: number): Promise<boolean> {
+    return await (await this.#forKey(key, "removeIfVersion")).removeIfVersion(key, version);
+  }
+
+  /**
    * Counts the entries of every partition.
    *
    * @param options The reads' consistency.
    * @returns The sum.
    */
   async size(options?: PrimitiveQueryOptions): Promise<number> {
-    const sizes = await Promise.all((await this.#all()).map((m) => m.size(options)));
+    const sizes = await Promise.all((await this.#all("size")).map((m) => m.size(options)));
     return sizes.reduce((a, b) => a + b, 0);
   }
 
@@ -170,7 +235,7 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    * @returns The keys.
    */
   async keys(options?: PrimitiveQueryOptions): Promise<K[]> {
-    return (await Promise.all((await this.#all()).map((m) => m.keys(options)))).flat();
+    return (await Promise.all((await this.#all("keys")).map((m) => m.keys(options)))).flat();
   }
 
   /**
@@ -180,7 +245,7 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    * @returns `[key, Versioned]` pairs.
    */
   async entries(options?: PrimitiveQueryOptions): Promise<[K, Versioned<V>][]> {
-    return (await Promise.all((await this.#all()).map((m) => m.entries(options)))).flat();
+    return (await Promise.all((await this.#all("entries")).map((m) => m.entries(options)))).flat();
   }
 
   /**
@@ -189,7 +254,7 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    * @returns How many were removed.
    */
   async clear(): Promise<number> {
-    const counts = await Promise.all((await this.#all()).map((m) => m.clear()));
+    const counts = await Promise.all((await this.#all("clear")).map((m) => m.clear()));
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -202,7 +267,7 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
   async addListener(listener: (event: AtomicMapEvent<K, V>) => void): Promise<void> {
     if (this.#listeners.has(listener)) return;
     this.#listeners.set(listener, true);
-    await Promise.all((await this.#all()).map((m) => m.addListener(listener)));
+    await Promise.all((await this.#all("addListener")).map((m) => m.addListener(listener)));
   }
 
   /**
@@ -213,16 +278,53 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
    */
   async removeListener(listener: (event: AtomicMapEvent<K, V>) => void): Promise<void> {
     if (!this.#listeners.delete(listener)) return;
-    await Promise.all((await this.#all()).map((m) => m.removeListener(listener)));
+    await Promise.all((await this.#all("removeListener")).map((m) => m.removeListener(listener)));
+  }
+
+  /**
+   * Deletes the map in every partition: listeners hear REMOVE for every entry, then nothing more;
+   * every later call of this proxy fails. If a partition or `onDelete` fails, `delete()` may be
+   * called again to finish.
+   *
+   * @returns Once deleted everywhere and `onDelete` has run.
+   * @throws {SynodError} `CLOSED` if `delete()` finished before or is under way.
+   */
+  async delete(): Promise<void> {
+    if (this.#deletion !== "deleted") {
+      this.#checkLive("delete");
+      this.#deletion = "deleting";
+      try {
+        await Promise.all((await this.#all("delete")).map((m) => m.delete()));
+      } catch (error) {
+        // The partitions' proxies that did delete refuse every call: start again from fresh ones.
+        this.#proxies.clear();
+        this.#deletion = "none";
+        throw error;
+      }
+      this.#deletion = "deleted";
+    }
+    await this.#options.onDelete?.();
+    this.#deletion = "done";
+  }
+
+  #checkLive(op: string): void {
+    if (this.#deletion === "none") return;
+    throw new SynodError(
+      "CLOSED",
+      `Cannot ${op} atomic-map '${this.name}' as this proxy deleted it`,
+    );
   }
 
   /** The proxy in the partition of `key` (hashed in its plain form: user types tagged). */
   #forKey(key: K, op: string): Promise<AtomicMap<K, V>> {
+    this.#checkLive(op); // callers are async: a throw rejects their promise
     const plain = this.#options.types?.toPlain(key, `${op} as 'key'`) ?? key;
     return this.#proxy(this.#client.partitionForKey(plain, this.#options.group).id);
   }
 
-  #all(): Promise<AtomicMap<K, V>[]> {
+  /** The proxies of every partition (callers are async: a throw rejects their promise). */
+  #all(op: string): Promise<AtomicMap<K, V>[]> {
+    if (op !== "delete") this.#checkLive(op);
     const ids = this.#client.partitionsOf(this.#options.group).map((p) => p.id);
     return Promise.all(ids.map((id) => this.#proxy(id)));
   }
@@ -231,7 +333,10 @@ export class PartitionedAtomicMap<K = unknown, V = unknown> {
     let proxy = this.#proxies.get(partitionId);
     if (proxy === undefined) {
       proxy = this.#client.sessionFor(partitionId, this.#options.group).then((session) =>
-        new AtomicMap<K, V>(session, this.name, { types: this.#options.types })
+        new AtomicMap<K, V>(session, this.name, {
+          types: this.#options.types,
+          consistency: this.#options.consistency,
+        })
       );
       this.#proxies.set(partitionId, proxy);
     }

@@ -11,11 +11,19 @@
  * the sync and the next Ready only has to sync them (Raft thesis §10.2.1). Nothing is sent or
  * acknowledged on the strength of a write-ahead: the next Ready's sync still comes first.
  *
+ * A leader also sends its appends and heartbeats before its own sync (thesis §10.2.1: the leader
+ * writes to its disk in parallel with replicating), so that the followers' syncs overlap its own.
+ * This is safe because a follower acknowledges only what it synced, and nothing that counts a
+ * leader's entry as durable leaves the leader early: the early messages are those of a Ready that
+ * changes no term or vote, and only while every commit index they carry is already durable here
+ * (a leader counts its own unsynced entries towards a commit; a sole voter commits them at once).
+ * Everything else of the Ready — answers, applied entries, other messages — waits for the sync.
+ *
  * @module
  */
 
 import { NotLeaderError, ProposalDroppedError, SynodError } from "../errors.ts";
-import type { Message } from "../raft/messages.ts";
+import { type Message, MessageType } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
@@ -55,7 +63,7 @@ export type DrivenCore =
     | "transferLeadership"
     | "campaign"
   >
-  & Partial<Pick<RaftNode, "tickMs" | "committedMembership">>;
+  & Partial<Pick<RaftNode, "tickMs" | "committedMembership" | "commitIndex">>;
 
 /**
  * Instrumentation: called at each step of a Ready, for a simulator's checks and crash points or
@@ -65,7 +73,10 @@ export type DrivenCore =
 export interface RaftDriverObserver {
   /** A Ready was taken from the core; nothing of it is written yet. */
   ready?(rd: Ready): void;
-  /** The Ready is written to storage; its sync has not started (it may not need one). */
+  /**
+   * The Ready is written to storage (and a leader's early messages are sent); its sync has not
+   * started (it may not need one).
+   */
   written?(rd: Ready): void;
   /** The Ready is durable; nothing of it is sent yet. */
   durable?(rd: Ready): void;
@@ -216,9 +227,13 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    */
   #pending = new Map<number, PendingProposal[]>();
   #failure: Error | null = null;
+  #lastLeader: NodeId | null = null;
+  #leaderChanges = 0;
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
   #writeAheadScheduled = false;
+  /** Messages of the Ready in progress left to send after its sync, when some went before. */
+  #sendLater: readonly Message[] | null = null;
 
   /**
    * Creates a driver; call `start()` to begin ticking.
@@ -334,6 +349,16 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** The configuration in force at the commit index, or `null` (see `RaftProposer`). */
   get committedMembership(): RaftProposer["committedMembership"] {
     return this.node.committedMembership ?? null;
+  }
+
+  /** How many times this member has seen a new leader (itself included) since it started. */
+  get leaderChanges(): number {
+    return this.#leaderChanges;
+  }
+
+  /** The highest index this member knows to be committed. */
+  get commitIndex(): number {
+    return this.node.commitIndex ?? 0;
   }
 
   /** Hands a message from the transport to the core. */
@@ -475,6 +500,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** Entries written ahead of their Ready so far (see the module doc). */
   entriesWrittenAhead = 0;
 
+  /** A leader's messages sent before the sync of their Ready so far (see the module doc). */
+  messagesSentEarly = 0;
+
   #schedule(): void {
     if (this.#scheduled || this.#running || this.#stopped) return;
     this.#scheduled = true;
@@ -578,9 +606,17 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #finish(rd: Ready): void {
     const observer = this.#observer;
     observer.durable?.(rd);
-    if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+    const rest = this.#sendLater ?? rd.messages;
+    this.#sendLater = null;
+    if (rest.length > 0) this.#hooks.send(rest);
     observer.sent?.(rd);
-    if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
+    if (rd.softState !== null) {
+      if (rd.softState.leader !== this.#lastLeader && rd.softState.leader !== null) {
+        this.#leaderChanges++;
+      }
+      this.#lastLeader = rd.softState.leader;
+      this.#hooks.softState?.(rd.softState);
+    }
     this.#applyReady(rd);
     // Entries proposed here may still commit under the next leader: they are answered
     // when applied, or fail when another leader's entry takes their index.
@@ -588,15 +624,54 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     observer.advanced?.(rd);
   }
 
-  /** Writes a Ready; returns the sync's promise when it runs off the event loop. */
+  /**
+   * Whether a leader may send some of a Ready's messages before its sync (see the module doc): a
+   * Ready with entries to sync, no snapshot and no change of term or vote. Call before the Ready's
+   * hard state is written.
+   */
+  #maySendEarly(rd: Ready): boolean {
+    if (this.node.role !== "leader" || rd.entries.length === 0 || rd.snapshot !== null) {
+      return false;
+    }
+    const hard = rd.hardState;
+    if (hard === null) return true;
+    const durable = this.#storage.hardState();
+    return hard.term === durable.term && hard.vote === durable.vote;
+  }
+
+  /**
+   * Sends the Ready's appends and heartbeats whose commit index is durable here, and keeps the
+   * other messages for after the sync.
+   */
+  #sendEarly(rd: Ready): void {
+    // Every entry before the Ready's went through an earlier Ready, which was synced.
+    const durableIndex = rd.entries[0]!.index - 1;
+    const early: Message[] = [];
+    const later: Message[] = [];
+    for (const m of rd.messages) {
+      const replicates = m.type === MessageType.Append || m.type === MessageType.Heartbeat;
+      (replicates && m.commit <= durableIndex ? early : later).push(m);
+    }
+    if (early.length === 0) return;
+    this.#sendLater = later;
+    this.messagesSentEarly += early.length;
+    this.#hooks.send(early);
+  }
+
+  /**
+   * Writes a Ready (a leader sends what it may before the sync); returns the sync's promise when
+   * it runs off the event loop.
+   */
   #persist(rd: Ready): PromiseLike<void> | undefined {
+    const early = rd.mustSync && this.#maySendEarly(rd);
     if (rd.snapshot !== null) this.#storage.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       const unwritten = this.#unwritten(rd.entries);
       if (unwritten.length > 0) this.#storage.append(unwritten);
     }
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
-    this.#observer.written?.(rd);
+    if (early) this.#sendEarly(rd);
+    this.#observer.written?.(rd); // a crash here (before the sync) follows the early messages
     if (!rd.mustSync) return undefined; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
     this.#syncs++;

@@ -455,3 +455,113 @@ Deno.test("RaftDriver: a storage failure stops the member; pending proposals get
   assert.equal(driver.failure, disk);
   assert.ok(driver.stopped);
 });
+
+/**
+ * `m1` elected leader of `membership` by answering its (pre-)vote requests as `m2`; every
+ * message it sends is recorded with whether a sync was held at that moment.
+ */
+async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
+  const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap: membership }, storage);
+  const sent: { m: Message; duringSync: boolean }[] = [];
+  const applied: number[] = [];
+  let driver!: RaftDriver;
+  const { hooks, led } = reportingLeader({
+    send(messages) {
+      for (const m of messages) {
+        sent.push({ m, duringSync: storage.held > 0 });
+        const answer = m.type === MessageType.PreVote
+          ? MessageType.PreVoteResponse
+          : m.type === MessageType.Vote
+          ? MessageType.VoteResponse
+          : null;
+        if (answer !== null && m.to === "m2") {
+          queueMicrotask(() =>
+            driver.receive(message({ type: answer, from: "m2", to: "m1", term: m.term }))
+          );
+        }
+      }
+    },
+    apply(entries) {
+      for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
+    },
+  });
+  driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
+  driver.start();
+  driver.campaign();
+  await led;
+  await settle();
+  // The voters acknowledge the leader's first entry, so that it replicates to them (no probing).
+  for (const m of membership.members) {
+    if (m.id === "m1") continue;
+    const ack = { type: MessageType.AppendResponse, from: m.id, to: "m1", term: node.term };
+    driver.receive(message({ ...ack, index: storage.lastIndex() }));
+  }
+  await settle();
+  return { node, driver, sent, applied };
+}
+
+Deno.test("RaftDriver: a leader sends its appends before its own sync, and applies only after it (thesis §10.2.1)", async () => {
+  const storage = new HeldSyncStorage();
+  const { node, driver, sent, applied } = await electedLeader(storage, bootstrap);
+  sent.length = 0;
+  storage.hold = true;
+  const x = driver.propose(new TextEncoder().encode("x"));
+  await settle();
+  assert.equal(storage.held, 1, "the Ready with 'x' is syncing");
+  const index = node.unstableEntries().at(-1)!.index;
+  const early = sent.filter((s) => s.m.type === MessageType.Append);
+  assert.deepEqual(early.map((s) => s.m.to).sort(), ["m2", "m3"]);
+  assert.ok(early.every((s) => s.m.entries.at(-1)?.index === index), "sent while the sync is held");
+  assert.ok(early.every((s) => s.m.commit < index), "no commit index past what is durable");
+  // m2 acknowledges: a majority holds 'x' only once the leader's own sync is done.
+  driver.receive(message({
+    type: MessageType.AppendResponse,
+    from: "m2",
+    to: "m1",
+    term: node.term,
+    index,
+  }));
+  await settle();
+  assert.deepEqual(applied, [], "nothing applies before the leader's sync");
+  assert.ok(sent.every((s) => s.m.commit < index), "the commit of 'x' is not sent before the sync");
+  storage.hold = false;
+  storage.release();
+  assert.equal((await x).index, index);
+  assert.deepEqual(applied, [index]);
+  assert.ok(driver.messagesSentEarly >= 2);
+  driver.stop();
+});
+
+Deno.test("RaftDriver: a sole voter's messages wait for its sync (it commits its entries before they are durable)", async () => {
+  const storage = new HeldSyncStorage();
+  const membership: Membership = {
+    members: [{ id: "m1", type: "active" }, { id: "m2", type: "passive" }],
+  };
+  const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap: membership }, storage);
+  const sent: { m: Message; duringSync: boolean }[] = [];
+  const { hooks, led } = reportingLeader({
+    send(messages) {
+      for (const m of messages) sent.push({ m, duringSync: storage.held > 0 });
+    },
+    apply() {},
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
+  await untilLeader(driver, led);
+  const ack = { type: MessageType.AppendResponse, from: "m2", to: "m1", term: node.term };
+  driver.receive(message({ ...ack, index: storage.lastIndex() }));
+  await settle();
+  storage.hold = true;
+  const x = driver.propose(new TextEncoder().encode("x"));
+  await settle();
+  assert.equal(storage.held, 1);
+  const index = node.unstableEntries().at(-1)!.index;
+  assert.equal(node.commitIndex, index, "committed, not durable");
+  const carries = (s: { m: Message }) => s.m.entries.some((e) => e.index === index);
+  assert.ok(!sent.some(carries), "nothing carrying it leaves before the sync");
+  storage.hold = false;
+  storage.release();
+  await x;
+  assert.ok(sent.some((s) => carries(s) && s.m.to === "m2"));
+  assert.equal(driver.messagesSentEarly, 0);
+  driver.stop();
+});

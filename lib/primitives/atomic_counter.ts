@@ -14,6 +14,7 @@
  * | `addAndGet` | command | `{ delta }` | value after |
  * | `getAndAdd` | command | `{ delta }` | value before |
  * | `compareAndSet` | command | `{ expect, update }` | `boolean` |
+ * | `delete` | command | — | `null`: the instance is deleted (the next command starts at 0) |
  *
  * The proxy's increment and decrement methods are `addAndGet`/`getAndAdd` with ±1.
  *
@@ -26,6 +27,7 @@ import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
   ProxyChannel,
+  type ProxyOptions,
 } from "./primitive_session.ts";
 
 /** The service type name. */
@@ -64,6 +66,10 @@ export function atomicCounterService(): Service {
         value = update;
         return true;
       },
+      delete: (_commit, ctx) => {
+        ctx.deleteService();
+        return null;
+      },
     },
     queries: { get: () => value },
     snapshot: () => ({ value }),
@@ -98,10 +104,11 @@ export class AtomicCounter {
    *
    * @param session The session (e.g. a `RaftClient`).
    * @param name The counter's name; the service instance is `"atomic-counter/<name>"`.
-   * @throws {TypeError} If `name` is empty or has `/` or `#`.
+   * @param options The default consistency of its reads; what `delete()` runs after.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`, or an option is malformed.
    */
-  constructor(session: PrimitiveSession, name: string) {
-    this.#ch = new ProxyChannel(session, ATOMIC_COUNTER_TYPE, name);
+  constructor(session: PrimitiveSession, name: string, options: Omit<ProxyOptions, "types"> = {}) {
+    this.#ch = new ProxyChannel(session, ATOMIC_COUNTER_TYPE, name, options);
   }
 
   /** The service instance's name. */
@@ -202,6 +209,17 @@ export class AtomicCounter {
     safeInteger(expect, "compareAndSet as 'expect'");
     safeInteger(update, "compareAndSet as 'update'");
     return await this.#ch.command("compareAndSet", { expect, update });
+  }
+
+  /**
+   * Deletes the counter: its state goes (a counter of the name made afterwards starts at 0),
+   * and every later call of this proxy fails.
+   *
+   * @returns Once deleted.
+   * @throws {SynodError} `CLOSED` if this proxy was deleted already.
+   */
+  delete(): Promise<void> {
+    return this.#ch.delete();
   }
 
   async #add(op: string, delta: number): Promise<number> {

@@ -34,18 +34,26 @@
  * | `unlock` | command | `{ ticket? }` | `boolean`: whether a hold or queued request of the session went |
  * | `isLocked` | query | `{ token? }` | `boolean`: held at all, or held with this token |
  *
+ * | `delete` | command | — | `null`: the instance is deleted |
+ *
  * `unlock` with a ticket releases that hold or withdraws that queued request of the caller's
  * session; without one it releases the session's hold. Another session's hold is never touched.
+ *
+ * `delete` tells the holder and every waiter `{ type: "DELETED", ticket }` (a waiting `lock()`
+ * fails with `CLOSED`, a holder's proxy forgets its hold) and deletes the instance: a lock of the
+ * same name made afterwards is free, its tokens still above every earlier one (log indexes).
  *
  * @module
  */
 
 import type { CommandContext, Service } from "../protocols/raft/service.ts";
 import { argsRecord, channelName, safeInteger } from "./_plain.ts";
+import { SynodError } from "../errors.ts";
 import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
   ProxyChannel,
+  type ProxyOptions,
   sessionEndedError,
 } from "./primitive_session.ts";
 
@@ -67,12 +75,15 @@ export interface LockResult {
 /** An event of a lock, on the requesting proxy's channel. */
 export type LockEvent =
   | { readonly type: "GRANTED"; readonly ticket: number; readonly token: number }
-  | { readonly type: "TIMEOUT"; readonly ticket: number };
+  | { readonly type: "TIMEOUT"; readonly ticket: number }
+  | { readonly type: "DELETED"; readonly ticket: number };
 
 interface Holder {
   session: number;
   ticket: number;
   token: number;
+  /** The holder proxy's channel (absent in snapshots taken before `delete` existed). */
+  channel?: string;
 }
 
 interface Waiter {
@@ -99,10 +110,15 @@ export function atomicLockService(): Service {
   let queue: Waiter[] = [];
   let lastToken = 0;
 
-  const grant = (ctx: CommandContext, session: number, ticket: number): number => {
+  const grant = (
+    ctx: CommandContext,
+    session: number,
+    ticket: number,
+    channel: string,
+  ): number => {
     const token = Math.max(lastToken + 1, ctx.index);
     lastToken = token;
-    holder = { session, ticket, token };
+    holder = { session, ticket, token, channel };
     return token;
   };
 
@@ -112,7 +128,7 @@ export function atomicLockService(): Service {
       const w = queue.shift()!;
       if (w.timer !== null) ctx.cancel(w.timer);
       if (ctx.session(w.session) === undefined) continue; // hooks drop these; never grant one
-      const token = grant(ctx, w.session, w.ticket);
+      const token = grant(ctx, w.session, w.ticket, w.channel);
       ctx.publish(w.session, w.channel, { type: "GRANTED", ticket: w.ticket, token });
     }
   };
@@ -125,7 +141,7 @@ export function atomicLockService(): Service {
     timeoutMs: number | null,
   ): LockResult => {
     if (holder === null && queue.length === 0) {
-      return { status: "GRANTED", ticket, token: grant(ctx, session, ticket) };
+      return { status: "GRANTED", ticket, token: grant(ctx, session, ticket, channel) };
     }
     if (timeoutMs === 0) return { status: "FAILED", ticket, token: null };
     if (queue.length >= LOCK_QUEUE_MAX) {
@@ -173,6 +189,19 @@ export function atomicLockService(): Service {
         const [w] = queue.splice(i, 1);
         if (w!.timer !== null) ctx.cancel(w!.timer);
         return true;
+      },
+      delete: (_commit, ctx) => {
+        const told: [number, string, number][] = queue.map((w) => [w.session, w.channel, w.ticket]);
+        if (holder?.channel !== undefined) {
+          told.unshift([holder.session, holder.channel, holder.ticket]);
+        }
+        for (const [session, channel, ticket] of told) {
+          if (ctx.session(session) !== undefined) {
+            ctx.publish(session, channel, { type: "DELETED", ticket });
+          }
+        }
+        ctx.deleteService(); // the waiters' timers go with it
+        return null;
       },
     },
     queries: {
@@ -250,10 +279,11 @@ export class AtomicLock {
    * @param session The session (e.g. a `RaftClient`). If it has `onStateChange`, waits fail
    *   when it expires or closes.
    * @param name The lock's name; the service instance is `"atomic-lock/<name>"`.
-   * @throws {TypeError} If `name` is empty or has `/` or `#`.
+   * @param options The default consistency of `isLocked`; what `delete()` runs after.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`, or an option is malformed.
    */
-  constructor(session: PrimitiveSession, name: string) {
-    this.#ch = new ProxyChannel(session, ATOMIC_LOCK_TYPE, name);
+  constructor(session: PrimitiveSession, name: string, options: Omit<ProxyOptions, "types"> = {}) {
+    this.#ch = new ProxyChannel(session, ATOMIC_LOCK_TYPE, name, options);
     this.#ch.onEvent((p) => this.#onEvent(p as LockEvent));
     session.onStateChange?.((state) => {
       if (state !== "EXPIRED" && state !== "CLOSED") return;
@@ -308,7 +338,7 @@ export class AtomicLock {
    */
   async unlock(): Promise<boolean> {
     const ticket = this.#held;
-    if (ticket === null) return false;
+    if (ticket === null && !this.#ch.deleted) return false; // once deleted, the call fails
     this.#held = null;
     return await this.#ch.command("unlock", { ticket });
   }
@@ -326,6 +356,18 @@ export class AtomicLock {
     return await this.#ch.query("isLocked", token === undefined ? {} : { token }, options);
   }
 
+  /**
+   * Deletes the lock: its holder's hold goes and its waiters' `lock()` calls fail with
+   * `CLOSED`; a lock of the name made afterwards is free. Every later call of this proxy fails.
+   *
+   * @returns Once deleted.
+   * @throws {SynodError} `CLOSED` if this proxy was deleted already.
+   */
+  async delete(): Promise<void> {
+    await this.#ch.delete();
+    this.#held = null;
+  }
+
   #settle(r: LockResult): Promise<number | null> {
     if (r.status === "GRANTED") {
       this.#held = r.ticket;
@@ -335,12 +377,20 @@ export class AtomicLock {
     const early = this.#early.get(r.ticket);
     if (early !== undefined) {
       this.#early.delete(r.ticket);
-      return Promise.resolve(this.#apply(early));
+      try {
+        return Promise.resolve(this.#apply(early));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     return new Promise((resolve, reject) => this.#waiting.set(r.ticket, { resolve, reject }));
   }
 
   #onEvent(event: LockEvent): void {
+    if (event.type === "DELETED" && event.ticket === this.#held) {
+      this.#held = null; // the lock is gone, and its hold with it
+      return;
+    }
     const wait = this.#waiting.get(event.ticket);
     if (wait === undefined) {
       if (this.#early.size >= EARLY_MAX) this.#early.delete(this.#early.keys().next().value!);
@@ -348,10 +398,23 @@ export class AtomicLock {
       return;
     }
     this.#waiting.delete(event.ticket);
-    wait.resolve(this.#apply(event));
+    try {
+      wait.resolve(this.#apply(event));
+    } catch (error) {
+      wait.reject(error as Error);
+    }
   }
 
+  /** The wait's outcome: a token, `null` (timed out), or a throw (deleted). */
   #apply(event: LockEvent): number | null {
+    if (event.type === "DELETED") {
+      throw new SynodError(
+        "CLOSED",
+        `Cannot lock ${
+          this.service.slice(this.service.indexOf("/") + 1)
+        } as it was deleted while waiting`,
+      );
+    }
     if (event.type !== "GRANTED") return null;
     this.#held = event.ticket;
     return event.token;

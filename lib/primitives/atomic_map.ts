@@ -37,9 +37,11 @@
  * | `removeIfVersion` | command | `{ key, version }` | `boolean` |
  * | `clear` | command | — | number of entries removed |
  * | `listen` / `unlisten` | command | `{ channel }` | `null` / `boolean` |
+ * | `delete` | command | — | number of entries removed; the instance is deleted |
  *
  * Event (name = the listener's channel): `{ type: "INSERT" | "UPDATE" | "REMOVE", key, newValue,
- * oldValue }` with `Versioned` or `null` values. Removal by TTL and by `clear` publish REMOVE.
+ * oldValue }` with `Versioned` or `null` values. Removal by TTL, by `clear` and by `delete`
+ * publish REMOVE; after `delete`'s, the registrations are gone with the rest of the state.
  *
  * The file is longer than most (STYLE.md): it holds the service and its proxy, one file per
  * primitive like the others, and the proxy is mostly the JSDoc of its fifteen methods.
@@ -248,6 +250,12 @@ export function atomicMapService(): Service {
         for (const k of [...map.keys()]) drop(ctx, k);
         return n;
       },
+      delete: (_c, ctx) => {
+        const n = map.size;
+        for (const k of [...map.keys()]) drop(ctx, k); // listeners' caches end empty
+        ctx.deleteService();
+        return n;
+      },
       listen: ({ args, session }) => listeners.listen(session.id, args),
       unlisten: ({ args, session }) => listeners.unlisten(session.id, args),
     },
@@ -311,8 +319,9 @@ export class AtomicMap<K = PlainData, V = PlainData> {
    *
    * @param session The session (e.g. a `RaftClient`).
    * @param name The map's name; the service instance is `"atomic-map/<name>"`.
-   * @param options User types the keys and values may hold (`types`).
-   * @throws {TypeError} If `name` is empty or has `/` or `#`.
+   * @param options User types the keys and values may hold (`types`), the default consistency
+   *   of its reads, what `delete()` runs after.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`, or an option is malformed.
    */
   constructor(session: PrimitiveSession, name: string, options: ProxyOptions = {}) {
     this.#ch = new ProxyChannel(session, ATOMIC_MAP_TYPE, name, options);
@@ -509,6 +518,17 @@ export class AtomicMap<K = PlainData, V = PlainData> {
    */
   clear(): Promise<number> {
     return this.#ch.command("clear");
+  }
+
+  /**
+   * Deletes the map: listeners hear REMOVE for every entry, then nothing more (the registrations
+   * go with the state); every later call of this proxy fails.
+   *
+   * @returns Once deleted.
+   * @throws {SynodError} `CLOSED` if this proxy was deleted already.
+   */
+  delete(): Promise<void> {
+    return this.#ch.delete();
   }
 
   /**

@@ -15,8 +15,11 @@
  * | `getAndSet` | command | `{ value }` | previous value or `null` |
  * | `compareAndSet` | command | `{ expect, update }` | `boolean` |
  * | `listen` / `unlisten` | command | `{ channel }` | `null` / `boolean` |
+ * | `delete` | command | — | `null`: the instance is deleted |
  *
- * Event (name = the listener's channel): `{ type: "UPDATE", newValue, oldValue }`.
+ * Event (name = the listener's channel): `{ type: "UPDATE", newValue, oldValue }`. `delete`
+ * publishes an UPDATE to `null` if the value was set (the value a new one has), then drops the
+ * registrations with the rest of the state.
  *
  * @module
  */
@@ -86,6 +89,11 @@ export function atomicValueService(): Service {
       },
       listen: ({ args, session }) => listeners.listen(session.id, args),
       unlisten: ({ args, session }) => listeners.unlisten(session.id, args),
+      delete: (_commit, ctx) => {
+        write(null, "null", ctx);
+        ctx.deleteService();
+        return null;
+      },
     },
     queries: { get: () => value },
     onExpire: (s) => listeners.drop(s.id),
@@ -128,8 +136,9 @@ export class AtomicValue<V = PlainData> {
    *
    * @param session The session (e.g. a `RaftClient`).
    * @param name The value's name; the service instance is `"atomic-value/<name>"`.
-   * @param options User types the value may hold (`types`).
-   * @throws {TypeError} If `name` is empty or has `/` or `#`.
+   * @param options User types the value may hold (`types`), the default consistency of its
+   *   reads, what `delete()` runs after.
+   * @throws {TypeError} If `name` is empty or has `/` or `#`, or an option is malformed.
    */
   constructor(session: PrimitiveSession, name: string, options: ProxyOptions = {}) {
     this.#ch = new ProxyChannel(session, ATOMIC_VALUE_TYPE, name, options);
@@ -185,6 +194,17 @@ export class AtomicValue<V = PlainData> {
       expect: this.#ch.plain(expect, "compareAndSet as 'expect'"),
       update: this.#ch.plain(update, "compareAndSet as 'update'"),
     });
+  }
+
+  /**
+   * Deletes the value: listeners hear an UPDATE to `null` if it was set, then nothing more (the
+   * registrations go with the state); every later call of this proxy fails.
+   *
+   * @returns Once deleted.
+   * @throws {SynodError} `CLOSED` if this proxy was deleted already.
+   */
+  delete(): Promise<void> {
+    return this.#ch.delete();
   }
 
   /**

@@ -26,11 +26,15 @@ import { ATOMIC_COUNTER_TYPE, atomicCounterService } from "./atomic_counter.ts";
 import { ATOMIC_LOCK_TYPE, atomicLockService } from "./atomic_lock.ts";
 import { ATOMIC_MAP_TYPE, atomicMapService } from "./atomic_map.ts";
 import { ATOMIC_VALUE_TYPE, atomicValueService } from "./atomic_value.ts";
+import { KV_TYPE, kvService } from "./kv.ts";
+import { PRIMITIVE_REGISTRY_TYPE, primitiveRegistryService } from "./primitive_registry.ts";
 
 export * from "./atomic_counter.ts";
 export * from "./atomic_lock.ts";
 export * from "./atomic_map.ts";
 export * from "./atomic_value.ts";
+export * from "./kv.ts";
+export * from "./primitive_registry.ts";
 export {
   type PrimitiveEvent,
   type PrimitiveQueryOptions,
@@ -41,10 +45,15 @@ export {
 export { type Constructor, type TypeCodec, TypeRegistry } from "../codec/types.ts";
 export type { PlainData } from "./_plain.ts";
 
-/** Every primitive's service constructor by type name, for `Member`'s `services`. */
+/**
+ * Every primitive's service constructor by type name, and the registry's that the system group
+ * holds, for `Member`'s `services`.
+ */
 export const primitiveServices: Readonly<Record<string, () => Service>> = Object.freeze({
   [ATOMIC_MAP_TYPE]: atomicMapService,
   [ATOMIC_COUNTER_TYPE]: atomicCounterService,
   [ATOMIC_VALUE_TYPE]: atomicValueService,
   [ATOMIC_LOCK_TYPE]: atomicLockService,
+  [KV_TYPE]: kvService,
+  [PRIMITIVE_REGISTRY_TYPE]: primitiveRegistryService,
 });

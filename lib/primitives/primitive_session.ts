@@ -4,7 +4,9 @@
  * session of the partition its primitive lives on.
  *
  * Events of one session are shared by every proxy over it, so each proxy publishes under its own
- * *channel*: the primitive's name and a number unique in this process (`"atomic-map/orders#3"`).
+ * *channel*: the primitive's name and a number unique among the proxies over that session
+ * (`"atomic-map/orders#3"`). Numbered per session, not per process, so that what a client sends
+ * depends only on what it did (a simulated run replays the same in any process).
  * The channel travels in `listen`, `lock` and `tryLock` commands and comes back as the event's
  * name; a proxy ignores every other name.
  *
@@ -18,8 +20,8 @@
 
 import { canonical, type PlainData } from "./_plain.ts";
 import { TypeRegistry } from "../codec/types.ts";
-import { isSynodError, synodErrorFromCode } from "../errors.ts";
-import type { Consistency } from "../protocols/raft/protocol.ts";
+import { isSynodError, SynodError, synodErrorFromCode } from "../errors.ts";
+import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
 
 /** An event published to the session. */
 export interface PrimitiveEvent {
@@ -34,9 +36,12 @@ export interface PrimitiveEvent {
 /** A session's state, as `RaftClient` reports it. */
 export type PrimitiveSessionState = "CONNECTED" | "SUSPENDED" | "EXPIRED" | "CLOSED";
 
-/** Options of one query. */
+/**
+ * Options of one query; given to a proxy, the default of its reads. A query's own option wins
+ * over the proxy's, which wins over the session's.
+ */
 export interface PrimitiveQueryOptions {
-  /** The read's consistency; default: the session's. */
+  /** The read's consistency; default: the proxy's, else the session's. */
   readonly consistency?: Consistency;
 }
 
@@ -82,15 +87,21 @@ export interface PrimitiveSession {
 }
 
 /** Options every primitive proxy takes. */
-export interface ProxyOptions {
+export interface ProxyOptions extends PrimitiveQueryOptions {
   /**
    * User types its keys and values may hold (see {@linkcode TypeRegistry}); without it they
    * must be plain JSON data.
    */
   readonly types?: TypeRegistry;
+  /**
+   * Runs once `delete()` has deleted the primitive's state, before `delete()` resolves: a facade
+   * unregisters the name here (`Synod` does).
+   */
+  readonly onDelete?: () => Promise<void>;
 }
 
-let nextChannel = 1;
+/** The last channel number given out per session. */
+const channelNumbers = new WeakMap<PrimitiveSession, number>();
 
 /**
  * Checks a primitive's name: 1 to 200 characters without `/` (it ends a service name) or `#` (it
@@ -121,6 +132,10 @@ export class ProxyChannel {
   readonly channel: string;
   readonly #session: PrimitiveSession;
   readonly #types: TypeRegistry | null;
+  readonly #consistency: Consistency | undefined;
+  readonly #onDelete: (() => Promise<void>) | undefined;
+  /** What `delete()` did: nothing yet, sent it, deleted the state, ran `onDelete` too. */
+  #deletion: "none" | "deleting" | "deleted" | "done" = "none";
   #listening = false;
   #handlers: ((payload: unknown) => void)[] = [];
   #listeners = new Set<(payload: unknown) => void>();
@@ -149,10 +164,20 @@ export class ProxyChannel {
     if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
       throw new TypeError(`Cannot create ${type} proxy as 'types' must be a TypeRegistry`);
     }
+    if (options.consistency !== undefined) {
+      checkConsistency(options.consistency, `create ${type} proxy as 'consistency'`);
+    }
+    if (options.onDelete !== undefined && typeof options.onDelete !== "function") {
+      throw new TypeError(`Cannot create ${type} proxy as 'onDelete' must be a function`);
+    }
     this.#session = session;
     this.#types = options.types ?? null;
+    this.#consistency = options.consistency;
+    this.#onDelete = options.onDelete;
     this.service = `${type}/${name}`;
-    this.channel = `${this.service}#${nextChannel++}`;
+    const n = (channelNumbers.get(session) ?? 0) + 1;
+    channelNumbers.set(session, n);
+    this.channel = `${this.service}#${n}`;
     // A recovered session is a new session: the service forgot the old one's registration.
     // Register again once the new one is up; changes in between are not delivered.
     let lost = false;
@@ -160,7 +185,7 @@ export class ProxyChannel {
       if (state === "EXPIRED") lost = true;
       if (state !== "CONNECTED" || !lost) return;
       lost = false;
-      if (this.#listeners.size > 0) {
+      if (this.#listeners.size > 0 && this.#deletion === "none") {
         this.command("listen", { channel: this.channel }).catch((e: unknown) => {
           if (!isSynodError(e)) throw e;
           lost = true; // the session is gone again: the next recovery registers again
@@ -230,7 +255,54 @@ export class ProxyChannel {
    * @returns Its result.
    */
   async command<T>(operation: string, args?: unknown): Promise<T> {
+    this.#checkLive(operation);
     return this.fromPlain(await this.#session.command(this.service, operation, args)) as T;
+  }
+
+  /** Whether `delete()` has been called (and has not failed). */
+  get deleted(): boolean {
+    return this.#deletion !== "none";
+  }
+
+  /**
+   * Deletes the primitive's state (the service's `delete` command), then runs `onDelete`. From
+   * the call on, every operation of this proxy fails with `CLOSED`. If the command fails, the
+   * proxy is usable again; if `onDelete` fails, the state stays deleted. Either way `delete()`
+   * may be called again to finish.
+   *
+   * @returns Once the state is deleted and `onDelete` has run.
+   * @throws {SynodError} `CLOSED` if `delete()` finished before or is under way.
+   */
+  async delete(): Promise<void> {
+    if (this.#deletion !== "deleted") {
+      this.#checkLive("delete");
+      this.#deletion = "deleting";
+      try {
+        await this.#session.command(this.service, "delete");
+      } catch (error) {
+        this.#deletion = "none";
+        throw error;
+      }
+      this.#deletion = "deleted";
+    }
+    await this.#onDelete?.();
+    this.#deletion = "done";
+  }
+
+  #checkLive(operation: string): void {
+    if (this.#deletion === "none") return;
+    const type = this.service.slice(0, this.service.indexOf("/"));
+    throw new SynodError(
+      "CLOSED",
+      `Cannot ${operation} ${type} '${this.name}' as this proxy ${
+        this.#deletion === "deleting" ? "is deleting it" : "deleted it"
+      }`,
+    );
+  }
+
+  /** The primitive's name. */
+  get name(): string {
+    return this.service.slice(this.service.indexOf("/") + 1);
   }
 
   /**
@@ -279,10 +351,42 @@ export class ProxyChannel {
    * @returns Its result.
    */
   async query<T>(operation: string, args?: unknown, options?: PrimitiveQueryOptions): Promise<T> {
+    this.#checkLive(operation);
+    let consistency = this.#consistency;
+    if (options?.consistency !== undefined) {
+      consistency = checkConsistency(
+        options.consistency,
+        `${operation} ${this.service} as 'consistency'`,
+      );
+    }
     return this.fromPlain(
-      await this.#session.query(this.service, operation, args, options),
+      await this.#session.query(
+        this.service,
+        operation,
+        args,
+        consistency === undefined ? options : { ...options, consistency },
+      ),
     ) as T;
   }
+}
+
+/**
+ * Checks a read consistency level. Private to the primitives and their facades.
+ *
+ * @param value The value.
+ * @param what How the message names it, e.g. `"get atomic-map/orders as 'consistency'"`.
+ * @returns The level.
+ * @throws {TypeError} If it is not one of `LINEARIZABLE`, `LINEARIZABLE_LEASE`, `SEQUENTIAL`.
+ */
+export function checkConsistency(value: unknown, what: string): Consistency {
+  if (!CONSISTENCY_LEVELS.includes(value as Consistency)) {
+    throw new TypeError(
+      `Cannot ${what} must be one of ${CONSISTENCY_LEVELS.join(", ")}: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value as Consistency;
 }
 
 /**

@@ -336,13 +336,24 @@ export interface VersionedValue {
 /**
  * An operation on an AtomicMap with versions. `put`, `putIfAbsent`, `replace` and `remove`
  * output the previous (or existing, for `putIfAbsent`) value; `putAndGet` the new one; the
- * conditional writes whether they wrote.
+ * conditional writes whether they wrote. A write with `ttlMs > 0` stores an entry that may expire
+ * (be removed) at any later point; the model does not check when.
  */
 export type AtomicMapInput =
   | { readonly op: "get"; readonly key: string }
-  | { readonly op: "put"; readonly key: string; readonly value: Value }
-  | { readonly op: "putAndGet"; readonly key: string; readonly value: Value }
-  | { readonly op: "putIfAbsent"; readonly key: string; readonly value: Value }
+  | { readonly op: "put"; readonly key: string; readonly value: Value; readonly ttlMs?: number }
+  | {
+    readonly op: "putAndGet";
+    readonly key: string;
+    readonly value: Value;
+    readonly ttlMs?: number;
+  }
+  | {
+    readonly op: "putIfAbsent";
+    readonly key: string;
+    readonly value: Value;
+    readonly ttlMs?: number;
+  }
   | { readonly op: "replace"; readonly key: string; readonly value: Value }
   | {
     readonly op: "replaceIfValue";
@@ -375,6 +386,8 @@ export interface AtomicMapKeyState {
   readonly version: number | null;
   /** Every version written after now is greater than this. */
   readonly floor: number;
+  /** The present value was written with a TTL: it may be removed at any later point. */
+  readonly expiring?: boolean;
 }
 
 /**
@@ -388,6 +401,11 @@ export interface AtomicMapKeyState {
  * `replaceIfVersion` on an unknown version the model forgets that the version differs: it never
  * rejects a linearizable history, but may let such a history through. Versions are compared per
  * key only, not across keys.
+ *
+ * TTL: a value written with `ttlMs > 0` may vanish before any later operation of its key (its
+ * expiry, a removal at log time the client cannot see); a later write without TTL (`replace`
+ * and the conditional replaces never carry one) makes it permanent again. When it expires is not
+ * checked, only that values without a TTL never vanish and expired ones never come back.
  *
  * @example A lost update: both writers replaced the same version
  * ```ts
@@ -411,18 +429,105 @@ export function atomicMapModel(): NondeterministicModel<
 > {
   return {
     init: () => ({ value: null, version: null, floor: 0 }),
-    stepAll: mapStep,
-    hash: (s) => `${hashValue(s.value)}|${s.version ?? "?"}|${s.floor}`,
+    stepAll: mapStepWithExpiry,
+    hash: hashKeyState,
     partition: (history) => partitionBy(history, (input) => input.key),
     describeOperation(input, output) {
       const { op, key, ...args } = input;
       const list = [JSON.stringify(key), ...Object.values(args).map((v) => JSON.stringify(v))];
       return withOutput(`${op}(${list.join(", ")})`, output);
     },
+    describeState: describeKeyState,
+  };
+}
+
+function hashKeyState(s: AtomicMapKeyState): string {
+  return `${hashValue(s.value)}|${s.version ?? "?"}|${s.floor}${s.expiring ? "|ttl" : ""}`;
+}
+
+function describeKeyState(s: AtomicMapKeyState): string {
+  return s.value === null
+    ? `absent (versions > ${s.floor})`
+    : `${describeValue(s.value)} @ ${s.version ?? `? > ${s.floor}`}${s.expiring ? " (ttl)" : ""}`;
+}
+
+/** `s`, and the state after its TTL expiry if it may expire. */
+function maybeExpired(s: AtomicMapKeyState): AtomicMapKeyState[] {
+  if (!s.expiring || s.value === null) return [s];
+  return [s, { value: null, version: null, floor: s.version ?? s.floor }];
+}
+
+function mapStepWithExpiry(
+  s: AtomicMapKeyState,
+  input: AtomicMapInput,
+  out: AtomicMapOutput | Unknown,
+): AtomicMapKeyState[] {
+  return maybeExpired(s).flatMap((x) => mapStep(x, input, out));
+}
+
+/** The state of a whole AtomicMap: each key's state (absent keys may be missing). */
+export type AtomicMapState = ReadonlyMap<string, AtomicMapKeyState>;
+
+/** {@linkcode AtomicMapInput} and `size` (whole-map operations). */
+export type AtomicMapWholeInput = AtomicMapInput | { readonly op: "size" };
+
+/** The output of an {@linkcode AtomicMapWholeInput}: a map operation's, or the size. */
+export type AtomicMapWholeOutput = AtomicMapOutput | number;
+
+const ABSENT: AtomicMapKeyState = { value: null, version: null, floor: 0 };
+
+/**
+ * The AtomicMap of {@linkcode atomicMapModel} checked as a whole, not key by key, so that `size`
+ * (the number of present keys) can be checked too. Slower than the per-key model (no
+ * P-compositionality): use it for histories over few keys.
+ *
+ * @example A size that misses a put
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { atomicMapWholeModel, checkLinearizability } from "@synod/synod/testing";
+ * const result = checkLinearizability([
+ *   { clientId: 0, input: { op: "put", key: "k", value: 1 }, call: 0, return: 1, output: null },
+ *   { clientId: 1, input: { op: "size" }, call: 2, return: 3, output: 0 },
+ * ], atomicMapWholeModel());
+ * assert.equal(result.result, "illegal");
+ * ```
+ *
+ * @returns The model; its state maps keys to {@linkcode AtomicMapKeyState}s.
+ */
+export function atomicMapWholeModel(): NondeterministicModel<
+  AtomicMapState,
+  AtomicMapWholeInput,
+  AtomicMapWholeOutput
+> {
+  const perKey = atomicMapModel();
+  return {
+    init: () => new Map(),
+    stepAll(s, input, out) {
+      if (input.op !== "size") {
+        const key = s.get(input.key) ?? ABSENT;
+        return mapStepWithExpiry(key, input, out as AtomicMapOutput | Unknown).map((k) =>
+          new Map(s).set(input.key, k)
+        );
+      }
+      // Every combination of the expiring keys' expiries, then the count.
+      let states: AtomicMapState[] = [s];
+      for (const [k, ks] of s) {
+        if (!ks.expiring || ks.value === null) continue;
+        states = states.flatMap((m) => maybeExpired(ks).map((x) => new Map(m).set(k, x)));
+      }
+      return states.filter((m) =>
+        out === UNKNOWN || out === [...m.values()].filter((k) => k.value !== null).length
+      );
+    },
+    hash: (s) =>
+      [...s].filter(([, k]) => k !== ABSENT).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => `${JSON.stringify(k)}=${hashKeyState(v)}`).join(";"),
+    describeOperation(input, output) {
+      if (input.op === "size") return withOutput("size()", output);
+      return perKey.describeOperation!(input, output as AtomicMapOutput | Unknown);
+    },
     describeState: (s) =>
-      s.value === null
-        ? `absent (versions > ${s.floor})`
-        : `${describeValue(s.value)} @ ${s.version ?? `? > ${s.floor}`}`,
+      `{${[...s].map(([k, v]) => `${JSON.stringify(k)}: ${describeKeyState(v)}`).join(", ")}}`,
   };
 }
 
@@ -431,13 +536,14 @@ function observe(s: AtomicMapKeyState, out: AtomicMapOutput): AtomicMapKeyState 
   if (out === null) return s.value === null ? s : null;
   if (typeof out !== "object" || s.value === null || out.value !== s.value) return null;
   if (s.version !== null) return out.version === s.version ? s : null;
-  return out.version > s.floor
-    ? { value: s.value, version: out.version, floor: out.version }
-    : null;
+  return out.version > s.floor ? { ...s, version: out.version, floor: out.version } : null;
 }
 
-function written(s: AtomicMapKeyState, value: Value | null): AtomicMapKeyState {
-  return { value, version: null, floor: s.version ?? s.floor };
+function written(s: AtomicMapKeyState, value: Value | null, ttlMs = 0): AtomicMapKeyState {
+  const floor = s.version ?? s.floor;
+  return value !== null && ttlMs > 0
+    ? { value, version: null, floor, expiring: true }
+    : { value, version: null, floor };
 }
 
 /** Every state `input` may lead to from `s` with output `out` (empty: illegal). */
@@ -453,19 +559,22 @@ function mapStep(
     case "get":
       return seen === null ? [] : [seen];
     case "put":
-      return seen === null ? [] : [written(seen, input.value)];
+      return seen === null ? [] : [written(seen, input.value, input.ttlMs)];
     case "putAndGet": {
       const floor = s.version ?? s.floor;
-      if (unknown) return [written(s, input.value)];
+      if (unknown) return [written(s, input.value, input.ttlMs)];
       const ok = typeof out === "object" && out !== null && out.value === input.value &&
         out.version > floor;
-      return ok ? [{ value: input.value, version: out.version, floor: out.version }] : [];
+      if (!ok) return [];
+      const next = written({ value: null, version: out.version, floor }, input.value, input.ttlMs);
+      return [{ ...next, version: out.version, floor: out.version }];
     }
     case "putIfAbsent":
     case "replace": {
       if (seen === null) return [];
       const writes = input.op === "putIfAbsent" ? s.value === null : s.value !== null;
-      return [writes ? written(seen, input.value) : seen];
+      const ttlMs = input.op === "putIfAbsent" ? input.ttlMs : 0;
+      return [writes ? written(seen, input.value, ttlMs) : seen];
     }
     case "remove":
       return seen === null ? [] : [written(seen, null)];

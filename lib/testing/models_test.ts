@@ -15,6 +15,9 @@ import {
   type AtomicMapInput,
   atomicMapModel,
   type AtomicMapOutput,
+  type AtomicMapWholeInput,
+  atomicMapWholeModel,
+  type AtomicMapWholeOutput,
   type AtomicValueInput,
   atomicValueModel,
   type AtomicValueOutput,
@@ -299,6 +302,61 @@ Deno.test("atomicMapModel: versions pass when they match and rise; stale, lost a
     [3, { op: "get", key: "k" }, 5, 6, null],
   ];
   assert.equal(check(maybe).ok, true);
+});
+
+Deno.test("atomicMapModel: a value with a TTL may vanish, once; one without never does", () => {
+  type Row = readonly [number, AtomicMapInput, number, number | null, AtomicMapOutput?];
+  const v = (value: number, version: number) => ({ value, version, creationTime: 0 });
+  const check = (rows: Row[]) => checkLinearizability(history(rows), atomicMapModel()).result;
+  const expired: Row[] = [
+    [1, { op: "putAndGet", key: "k", value: 1, ttlMs: 50 }, 0, 1, v(1, 2)],
+    [2, { op: "get", key: "k" }, 2, 3, v(1, 2)],
+    [2, { op: "get", key: "k" }, 4, 5, null], // expired
+    [1, { op: "putIfAbsent", key: "k", value: 2 }, 6, 7, null],
+  ];
+  assert.equal(check(expired), "ok");
+  const back: Row[] = [...expired.slice(0, 3), [2, { op: "get", key: "k" }, 6, 7, v(1, 2)]];
+  assert.equal(check(back), "illegal"); // an expired value never comes back
+  const noTtl: Row[] = [
+    [1, { op: "putAndGet", key: "k", value: 1 }, 0, 1, v(1, 2)],
+    [2, { op: "get", key: "k" }, 2, 3, null],
+  ];
+  assert.equal(check(noTtl), "illegal");
+  const replaced: Row[] = [ // a replace stores without TTL: the value is permanent again
+    [1, { op: "put", key: "k", value: 1, ttlMs: 50 }, 0, 1, null],
+    [1, { op: "replace", key: "k", value: 2 }, 2, 3, v(1, 2)],
+    [2, { op: "get", key: "k" }, 4, 5, null],
+  ];
+  assert.equal(check(replaced), "illegal");
+  // putIfAbsent on a present key keeps its TTL: it may still vanish.
+  const kept: Row[] = [
+    [1, { op: "put", key: "k", value: 1, ttlMs: 50 }, 0, 1, null],
+    [1, { op: "putIfAbsent", key: "k", value: 2 }, 2, 3, v(1, 2)],
+    [2, { op: "get", key: "k" }, 4, 5, null],
+  ];
+  assert.equal(check(kept), "ok");
+});
+
+Deno.test("atomicMapWholeModel: size counts present keys, expired ones maybe", () => {
+  type Row = readonly [number, AtomicMapWholeInput, number, number | null, AtomicMapWholeOutput?];
+  const check = (rows: Row[]) => checkLinearizability(history(rows), atomicMapWholeModel()).result;
+  const rows: Row[] = [
+    [1, { op: "put", key: "a", value: 1 }, 0, 1, null],
+    [2, { op: "put", key: "b", value: 2, ttlMs: 10 }, 0, 1, null],
+    [1, { op: "size" }, 2, 3, 2],
+    [2, { op: "size" }, 4, 5, 1], // b expired
+    [1, { op: "remove", key: "a" }, 6, 7, { value: 1, version: 1 }],
+  ];
+  assert.equal(check(rows), "ok");
+  assert.equal(check([...rows, [2, { op: "size" }, 8, 9, 1]]), "illegal"); // b came back
+  assert.equal(check([...rows.slice(0, 2), [1, { op: "size" }, 2, 3, 3]]), "illegal");
+  // An unknown put may count, or not.
+  const unknown: Row[] = [
+    [1, { op: "put", key: "a", value: 1 }, 0, null],
+    [2, { op: "size" }, 2, 3, 1],
+    [2, { op: "size" }, 4, 5, 1],
+  ];
+  assert.equal(check(unknown), "ok");
 });
 
 Deno.test("atomicLockModel: grants in turn pass; two holders, a token going back and more fail", () => {

@@ -20,6 +20,11 @@
  * | 7 | RESPONSE | `id` (echoed), `ok`; `body` if ok, else `code` (an `ErrorCode`) and `reason` |
  * | 8 | GOODBYE  | none: the sender writes nothing more on this connection (duplicate resolved) |
  *
+ * A `raft` message travels as an array of its fields in a fixed order (see
+ * {@linkcode RAFT_FIELDS}), trailing fields at their defaults left out, and its entries as one
+ * flat array `[index, term, type, data, index, term, …]`: the same values as the object, without
+ * a key per field and per entry (they were most of an append's encoding work).
+ *
  * Tags are stable: a number is never reused. A frame that breaks these rules — a length of 0 or
  * above the maximum, a body that is not one well-formed CBOR value, a value that is not a map
  * with a known `t`, a field of the wrong type — is a {@linkcode FrameError}; the transport closes
@@ -28,7 +33,9 @@
  * @module
  */
 
-import { decode, encode } from "../codec/cbor.ts";
+import { decode, encodeView } from "../codec/cbor.ts";
+import { type Message, message as raftMessage } from "../raft/messages.ts";
+import type { Entry, EntryType } from "../raft/types.ts";
 import type { WireMessage } from "./transport.ts";
 
 /** Bytes of the length prefix. */
@@ -172,17 +179,123 @@ export class FrameError extends Error {
  * @throws {RangeError} If the body is larger than `maxFrameBytes`.
  */
 export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
-  const body = encode(frame);
+  const body = encodeFrameBody(frame, maxFrameBytes);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength);
+  new DataView(out.buffer).setUint32(0, body.byteLength, false);
+  out.set(body, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Encodes a frame's body (no length prefix) without copying it: the bytes are valid only until
+ * the next CBOR encoding (`encodeView` in lib/codec/cbor.ts). The caller copies them at once.
+ *
+ * @param frame The frame.
+ * @param maxFrameBytes Bound on the body.
+ * @returns A view of the encoder's buffer.
+ * @throws {RangeError} If the body is larger than `maxFrameBytes`.
+ */
+export function encodeFrameBody(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
+  const body = encodeView(toWire(frame));
   if (body.byteLength > maxFrameBytes) {
     throw new RangeError(
       `Cannot send frame of type ${frame.t} as its body (${body.byteLength} bytes) exceeds ` +
         `'maxFrameBytes' (${maxFrameBytes})`,
     );
   }
-  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength);
-  new DataView(out.buffer).setUint32(0, body.byteLength, false);
-  out.set(body, FRAME_HEADER_BYTES);
+  return body;
+}
+
+/**
+ * The fields of a Raft message in their order on the wire, after `type`, `from`, `to`, `term`
+ * (`entries` flattened, see the module doc). Stable: fields are only ever added at the end.
+ */
+export const RAFT_FIELDS = [
+  "logTerm",
+  "index",
+  "commit",
+  "reject",
+  "rejectHint",
+  "context",
+  "entries",
+  "snapshot",
+  "offset",
+  "chunk",
+  "done",
+] as const;
+
+/** A frame as it is encoded: a `raft` message in its array form. */
+function toWire(frame: Frame): unknown {
+  if (frame.t !== FrameType.Message || frame.message.kind !== "raft") return frame;
+  return { t: frame.t, message: { ...frame.message, message: raftToWire(frame.message.message) } };
+}
+
+function raftToWire(m: Message): unknown[] {
+  const out: unknown[] = [m.type, m.from, m.to, m.term];
+  const entries = m.entries;
+  let flat: unknown[] | null = null;
+  if (entries.length > 0) {
+    flat = new Array(entries.length * 4);
+    for (let i = 0, k = 0; i < entries.length; i++, k += 4) {
+      const e = entries[i]!;
+      flat[k] = e.index;
+      flat[k + 1] = e.term;
+      flat[k + 2] = e.type;
+      flat[k + 3] = e.data;
+    }
+  }
+  const values = [
+    m.logTerm,
+    m.index,
+    m.commit,
+    m.reject,
+    m.rejectHint,
+    m.context,
+    flat,
+    m.snapshot,
+    m.offset,
+    m.chunk,
+    m.done,
+  ];
+  // Trailing fields at their defaults are left out.
+  let n = values.length;
+  while (n > 0 && isDefault(values[n - 1])) n--;
+  for (let i = 0; i < n; i++) out.push(values[i] ?? null);
   return out;
+}
+
+function isDefault(v: unknown): boolean {
+  return v === 0 || v === false || v === "" || v === null;
+}
+
+/** A Raft message from its array form; the core checks the values (`validateMessage`). */
+function raftFromWire(a: unknown[], t: number): Message {
+  if (a.length < 4 || a.length > 4 + RAFT_FIELDS.length) bad("message.message", a, t);
+  const fields: Record<string, unknown> = { type: a[0], from: a[1], to: a[2], term: a[3] };
+  for (let i = 4; i < a.length; i++) {
+    const name = RAFT_FIELDS[i - 4]!;
+    const v = a[i];
+    if (name === "entries") {
+      if (v !== null) fields.entries = entriesFromWire(v, t);
+    } else if (v !== null || name === "snapshot" || name === "chunk") {
+      fields[name] = v;
+    }
+  }
+  return raftMessage(fields as Parameters<typeof raftMessage>[0]);
+}
+
+function entriesFromWire(v: unknown, t: number): Entry[] {
+  if (!Array.isArray(v) || v.length % 4 !== 0) return bad("message.message entries", v, t);
+  const entries: Entry[] = new Array(v.length / 4);
+  for (let k = 0, i = 0; k < v.length; k += 4, i++) {
+    entries[i] = {
+      index: v[k] as number,
+      term: v[k + 1] as number,
+      type: v[k + 2] as EntryType,
+      data: v[k + 3] as Uint8Array,
+    };
+  }
+  return entries;
 }
 
 /**
@@ -343,7 +456,8 @@ function checkWireMessage(m: unknown, t: number): void {
   if (m.group !== undefined && !isText(m.group)) bad("message.group", m.group, t);
   switch (m.kind) {
     case "raft":
-      if (!isObject(m.message)) bad("message.message", m.message, t);
+      if (!Array.isArray(m.message)) bad("message.message", m.message, t);
+      (m as { message: Message }).message = raftFromWire(m.message as unknown[], t);
       return;
     case "request":
       if (!isObject(m.request)) bad("message.request", m.request, t);

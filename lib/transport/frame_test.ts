@@ -7,7 +7,9 @@ import {
   FrameError,
   FrameType,
 } from "./frame.ts";
-import { encode } from "../codec/cbor.ts";
+import { decode, encode } from "../codec/cbor.ts";
+import { message, MessageType } from "../raft/messages.ts";
+import { EntryType } from "../raft/types.ts";
 
 const payload = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
 const frames: Frame[] = [
@@ -22,7 +24,33 @@ const frames: Frame[] = [
   { t: FrameType.Auth, proof: payload.slice(0, 32) },
   { t: FrameType.Ready },
   { t: FrameType.Message, message: { kind: "server", message: { type: "events", payload } } },
-  { t: FrameType.Message, message: { kind: "raft", group: "raft/3", message: { type: 7 } } },
+  {
+    t: FrameType.Message,
+    message: {
+      kind: "raft",
+      group: "raft/3",
+      message: message({ type: MessageType.Heartbeat, from: "m1", to: "m2", term: 3, index: 9 }),
+    },
+  },
+  {
+    t: FrameType.Message,
+    message: {
+      kind: "raft",
+      message: message({
+        type: MessageType.Append,
+        from: "m1",
+        to: "m3",
+        term: 3,
+        index: 4,
+        logTerm: 2,
+        commit: 4,
+        entries: [
+          { index: 5, term: 3, type: EntryType.Noop, data: new Uint8Array() },
+          { index: 6, term: 3, type: EntryType.Normal, data: payload },
+        ],
+      }),
+    },
+  },
   { t: FrameType.Message, message: { kind: "heartbeats", beats: ["raft/3", 7, 2, 5, 4] } },
   { t: FrameType.Request, id: 7, body: { subject: "x", data: payload } },
   { t: FrameType.Response, id: 7, ok: true, body: payload },
@@ -92,5 +120,52 @@ Deno.test("a body that is not one CBOR value, not a map, or of an unknown type i
       (e: unknown) => e instanceof FrameError && pattern.test(e.message),
       String(pattern),
     );
+  }
+});
+
+Deno.test("a raft message travels as an array: fixed field order, trailing defaults left out, entries flat", () => {
+  const append = message({
+    type: MessageType.Append,
+    from: "a",
+    to: "b",
+    term: 2,
+    index: 1,
+    logTerm: 1,
+    commit: 1,
+    entries: [{ index: 2, term: 2, type: EntryType.Normal, data: new Uint8Array([7]) }],
+  });
+  const frame: Frame = { t: FrameType.Message, message: { kind: "raft", message: append } };
+  const body = decode(encodeFrame(frame).subarray(4)) as { message: { message: unknown } };
+  assert.deepEqual(body.message.message, [
+    5,
+    "a",
+    "b",
+    2,
+    1,
+    1,
+    1,
+    false,
+    0,
+    "",
+    [2, 2, 1, new Uint8Array([7])],
+  ]);
+  const ack = message({ type: MessageType.AppendResponse, from: "b", to: "a", term: 2, index: 2 });
+  const ackBody = decode(
+    encodeFrame({ t: FrameType.Message, message: { kind: "raft", message: ack } }).subarray(4),
+  ) as { message: { message: unknown } };
+  assert.deepEqual(ackBody.message.message, [6, "b", "a", 2, 0, 2]);
+});
+
+Deno.test("a raft message that is not its array form is a bad frame", () => {
+  for (
+    const m of [
+      { type: 7 },
+      [7, "a", "b"],
+      [5, "a", "b", 2, 1, 1, 1, false, 0, "", [2, 2, 1]],
+      [5, "a", "b", 2, 1, 1, 1, false, 0, "", null, null, 0, null, false, "extra"],
+    ]
+  ) {
+    const body = encode({ t: FrameType.Message, message: { kind: "raft", message: m } });
+    assert.throws(() => decodeBody(body), FrameError, JSON.stringify(m));
   }
 });

@@ -23,7 +23,7 @@ import { encode } from "../codec/cbor.ts";
 import { type Frame, FrameError, FrameType, type HelloFrame } from "./frame.ts";
 
 /** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Why a handshake failed. */
 export type RefusalCode =

@@ -37,7 +37,9 @@ export type { IoCounters };
 import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
+  encodeFrameBody,
   type Frame,
+  FRAME_HEADER_BYTES,
   FrameError,
   FrameType,
   type RequestFrame,
@@ -145,17 +147,25 @@ export interface TcpTransportStats extends IoCounters {
   dialFailures: number;
 }
 
-interface Queued {
-  readonly bytes: Uint8Array;
-  /** The request this frame carries, or 0. */
-  readonly requestId: number;
-}
+/** A peer's first send buffer; it doubles as needed, up to `maxQueuedBytes`. */
+const SEND_BUFFER_BYTES = 16 * 1024;
+/** A send buffer up to this size is kept for the next flush once written; a larger one is not. */
+const SEND_BUFFER_KEEP_BYTES = 1024 * 1024;
+const NO_BYTES = new Uint8Array(0);
 
 class Peer {
   dial: { hostname: string; port: number } | null = null;
   active: Connection | null = null;
-  queue: Queued[] = [];
+  /**
+   * Frames waiting to be written, encoded straight into one buffer: `out[0, queuedBytes)` holds
+   * `queuedFrames` whole frames, and `queuedRequests` the ids of the requests among them.
+   */
+  out: Uint8Array = NO_BYTES;
   queuedBytes = 0;
+  queuedFrames = 0;
+  queuedRequests: number[] = [];
+  /** The buffer of the last write, reused once that write is done. */
+  spare: Uint8Array | null = null;
   dialing = false;
   /** Connections with this peer past HELLO, not yet registered. */
   handshaking = 0;
@@ -369,16 +379,16 @@ export class TcpTransport implements Transport {
       this.stats.droppedUnroutable++;
       return;
     }
-    let bytes: Uint8Array;
+    let body: Uint8Array;
     try {
-      bytes = encodeFrame({ t: FrameType.Message, message }, this.#maxFrameBytes);
+      body = encodeFrameBody({ t: FrameType.Message, message }, this.#maxFrameBytes);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
       this.stats.droppedTooLarge++;
       this.#log(`Dropped a message to '${to}': ${error.message}`);
       return;
     }
-    if (this.#enqueue(peer, bytes, 0)) this.stats.messagesSent++;
+    if (this.#enqueue(peer, body, 0)) this.stats.messagesSent++;
   }
 
   /**
@@ -430,7 +440,7 @@ export class TcpTransport implements Transport {
       );
     }
     const id = this.#newRequestId();
-    const bytes = encodeFrame({ t: FrameType.Request, id, body }, this.#maxFrameBytes);
+    const frameBody = encodeFrameBody({ t: FrameType.Request, id, body }, this.#maxFrameBytes);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const timer = setTimeout(() => {
       this.#pending.delete(id);
@@ -443,7 +453,7 @@ export class TcpTransport implements Transport {
       timer,
       conn: null,
     });
-    if (!this.#enqueue(peer, bytes, id)) {
+    if (!this.#enqueue(peer, frameBody, id)) {
       this.#settle(
         id,
         new SynodError(
@@ -504,9 +514,9 @@ export class TcpTransport implements Transport {
     for (const abort of this.#aborts) abort.abort();
     for (const peer of this.#peers.values()) {
       clearTimeout(peer.retryTimer);
-      this.stats.droppedOnDisconnect += peer.queue.length;
-      peer.queue = [];
-      peer.queuedBytes = 0;
+      this.stats.droppedOnDisconnect += peer.queuedFrames;
+      this.#clearQueue(peer);
+      peer.spare = null;
     }
     for (const c of this.#connections) {
       clearTimeout(c.retireTimer);
@@ -820,7 +830,7 @@ export class TcpTransport implements Transport {
   }
 
   #wantsConnection(peer: Peer): boolean {
-    if (peer.queue.length > 0) return true;
+    if (peer.queuedFrames > 0) return true;
     for (const p of this.#pending.values()) {
       if (p.to === peer.address && p.conn === null) return true;
     }
@@ -832,7 +842,7 @@ export class TcpTransport implements Transport {
     if (peer.dial !== null || peer.active !== null || peer.dialing || peer.handshaking > 0) return;
     for (const c of this.#connections) if (c.peer === peer.address) return;
     clearTimeout(peer.retryTimer);
-    this.stats.droppedOnDisconnect += peer.queue.length;
+    this.stats.droppedOnDisconnect += peer.queuedFrames;
     this.#peers.delete(peer.address);
   }
 
@@ -854,9 +864,15 @@ export class TcpTransport implements Transport {
     return peer;
   }
 
-  /** Queues a frame for a peer within `maxQueuedBytes` (rule 2); `false` if dropped. */
-  #enqueue(peer: Peer, bytes: Uint8Array, requestId: number): boolean {
-    if (peer.queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
+  /**
+   * Queues a frame for a peer within `maxQueuedBytes` (rule 2): its length prefix and `body` are
+   * copied into the peer's send buffer. `false` if dropped.
+   *
+   * @param body The frame's body (a view of the encoder's buffer: copied here, not kept).
+   */
+  #enqueue(peer: Peer, body: Uint8Array, requestId: number): boolean {
+    const size = FRAME_HEADER_BYTES + body.byteLength;
+    if (peer.queuedBytes + size > this.#maxQueuedBytes) {
       this.stats.droppedQueueFull++;
       if (!peer.dropping) {
         peer.dropping = true;
@@ -867,8 +883,18 @@ export class TcpTransport implements Transport {
       return false;
     }
     peer.dropping = false;
-    peer.queue.push({ bytes, requestId });
-    peer.queuedBytes += bytes.byteLength;
+    const at = peer.queuedBytes;
+    if (peer.out.byteLength < at + size) this.#growSendBuffer(peer, at + size);
+    const out = peer.out;
+    const length = body.byteLength; // u32 big-endian (frame.ts)
+    out[at] = length >>> 24;
+    out[at + 1] = (length >>> 16) & 0xff;
+    out[at + 2] = (length >>> 8) & 0xff;
+    out[at + 3] = length & 0xff;
+    out.set(body, at + FRAME_HEADER_BYTES);
+    peer.queuedBytes = at + size;
+    peer.queuedFrames++;
+    if (requestId !== 0) peer.queuedRequests.push(requestId);
     if (peer.active === null) this.#ensureDialing(peer);
     else if (!peer.flushScheduled) {
       peer.flushScheduled = true;
@@ -880,24 +906,47 @@ export class TcpTransport implements Transport {
     return true;
   }
 
+  /** Makes the peer's send buffer hold at least `bytes`, keeping what is queued. */
+  #growSendBuffer(peer: Peer, bytes: number): void {
+    const spare = peer.spare;
+    let next: Uint8Array;
+    if (spare !== null && spare.byteLength >= bytes) {
+      next = spare;
+      peer.spare = null;
+    } else {
+      const doubled = Math.max(SEND_BUFFER_BYTES, peer.out.byteLength * 2);
+      next = new Uint8Array(Math.max(bytes, Math.min(doubled, this.#maxQueuedBytes)));
+    }
+    next.set(peer.out.subarray(0, peer.queuedBytes));
+    peer.out = next;
+  }
+
+  #clearQueue(peer: Peer): void {
+    peer.out = NO_BYTES;
+    peer.queuedBytes = 0;
+    peer.queuedFrames = 0;
+    peer.queuedRequests = [];
+  }
+
   /** Writes everything queued for a peer in one `write` (rule 3). */
   #flush(peer: Peer): void {
     const c = peer.active;
-    if (c === null || c.writing || peer.queue.length === 0 || this.#closed) return;
-    const entries = peer.queue;
-    const bytes = concat(entries, peer.queuedBytes);
-    peer.queue = [];
-    peer.queuedBytes = 0;
-    for (const e of entries) {
-      if (e.requestId !== 0) {
-        const pending = this.#pending.get(e.requestId);
-        if (pending !== undefined) pending.conn = c;
-      }
+    if (c === null || c.writing || peer.queuedFrames === 0 || this.#closed) return;
+    const bytes = peer.out.subarray(0, peer.queuedBytes);
+    const frames = peer.queuedFrames;
+    for (const id of peer.queuedRequests) {
+      const pending = this.#pending.get(id);
+      if (pending !== undefined) pending.conn = c;
     }
+    this.#clearQueue(peer);
     c.writing = true;
     void c.write(bytes).then((ok) => {
       c.writing = false;
-      if (!ok) this.stats.droppedOnDisconnect += entries.length;
+      // Written (or failed): the buffer is free again.
+      if (bytes.buffer.byteLength <= SEND_BUFFER_KEEP_BYTES) {
+        peer.spare = new Uint8Array(bytes.buffer);
+      }
+      if (!ok) this.stats.droppedOnDisconnect += frames;
       if (peer.active === c) this.#flush(peer);
     });
   }
@@ -953,12 +1002,12 @@ export class TcpTransport implements Transport {
       this.stats.droppedUnroutable++;
       return;
     }
-    let bytes: Uint8Array;
+    let body: Uint8Array;
     try {
-      bytes = encodeFrame(frame, this.#maxFrameBytes);
+      body = encodeFrameBody(frame, this.#maxFrameBytes);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
-      bytes = encodeFrame({
+      body = encodeFrameBody({
         t: FrameType.Response,
         id: frame.id,
         ok: false,
@@ -966,7 +1015,7 @@ export class TcpTransport implements Transport {
         reason: error.message,
       });
     }
-    this.#enqueue(peer, bytes, 0);
+    this.#enqueue(peer, body, 0);
   }
 
   #onResponse(from: string, frame: ResponseFrame): void {
@@ -1005,17 +1054,6 @@ export class TcpTransport implements Transport {
 
 function closedError(what: string): SynodError {
   return new SynodError("CLOSED", `${what}: the transport or connection closed`);
-}
-
-function concat(entries: readonly Queued[], total: number): Uint8Array {
-  if (entries.length === 1) return entries[0]!.bytes;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const e of entries) {
-    out.set(e.bytes, offset);
-    offset += e.bytes.byteLength;
-  }
-  return out;
 }
 
 function setNoDelay(conn: Deno.Conn): void {

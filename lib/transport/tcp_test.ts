@@ -167,6 +167,16 @@ test("frames sent in one turn go out in one write", async () => {
   for (let i = 1; i <= 300; i++) a.t.send("b", append("a", "b", i));
   await b.signal.until(() => b.inbox.length === 301, "300 messages");
   assert.equal(a.t.stats.writes - writes, 1);
+  // Later turns reuse the send buffers; every frame still arrives whole and in order.
+  for (let turn = 0; turn < 5; turn++) {
+    for (let i = 0; i < 50; i++) a.t.send("b", append("a", "b", 1000 + turn * 50 + i));
+    await Promise.resolve();
+  }
+  await b.signal.until(() => b.inbox.length === 551, "250 more messages");
+  for (let i = 1; i <= 300; i++) assert.deepEqual(b.inbox[i]!.message, append("a", "b", i));
+  for (let i = 0; i < 250; i++) {
+    assert.deepEqual(b.inbox[301 + i]!.message, append("a", "b", 1000 + i));
+  }
   await closeAll(a, b);
 });
 
@@ -342,7 +352,7 @@ test("bad input closes only its own connection, with a logged reason", async () 
     {
       name: "wrong version",
       run: (raw) => raw.hello({ version: 99 }),
-      log: /VERSION_MISMATCH.*ours is 1, theirs is 99/,
+      log: /VERSION_MISMATCH.*ours is 2, theirs is 99/,
     },
     {
       name: "unknown frame type after the handshake",

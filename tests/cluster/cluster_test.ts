@@ -4,30 +4,16 @@
  */
 
 import assert from "node:assert/strict";
-import { PartitionedClient, TcpTransport } from "../../mod.ts";
+import { TcpTransport, type TcpTransportEvent } from "../../mod.ts";
 import { AtomicCounter, AtomicLock } from "../../lib/primitives/mod.ts";
-import { ProcessCluster, within } from "./harness.ts";
+import { message, MessageType } from "../../lib/raft/messages.ts";
+import { CLUSTER_ID, ProcessCluster, SECRET, within } from "./harness.ts";
 
 const OP_MS = 30_000;
 
-function connect(cluster: ProcessCluster, name: string): PartitionedClient {
-  const transport = new TcpTransport({
-    address: name,
-    clusterId: "synod-process-test",
-    peers: cluster.peers,
-    log: () => {},
-  });
-  return new PartitionedClient({
-    members: cluster.ids,
-    groups: [{ name: "raft", partitions: 2, partitionSize: 3 }],
-    transport,
-    requestTimeoutMs: 300,
-  });
-}
-
 Deno.test("processes: writes go on across a member killed, restarted and caught up, and a whole-cluster restart loses no acknowledged write", async () => {
   const cluster = await ProcessCluster.start(3, 2);
-  let client = connect(cluster, "client-1");
+  let client = cluster.connect("client-1");
   try {
     const counter = async () => new AtomicCounter(await client.sessionForName("hits"), "hits");
     let hits = await within(counter(), "a session with the counter's partition", OP_MS);
@@ -49,7 +35,7 @@ Deno.test("processes: writes go on across a member killed, restarted and caught 
     await client.close();
     for (const id of ["m1", "m3"]) await cluster.stopMember(id, "SIGTERM");
     for (const id of cluster.ids) await cluster.startMember(id);
-    client = connect(cluster, "client-2");
+    client = cluster.connect("client-2");
     hits = await within(counter(), "a session after the restart", OP_MS);
     assert.equal(await within(hits.get(), "read after the restart", OP_MS), 20);
     assert.equal(await within(hits.incrementAndGet(), "increment after the restart", OP_MS), 21);
@@ -60,32 +46,75 @@ Deno.test("processes: writes go on across a member killed, restarted and caught 
   assert.deepEqual(cluster.errors, [], "no member reported a failure");
 });
 
-Deno.test("processes: a node of another cluster is refused, and garbage on the port does no harm", async () => {
+Deno.test("processes: a node of another cluster, with a wrong secret or none is refused with a clear error on both sides, and garbage on the port does no harm", async () => {
   const cluster = await ProcessCluster.start(3, 2);
-  const client = connect(cluster, "client-1");
+  const client = cluster.connect("client-1");
   const strangers: TcpTransport[] = [];
+  /** Dials m1 as `address` and sends it a forced vote of term 1000 in each group it hosts. */
+  const intrude = (address: string, clusterId: string, secret?: string) =>
+    new Promise<Extract<TcpTransportEvent, { type: "refused" }>>((resolve) => {
+      const stranger = new TcpTransport({
+        address,
+        clusterId,
+        secret,
+        peers: { m1: cluster.peers.m1! },
+        log: () => {},
+        onEvent: (e) => e.type === "refused" && resolve(e),
+      });
+      strangers.push(stranger);
+      for (const group of ["system/1", "raft/1", "raft/2"]) {
+        const vote = message({
+          type: MessageType.Vote,
+          from: address,
+          to: "m1",
+          term: 1000,
+          index: 1e9,
+          logTerm: 1000,
+          context: "transfer",
+        });
+        stranger.send("m1", { kind: "raft", message: vote, group });
+      }
+    });
+  /** Waits for m1's own report of the refusal of `peer`. */
+  const refusedByM1 = (peer: string) =>
+    cluster.until(
+      () => cluster.lines("m1").find((l) => l.startsWith("refused ") && l.includes(` ${peer} `)),
+      `m1 to report refusing ${peer}`,
+    );
   try {
     const hits = new AtomicCounter(await client.sessionForName("hits"), "hits");
     assert.equal(await within(hits.incrementAndGet(), "increment", OP_MS), 1);
-    // A process of another cluster dials m1: the handshake refuses it, naming both ids.
-    const refused = new Promise<string>((resolve) => {
-      strangers.push(
-        new TcpTransport({
-          address: "m9",
-          clusterId: "someone-else",
-          peers: { m1: cluster.peers.m1! },
-          log: () => {},
-          onEvent: (e) => e.type === "refused" && resolve(`${e.code}: ${e.reason}`),
-        }),
-      );
-    });
-    strangers[0]!.send("m1", {
-      kind: "request",
-      request: { type: "unregister", id: 1, sessionId: 1 },
-    });
-    const why = await within(refused, "the refusal", OP_MS);
-    assert.match(why, /CLUSTER_MISMATCH/);
-    assert.match(why, /someone-else/);
+    // Another cluster: the handshake refuses it, naming both ids.
+    const other = await within(intrude("m9", "someone-else", SECRET), "refusal", OP_MS);
+    assert.equal(other.code, "CLUSTER_MISMATCH");
+    assert.match(other.reason, /someone-else/);
+    assert.match(
+      await refusedByM1("m9"),
+      /^refused inbound local CLUSTER_MISMATCH m9 .*someone-else/,
+    );
+    // A wrong secret, from a process that claims to be m2: each side fails the other's proof.
+    const wrong = await within(
+      intrude("m2", CLUSTER_ID, "not-the-cluster-secret-0000"),
+      "refusal of a wrong secret",
+      OP_MS,
+    );
+    assert.equal(wrong.code, "AUTH_FAILED");
+    assert.match(wrong.reason, /shared secret/);
+    assert.match(
+      await refusedByM1("m2"),
+      /^refused inbound local AUTH_FAILED m2 Peer 'm2' failed to prove the shared secret$/,
+    );
+    // No secret at all.
+    const none = await within(intrude("m8", CLUSTER_ID), "refusal of no secret", OP_MS);
+    assert.equal(none.code, "AUTH_FAILED");
+    assert.match(
+      await refusedByM1("m8"),
+      /^refused inbound local AUTH_FAILED m8 A shared secret is required but peer 'm8' has none$/,
+    );
+    // None of their votes arrived: m1 is in no term they sent.
+    for (const p of await within(cluster.status("m1"), "m1's status", OP_MS)) {
+      assert.ok(p.term < 1000, `${p.group} is in term ${p.term}`);
+    }
     // Garbage on the member's port: a length prefix far past the frame limit, then noise.
     const [host, port] = cluster.peers.m1!.split(":");
     const raw = await Deno.connect({ hostname: host!, port: Number(port) });
@@ -94,18 +123,19 @@ Deno.test("processes: a node of another cluster is refused, and garbage on the p
     // The member closes the connection (a read then ends, or fails with a reset).
     await within(raw.read(closed).catch(() => null), "the member to close the garbage", OP_MS);
     raw.close();
-    // And it goes on serving.
+    // And it goes on serving, the real m2 included.
     assert.equal(await within(hits.incrementAndGet(), "increment after garbage", OP_MS), 2);
   } finally {
     for (const s of strangers) s.close();
     await client.close();
     await cluster.close();
   }
+  assert.deepEqual(cluster.errors, [], "no member reported a failure");
 });
 
 Deno.test("processes: a lock held by a killed client is released after its session timeout, and the next waiter gets a larger fencing token", async () => {
   const cluster = await ProcessCluster.start(3, 2);
-  const client = connect(cluster, "client-1");
+  const client = cluster.connect("client-1");
   try {
     const holder = await cluster.runScript("lock_holder_main.ts");
     const held = Number(holder.line.match(/^locked (\d+)$/)?.[1]);

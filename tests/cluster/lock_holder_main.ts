@@ -9,6 +9,7 @@
 
 import { PartitionedClient, TcpTransport } from "../../mod.ts";
 import { AtomicLock } from "../../lib/primitives/mod.ts";
+import { CLUSTER_ID, SECRET } from "./harness.ts";
 
 const [peerList, partitions] = Deno.args;
 if (!peerList || !partitions) {
@@ -21,7 +22,8 @@ const client = new PartitionedClient({
   groups: [{ name: "raft", partitions: Number(partitions), partitionSize: 3 }],
   transport: new TcpTransport({
     address: `holder-${Deno.pid}`,
-    clusterId: "synod-process-test",
+    clusterId: CLUSTER_ID,
+    secret: SECRET,
     peers,
     log: () => {},
   }),

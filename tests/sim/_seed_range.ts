@@ -39,3 +39,36 @@ export function runSeedRange(
     `${failures.length} of ${count} seeds failed (${label}):\n${failures.join("\n")}`,
   );
 }
+
+/**
+ * {@linkcode runSeedRange} for runs that are asynchronous (the primitive simulations).
+ *
+ * @param label What is run, for the messages.
+ * @param first The first seed.
+ * @param count How many seeds.
+ * @param run Runs one seed; rejects on failure.
+ * @param describe The failure message for a seed.
+ */
+export async function runSeedRangeAsync(
+  label: string,
+  first: number,
+  count: number,
+  run: (seed: number) => Promise<void>,
+  describe: (seed: number, error: unknown) => string,
+): Promise<void> {
+  const failures: string[] = [];
+  for (let seed = first; seed < first + count; seed++) {
+    try {
+      await run(seed);
+    } catch (error) {
+      const message = describe(seed, error);
+      console.log(`FAIL ${message}`);
+      failures.push(message);
+    }
+  }
+  assert.equal(
+    failures.length,
+    0,
+    `${failures.length} of ${count} seeds failed (${label}):\n${failures.join("\n")}`,
+  );
+}

@@ -8,13 +8,18 @@
  * deno task sim --seeds 1..5000 --profile chaos --workers 2
  * deno task sim --sessions --seed 42      # a session simulation (clients, histories checked)
  * deno task sim --sessions --seeds 1..500 # a session campaign (in this process)
+ * deno task sim --workload primitives --seed 42       # primitives (map, counter, value, lock)
+ * deno task sim --workload map,lock --seeds 1..500    # a primitive campaign, these two only
  * ```
  *
  * Options: `--profile NAME|auto` (default `auto`: drawn from each seed), `--ticks N` (length of
  * the fault phase), `--nodes N` (initial group size), `--no-liveness` (safety checks only),
  * `--workers N` (campaigns only; default the number of CPUs), `--sessions` (run session
  * simulations: clients with sessions over the cluster, their histories checked; see
- * `lib/testing/sim/session_simulation.ts`). Exit code 1 if any seed failed.
+ * `lib/testing/sim/session_simulation.ts`), `--workload kv|primitives|LIST` (session simulations
+with the test services' workload, `kv`, the default; or the primitive services driven through
+their proxies: `primitives` draws which of them from each seed, a list such as `map,lock` names
+them; see `lib/testing/sim/primitive_simulation.ts`). Exit code 1 if any seed failed.
  *
  * @module
  */
@@ -32,10 +37,16 @@ import {
   runSessionSimulation,
   SessionSimulationError,
 } from "../../lib/testing/sim/session_simulation.ts";
+import {
+  PRIMITIVE_KINDS,
+  type PrimitiveKind,
+  runPrimitiveSimulation,
+} from "../../lib/testing/sim/primitive_simulation.ts";
 import type { CampaignRequest, CampaignResult } from "./_vopr_worker.ts";
 
 const USAGE = `usage: deno task sim [--sessions] (--seed N [--trace] | --seeds A..B [--workers N])
                      [--profile NAME|auto] [--ticks N] [--nodes N] [--no-liveness]
+                     [--workload kv|primitives|${PRIMITIVE_KINDS.join(",")}]
 profiles: auto, ${PROFILE_NAMES.join(", ")}`;
 
 /** Parsed command line. */
@@ -49,6 +60,20 @@ interface Cli {
   readonly workers: number;
   readonly liveness: boolean;
   readonly sessions: boolean;
+  /** Primitive workload: `undefined` none (kv), `null` drawn per seed, else these primitives. */
+  readonly primitives?: readonly PrimitiveKind[] | null;
+}
+
+function parseWorkload(text: string | undefined): readonly PrimitiveKind[] | null | undefined {
+  if (text === undefined || text === "kv") return undefined;
+  if (text === "primitives") return null;
+  const kinds = text.split(",");
+  for (const k of kinds) {
+    if (!(PRIMITIVE_KINDS as readonly string[]).includes(k)) {
+      throw new RangeError(`unknown workload '${k}'\n${USAGE}`);
+    }
+  }
+  return kinds as PrimitiveKind[];
 }
 
 function parseInteger(name: string, text: string): number {
@@ -72,6 +97,7 @@ function parseCli(args: string[]): Cli {
       workers: { type: "string" },
       "no-liveness": { type: "boolean", default: false },
       sessions: { type: "boolean", default: false },
+      workload: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -96,7 +122,8 @@ function parseCli(args: string[]): Cli {
     ticks: values.ticks === undefined ? undefined : parseInteger("ticks", values.ticks),
     nodes: values.nodes === undefined ? undefined : parseInteger("nodes", values.nodes),
     liveness: !values["no-liveness"],
-    sessions: values.sessions,
+    sessions: values.sessions || parseWorkload(values.workload) !== undefined,
+    primitives: parseWorkload(values.workload),
     workers: values.workers === undefined
       ? Math.max(1, navigator.hardwareConcurrency ?? 1)
       : Math.max(1, parseInteger("workers", values.workers)),
@@ -183,6 +210,87 @@ function replaySessions(cli: Cli, seed: number): boolean {
       return error instanceof SessionSimulationError && error.check === "exception";
     },
   );
+}
+
+/** The options of a primitive run from the command line. */
+function primitiveOptionsFor(cli: Cli, seed: number) {
+  return { ...runOptionsFor(cli, seed), workload: cli.primitives ?? undefined };
+}
+
+/** Replays one primitive seed. */
+async function replayPrimitives(cli: Cli, seed: number): Promise<boolean> {
+  // The run is asynchronous (its clients are promise-based proxies): run it first, print after.
+  const lines: string[] = [];
+  let outcome: { stats: object } | { error: unknown };
+  try {
+    outcome = {
+      stats: await runPrimitiveSimulation({
+        ...primitiveOptionsFor(cli, seed),
+        trace: (line) => lines.push(line),
+      }),
+    };
+  } catch (error) {
+    outcome = { error };
+  }
+  return replayWith(
+    cli,
+    `primitive seed ${seed}, profile ${profileName(cli, seed)}`,
+    (trace) => {
+      for (const line of lines) trace(line);
+      if ("error" in outcome) throw outcome.error;
+      return outcome.stats;
+    },
+    (error) => {
+      console.log(error instanceof SessionSimulationError ? error.message : error);
+      return error instanceof SessionSimulationError && error.check === "exception";
+    },
+  );
+}
+
+/** Runs a range of primitive seeds in this process, one line per failure. */
+async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]): Promise<boolean> {
+  const started = performance.now();
+  let failed = 0;
+  const totals = {
+    ops: 0,
+    okOps: 0,
+    unknownOps: 0,
+    lockGrants: 0,
+    expiries: 0,
+    ttl: 0,
+    undecided: 0,
+  };
+  console.error(`primitive campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
+  let lastProgress = started;
+  for (let seed = lo; seed <= hi; seed++) {
+    if (performance.now() - lastProgress > 10_000) {
+      lastProgress = performance.now();
+      console.error(`${seed - lo}/${hi - lo + 1} seeds, ${failed} failed`);
+    }
+    try {
+      const s = await runPrimitiveSimulation(primitiveOptionsFor(cli, seed));
+      totals.ops += s.ops;
+      totals.okOps += s.okOps;
+      totals.unknownOps += s.unknownOps;
+      totals.lockGrants += s.lockGrants;
+      totals.expiries += s.sessionExpiries;
+      totals.ttl += s.ttlWrites;
+      totals.undecided += s.linearizabilityUnknown;
+    } catch (error) {
+      failed++;
+      console.log(
+        `FAIL ${
+          error instanceof SessionSimulationError ? error.message : `seed ${seed}: ${error}`
+        }`,
+      );
+    }
+  }
+  console.log(
+    `${hi - lo + 1} primitive seeds, ${failed} failed, ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    }s; ${JSON.stringify(totals)}`,
+  );
+  return failed === 0;
 }
 
 /** Runs a range of session seeds in this process, one line per failure. */
@@ -287,7 +395,11 @@ if (import.meta.main) {
     console.error((error as Error).message);
     Deno.exit(2);
   }
-  const ok = cli.sessions
+  const ok = cli.primitives !== undefined
+    ? (cli.seed !== undefined
+      ? await replayPrimitives(cli, cli.seed)
+      : await primitiveCampaign(cli, cli.seeds!))
+    : cli.sessions
     ? (cli.seed !== undefined ? replaySessions(cli, cli.seed) : sessionCampaign(cli, cli.seeds!))
     : cli.seed !== undefined
     ? replay(cli, cli.seed)

@@ -108,6 +108,14 @@ export interface CommandContext extends ReadContext {
    * @returns Whether a pending task was cancelled.
    */
   cancel(taskId: number): boolean;
+  /**
+   * Deletes this service instance once the current entry is applied: its state, its pending
+   * tasks and its place in snapshots go, it runs no more hooks, and the next command naming it
+   * creates a fresh instance (a query meanwhile answers from a fresh one). Events published
+   * before are delivered. A command that throws after calling it deletes nothing. For the
+   * `delete` operation of primitives (atomix-features §3.1).
+   */
+  deleteService(): void;
 }
 
 /** A command: may change the service's state, publish and schedule. Returns plain data. */

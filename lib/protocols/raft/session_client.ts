@@ -339,6 +339,11 @@ export class SessionClient {
     return true;
   }
 
+  /** Whether a closed session's unregister request is still unanswered. */
+  get unregistering(): boolean {
+    return this.#unregister !== null;
+  }
+
   /** Closes the session: unregisters it and fails what is pending. */
   close(): void {
     if (this.#state === "CLOSED") return;
@@ -405,7 +410,11 @@ export class SessionClient {
    * @param message The message.
    */
   receive(from: string, message: ServerMessage): void {
-    if (this.#state === "CLOSED") return;
+    if (this.#state === "CLOSED") {
+      // Only the unregister's answer matters now: the closing client waits for it.
+      if (message.type !== "events" && this.#unregister?.id === message.id) this.#unregister = null;
+      return;
+    }
     if (message.type === "events") {
       this.#receiveEvents(message);
       return;

@@ -99,6 +99,8 @@ interface Applying {
   readonly collector: Map<number, SessionEvent[]>;
   /** Sessions whose bounds must be checked at the end of the entry. */
   readonly check: Set<number>;
+  /** Services that asked to be deleted ({@linkcode CommandContext.deleteService}). */
+  readonly deleted: Set<string>;
 }
 
 /**
@@ -192,9 +194,16 @@ export class SessionStateMachine {
       for (const s of this.#sessions.values()) s.lastSeenMs = t;
       this.#resetPending = false;
     }
-    this.#applying = { index: entry.index, logTime: t, collector: new Map(), check: new Set() };
+    this.#applying = {
+      index: entry.index,
+      logTime: t,
+      collector: new Map(),
+      check: new Set(),
+      deleted: new Set(),
+    };
     try {
       this.#tick(t);
+      this.#dropDeleted(); // a timer's deletion is done before the command may recreate it
       let response: OperationResult | null;
       switch (op.tag) {
         case OperationTag.Initialize:
@@ -213,6 +222,7 @@ export class SessionStateMachine {
           response = this.#command(op);
           break;
       }
+      this.#dropDeleted();
       const events = this.#flushEvents();
       return { index: entry.index, tag: op.tag, response, events };
     } finally {
@@ -487,6 +497,7 @@ export class SessionStateMachine {
         result = { ok: true, index, eventIndex, value: svc.commands[op.operation]!(commit, ctx) };
       } catch (e) {
         result = { ok: false, index, eventIndex, error: userError(e) };
+        this.#applying!.deleted.delete(op.service); // a failed command changes nothing
       }
     }
     s.results.set(op.sequence, result);
@@ -501,6 +512,18 @@ export class SessionStateMachine {
       if (svc !== undefined) this.#services.set(name, svc);
     }
     return svc;
+  }
+
+  /**
+   * Forgets the services deleted during this entry, with their pending tasks: they run no more
+   * hooks, and the next command naming one creates a fresh instance.
+   */
+  #dropDeleted(): void {
+    const deleted = this.#applying!.deleted;
+    if (deleted.size === 0) return;
+    for (const name of deleted) this.#services.delete(name);
+    this.#tasks = this.#tasks.filter((t) => !deleted.has(t.service));
+    deleted.clear();
   }
 
   /** Runs every task due strictly before `t`, in (due time, id) order (copycat-spec §5.3). */
@@ -669,6 +692,10 @@ export class SessionStateMachine {
           );
         }
         return addTask(initialDelayMs, intervalMs, timer, arg);
+      },
+      deleteService: () => {
+        guard("delete the service");
+        this.#applying!.deleted.add(service);
       },
       cancel: (taskId) => {
         guard("cancel");

@@ -52,6 +52,12 @@ function counterService(): Service {
       },
       cancel: (c, ctx) => ctx.cancel(c.args as number),
       time: (c) => c.logTime,
+      remove: (c, ctx) => {
+        for (const id of state.listeners) ctx.publish(id, "removed", null);
+        ctx.deleteService();
+        if (c.args === "fail") throw new Error("refused after deleteService");
+        return null;
+      },
     },
     queries: {
       get: () => state.value,
@@ -637,4 +643,37 @@ Deno.test("queries do not create services on one member only", () => {
   assert.equal(value(h.sm.query(s, "counter/new", "get")), 0);
   assert.deepEqual(h.sm.snapshot(), before);
   assert.equal(errorCode(h.sm.query(s, "no/such", "get")), "APPLICATION_ERROR");
+});
+
+Deno.test("deleteService: the instance, its tasks and its hooks go after the entry; the next command starts afresh", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 100_000);
+  const before = h.sm.snapshot();
+  h.command(s, 1, "listen", null, 1000);
+  h.command(s, 2, "add", 5, 1000);
+  h.command(s, 3, "later", { delayMs: 100, n: 10 }, 1000);
+  // A command that throws after deleteService deletes nothing.
+  assert.equal(errorCode(h.command(s, 4, "remove", "fail", 1001).response), "APPLICATION_ERROR");
+  assert.equal(value(h.sm.query(s, "counter/a", "get")), 5);
+  const r = h.command(s, 5, "remove", null, 1002);
+  assert.equal(value(r.response), null);
+  // Events published before the deletion are delivered.
+  assert.deepEqual(r.events[0]!.events.map((e) => e.name), ["removed"]);
+  // Gone from the snapshot, with its task: the state is as before the service existed.
+  const state = decode(h.sm.snapshot()) as { services: unknown[]; tasks: unknown[] };
+  assert.deepEqual(state.services, []);
+  assert.deepEqual(state.tasks, []);
+  assert.deepEqual(
+    (decode(before) as { services: unknown[] }).services,
+    state.services,
+  );
+  h.keepAlive(s, 0, 0, 5000); // the task would have run here
+  h.unregister(h.register("c2", 5000), false, 5001); // no hooks recorded anywhere
+  assert.equal(value(h.sm.query(s, "counter/a", "get")), 0); // a fresh instance answers
+  assert.equal(value(h.command(s, 6, "add", 1, 5002).response), 1);
+  assert.deepEqual(value(h.sm.query(s, "counter/a", "hooks")), []);
+  // Replaying the log ends in the same state.
+  const replay = new SessionStateMachine({ createService: factory });
+  for (const e of h.entries) replay.apply(e);
+  assert.deepEqual(replay.snapshot(), h.sm.snapshot());
 });

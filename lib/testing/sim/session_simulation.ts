@@ -28,6 +28,7 @@ import {
   KV_SERVICE,
   testServiceFactory,
 } from "./session_services.ts";
+import { serviceFactory, type ServiceTypes } from "../../node/member.ts";
 import { DEFAULT_ELECTION_TICKS, type RunOptions, TICK_MS } from "./simulation.ts";
 import { MembershipChurn } from "./workload.ts";
 import { SimClient } from "./session_sim_client.ts";
@@ -106,6 +107,11 @@ export interface SessionSimulationOptions extends RunOptions {
    * registration, or while it re-registers after expiry). Default `true`.
    */
   readonly submitWithoutSession?: boolean;
+  /**
+   * The services members host, instead of the test services (`kv`, `counter`), e.g.
+   * `primitiveServices` for the primitive workloads (primitive_simulation.ts).
+   */
+  readonly services?: ServiceTypes;
 }
 
 /** What a session simulation did. */
@@ -237,6 +243,10 @@ export class SessionSimulation {
   readonly #rng: Prng;
   readonly #faults: SessionFaults;
   readonly #hostMap = new Map<NodeId, SessionHost>();
+  /** Addresses of every client, for client–member cuts (those built here and added ones). */
+  readonly #cutTargets: string[] = [];
+  /** Told of each member added, for clients this simulation did not build. */
+  readonly #announce: ((member: NodeId) => void)[] = [];
   #opNumber = 0;
   #workload = false;
   #cutting = false;
@@ -287,7 +297,9 @@ export class SessionSimulation {
     // them; with acknowledgements on every command a session holds at most its commands in
     // flight (≤ 3) and the last result, so an expiry by this bound is a bug.
     const maxCachedResults = root.fork("bounds").int(4, 6);
-    const factory = testServiceFactory(this.executions);
+    const factory = options.services === undefined
+      ? testServiceFactory(this.executions)
+      : serviceFactory(options.services);
     let network: ClientNetwork | null = null;
     const cluster: SimCluster = new SimCluster({
       rng: root.fork("cluster"),
@@ -319,6 +331,7 @@ export class SessionSimulation {
           this.members.push(id);
           if (options.announceMembers !== false) {
             for (const c of this.clients) c.client.addSeeds([id]);
+            for (const announce of this.#announce) announce(id);
           }
         }
         return host;
@@ -354,6 +367,7 @@ export class SessionSimulation {
       });
       const sc = new SimClient(this, address, client);
       this.clients.push(sc);
+      this.#cutTargets.push(address);
       network.addClient(address, (from, msg) => sc.receive(from, msg), (_, r) => sc.delivered(r));
     }
     cluster.log(
@@ -361,6 +375,26 @@ export class SessionSimulation {
         JSON.stringify(raft)
       } snapshotEvery ${snapshotEvery} retain ${retainEntries} sessionTimeout ${this.sessionTimeoutMs} requestTimeout ${this.requestTimeoutMs}`,
     );
+  }
+
+  /**
+   * Makes a client this simulation did not build (on {@linkcode SessionSimulation.network}) a
+   * target of client–member cuts.
+   *
+   * @param address The client's address.
+   */
+  addCutTarget(address: string): void {
+    this.#cutTargets.push(address);
+  }
+
+  /**
+   * Tells `listener` of each member added, as the simulation gives them to its own clients
+   * (unless `announceMembers` is off): for clients it did not build.
+   *
+   * @param listener Called with the new member's id.
+   */
+  onMemberAdded(listener: (member: NodeId) => void): void {
+    this.#announce.push(listener);
   }
 
   /** The next operation number (call order over all clients). */
@@ -481,7 +515,7 @@ export class SessionSimulation {
       if (!this.#cutting) return;
       const rng = this.#rng;
       const fire = rng.chance(this.#faults.clientCutRate);
-      const c = rng.pick(this.clients);
+      const c = rng.pick(this.#cutTargets);
       const all = rng.chance(0.5);
       const long = rng.chance(0.25);
       const ms = long
@@ -489,13 +523,13 @@ export class SessionSimulation {
         : rng.int(50, 400);
       const live = this.cluster.live().map((n) => n.id);
       const subset = all ? live : live.filter(() => rng.chance(0.5));
-      if (fire && !this.network.isCut(c.address) && subset.length > 0) {
-        this.network.cut(c.address, subset);
+      if (fire && !this.network.isCut(c) && subset.length > 0) {
+        this.network.cut(c, subset);
         this.#clientCuts++;
-        this.cluster.log(`cut ${c.address} from ${subset.join(",")} for ${ms}ms`);
+        this.cluster.log(`cut ${c} from ${subset.join(",")} for ${ms}ms`);
         this.cluster.after(ms, "client-heal", () => {
-          this.network.cut(c.address, []);
-          this.cluster.log(`healed ${c.address}`);
+          this.network.cut(c, []);
+          this.cluster.log(`healed ${c}`);
         });
       }
       this.#scheduleCut();

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { freePort, within } from "../transport/_tcp_test_kit.ts";
+import { Agent } from "./agent.ts";
+import { createLogger } from "./log.ts";
+
+const member = (id = "a") => ({
+  id,
+  members: { [id]: `127.0.0.1:${freePort()}` },
+  clusterId: "agent-test",
+  partitions: 2,
+  tickMs: 10,
+});
+
+Deno.test("agent: serves the REST API over HTTP and stops cleanly, answering a request in flight", async () => {
+  const lines: string[] = [];
+  const agent = await Agent.start({
+    synod: { member: member() },
+    http: { hostname: "127.0.0.1", port: 0 },
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+  });
+  let closed = false;
+  try {
+    const put = await fetch(`${agent.url}/v1/atomic-map/m/k`, {
+      method: "PUT",
+      body: "v",
+      headers: { "content-type": "text/plain" },
+    });
+    assert.equal(put.status, 200);
+    assert.equal(await put.json(), null);
+    const status = await (await fetch(`${agent.url}/v1/status`)).json();
+    assert.equal(status.node, "a");
+    // A long poll in flight when the agent stops is answered (with no events), not cut off.
+    const poll = fetch(`${agent.url}/v1/atomic-map/m/events?timeout=60s`);
+    // Once the agent counts the poll as open, it stops.
+    const stopping = (async () => {
+      await within(listening(agent.url), "the poll to be open");
+      await agent.close();
+      closed = true;
+    })();
+    const answered = await within(poll, "the long poll's answer at shutdown");
+    assert.equal(answered.status, 200);
+    assert.ok(Array.isArray((await answered.json()).events));
+    await within(stopping, "the agent's stop");
+  } finally {
+    if (!closed) await agent.close();
+  }
+  const messages = lines.map((l) => JSON.parse(l).msg);
+  assert.deepEqual(messages.slice(0, 2), ["member started", "REST API listening"]);
+  assert.deepEqual(messages.slice(-2), ["stopping", "stopped"]);
+});
+
+Deno.test("agent: a taken HTTP port is an error and the member is stopped again", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(
+      Agent.start({
+        synod: { member: member() },
+        http: { hostname: "127.0.0.1", port: (taken.addr as Deno.NetAddr).port },
+        log: createLogger({ level: "off" }),
+      }),
+      Deno.errors.AddrInUse,
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+/** Resolves once the agent's metrics count an open event listener. */
+async function listening(url: string): Promise<void> {
+  for (;;) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    if (/^synod_http_event_listeners [1-9]/m.test(metrics)) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `GET /metrics` in the Prometheus text format (version 0.0.4): per partition this node hosts,
+ * its term, commit and applied index, whether it leads and how many leaders it has seen; per
+ * route of the REST API, requests by status and a latency histogram.
+ *
+ * @module
+ */
+
+import type { SynodNode } from "../node/node.ts";
+
+/** Upper bounds of the latency histogram's buckets, in seconds. */
+export const LATENCY_BUCKETS_S: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+interface Histogram {
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Request counts and latencies of the REST API, by route. */
+export class HttpMetrics {
+  readonly #requests = new Map<string, number>();
+  readonly #latency = new Map<string, Histogram>();
+
+  /**
+   * Records one answered request.
+   *
+   * @param method The HTTP method.
+   * @param route The route's pattern (e.g. `/v1/atomic-map/:name/:key`), not the path, so that
+   *   names and keys do not make a series each.
+   * @param status The status answered.
+   * @param seconds How long it took.
+   */
+  record(method: string, route: string, status: number, seconds: number): void {
+    const key = `method="${method}",route="${escape(route)}"`;
+    const counted = `${key},status="${status}"`;
+    this.#requests.set(counted, (this.#requests.get(counted) ?? 0) + 1);
+    let h = this.#latency.get(key);
+    if (h === undefined) {
+      this.#latency.set(key, h = { counts: LATENCY_BUCKETS_S.map(() => 0), sum: 0, count: 0 });
+    }
+    for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
+      if (seconds <= LATENCY_BUCKETS_S[i]!) h.counts[i]!++;
+    }
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /**
+   * The text exposition of these metrics and of a node's partitions.
+   *
+   * @param node The node, or `null` for a client agent.
+   * @param now Gauges of the REST API now: event listeners and HTTP sessions open.
+   * @returns The text, `text/plain; version=0.0.4`.
+   */
+  render(
+    node: SynodNode | null,
+    now: { readonly listeners: number; readonly sessions: number } = { listeners: 0, sessions: 0 },
+  ): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    family("synod_http_event_listeners", "gauge", "Event streams and long polls open.");
+    lines.push(`synod_http_event_listeners ${now.listeners}`);
+    family("synod_http_sessions", "gauge", "HTTP sessions open.");
+    lines.push(`synod_http_sessions ${now.sessions}`);
+    const partitions = (node?.hosted ?? []).flatMap((p) => {
+      const m = node!.member(p.groupId);
+      return m === undefined ? [] : [{ label: `group="${escape(p.groupId)}"`, m }];
+    });
+    const gauges: [string, string, string, (m: typeof partitions[number]["m"]) => number][] = [
+      ["synod_raft_term", "gauge", "The partition's current Raft term.", (m) => m.term],
+      ["synod_raft_commit_index", "gauge", "Highest index known committed.", (m) => m.commitIndex],
+      ["synod_raft_applied_index", "gauge", "Last index applied.", (m) => m.appliedIndex],
+      [
+        "synod_raft_is_leader",
+        "gauge",
+        "1 if this node leads it.",
+        (m) => m.role === "leader" ? 1 : 0,
+      ],
+      [
+        "synod_raft_leader_changes_total",
+        "counter",
+        "Leaders this node has seen since it started.",
+        (m) => m.leaderChanges,
+      ],
+      [
+        "synod_raft_failed",
+        "gauge",
+        "1 if this node's member stopped on a failure.",
+        (m) => m.failure === null ? 0 : 1,
+      ],
+    ];
+    for (const [name, type, help, value] of gauges) {
+      family(name, type, help);
+      for (const p of partitions) lines.push(`${name}{${p.label}} ${value(p.m)}`);
+    }
+    family("synod_http_requests_total", "counter", "REST requests answered, by route and status.");
+    for (const [labels, n] of this.#requests) {
+      lines.push(`synod_http_requests_total{${labels}} ${n}`);
+    }
+    const h = "synod_http_request_duration_seconds";
+    family(h, "histogram", "REST request latency, by route.");
+    for (const [labels, hist] of this.#latency) {
+      LATENCY_BUCKETS_S.forEach((le, i) =>
+        lines.push(`${h}_bucket{${labels},le="${le}"} ${hist.counts[i]}`)
+      );
+      lines.push(`${h}_bucket{${labels},le="+Inf"} ${hist.count}`);
+      lines.push(`${h}_sum{${labels}} ${hist.sum}`, `${h}_count{${labels}} ${hist.count}`);
+    }
+    return lines.join("\n") + "\n";
+  }
+}
+
+function escape(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}

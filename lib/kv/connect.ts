@@ -1,0 +1,339 @@
+/**
+ * KV Connect on the agent's HTTP listener: `Deno.openKv("http://host:port/kv/<database>")`
+ * with `DENO_KV_ACCESS_TOKEN` set talks to the Kv primitive named `<database>`.
+ *
+ * | route | what |
+ * |---|---|
+ * | `POST /kv/{db}` | metadata exchange (JSON): protocol version 1–3, database id, one strong endpoint `/kv/{db}/data` (relative from v2 on), the token, `expiresAt` an hour ahead |
+ * | `POST /kv/{db}/data/snapshot_read` | `SnapshotRead` → `SnapshotReadOutput`: one linearizable query reads every range at one index |
+ * | `POST /kv/{db}/data/atomic_write` | `AtomicWrite` → `AtomicWriteOutput`: one command through the agent's session |
+ * | `POST /kv/{db}/data/watch` | `Watch` → a stream of frames (see ./watch.ts) |
+ *
+ * Answers Deno's client acts on: 401 for a missing or wrong token (no token configured: every
+ * request is refused), 400 for malformed protobuf, a passed limit (./limits.ts) or an invalid
+ * mutation, 404 for an unknown path, 413 for an oversize body, 503 when the cluster cannot
+ * answer a read now (the client retries). Every error body is plain text.
+ *
+ * Writes are exactly once from the agent on: each gets an id, and if the agent's session is lost
+ * while it is in flight, the agent sends it again with the same id until the outcome is known
+ * (the Kv service remembers recent ids). The agent never answers 5xx for a write that may have
+ * been applied, because Deno's client re-sends a write after a 5xx with nothing to tell it from
+ * a new one. The hop between the Deno program and the agent stays at-least-once (the protocol
+ * has no request id): a connection lost after the agent applied a write but before the answer
+ * arrived makes the client send it again. Keep that hop short (an agent on the program's host).
+ *
+ * @module
+ */
+
+import { Hono } from "npm:hono@^4.13.19";
+import type { Context } from "npm:hono@^4.13.19";
+import { isSynodError } from "../errors.ts";
+import type { Synod } from "../node/synod.ts";
+import type { Kv, KvWriteResult } from "../primitives/kv.ts";
+import { checkRead, checkWatch, checkWrite, KvRequestError } from "./limits.ts";
+import {
+  AW_CHECK_FAILURE,
+  AW_SUCCESS,
+  decodeAtomicWrite,
+  decodeSnapshotRead,
+  decodeWatch,
+  encodeAtomicWriteOutput,
+  encodeSnapshotReadOutput,
+} from "./proto.ts";
+import { WATCH_KEEP_ALIVE_MS, WatchHub } from "./watch.ts";
+
+/** Options of {@linkcode kvConnectRoutes}. */
+export interface KvConnectOptions {
+  /** The tokens that open every database; none: KV Connect refuses every request. */
+  readonly accessTokens?: readonly string[];
+  /** Interval of watch keep-alive frames. Default 5 s. */
+  readonly keepAliveMs?: number;
+  /** How long a read may wait for the cluster before a 503. Default 10 s. */
+  readonly readTimeoutMs?: number;
+}
+
+/** Largest request body (a write at every limit fits with room to spare). */
+export const KV_BODY_LIMIT_BYTES = 2 << 20;
+/** How far ahead the metadata's `expiresAt` is. */
+export const KV_METADATA_TTL_MS = 3_600_000;
+const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The KV Connect routes, and `close()` to end watches and stop retries. */
+export interface KvConnectRoutes {
+  /** The routes, to mount at `/kv`. */
+  readonly app: Hono;
+  /** Ends watch streams and pending write retries. */
+  close(): void;
+}
+
+class HttpFailure extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const text = (status: number, message: string) =>
+  new Response(message + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+
+/**
+ * Builds the KV Connect routes over an agent's Synod.
+ *
+ * @param synod The agent's member or client.
+ * @param options Tokens and timings.
+ * @returns The routes (mount them at `/kv`) and `close()`.
+ */
+export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): KvConnectRoutes {
+  const tokens = (options.accessTokens ?? []).map((t) => new TextEncoder().encode(t));
+  const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const closing = new AbortController();
+  const databases = new Map<string, Promise<{ kv: Kv; hub: WatchHub }>>();
+  const app = new Hono();
+
+  const database = (name: string) => {
+    let db = databases.get(name);
+    if (db === undefined) {
+      db = synod.kv(name).then((kv) => ({
+        kv,
+        hub: new WatchHub(kv, options.keepAliveMs ?? WATCH_KEEP_ALIVE_MS),
+      }));
+      db.catch(() => databases.delete(name)); // not kept: the next request tries again
+      databases.set(name, db);
+    }
+    return db;
+  };
+
+  const guard =
+    (handler: (c: Context, name: string) => Promise<Response>) => async (c: Context) => {
+      try {
+        const name = c.req.param("db")!;
+        await authorize(c.req.header("authorization"), tokens);
+        if (!DATABASE_NAME.test(name)) {
+          throw new HttpFailure(
+            400,
+            `The database name must be 1 to 64 letters, digits, '_', '-' or '.': got ${
+              JSON.stringify(name)
+            }`,
+          );
+        }
+        return await handler(c, name);
+      } catch (error) {
+        if (error instanceof HttpFailure) return text(error.status, error.message);
+        if (error instanceof KvRequestError) return text(400, error.message);
+        if (error instanceof TypeError || error instanceof RangeError) {
+          return text(400, error.message);
+        }
+        if (isSynodError(error) && error.code === "APPLICATION_ERROR") {
+          return text(400, error.message);
+        }
+        if (isSynodError(error) && error.code === "PRIMITIVE_TYPE_MISMATCH") {
+          return text(400, error.message);
+        }
+        if (isSynodError(error)) {
+          return text(503, `The cluster cannot answer now: ${error.message}`);
+        }
+        throw error;
+      }
+    };
+
+  app.post(
+    "/:db",
+    guard(async (c, name) => {
+      const version = chooseVersion(new TextDecoder().decode(await body(c.req.raw)));
+      await database(name); // registers the database, so that openKv fails early if it cannot
+      const self = new URL(c.req.url);
+      const path = `/kv/${name}/data`;
+      return Response.json({
+        version,
+        databaseId: await databaseId(synod.clusterId, name),
+        endpoints: [{ url: version === 1 ? `${self.origin}${path}` : path, consistency: "strong" }],
+        token: c.req.header("authorization")!.slice("Bearer ".length),
+        expiresAt: new Date(Date.now() + KV_METADATA_TTL_MS).toISOString(),
+      });
+    }),
+  );
+
+  app.post(
+    "/:db/data/snapshot_read",
+    guard(async (c, name) => {
+      const ranges = checkRead(decodeSnapshotRead(await body(c.req.raw)).ranges);
+      const { kv } = await database(name);
+      const result = await within(kv.read(ranges, { consistency: "LINEARIZABLE" }), readTimeoutMs);
+      return protobuf(encodeSnapshotReadOutput(result.ranges));
+    }),
+  );
+
+  app.post(
+    "/:db/data/atomic_write",
+    guard(async (c, name) => {
+      const write = checkWrite(decodeAtomicWrite(await body(c.req.raw)), crypto.randomUUID());
+      const { kv } = await database(name);
+      const result = await writeOnce(kv, write, closing.signal);
+      return protobuf(
+        result.ok
+          ? encodeAtomicWriteOutput(AW_SUCCESS, result.versionstamp)
+          : encodeAtomicWriteOutput(AW_CHECK_FAILURE, new Uint8Array(0), result.failedChecks),
+      );
+    }),
+  );
+
+  app.post(
+    "/:db/data/watch",
+    guard(async (c, name) => {
+      const keys = checkWatch(decodeWatch(await body(c.req.raw)).keys);
+      const { hub } = await database(name);
+      return new Response(hub.open(keys), {
+        headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
+      });
+    }),
+  );
+
+  app.all("/:db", (c) => text(405, `${c.req.method} is not allowed here: use POST`));
+  app.all("/*", (c) => text(404, `No KV Connect route ${c.req.method} ${c.req.path}`));
+
+  return {
+    app,
+    close: () => {
+      closing.abort();
+      for (const db of databases.values()) db.then(({ hub }) => hub.close(), () => {});
+    },
+  };
+}
+
+/** Checks the bearer token against every configured one, in constant time. */
+async function authorize(header: string | undefined, tokens: readonly Uint8Array[]) {
+  if (tokens.length === 0) {
+    throw new HttpFailure(
+      401,
+      "KV Connect is closed on this agent: no access token is configured (kv.accessTokens)",
+    );
+  }
+  if (header === undefined || !header.startsWith("Bearer ")) {
+    throw new HttpFailure(401, "Missing access token: send 'Authorization: Bearer <token>'");
+  }
+  // Digests of equal length, compared without an early exit: the time taken says nothing about
+  // how much of the token matched, nor its length.
+  const given = await digest(new TextEncoder().encode(header.slice("Bearer ".length)));
+  let match = 0;
+  for (const token of tokens) {
+    const want = await digest(token);
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff |= want[i]! ^ given[i]!;
+    match |= diff === 0 ? 1 : 0;
+  }
+  if (match === 0) throw new HttpFailure(401, "Invalid access token");
+}
+
+async function digest(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** The protocol version: the highest of 1–3 the client offers (no body: version 1). */
+function chooseVersion(body: string): number {
+  if (body.trim() === "") return 1;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new HttpFailure(400, `The metadata request is not JSON: ${error.message}`);
+  }
+  const offered = (parsed as { supportedVersions?: unknown })?.supportedVersions;
+  if (!Array.isArray(offered)) {
+    throw new HttpFailure(400, "The metadata request needs 'supportedVersions', e.g. [1, 2, 3]");
+  }
+  const version = Math.max(...offered.filter((v) => v === 1 || v === 2 || v === 3), 0);
+  if (version === 0) {
+    throw new HttpFailure(
+      400,
+      `No supported protocol version: offered ${JSON.stringify(offered)}, served 1, 2, 3`,
+    );
+  }
+  return version;
+}
+
+/** A UUID derived from the cluster and database names: stable across agents and restarts. */
+async function databaseId(cluster: string, name: string): Promise<string> {
+  const h = await digest(new TextEncoder().encode(`synod-kv\0${cluster}\0${name}`));
+  h[6] = (h[6]! & 0x0f) | 0x80; // version 8 (custom)
+  h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = [...h.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+async function body(request: Request): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const tooLarge = () =>
+    new HttpFailure(413, `The request body is larger than ${KV_BODY_LIMIT_BYTES} bytes`);
+  if (declared > KV_BODY_LIMIT_BYTES) throw tooLarge();
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > KV_BODY_LIMIT_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function protobuf(bytes: Uint8Array): Response {
+  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": "application/x-protobuf" },
+  });
+}
+
+/** A read that gives up after `ms` (a 503: the client retries). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpFailure(503, `No answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs a write until its outcome is known. A failure other than the service's own refusal
+ * (`APPLICATION_ERROR`: nothing changed) may come after the write was applied — the session
+ * expired with it in flight — so it is sent again with the same id, which the service answers
+ * from its memory if it was applied. It stops only when the agent closes.
+ *
+ * @param kv The database.
+ * @param write The write, with its id.
+ * @param closing Aborted when the agent stops.
+ * @returns The write's outcome.
+ * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed), or the
+ *   last failure once the agent stops.
+ */
+export async function writeOnce(
+  kv: Pick<Kv, "write">,
+  write: Parameters<Kv["write"]>[0],
+  closing: AbortSignal,
+): Promise<KvWriteResult> {
+  for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
+    try {
+      return await kv.write(write);
+    } catch (error) {
+      if (!isSynodError(error) || error.code === "APPLICATION_ERROR" || closing.aborted) {
+        throw error;
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs);
+      closing.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
