@@ -473,6 +473,10 @@ function checkWireMessage(m: unknown, t: number): void {
       if (!isText(m.client)) bad("message.client", m.client, t);
       if (!isObject(m.message)) bad("message.message", m.message, t);
       return;
+    case "heartbeats":
+      // The layout of the beats is the receiving mux's to check (lib/transport/heartbeats.ts).
+      if (!Array.isArray(m.beats)) bad("message.beats", m.beats, t);
+      return;
     default:
       bad("message.kind", m.kind, t);
   }
