@@ -72,7 +72,12 @@ export type { Receiver, Transport, WireBody, WireMessage } from "./lib/transport
 export { InMemoryNetwork } from "./lib/transport/memory.ts";
 export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memory_cluster.ts";
 // Multi-Raft: many partitions per node over one transport, and a client that routes to them.
-export { SynodNode, type SynodNodeOptions } from "./lib/node/node.ts";
+export {
+  type HeartbeatStats,
+  NODE_HEARTBEAT_TICKS,
+  SynodNode,
+  type SynodNodeOptions,
+} from "./lib/node/node.ts";
 export { PartitionedClient, type PartitionedClientOptions } from "./lib/node/partitioned_client.ts";
 export { PartitionedAtomicMap, type PartitionedMapOptions } from "./lib/node/partitioned_map.ts";
 export { GroupMux, type GroupMuxOptions } from "./lib/transport/group_mux.ts";

@@ -11,12 +11,18 @@
  * to stderr. `--member-v8-flags` passes V8 flags to the member processes (e.g.
  * `--max-semi-space-size=2`, which caps V8's young generation: see the README for its effect on
  * the members' memory).
+ * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
  */
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
+
+if (Deno.args.includes("--http")) {
+  const { main } = await import("./_cluster_http.ts");
+  Deno.exit(await main(Deno.args));
+}
 
 const QUICK = Deno.args.includes("--quick");
 const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags="))

@@ -6,12 +6,15 @@
  * per node is a third of it (the three nodes share one process, so they cannot be told apart).
  *
  * Phases, in memory and over TCP on 127.0.0.1 (three `TcpTransport`s, so framing, CBOR and
- * socket writes are counted too): the default (a 50 ms tick, a heartbeat every tick, the node's
- * members on one shared timer); the same with a timer per member; heartbeats every 5 ticks
- * (250 ms, Atomix's `heartbeatInterval`). Last, a baseline of the timers alone (one 50 ms
+ * socket writes are counted too), all with a 50 ms tick: the node's default (a heartbeat every
+ * 2 ticks, the members on one shared timer, the heartbeats of a turn to a peer packed into one
+ * message); the same with a message per heartbeat; a heartbeat every tick, packed and not (a
+ * message per heartbeat every tick was the default before packing); that with a timer per
+ * member; a heartbeat every 5 ticks (250 ms, Atomix's `heartbeatInterval`), packed. Last, a baseline of the timers alone (one 50 ms
  * interval per member, doing nothing), to tell the cost of waking up from the cost of messages.
  *
- * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only]`. JSON to stdout, progress to
+ * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only] [--only=TEXT]`
+ * (`--only` runs the phases whose name contains TEXT). JSON to stdout, progress to
  * stderr. It measures a window, not an operation: run it directly, not under `deno bench`.
  *
  * @module
@@ -28,6 +31,7 @@ import type { Transport } from "../lib/transport/transport.ts";
 const QUICK = Deno.args.includes("--quick");
 /** Only the TCP phases (for a profile: `deno run -A --cpu-prof …`). */
 const TCP_ONLY = Deno.args.includes("--tcp-only");
+const ONLY = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const WINDOW_MS = QUICK ? 2_000 : 10_000;
 const PARTITIONS = 32;
 const IDS = ["a", "b", "c"];
@@ -39,6 +43,8 @@ interface Phase {
   readonly cpuMsPerNode: number;
   readonly corePercentPerNode: number;
   readonly messagesPerSecondPerNode?: number;
+  /** Heartbeats and responses that travelled inside packed messages, per second. */
+  readonly beatsPackedPerSecondPerNode?: number;
   /** Timer callbacks per second: one per tick and member, or one per tick with shared ticks. */
   readonly wakeupsPerSecondPerNode?: number;
 }
@@ -102,10 +108,11 @@ interface Run {
   readonly heartbeatTicks: number;
   readonly network: () => Network;
   readonly shareTicks: boolean;
+  readonly coalesce: boolean;
 }
 
 async function nodesPhase(run: Run): Promise<Phase> {
-  const { name, heartbeatTicks, shareTicks } = run;
+  const { name, heartbeatTicks, shareTicks, coalesce } = run;
   const net = run.network();
   let ticks = 0;
   const clock: Clock = {
@@ -125,6 +132,7 @@ async function nodesPhase(run: Run): Promise<Phase> {
       services: primitiveServices,
       member: { clock, driver: { tickMs: TICK_MS }, raft: { heartbeatTicks } },
       shareTicks,
+      coalesceHeartbeats: coalesce,
     })
   );
   const groups = nodes[0]!.hosted.map((p) => p.groupId);
@@ -134,9 +142,12 @@ async function nodesPhase(run: Run): Promise<Phase> {
   while (!led()) await sleep(100);
   await sleep(1000); // elections settle; no-op entries are committed everywhere
   const delivered0 = net.delivered();
+  const packed = () => nodes.reduce((sum, n) => sum + n.heartbeatStats.beatsPacked, 0);
+  const packed0 = packed();
   const ticks0 = ticks;
   const { cpu, wall } = await measure(() => sleep(WINDOW_MS));
   const messages = net.delivered() - delivered0;
+  const beats = packed() - packed0;
   const ticked = ticks - ticks0;
   for (const n of nodes) await n.close();
   await net.close();
@@ -146,6 +157,7 @@ async function nodesPhase(run: Run): Promise<Phase> {
     cpuMsPerNode: round(cpu / IDS.length),
     corePercentPerNode: round((cpu / IDS.length / wall) * 100),
     messagesPerSecondPerNode: round(messages / IDS.length / (wall / 1000)),
+    beatsPackedPerSecondPerNode: round(beats / IDS.length / (wall / 1000)),
     wakeupsPerSecondPerNode: round(ticked / IDS.length / (wall / 1000)),
   };
 }
@@ -174,29 +186,37 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
   const phases: Phase[] = [];
-  const all: Run[] = [
-    { name: "in memory, shared ticks", heartbeatTicks: 1, network: inMemory, shareTicks: true },
-    {
-      name: "in memory, a timer per member",
-      heartbeatTicks: 1,
-      network: inMemory,
-      shareTicks: false,
-    },
-    {
-      name: "in memory, heartbeat every 5 ticks",
-      heartbeatTicks: 5,
-      network: inMemory,
-      shareTicks: true,
-    },
-    { name: "TCP, shared ticks", heartbeatTicks: 1, network: overTcp, shareTicks: true },
-    { name: "TCP, a timer per member", heartbeatTicks: 1, network: overTcp, shareTicks: false },
-    { name: "TCP, heartbeat every 5 ticks", heartbeatTicks: 5, network: overTcp, shareTicks: true },
-  ];
-  for (const run of all.filter((r) => !TCP_ONLY || r.name.startsWith("TCP"))) {
+  const all: Run[] = [];
+  for (const [where, network] of [["in memory", inMemory], ["TCP", overTcp]] as const) {
+    const base = { heartbeatTicks: 2, network, shareTicks: true, coalesce: true };
+    all.push(
+      { ...base, name: `${where}, heartbeat every 2 ticks, packed (default)` },
+      { ...base, name: `${where}, heartbeat every 2 ticks, a message each`, coalesce: false },
+      { ...base, name: `${where}, heartbeat every tick, packed`, heartbeatTicks: 1 },
+      {
+        ...base,
+        name: `${where}, heartbeat every tick, a message each`,
+        heartbeatTicks: 1,
+        coalesce: false,
+      },
+      {
+        ...base,
+        name: `${where}, heartbeat every tick, a message each, a timer per member`,
+        heartbeatTicks: 1,
+        coalesce: false,
+        shareTicks: false,
+      },
+      { ...base, name: `${where}, heartbeat every 5 ticks, packed`, heartbeatTicks: 5 },
+    );
+  }
+  const chosen = all.filter((r) =>
+    (!TCP_ONLY || r.name.startsWith("TCP")) && (ONLY === undefined || r.name.includes(ONLY))
+  );
+  for (const run of chosen) {
     console.error(`phase: ${run.name}`);
     phases.push(await nodesPhase(run));
   }
-  if (!TCP_ONLY) {
+  if (!TCP_ONLY && ONLY === undefined) {
     console.error("phase: timers alone");
     phases.push(await timersPhase());
   }

@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
   readonly program?: string;
   /** Extra flags for every agent (e.g. `--log-level=debug`). */
   readonly agentArgs?: readonly string[];
+  /** Flags for `deno run` itself, by member id (e.g. `{ m1: ["--cpu-prof"] }`). */
+  readonly runtimeArgs?: Readonly<Record<string, readonly string[]>>;
   /** Where the children's log lines go, prefixed with their id. Default: standard error. */
   readonly log?: (line: string) => void;
 }
@@ -37,6 +39,8 @@ export interface LocalClusterOptions {
 export interface LocalCluster {
   /** The members. */
   readonly members: readonly LocalMember[];
+  /** Each member's process id, in the order of `members`. */
+  readonly pids: readonly number[];
   /** Resolves once every member's REST API answers. */
   readonly ready: Promise<void>;
   /** Stops every member (SIGTERM) and resolves once all have exited, with their exit codes. */
@@ -80,6 +84,7 @@ export function startLocalCluster(options: LocalClusterOptions): LocalCluster {
       args: [
         "run",
         "-A",
+        ...options.runtimeArgs?.[m.id] ?? [],
         program,
         "agent",
         "--member",
@@ -124,6 +129,7 @@ export function startLocalCluster(options: LocalClusterOptions): LocalCluster {
   const exited = Promise.all(children.map((c) => c.status));
   return {
     members,
+    pids: children.map((c) => c.child.pid),
     ready: Promise.all(children.map((c) => c.ready)).then(() => {}),
     exited,
     stop: () => {

@@ -24,7 +24,7 @@ export interface ConfigDefaults {
   readonly tickMs: number;
   /** `raft.electionTimeout`, in ticks. */
   readonly electionTicks: number;
-  /** `raft.heartbeatInterval`, in ticks. */
+  /** `raft.heartbeatInterval`, in ticks (a node's default: `NODE_HEARTBEAT_TICKS`). */
   readonly heartbeatTicks: number;
   /** `raft.sessionTimeout`, in milliseconds. */
   readonly sessionTimeoutMs: number;
@@ -50,7 +50,7 @@ export const DEFAULTS: ConfigDefaults = Object.freeze({
   httpPort: 5678,
   tickMs: 50,
   electionTicks: 10,
-  heartbeatTicks: 1,
+  heartbeatTicks: 2,
   sessionTimeoutMs: 5_000,
   logLevel: "info",
   groupPartitions: 7,

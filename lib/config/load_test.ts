@@ -57,7 +57,7 @@ Deno.test("defaults: one member, a system and a raft group, ./data, HTTP on 127.
   assert.deepEqual(config.raft, {
     tickMs: 50,
     electionTimeoutMs: 500,
-    heartbeatIntervalMs: 50,
+    heartbeatIntervalMs: 100,
     sessionTimeoutMs: 5000,
   });
   assert.deepEqual(config.managementGroup, {
@@ -350,11 +350,11 @@ Deno.test("bad durations and sizes name the key and the unit expected", () => {
   );
 });
 
-Deno.test("the election timeout and heartbeat default to 10 ticks and 1 tick", () => {
+Deno.test("the election timeout and heartbeat default to 10 ticks and 2 ticks", () => {
   assert.deepEqual(ok("raft: { tick: 100ms }\n").raft, {
     tickMs: 100,
     electionTimeoutMs: 1000,
-    heartbeatIntervalMs: 100,
+    heartbeatIntervalMs: 200,
     sessionTimeoutMs: 5000,
   });
 });

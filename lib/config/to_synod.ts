@@ -126,7 +126,9 @@ export function toSynodConfig(
   if (heartbeatIntervalMs !== DEFAULTS.heartbeatTicks * tickMs) {
     problem(
       "raft.heartbeatInterval",
-      `Synod.start takes only the tick for now: the heartbeat interval is 1 tick (${tickMs}ms)`,
+      `Synod.start takes only the tick for now: the heartbeat interval is ${DEFAULTS.heartbeatTicks} ticks (${
+        DEFAULTS.heartbeatTicks * tickMs
+      }ms)`,
     );
   }
   if (sessionTimeoutMs !== DEFAULTS.sessionTimeoutMs) {

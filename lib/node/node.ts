@@ -5,8 +5,8 @@
  * {@linkcode Member} for each partition that names it. All of them share the node's one
  * transport endpoint through a {@linkcode GroupMux} (every message tagged with its group), one
  * {@linkcode SyncBatcher}, so the partitions' syncs of one turn go to the disk together, and one
- * tick timer ({@linkcode sharedTicks}), so their heartbeats leave in one turn and one write per
- * peer.
+ * tick timer ({@linkcode sharedTicks}), so their heartbeats leave in one turn; the mux packs
+ * the heartbeats of a turn to a peer into one message (lib/transport/heartbeats.ts).
  *
  * Storage is a directory per partition, `<dataDir>/<group>/partitions/<id>` (Atomix's layout),
  * or memory.
@@ -39,7 +39,10 @@ export interface SynodNodeOptions extends ClusterLayout {
   readonly dataDir?: string;
   /** A storage per partition, instead of `dataDir` (the node does not close these). */
   readonly storage?: (partition: PartitionInfo) => RaftStorage;
-  /** Options for every member (timing, Raft, sessions). */
+  /**
+   * Options for every member (timing, Raft, sessions). The node's default for
+   * `raft.heartbeatTicks` is {@linkcode NODE_HEARTBEAT_TICKS}, not the core's 1.
+   */
   readonly member?: Omit<
     MemberOptions,
     "id" | "members" | "bootstrap" | "storage" | "transport" | "services" | "onFailure"
@@ -56,6 +59,31 @@ export interface SynodNodeOptions extends ClusterLayout {
    * `false` gives each member a timer of its own (for comparison in benchmarks).
    */
   readonly shareTicks?: boolean;
+  /**
+   * Whether the heartbeats (and responses) of a turn to a peer, for all the groups, travel as
+   * one message (lib/transport/heartbeats.ts). Default `true`; `false` sends one message per
+   * group (for comparison in benchmarks). Packed messages are unpacked either way.
+   */
+  readonly coalesceHeartbeats?: boolean;
+}
+
+/**
+ * Ticks between a leader's heartbeats on a node, unless `member.raft.heartbeatTicks` says
+ * otherwise: 100 ms at the default 50 ms tick, as etcd's default, against an election timeout of
+ * 10 to 20 ticks. Every idle group heartbeats, so this sets most of what idle groups cost
+ * (bench/idle_partitions_bench.ts). 1 when `electionTicks` is 2 or less (heartbeats must come
+ * more often than elections).
+ */
+export const NODE_HEARTBEAT_TICKS = 2;
+
+/** What a node's heartbeat coalescing did so far (see {@linkcode SynodNode.heartbeatStats}). */
+export interface HeartbeatStats {
+  /** Packed messages sent (each of two heartbeats or responses or more). */
+  readonly packedSent: number;
+  /** Heartbeats and responses sent inside them. */
+  readonly beatsPacked: number;
+  /** Packed messages received and unpacked. */
+  readonly packedReceived: number;
 }
 
 /**
@@ -116,8 +144,12 @@ export class SynodNode {
     this.id = id;
     this.partitions = placeCluster(options);
     this.hosted = this.partitions.filter((p) => p.members.includes(id));
-    this.#mux = new GroupMux(transport, { log: options.log });
     const clock = options.member?.clock ?? systemClock;
+    this.#mux = new GroupMux(transport, {
+      log: options.log,
+      coalesceHeartbeats: options.coalesceHeartbeats,
+      defer: (fn) => clock.defer(fn),
+    });
     this.#clock = options.shareTicks === false ? clock : sharedTicks(clock);
     try {
       for (const p of this.hosted) this.#members.set(p.groupId, this.#createMember(p, options));
@@ -171,6 +203,12 @@ export class SynodNode {
     return this.#mux.malformed;
   }
 
+  /** What heartbeat coalescing did so far. */
+  get heartbeatStats(): HeartbeatStats {
+    const { packedSent, beatsPacked, packedReceived } = this.#mux;
+    return { packedSent, beatsPacked, packedReceived };
+  }
+
   /**
    * Stops every member, closes the storages the node opened (under `dataDir`) and the transport.
    *
@@ -188,8 +226,12 @@ export class SynodNode {
   #createMember(p: PartitionInfo, options: SynodNodeOptions): Member {
     const storage = this.#storageFor(p, options);
     const onFailure = options.onFailure;
+    const raft = options.member?.raft;
+    const heartbeatTicks = raft?.heartbeatTicks ??
+      ((raft?.electionTicks ?? 10) > NODE_HEARTBEAT_TICKS ? NODE_HEARTBEAT_TICKS : 1);
     return new Member({
       ...options.member,
+      raft: { ...raft, heartbeatTicks },
       clock: this.#clock,
       id: this.id,
       members: p.members,

@@ -3,21 +3,29 @@ import { type ClusterLayout } from "../partition/placement.ts";
 import { partitionForKey } from "../partition/partitioner.ts";
 import { AtomicCounter, AtomicMap, primitiveServices } from "../primitives/mod.ts";
 import { InMemoryNetwork } from "../transport/memory.ts";
-import type { WireMessage } from "../transport/transport.ts";
-import { SynodNode } from "./node.ts";
+import type { Transport, WireMessage } from "../transport/transport.ts";
+import { MessageType } from "../raft/messages.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { within } from "../transport/_tcp_test_kit.ts";
+import { NODE_HEARTBEAT_TICKS, SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 
 const IDS = ["a", "b", "c"];
 
-function startCluster(layout: ClusterLayout, log: (m: string) => void = () => {}) {
+function startCluster(
+  layout: ClusterLayout,
+  log: (m: string) => void = () => {},
+  wrap: (t: Transport) => Transport = (t) => t,
+  heartbeatTicks?: number,
+) {
   const network = new InMemoryNetwork();
   const nodes = IDS.map((id) =>
     SynodNode.start({
       ...layout,
       id,
-      transport: network.endpoint(id),
+      transport: wrap(network.endpoint(id)),
       services: primitiveServices,
-      member: { driver: { tickMs: 20 } },
+      member: { driver: { tickMs: 20 }, raft: { heartbeatTicks } },
       log,
     })
   );
@@ -171,9 +179,10 @@ Deno.test("SynodNode: messages for an unknown group or malformed are refused wit
     raw.send("a", { ...bogus, group: 42 } as unknown as WireMessage);
     raw.send("a", { kind: "request", group: "nope", request: {} } as WireMessage);
     raw.send("a", "not a message" as unknown as WireMessage);
+    raw.send("a", { kind: "heartbeats", beats: ["raft/1", 7, -1, 0, 0] });
     assert.equal(await counter.incrementAndGet(), 2, "the cluster still serves");
     assert.equal(nodes[0]!.unknownGroupMessages, 2);
-    assert.equal(nodes[0]!.malformedMessages, 2);
+    assert.equal(nodes[0]!.malformedMessages, 3);
     assert.ok(nodes[0]!.members.every((m) => m.failure === null));
   } finally {
     raw.close();
@@ -225,5 +234,112 @@ Deno.test("SynodNode: with a dataDir each partition keeps its state in <group>/p
     await node.close();
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("SynodNode: heartbeats travel packed; losing packed messages loses only heartbeats", async () => {
+  let packed = 0;
+  let lost = 0;
+  let lostThree!: () => void;
+  const threeLost = new Promise<void>((resolve) => (lostThree = resolve));
+  // Every third packed message is lost, whoever sends it (no randomness: nothing to replay).
+  const lossy = (t: Transport): Transport => ({
+    address: t.address,
+    listen: (r) => t.listen(r),
+    close: () => t.close(),
+    send: (to, m) => {
+      if (m.kind !== "heartbeats" || ++packed % 3 !== 0) return t.send(to, m);
+      if (++lost === 3) lostThree();
+    },
+  });
+  // A heartbeat every tick: a node that leads two groups sends a peer both heartbeats in one turn
+  // (with every 2 ticks, two groups may beat on alternate ticks and never be packed together).
+  const { nodes, connect, close } = startCluster(SIZE_3, () => {}, lossy, 1);
+  const client = connect();
+  try {
+    for (let p = 1; p <= 4; p++) {
+      const counter = new AtomicCounter(await client.sessionFor(p), "hits");
+      for (let i = 1; i <= 3; i++) assert.equal(await counter.incrementAndGet(), i);
+      assert.equal(await counter.get(), 3);
+    }
+    await within(threeLost, "three packed messages lost");
+    for (const n of nodes) {
+      const stats = n.heartbeatStats;
+      assert.ok(
+        stats.packedSent > 0 && stats.packedReceived > 0,
+        `${n.id}: ${JSON.stringify(stats)}`,
+      );
+      assert.ok(stats.beatsPacked >= 2 * stats.packedSent);
+      assert.equal(n.malformedMessages + n.unknownGroupMessages, 0);
+      assert.ok(n.members.every((m) => m.failure === null));
+    }
+    const again = new AtomicCounter(await client.sessionFor(1), "hits");
+    assert.equal(await again.incrementAndGet(), 4, "the cluster still serves");
+  } finally {
+    await client.close();
+    await close();
+  }
+});
+
+Deno.test("SynodNode: leaders heartbeat every NODE_HEARTBEAT_TICKS ticks unless the raft options say", async () => {
+  for (const heartbeatTicks of [undefined, 1, 3]) {
+    // A clock ticked by hand: the count of heartbeats per tick is then exact.
+    const timers = new Set<() => void>();
+    let nowMs = 0;
+    const clock: Clock = {
+      ...systemClock,
+      monotonicMs: () => nowMs,
+      every: (_ms, fn) => (timers.add(fn), () => timers.delete(fn)),
+    };
+    const tick = async () => {
+      nowMs += 20;
+      for (const fn of [...timers]) fn();
+      await new Promise<void>((resolve) => setTimeout(resolve, 0)); // the turn's messages
+    };
+    let heartbeats = 0;
+    const counting = (t: Transport): Transport => ({
+      address: t.address,
+      listen: (r) => t.listen(r),
+      close: () => t.close(),
+      send: (to, m) => {
+        if (m.kind === "raft" && m.message.type === MessageType.Heartbeat) heartbeats++;
+        if (m.kind === "heartbeats") {
+          for (let i = 1; i < m.beats.length; i += 5) {
+            if (m.beats[i] === MessageType.Heartbeat) heartbeats++;
+          }
+        }
+        t.send(to, m);
+      },
+    });
+    const network = new InMemoryNetwork();
+    const layout = { members: IDS, groups: [{ name: "raft", partitions: 2 }] };
+    const nodes = IDS.map((id) =>
+      SynodNode.start({
+        ...layout,
+        id,
+        transport: counting(network.endpoint(id)),
+        services: primitiveServices,
+        member: { clock, driver: { tickMs: 20 }, raft: { heartbeatTicks } },
+      })
+    );
+    try {
+      const groups = nodes[0]!.hosted.map((p) => p.groupId);
+      const led = () =>
+        groups.every((g) => nodes.every((n) => n.member(g)!.leader !== null)) &&
+        groups.every((g) => nodes.filter((n) => n.member(g)!.role === "leader").length === 1);
+      for (let t = 0; !led(); t++) {
+        assert.ok(t < 200, "every group elects a leader within 200 ticks");
+        await tick();
+      }
+      const every = heartbeatTicks ?? NODE_HEARTBEAT_TICKS;
+      heartbeats = 0;
+      const ticks = 6 * every;
+      for (let t = 0; t < ticks; t++) await tick();
+      assert.ok(led(), "no election meanwhile");
+      // Each of the 3 groups' leaders sends one heartbeat per round to each of 2 followers.
+      assert.equal(heartbeats, 3 * 2 * (ticks / every), `heartbeatTicks ${heartbeatTicks}`);
+    } finally {
+      for (const n of nodes) await n.close();
+    }
   }
 });

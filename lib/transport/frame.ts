@@ -530,6 +530,10 @@ function checkWireMessage(m: unknown, t: number): void {
       if (Array.isArray(m.message)) m.message = responseFromWire(m.message, t);
       else if (!isObject(m.message)) bad("message.message", m.message, t);
       return;
+    case "heartbeats":
+      // The layout of the beats is the receiving mux's to check (lib/transport/heartbeats.ts).
+      if (!Array.isArray(m.beats)) bad("message.beats", m.beats, t);
+      return;
     default:
       bad("message.kind", m.kind, t);
   }

@@ -51,6 +51,7 @@ const frames: Frame[] = [
       }),
     },
   },
+  { t: FrameType.Message, message: { kind: "heartbeats", beats: ["raft/3", 7, 2, 5, 4] } },
   { t: FrameType.Request, id: 7, body: { subject: "x", data: payload } },
   { t: FrameType.Response, id: 7, ok: true, body: payload },
   { t: FrameType.Response, id: 8, ok: false, code: "TIMEOUT", reason: "slow" },
@@ -109,6 +110,7 @@ Deno.test("a body that is not one CBOR value, not a map, or of an unknown type i
       encode({ t: FrameType.Message, message: { kind: "raft", group: 3, message: {} } }),
       /bad 'message.group'/,
     ],
+    [encode({ t: FrameType.Message, message: { kind: "heartbeats", beats: {} } }), /message.beats/],
     [encode({ t: FrameType.Hello, version: 1, clusterId: "c", address: "" }), /bad 'address'/],
     [encode({ t: FrameType.Response, id: 1, ok: false, code: 5 }), /bad 'code'/],
   ];

@@ -6,12 +6,27 @@
  * group of a node shares one connection per peer (docs/wire-format.md, "Raft groups on one
  * transport").
  *
+ * Heartbeats are coalesced (lib/transport/heartbeats.ts): the `Heartbeat`s and
+ * `HeartbeatResponse`s the views send a peer in one turn leave as one `heartbeats` message at the
+ * end of the turn (`defer`), and the receiving mux hands each group its own again, in order.
+ * Nothing else waits: any other message to that peer first sends the heartbeats held for it, so
+ * everything reaches the peer in the order it was sent, and an `Append` leaves at once.
+ *
  * Bad input never throws out of the mux: a message for a group with no view, or one that is not
- * a message at all, is dropped and counted, and reported to `log` (at most once per second).
+ * a message at all (a malformed packed message included), is dropped and counted, and reported to
+ * `log` (at most once per second) with the reason.
  *
  * @module
  */
 
+import {
+  BEAT_FIELDS,
+  BEATS_MAX,
+  isPackable,
+  type PackableMessage,
+  packBeat,
+  unpackBeats,
+} from "./heartbeats.ts";
 import type { Receiver, Transport, WireMessage } from "./transport.ts";
 
 /** Options of {@linkcode GroupMux}. */
@@ -25,6 +40,22 @@ export interface GroupMuxOptions {
   readonly log?: (message: string) => void;
   /** Time for the report's rate limit. Default `performance.now`. */
   readonly nowMs?: () => number;
+  /**
+   * Whether heartbeats to a peer are packed into one message per turn. Default `true`. Packed
+   * messages are unpacked whatever this says.
+   */
+  readonly coalesceHeartbeats?: boolean;
+  /**
+   * Runs a function once the current task is done (a `Clock`'s `defer`): when the heartbeats
+   * held in a turn leave. Default `queueMicrotask`.
+   */
+  readonly defer?: (fn: () => void) => void;
+}
+
+/** The heartbeats held for one peer: packed, and the first one as it was sent. */
+interface Held {
+  readonly beats: (string | number)[];
+  readonly first: WireMessage;
 }
 
 /** Least time between two reports of dropped messages. */
@@ -56,12 +87,26 @@ export class GroupMux {
   readonly #defaultGroup: string | undefined;
   readonly #log: (message: string) => void;
   readonly #nowMs: () => number;
+  readonly #coalesce: boolean;
+  readonly #defer: (fn: () => void) => void;
+  /** Heartbeats held until the end of the turn, by peer. */
+  readonly #held = new Map<string, Held>();
+  #flushScheduled = false;
   #lastLogMs = -Infinity;
   #closed = false;
   /** Messages dropped because no view of their group is listening. */
   unknownGroup = 0;
-  /** Messages dropped because they were not messages (not an object, or a `group` not text). */
+  /**
+   * Messages dropped because they were not messages (not an object, a `group` not text, a packed
+   * message that breaks its layout).
+   */
   malformed = 0;
+  /** Packed heartbeat messages sent (each of two beats or more). */
+  packedSent = 0;
+  /** Heartbeats and responses sent inside packed messages. */
+  beatsPacked = 0;
+  /** Packed heartbeat messages received and unpacked. */
+  packedReceived = 0;
 
   /**
    * Takes over the transport's receiver.
@@ -74,6 +119,8 @@ export class GroupMux {
     this.#defaultGroup = options.defaultGroup;
     this.#log = options.log ?? ((m) => console.warn(m));
     this.#nowMs = options.nowMs ?? (() => performance.now());
+    this.#coalesce = options.coalesceHeartbeats ?? true;
+    this.#defer = options.defer ?? ((fn) => queueMicrotask(fn));
     transport.listen((from, message) => this.#receive(from, message));
   }
 
@@ -102,7 +149,7 @@ export class GroupMux {
     return {
       address: transport.address,
       send: (to, message) => {
-        if (open && !this.#closed) transport.send(to, { ...message, group });
+        if (open && !this.#closed) this.#send(to, { ...message, group });
       },
       listen: (receiver) => {
         if (open) this.#receivers.set(group, receiver);
@@ -119,8 +166,47 @@ export class GroupMux {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#held.clear();
     this.#receivers.clear();
     this.#transport.close();
+  }
+
+  #send(to: string, message: WireMessage): void {
+    if (this.#coalesce && isPackable(this.address, to, message)) return this.#hold(to, message);
+    // Heartbeats held for `to` leave first: the peer gets everything in the order it was sent.
+    if (this.#held.size > 0) this.#flushPeer(to);
+    this.#transport.send(to, message);
+  }
+
+  #hold(to: string, message: PackableMessage): void {
+    let held = this.#held.get(to);
+    if (held === undefined) {
+      held = { beats: [], first: message };
+      this.#held.set(to, held);
+    }
+    packBeat(held.beats, message.group, message.message);
+    if (held.beats.length >= BEATS_MAX * BEAT_FIELDS) this.#flushPeer(to);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#defer(() => this.#flushAll());
+    }
+  }
+
+  #flushAll(): void {
+    this.#flushScheduled = false;
+    for (const to of this.#held.keys()) this.#flushPeer(to);
+  }
+
+  /** Sends the heartbeats held for `to`: a lone one as it is, two or more packed. */
+  #flushPeer(to: string): void {
+    const held = this.#held.get(to);
+    if (held === undefined) return;
+    this.#held.delete(to);
+    if (this.#closed) return;
+    if (held.beats.length === BEAT_FIELDS) return this.#transport.send(to, held.first);
+    this.packedSent++;
+    this.beatsPacked += held.beats.length / BEAT_FIELDS;
+    this.#transport.send(to, { kind: "heartbeats", beats: held.beats });
   }
 
   #receive(from: string, message: WireMessage): void {
@@ -128,6 +214,7 @@ export class GroupMux {
       this.malformed++;
       return this.#report(`a malformed message from '${from}'`);
     }
+    if (message.kind === "heartbeats") return this.#receivePacked(from, message.beats);
     const group = message.group ?? this.#defaultGroup;
     if (group !== undefined && typeof group !== "string") {
       this.malformed++;
@@ -140,6 +227,24 @@ export class GroupMux {
       return this.#report(`a message for unknown group '${String(group)}' from '${from}'`);
     }
     receiver(from, message);
+  }
+
+  #receivePacked(from: string, packed: unknown): void {
+    const beats = unpackBeats(from, this.address, packed);
+    if (typeof beats === "string") {
+      this.malformed++;
+      return this.#report(`a malformed packed heartbeat message from '${from}': ${beats}`);
+    }
+    this.packedReceived++;
+    for (const { group, message } of beats) {
+      const receiver = this.#receivers.get(group);
+      if (receiver === undefined || receiver === null) {
+        this.unknownGroup++;
+        this.#report(`a heartbeat for unknown group '${group}' from '${from}'`);
+        continue;
+      }
+      receiver(from, { kind: "raft", group, message });
+    }
   }
 
   #report(what: string): void {

@@ -34,7 +34,13 @@ export type WireBody =
   /** Member to member: the leader's answer to a forwarded request, for the forwarder to hand on. */
   | { readonly kind: "relay"; readonly client: string; readonly message: ServerMessage }
   /** Member to client: a response or an event batch. */
-  | { readonly kind: "server"; readonly message: ServerMessage };
+  | { readonly kind: "server"; readonly message: ServerMessage }
+  /**
+   * Node to node: the heartbeats and heartbeat responses of many groups in one message, in the
+   * order they were sent (lib/transport/heartbeats.ts gives the layout of `beats`). It carries
+   * no `group`: each beat names its own.
+   */
+  | { readonly kind: "heartbeats"; readonly beats: readonly (string | number)[] };
 
 /** Receives messages sent to an endpoint's address. */
 export type Receiver = (from: string, message: WireMessage) => void;

@@ -1,0 +1,85 @@
+/**
+ * What the cluster benchmarks share: running an operation N times with K in flight and reporting
+ * operations per second, p50 and p99; a process's resident memory; the load average.
+ *
+ * @module
+ */
+
+/** One measured run. */
+export interface Measured {
+  readonly op: string;
+  readonly inFlight: number;
+  readonly ops: number;
+  readonly opsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+/**
+ * Runs `op(0)` … `op(total - 1)` with `inFlight` of them in flight at once.
+ *
+ * @param what The operation's name, for the report.
+ * @param inFlight How many at once.
+ * @param total How many in all.
+ * @param op The operation.
+ * @returns Operations per second and latencies.
+ */
+export async function measure(
+  what: string,
+  inFlight: number,
+  total: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<Measured> {
+  console.error(`${what}: ${total} with ${inFlight} in flight…`);
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const t = performance.now();
+      await op(i);
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, total) }, worker));
+  const ms = performance.now() - start;
+  latencies.sort((a, b) => a - b);
+  return {
+    op: what,
+    inFlight,
+    ops: total,
+    opsPerSecond: Math.round(total / (ms / 1000)),
+    p50Ms: +percentile(latencies, 0.5).toFixed(3),
+    p99Ms: +percentile(latencies, 0.99).toFixed(3),
+  };
+}
+
+/**
+ * A process's resident memory.
+ *
+ * @param pid The process.
+ * @returns Its RSS in MB (one decimal).
+ */
+export function rssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return +(kb / 1024).toFixed(1);
+}
+
+/**
+ * The machine's load average over 1, 5 and 15 minutes (`null` where `/proc` is missing).
+ *
+ * @returns The three figures.
+ */
+export function loadAverage(): number[] | null {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return null;
+  }
+}
