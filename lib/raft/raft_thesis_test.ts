@@ -393,6 +393,33 @@ Deno.test("flow control: no more than maxInflightMessages Appends wait for an an
   assert.ok(seen.length <= 2, `${seen.length} Appends in flight`);
 });
 
+Deno.test("batching: what a leader proposes and learns before one Ready goes out as one Append per follower", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.stabilize();
+  const appends = () => c.queue.filter((m) => m.type === MessageType.Append);
+  for (let i = 0; i < 5; i++) c.node("a").raft.propose(enc.encode(`p${i}`));
+  c.processReady("a");
+  assert.deepEqual(appends().map((m) => [m.to, m.entries.length]), [["b", 5], ["c", 5]]);
+  // Each follower answers its one Append once; both answers reach the leader before its Ready.
+  for (const m of c.queue.splice(0)) c.deliver(m);
+  for (const id of ["b", "c"]) c.processReady(id);
+  const answers = c.queue.splice(0);
+  assert.deepEqual(answers.map((m) => [m.type, m.from]), [
+    [MessageType.AppendResponse, "b"],
+    [MessageType.AppendResponse, "c"],
+  ]);
+  for (const m of answers) c.deliver(m);
+  c.processReady("a");
+  const commit = c.node("a").raft.status().commit;
+  assert.deepEqual(appends().map((m) => [m.to, m.entries.length, m.commit]), [
+    ["b", 0, commit],
+    ["c", 0, commit],
+  ], "the new commit index, once per follower");
+  c.stabilize();
+  assert.deepEqual(c.appliedTexts("c"), ["p0", "p1", "p2", "p3", "p4"]);
+});
+
 Deno.test("bootstrap: a single-member group elects itself and commits", () => {
   const c = new TestCluster(["solo"]);
   c.tick(25);
