@@ -56,9 +56,31 @@ export async function readJson(request: Request, limit = BODY_LIMIT_BYTES): Prom
  * @throws {HttpError} 413 if larger than `limit`, 400 if not UTF-8.
  */
 export async function readText(request: Request, limit = BODY_LIMIT_BYTES): Promise<string> {
+  const bytes = await readBytes(request, limit, () => tooLarge(limit));
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "BAD_REQUEST", "The body is not valid UTF-8");
+  }
+}
+
+/**
+ * The body as bytes, refused once it passes `limit` bytes (the rest is not read).
+ *
+ * @param request The request.
+ * @param limit Largest body taken, in bytes.
+ * @param tooLarge The error for a body over the limit.
+ * @returns The bytes.
+ * @throws What `tooLarge` returns, if the body (or its declared length) is over `limit`.
+ */
+export async function readBytes(
+  request: Request,
+  limit: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > limit) throw tooLarge(limit);
-  if (request.body === null) return "";
+  if (declared > limit) throw tooLarge();
+  if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
@@ -68,7 +90,7 @@ export async function readText(request: Request, limit = BODY_LIMIT_BYTES): Prom
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw tooLarge(limit);
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -78,11 +100,7 @@ export async function readText(request: Request, limit = BODY_LIMIT_BYTES): Prom
     bytes.set(c, at);
     at += c.byteLength;
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "BAD_REQUEST", "The body is not valid UTF-8");
-  }
+  return bytes;
 }
 
 function tooLarge(limit: number): HttpError {

@@ -31,6 +31,7 @@ import type { Context } from "npm:hono@^4.13.19";
 import { isSynodError } from "../errors.ts";
 import type { Synod } from "../node/synod.ts";
 import type { Kv, KvWriteResult } from "../primitives/kv.ts";
+import { readBytes } from "../http/input.ts";
 import { checkRead, checkWatch, checkWrite, KvRequestError } from "./limits.ts";
 import {
   AW_CHECK_FAILURE,
@@ -265,26 +266,12 @@ function databaseId(cluster: string, name: string): string {
   }`;
 }
 
-async function body(request: Request): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  const tooLarge = () =>
-    new HttpFailure(413, `The request body is larger than ${KV_BODY_LIMIT_BYTES} bytes`);
-  if (declared > KV_BODY_LIMIT_BYTES) throw tooLarge();
-  if (request.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.length;
-    if (size > KV_BODY_LIMIT_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+function body(request: Request): Promise<Uint8Array> {
+  return readBytes(
+    request,
+    KV_BODY_LIMIT_BYTES,
+    () => new HttpFailure(413, `The request body is larger than ${KV_BODY_LIMIT_BYTES} bytes`),
+  );
 }
 
 function protobuf(bytes: Uint8Array): Response {
