@@ -18,6 +18,7 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
+import { measure as measureOps, rssMb } from "./_measure.ts";
 
 if (Deno.args.includes("--http")) {
   const { main } = await import("./_cluster_http.ts");
@@ -30,10 +31,6 @@ const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags=")
 const PARTITIONS = 3;
 const OPS = QUICK ? 2_000 : 100_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
 /** CPU time (user + system, all threads) a process used so far, in µs: robust to the load. */
 function cpuUs(pid: number | "self"): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -43,49 +40,25 @@ function cpuUs(pid: number | "self"): number {
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat's times. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** {@linkcode measureOps}, with each process's CPU time per operation. */
 async function measure(
   what: string,
   inFlight: number,
   total: number,
   op: (i: number) => Promise<unknown>,
 ) {
-  console.error(`${what}: ${total} with ${inFlight} in flight…`);
-  const latencies: number[] = [];
-  let next = 0;
   const processes = [...cluster.ids.map((id) => cluster.pid(id)), "self" as const];
   const cpuBefore = processes.map(cpuUs);
-  const start = performance.now();
-  const worker = async () => {
-    while (next < total) {
-      const i = next++;
-      const t = performance.now();
-      await op(i);
-      latencies.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const ms = performance.now() - start;
+  const measured = await measureOps(what, inFlight, total, op);
   const cpuPerOp = processes.map((p, i) => Math.round((cpuUs(p) - cpuBefore[i]!) / total));
-  latencies.sort((a, b) => a - b);
   return {
-    op: what,
-    inFlight,
-    ops: total,
-    opsPerSecond: Math.round(total / (ms / 1000)),
-    p50Ms: +percentile(latencies, 0.5).toFixed(3),
-    p99Ms: +percentile(latencies, 0.99).toFixed(3),
+    ...measured,
     cpuUsPerOp: {
       members: Object.fromEntries(cluster.ids.map((id, i) => [id, cpuPerOp[i]!])),
       client: cpuPerOp[cluster.ids.length]!,
       total: cpuPerOp.reduce((a, b) => a + b, 0),
     },
   };
-}
-
-function rssMb(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return +(kb / 1024).toFixed(1);
 }
 
 const cluster = await ProcessCluster.start(3, PARTITIONS, {
