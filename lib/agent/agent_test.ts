@@ -65,11 +65,13 @@ Deno.test("agent: a taken HTTP port is an error and the member is stopped again"
   }
 });
 
-/** Resolves once the agent's metrics count an open event listener. */
+/**
+ * Resolves once the agent's metrics count an open event listener: each scrape is a round trip to
+ * the agent, so the loop waits on the agent's answers, not on a timer.
+ */
 async function listening(url: string): Promise<void> {
   for (;;) {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     if (/^synod_http_event_listeners [1-9]/m.test(metrics)) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
