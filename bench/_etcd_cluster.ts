@@ -6,6 +6,8 @@
  * @module
  */
 
+import { freePort } from "../lib/transport/_tcp_test_kit.ts";
+
 /** One running etcd member. */
 export interface EtcdMember {
   readonly name: string;
@@ -127,11 +129,4 @@ async function healthy(url: string, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`etcd at ${url} not healthy within ${timeoutMs} ms: ${last}`);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
