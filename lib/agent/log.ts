@@ -37,27 +37,6 @@ export interface LoggerOptions {
 }
 
 /**
- * A level from user input, any case (`INFO`, `warn`; Atomix's `ALL` is `trace`, `WARNING` is
- * `warn`).
- *
- * @param text The level's name.
- * @returns The level.
- * @throws {TypeError} If it names no level.
- */
-export function parseLogLevel(text: string): LogLevel {
-  const t = text.trim().toLowerCase();
-  const level = t === "all" ? "trace" : t === "warning" ? "warn" : t;
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new TypeError(
-      `The log level must be one of ${LOG_LEVELS.join(", ")}: current value is ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
-  return level as LogLevel;
-}
-
-/**
  * A logger.
  *
  * @param options Level, format and destination.
