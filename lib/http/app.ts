@@ -12,6 +12,7 @@ import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import type { Synod } from "../node/synod.ts";
 import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
+import { splitHostPort } from "../config/schema.ts";
 import { isSynodError } from "../errors.ts";
 import { errorAnswer, HttpError } from "./errors.ts";
 import { type EventFeed, sseResponse } from "./events.ts";
@@ -160,10 +161,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
         "content-type": "text/plain; version=0.0.4; charset=utf-8",
       }),
   );
-  const nodeJson = (id: string) => {
-    const [, host, port] = /^(.+):(\d+)$/.exec(synod.members[id]!)!;
-    return { id, host, port: Number(port) };
-  };
+  const nodeJson = (id: string) => ({ id, ...splitHostPort(synod.members[id]!)! });
   app.get("/v1/cluster/node", (c) => {
     const id = synod.node?.id;
     if (id === undefined) {
