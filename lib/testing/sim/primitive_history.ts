@@ -13,12 +13,7 @@
  * @module
  */
 
-import {
-  checkLinearizability,
-  type Model,
-  type NondeterministicModel,
-  type Operation,
-} from "../linearizability.ts";
+import { type Model, type NondeterministicModel, type Operation } from "../linearizability.ts";
 import {
   atomicCounterModel,
   atomicLockModel,
@@ -32,7 +27,7 @@ import {
   type PrimitiveOp,
   type SessionSpan,
 } from "./primitive_client.ts";
-import { HistoryViolation } from "./session_history.ts";
+import { checkModel, HistoryViolation } from "./session_history.ts";
 
 /** What the checks did. */
 export interface PrimitiveHistoryStats {
@@ -178,18 +173,7 @@ export function checkPrimitiveHistory(
     checks.push(["map-size", map, atomicMapWholeModel() as never]);
   }
   for (const [name, history, model] of checks) {
-    if (history.length === 0) continue;
-    const result = checkLinearizability(history, model, { stepsMax: STEPS_MAX });
-    stats.linearizabilitySteps += result.steps;
-    if (result.ok) continue;
-    if (result.result === "unknown") {
-      stats.linearizabilityUnknown++;
-      continue;
-    }
-    throw new HistoryViolation(
-      `linearizability(${name})`,
-      `${result.message.split("\n").slice(0, 40).join("\n  ")}`,
-    );
+    checkModel(name, history, model, stats, STEPS_MAX, 40);
   }
   return stats;
 }

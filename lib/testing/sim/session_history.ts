@@ -7,7 +7,12 @@
  * @module
  */
 
-import { checkLinearizability, type Operation } from "../linearizability.ts";
+import {
+  checkLinearizability,
+  type Model,
+  type NondeterministicModel,
+  type Operation,
+} from "../linearizability.ts";
 import {
   type CounterInput,
   counterModel,
@@ -71,6 +76,40 @@ export interface ReceivedEvent {
   readonly name: string;
   /** Payload. */
   readonly payload: unknown;
+}
+
+/**
+ * Checks one history against its model for linearizability: a check that runs out of steps is
+ * counted as undecided, a violation throws.
+ *
+ * @param name The check's name in the violation, e.g. `"counter"`.
+ * @param history The operations.
+ * @param model Their model.
+ * @param stats Where the steps and undecided checks are counted.
+ * @param stepsMax The check's step budget.
+ * @param linesMax Lines of the checker's message kept in the violation.
+ * @throws {HistoryViolation} If the history is not linearizable.
+ */
+export function checkModel<State, Input, Output>(
+  name: string,
+  history: readonly Operation<Input, Output>[],
+  model: Model<State, Input, Output> | NondeterministicModel<State, Input, Output>,
+  stats: { linearizabilitySteps: number; linearizabilityUnknown: number },
+  stepsMax: number,
+  linesMax: number,
+): void {
+  if (history.length === 0) return;
+  const result = checkLinearizability(history, model, { stepsMax });
+  stats.linearizabilitySteps += result.steps;
+  if (result.ok) return;
+  if (result.result === "unknown") {
+    stats.linearizabilityUnknown++;
+    return;
+  }
+  throw new HistoryViolation(
+    `linearizability(${name})`,
+    `${result.message.split("\n").slice(0, linesMax).join("\n  ")}`,
+  );
 }
 
 /** A check that failed. */
@@ -433,23 +472,8 @@ function checkLinearizable(
       }),
     });
   }
-  for (
-    const [name, result] of [
-      ["kv", checkLinearizability(kv, kvModel(), { stepsMax: 2_000_000 })],
-      ["counter", checkLinearizability(counter, counterModel(), { stepsMax: 2_000_000 })],
-    ] as const
-  ) {
-    stats.linearizabilitySteps += result.steps;
-    if (result.ok) continue;
-    if (result.result === "unknown") {
-      stats.linearizabilityUnknown++;
-      continue;
-    }
-    throw new HistoryViolation(
-      `linearizability(${name})`,
-      `${result.message.split("\n").slice(0, 30).join("\n  ")}`,
-    );
-  }
+  checkModel("kv", kv, kvModel(), stats, 2_000_000, 30);
+  checkModel("counter", counter, counterModel(), stats, 2_000_000, 30);
 }
 
 function checkEvents(
