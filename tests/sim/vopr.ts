@@ -247,10 +247,8 @@ async function replayPrimitives(cli: Cli, seed: number): Promise<boolean> {
   );
 }
 
-/** Runs a range of primitive seeds in this process, one line per failure. */
-async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]): Promise<boolean> {
-  const started = performance.now();
-  let failed = 0;
+/** Runs a range of primitive seeds in this process, one line per failure, and their totals. */
+async function primitiveCampaign(cli: Cli, range: readonly [number, number]): Promise<boolean> {
   const totals = {
     ops: 0,
     okOps: 0,
@@ -260,7 +258,39 @@ async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]):
     ttl: 0,
     undecided: 0,
   };
-  console.error(`primitive campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
+  return await inProcessCampaign("primitive", cli, range, async (seed) => {
+    const s = await runPrimitiveSimulation(primitiveOptionsFor(cli, seed));
+    totals.ops += s.ops;
+    totals.okOps += s.okOps;
+    totals.unknownOps += s.unknownOps;
+    totals.lockGrants += s.lockGrants;
+    totals.expiries += s.sessionExpiries;
+    totals.ttl += s.ttlWrites;
+    totals.undecided += s.linearizabilityUnknown;
+  }, () => `; ${JSON.stringify(totals)}`);
+}
+
+/** Runs a range of session seeds in this process, one line per failure. */
+function sessionCampaign(cli: Cli, range: readonly [number, number]): Promise<boolean> {
+  return inProcessCampaign("session", cli, range, (seed) => {
+    runSessionSimulation(runOptionsFor(cli, seed));
+  });
+}
+
+/**
+ * Runs a range of seeds in this process: a progress line on stderr every 10 s, a `FAIL` line per
+ * failure, then a summary line.
+ */
+async function inProcessCampaign(
+  kind: string,
+  cli: Cli,
+  [lo, hi]: readonly [number, number],
+  run: (seed: number) => unknown,
+  summary: () => string = () => "",
+): Promise<boolean> {
+  const started = performance.now();
+  let failed = 0;
+  console.error(`${kind} campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
   let lastProgress = started;
   for (let seed = lo; seed <= hi; seed++) {
     if (performance.now() - lastProgress > 10_000) {
@@ -268,14 +298,7 @@ async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]):
       console.error(`${seed - lo}/${hi - lo + 1} seeds, ${failed} failed`);
     }
     try {
-      const s = await runPrimitiveSimulation(primitiveOptionsFor(cli, seed));
-      totals.ops += s.ops;
-      totals.okOps += s.okOps;
-      totals.unknownOps += s.unknownOps;
-      totals.lockGrants += s.lockGrants;
-      totals.expiries += s.sessionExpiries;
-      totals.ttl += s.ttlWrites;
-      totals.undecided += s.linearizabilityUnknown;
+      await run(seed);
     } catch (error) {
       failed++;
       console.log(
@@ -286,34 +309,9 @@ async function primitiveCampaign(cli: Cli, [lo, hi]: readonly [number, number]):
     }
   }
   console.log(
-    `${hi - lo + 1} primitive seeds, ${failed} failed, ${
+    `${hi - lo + 1} ${kind} seeds, ${failed} failed, ${
       ((performance.now() - started) / 1000).toFixed(1)
-    }s; ${JSON.stringify(totals)}`,
-  );
-  return failed === 0;
-}
-
-/** Runs a range of session seeds in this process, one line per failure. */
-function sessionCampaign(cli: Cli, [lo, hi]: readonly [number, number]): boolean {
-  const started = performance.now();
-  let failed = 0;
-  console.error(`session campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
-  for (let seed = lo; seed <= hi; seed++) {
-    try {
-      runSessionSimulation(runOptionsFor(cli, seed));
-    } catch (error) {
-      failed++;
-      console.log(
-        `FAIL ${
-          error instanceof SessionSimulationError ? error.message : `seed ${seed}: ${error}`
-        }`,
-      );
-    }
-  }
-  console.log(
-    `${hi - lo + 1} session seeds, ${failed} failed, ${
-      ((performance.now() - started) / 1000).toFixed(1)
-    }s`,
+    }s${summary()}`,
   );
   return failed === 0;
 }
@@ -400,7 +398,9 @@ if (import.meta.main) {
       ? await replayPrimitives(cli, cli.seed)
       : await primitiveCampaign(cli, cli.seeds!))
     : cli.sessions
-    ? (cli.seed !== undefined ? replaySessions(cli, cli.seed) : sessionCampaign(cli, cli.seeds!))
+    ? (cli.seed !== undefined
+      ? replaySessions(cli, cli.seed)
+      : await sessionCampaign(cli, cli.seeds!))
     : cli.seed !== undefined
     ? replay(cli, cli.seed)
     : await campaign(cli, cli.seeds!);
