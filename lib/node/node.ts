@@ -9,7 +9,8 @@
  * the heartbeats of a turn to a peer into one message (lib/transport/heartbeats.ts).
  *
  * Storage is a directory per partition, `<dataDir>/<group>/partitions/<id>` (Atomix's layout),
- * or memory.
+ * or memory; a group may have a directory, a storage level and log limits of its own
+ * (`groupStorage`).
  *
  * @module
  */
@@ -37,6 +38,11 @@ export interface SynodNodeOptions extends ClusterLayout {
    * `<dataDir>/<group>/partitions/<id>`. Default: memory (nothing survives a restart).
    */
   readonly dataDir?: string;
+  /**
+   * Per group name, where and how its partitions keep their logs; what a group leaves out
+   * follows `dataDir`.
+   */
+  readonly groupStorage?: Readonly<Record<string, GroupStorageOptions>>;
   /** A storage per partition, instead of `dataDir` (the node does not close these). */
   readonly storage?: (partition: PartitionInfo) => RaftStorage;
   /**
@@ -65,6 +71,21 @@ export interface SynodNodeOptions extends ClusterLayout {
    * group (for comparison in benchmarks). Packed messages are unpacked either way.
    */
   readonly coalesceHeartbeats?: boolean;
+}
+
+/** Where and how one partition group keeps its partitions' logs on a node. */
+export interface GroupStorageOptions {
+  /**
+   * The group's directory; its partitions go to `<directory>/partitions/<id>`. Default
+   * `<dataDir>/<group>`.
+   */
+  readonly directory?: string;
+  /** `"memory"` keeps nothing across restarts. Default `"disk"` when there is a directory. */
+  readonly level?: "disk" | "memory";
+  /** Largest segment file, in bytes (`DiskStorage`'s default: 32 MiB). */
+  readonly segmentBytesMax?: number;
+  /** Largest entry, in bytes (`DiskStorage`'s default: 1 MiB). */
+  readonly entryBytesMax?: number;
 }
 
 /**
@@ -248,8 +269,14 @@ export class SynodNode {
 
   #storageFor(p: PartitionInfo, options: SynodNodeOptions): RaftStorage {
     if (options.storage !== undefined) return options.storage(p);
-    if (options.dataDir === undefined) return new MemoryStorage();
-    const storage = DiskStorage.open(`${options.dataDir}/${p.group}/partitions/${p.id}`);
+    const group = options.groupStorage?.[p.group] ?? {};
+    const directory = group.directory ??
+      (options.dataDir === undefined ? undefined : `${options.dataDir}/${p.group}`);
+    if (directory === undefined || group.level === "memory") return new MemoryStorage();
+    const storage = DiskStorage.open(`${directory.replace(/\/+$/, "")}/partitions/${p.id}`, {
+      segmentBytesMax: group.segmentBytesMax,
+      entryBytesMax: group.entryBytesMax,
+    });
     this.#ownStorages.push(storage);
     return storage;
   }

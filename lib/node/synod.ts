@@ -1,10 +1,12 @@
 /**
  * `Synod`: a cluster member or a client in one call, over TCP, with the primitives at hand
  * (Atomix's `Atomix.builder()…start()` and client nodes). A member hosts its placed partitions of
- * a `system` group and one partition group, `raft`, of `partitions` partitions with
- * `partitionSize` replicas; a client hosts nothing and reaches the partitions through the
- * members. Maps are spread over every partition by key; counters, values and locks live whole
- * in the partition their name hashes to.
+ * a `system` group and of the primitives' Raft partition groups — one group, `raft`, of
+ * `partitions` partitions with `partitionSize` replicas, or the named `partitionGroups`, each over
+ * every member or its own (lib/node/synod_options.ts); a client hosts nothing and reaches the
+ * partitions through the members, as a member does for a group it is not in. Maps are spread
+ * over every partition of their group by key; counters, values and locks live whole in the
+ * partition of their group that their name hashes to.
  *
  * Every primitive handed out is registered first in the registry that the system group's
  * partition holds (atomix-features §1.8, {@linkcode PrimitiveRegistry}): a name is one primitive
@@ -14,8 +16,6 @@
  * @module
  */
 
-import type { TypeRegistry } from "../codec/types.ts";
-import type { Consistency } from "../protocols/raft/protocol.ts";
 import { ATOMIC_COUNTER_TYPE, AtomicCounter } from "../primitives/atomic_counter.ts";
 import { ATOMIC_LOCK_TYPE, AtomicLock } from "../primitives/atomic_lock.ts";
 import { ATOMIC_MAP_TYPE } from "../primitives/atomic_map.ts";
@@ -27,66 +27,46 @@ import {
   PrimitiveRegistry,
   type RegisteredPrimitive,
 } from "../primitives/primitive_registry.ts";
-import {
-  checkConsistency,
-  checkPrimitiveName,
-  type PrimitiveQueryOptions,
-} from "../primitives/primitive_session.ts";
+import { checkPrimitiveName, type PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
 import type { PlainData } from "../primitives/_plain.ts";
-import { type TcpTlsOptions, TcpTransport } from "../transport/tcp.ts";
+import { TcpTransport } from "../transport/tcp.ts";
 import { SYSTEM_GROUP } from "../partition/placement.ts";
 import { SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 import { PartitionedAtomicMap } from "./partitioned_map.ts";
+import {
+  groupStorageOf,
+  layoutOf,
+  placementOf,
+  type PrimitiveOptions,
+  type PrimitiveReadOptions,
+  splitAddress,
+  type SynodClusterOptions,
+  type SynodConfig,
+  type SynodConnectOptions,
+  type SynodLayout,
+  timingsOf,
+} from "./synod_options.ts";
 
-/** What members and clients of one cluster must agree on. */
-export interface SynodClusterOptions {
-  /** Every member: id → `host:port` it listens on. */
-  readonly members: Readonly<Record<string, string>>;
-  /** The cluster's id; a process of another cluster is refused. Default `"synod"`. */
-  readonly clusterId?: string;
-  /** Partitions of the primitives' group. Default 7 (Atomix's). */
-  readonly partitions?: number;
-  /** Replicas per partition (0: every member). Default 3. */
-  readonly partitionSize?: number;
-  /** A shared secret every process proves in the handshake. */
-  readonly secret?: string;
-  /** TLS: the CAs to trust, this process's certificate and key. */
-  readonly tls?: TcpTlsOptions;
-}
+export type {
+  DeclaredPrimitive,
+  PrimitiveDefaults,
+  PrimitiveOptions,
+  PrimitiveReadOptions,
+  SynodClusterOptions,
+  SynodConfig,
+  SynodConnectOptions,
+  SynodGroupOptions,
+  SynodSystemGroupOptions,
+} from "./synod_options.ts";
+export type { GroupStorageOptions } from "./node.ts";
 
-/** Options of {@linkcode Synod.start}. */
-export interface SynodConfig extends SynodClusterOptions {
-  /** This member's id (a key of `members`). */
-  readonly id: string;
-  /** Where its partitions keep their logs; without it, memory (lost on exit). */
-  readonly dataDir?: string;
-  /** Milliseconds per Raft tick. Default 50. */
-  readonly tickMs?: number;
-}
-
-/** Options of {@linkcode Synod.connect}. */
-export interface SynodConnectOptions extends SynodClusterOptions {
-  /** The client's address, unique in the cluster. Default: a random one. */
-  readonly clientId?: string;
-  /** Session timeout asked of the cluster. Default 5000 ms. */
-  readonly sessionTimeoutMs?: number;
-}
-
-/** Options of a primitive without keys or values of user types (a counter, a lock). */
-export interface PrimitiveReadOptions {
-  /**
-   * The default consistency of its reads; a read's own `consistency` wins. Kept in the registry
-   * by the first process that creates the primitive: a proxy made without this option takes the
-   * registered one, else the session's (`LINEARIZABLE`).
-   */
-  readonly consistency?: Consistency;
-}
-
-/** Options of a primitive. */
-export interface PrimitiveOptions extends PrimitiveReadOptions {
-  /** User types its keys and values may hold. */
-  readonly types?: TypeRegistry;
+/** A registered primitive, where this process reaches it. */
+interface Resolved {
+  /** Its partition group. */
+  readonly group: string;
+  /** The default consistency of its proxy's reads, if any. */
+  readonly consistency?: RegisteredPrimitive["config"]["consistency"];
 }
 
 /**
@@ -114,6 +94,7 @@ export class Synod {
   /** The cluster's id. */
   readonly clusterId: string;
   readonly #cluster: SynodClusterOptions;
+  readonly #layout: SynodLayout;
   #registry: Promise<PrimitiveRegistry> | null = null;
   /** The TCP endpoints this process opened, the member's and the client's. */
   readonly #transports: readonly TcpTransport[];
@@ -123,20 +104,39 @@ export class Synod {
     client: PartitionedClient,
     transports: readonly TcpTransport[],
     cluster: SynodClusterOptions,
+    layout: SynodLayout,
   ) {
     this.node = node;
     this.client = client;
     this.#transports = transports;
+    this.#layout = layout;
     this.members = Object.freeze({ ...cluster.members });
     this.clusterId = cluster.clusterId ?? "synod";
+    // What another client of this cluster needs (`connectClient`): not this member's own options.
     this.#cluster = {
       members: this.members,
       clusterId: cluster.clusterId,
       partitions: cluster.partitions,
       partitionSize: cluster.partitionSize,
+      partitionGroups: cluster.partitionGroups,
+      systemGroup: cluster.systemGroup,
+      defaultGroup: cluster.defaultGroup,
+      primitiveDefaults: cluster.primitiveDefaults,
+      primitives: cluster.primitives,
+      sessionTimeoutMs: cluster.sessionTimeoutMs,
       secret: cluster.secret,
       tls: cluster.tls,
     };
+  }
+
+  /** The partition groups of the primitives, by name (the system group is not one of them). */
+  get groups(): readonly string[] {
+    return this.#layout.groups.map((g) => g.name);
+  }
+
+  /** The group of a primitive created without one. */
+  get defaultGroup(): string {
+    return this.#layout.defaultGroup;
   }
 
   /**
@@ -156,6 +156,7 @@ export class Synod {
       );
     }
     const [host, port] = splitAddress(config.id, config.members[config.id]!);
+    const { tickMs, electionTicks, heartbeatTicks } = timingsOf(config);
     const transport = new TcpTransport({
       address: config.id,
       clusterId: config.clusterId ?? "synod",
@@ -171,7 +172,14 @@ export class Synod {
       transport,
       services: primitiveServices,
       dataDir: config.dataDir,
-      member: { driver: { tickMs: config.tickMs ?? 50 } },
+      groupStorage: groupStorageOf(config),
+      member: {
+        driver: { tickMs },
+        raft: {
+          ...(electionTicks === undefined ? {} : { electionTicks }),
+          ...(heartbeatTicks === undefined ? {} : { heartbeatTicks }),
+        },
+      },
     });
     // The member's own primitives go through a client endpoint of their own, like any client's.
     const [client, clientTransport] = clientOf(
@@ -179,7 +187,9 @@ export class Synod {
       layout,
       `${config.id}-client-${crypto.randomUUID()}`,
     );
-    return Promise.resolve(new Synod(node, client, [transport, clientTransport], config));
+    return Promise.resolve(
+      new Synod(node, client, [transport, clientTransport], config, layout),
+    );
   }
 
   /**
@@ -192,15 +202,15 @@ export class Synod {
   static connect(options: SynodConnectOptions): Promise<Synod> {
     const layout = layoutOf(options);
     const id = options.clientId ?? `client-${crypto.randomUUID()}`;
-    const [client, transport] = clientOf(options, layout, id, options);
-    return Promise.resolve(new Synod(null, client, [transport], options));
+    const [client, transport] = clientOf(options, layout, id);
+    return Promise.resolve(new Synod(null, client, [transport], options, layout));
   }
 
   /**
-   * A map spread over every partition by key, registered as `atomic-map` first.
+   * A map spread over every partition of its group by key, registered as `atomic-map` first.
    *
    * @param name The map's name.
-   * @param options User types, the default consistency of its reads.
+   * @param options User types, the default consistency of its reads, its group.
    * @returns The map.
    * @throws {TypeError} If the name or an option is malformed.
    * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
@@ -212,8 +222,9 @@ export class Synod {
   ): Promise<PartitionedAtomicMap<K, V>> {
     const r = await this.#register(ATOMIC_MAP_TYPE, name, options);
     return new PartitionedAtomicMap<K, V>(this.client, name, {
-      types: options.types,
-      consistency: options.consistency ?? r.config.consistency,
+      types: options?.types,
+      group: r.group,
+      consistency: r.consistency,
       onDelete: this.#unregister(ATOMIC_MAP_TYPE, name),
     });
   }
@@ -222,7 +233,7 @@ export class Synod {
    * A counter, in the partition of its name, registered as `atomic-counter` first.
    *
    * @param name The counter's name.
-   * @param options The default consistency of its reads.
+   * @param options The default consistency of its reads, its group.
    * @returns The counter.
    * @throws {TypeError} If the name or an option is malformed.
    * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
@@ -230,8 +241,8 @@ export class Synod {
    */
   async atomicCounter(name: string, options: PrimitiveReadOptions = {}): Promise<AtomicCounter> {
     const r = await this.#register(ATOMIC_COUNTER_TYPE, name, options);
-    return new AtomicCounter(await this.client.sessionForName(name), name, {
-      consistency: options.consistency ?? r.config.consistency,
+    return new AtomicCounter(await this.client.sessionForName(name, r.group), name, {
+      consistency: r.consistency,
       onDelete: this.#unregister(ATOMIC_COUNTER_TYPE, name),
     });
   }
@@ -240,7 +251,7 @@ export class Synod {
    * A value, in the partition of its name, registered as `atomic-value` first.
    *
    * @param name The value's name.
-   * @param options User types, the default consistency of its reads.
+   * @param options User types, the default consistency of its reads, its group.
    * @returns The value.
    * @throws {TypeError} If the name or an option is malformed.
    * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
@@ -251,9 +262,9 @@ export class Synod {
     options: PrimitiveOptions = {},
   ): Promise<AtomicValue<V>> {
     const r = await this.#register(ATOMIC_VALUE_TYPE, name, options);
-    return new AtomicValue<V>(await this.client.sessionForName(name), name, {
-      types: options.types,
-      consistency: options.consistency ?? r.config.consistency,
+    return new AtomicValue<V>(await this.client.sessionForName(name, r.group), name, {
+      types: options?.types,
+      consistency: r.consistency,
       onDelete: this.#unregister(ATOMIC_VALUE_TYPE, name),
     });
   }
@@ -262,7 +273,7 @@ export class Synod {
    * A lock, in the partition of its name, registered as `atomic-lock` first.
    *
    * @param name The lock's name.
-   * @param options The default consistency of `isLocked`.
+   * @param options The default consistency of `isLocked`, its group.
    * @returns The lock.
    * @throws {TypeError} If the name or an option is malformed.
    * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
@@ -270,8 +281,8 @@ export class Synod {
    */
   async atomicLock(name: string, options: PrimitiveReadOptions = {}): Promise<AtomicLock> {
     const r = await this.#register(ATOMIC_LOCK_TYPE, name, options);
-    return new AtomicLock(await this.client.sessionForName(name), name, {
-      consistency: options.consistency ?? r.config.consistency,
+    return new AtomicLock(await this.client.sessionForName(name, r.group), name, {
+      consistency: r.consistency,
       onDelete: this.#unregister(ATOMIC_LOCK_TYPE, name),
     });
   }
@@ -281,14 +292,15 @@ export class Synod {
    * its name, registered as `kv` first.
    *
    * @param name The database's name.
+   * @param options Its group.
    * @returns The database.
-   * @throws {TypeError} If the name is malformed.
+   * @throws {TypeError} If the name or the group is malformed.
    * @throws {SynodError} `PRIMITIVE_TYPE_MISMATCH` if the name belongs to a primitive of
    *   another type.
    */
-  async kv(name: string): Promise<Kv> {
-    await this.#register(KV_TYPE, name, {});
-    return new Kv(await this.client.sessionForName(name), name, {
+  async kv(name: string, options: Pick<PrimitiveReadOptions, "group"> = {}): Promise<Kv> {
+    const r = await this.#register(KV_TYPE, name, { group: options?.group });
+    return new Kv(await this.client.sessionForName(name, r.group), name, {
       consistency: "LINEARIZABLE",
       onDelete: this.#unregister(KV_TYPE, name),
     });
@@ -306,22 +318,35 @@ export class Synod {
     return await (await this.#registryProxy()).list(type, options);
   }
 
-  /** Checks a primitive's name and options, then registers it (or finds it registered). */
-  async #register(
-    type: string,
-    name: string,
-    options: PrimitiveReadOptions,
-  ): Promise<RegisteredPrimitive> {
+  /**
+   * Checks a primitive's name and options, then registers it (or finds it registered) with its
+   * group and consistency; the registered group wins over a defaulted one, and differs from one
+   * asked for only by mistake.
+   */
+  async #register(type: string, name: string, options: PrimitiveReadOptions): Promise<Resolved> {
     checkPrimitiveName(type, name);
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Cannot create ${type} '${name}' as 'options' must be an object`);
-    }
-    const consistency = options.consistency;
-    if (consistency !== undefined) {
-      checkConsistency(consistency, `create ${type} '${name}' as 'consistency'`);
-    }
+    const asked = placementOf(this.#cluster, this.#layout, type, name, options);
     const registry = await this.#registryProxy();
-    return await registry.create(name, type, consistency === undefined ? {} : { consistency });
+    const r = await registry.create(name, type, {
+      group: asked.group,
+      ...(asked.consistency === undefined ? {} : { consistency: asked.consistency }),
+    });
+    // An entry from before groups were registered lives in the default group.
+    const group = r.config.group ?? this.#layout.defaultGroup;
+    if (asked.groupAsked && group !== asked.group) {
+      throw new TypeError(
+        `Cannot create ${type} '${name}' in group '${asked.group}' as it was created in group '${group}'`,
+      );
+    }
+    if (!this.#layout.groups.some((g) => g.name === group)) {
+      throw new TypeError(
+        `Cannot create ${type} '${name}' as it lives in group '${group}', which this process does not know (groups: ${
+          this.groups.join(", ")
+        })`,
+      );
+    }
+    const consistency = options.consistency ?? r.config.consistency ?? asked.consistency;
+    return { group, ...(consistency === undefined ? {} : { consistency }) };
   }
 
   /** What a proxy's `delete()` runs once the state is gone: the name leaves the registry. */
@@ -370,27 +395,10 @@ export class Synod {
   }
 }
 
-function layoutOf(options: SynodClusterOptions) {
-  const members = options?.members;
-  if (members === null || typeof members !== "object" || Object.keys(members).length === 0) {
-    throw new TypeError(`Cannot start Synod as 'members' must map member ids to host:port`);
-  }
-  for (const [id, address] of Object.entries(members)) splitAddress(id, address);
-  return {
-    members: Object.keys(members),
-    groups: [{
-      name: "raft",
-      partitions: options.partitions ?? 7,
-      partitionSize: options.partitionSize ?? 3,
-    }],
-  };
-}
-
 function clientOf(
   options: SynodClusterOptions,
-  layout: ReturnType<typeof layoutOf>,
+  layout: SynodLayout,
   address: string,
-  session: { sessionTimeoutMs?: number } = {},
 ): [PartitionedClient, TcpTransport] {
   const transport = new TcpTransport({
     address,
@@ -399,21 +407,20 @@ function clientOf(
     secret: options.secret,
     tls: options.tls,
   });
-  return [
-    new PartitionedClient({ ...layout, sessionTimeoutMs: session.sessionTimeoutMs, transport }),
-    transport,
-  ];
-}
-
-function splitAddress(id: string, address: unknown): [string, number] {
-  const match = typeof address === "string" ? /^(.+):(\d{1,5})$/.exec(address) : null;
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || !(port > 0 && port < 65536)) {
-    throw new TypeError(
-      `Cannot start Synod as member '${id}' must have an address 'host:port': current value is ${
-        JSON.stringify(address)
-      }`,
-    );
+  try {
+    return [
+      new PartitionedClient({
+        members: layout.members,
+        systemGroup: layout.systemGroup,
+        groups: layout.groups,
+        defaultGroup: layout.defaultGroup,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+        transport,
+      }),
+      transport,
+    ];
+  } catch (error) {
+    transport.close();
+    throw error;
   }
-  return [match[1]!, port];
 }

@@ -22,8 +22,13 @@ export interface PartitionGroupConfig {
   readonly name: string;
   /** How many partitions (independent Raft groups), ids 1 to `partitions`. */
   readonly partitions: number;
-  /** Replicas per partition; 0 (the default) means every member. */
+  /** Replicas per partition; 0 (the default) means every member of the group. */
   readonly partitionSize?: number;
+  /**
+   * The members the group spans, a subset of the cluster's (Atomix's `members` of a Raft group).
+   * Default: every member of the cluster.
+   */
+  readonly members?: readonly string[];
 }
 
 /** One partition as placed. */
@@ -88,7 +93,8 @@ export function placeReplicas(
 }
 
 /**
- * Every partition of a group, placed over the members.
+ * Every partition of a group, placed over the members (the group's own `members` when it has
+ * them).
  *
  * @example
  * ```ts
@@ -98,10 +104,11 @@ export function placeReplicas(
  * assert.deepEqual(first, { group: "raft", id: 1, groupId: "raft/1", members: ["a", "b"] });
  * ```
  *
- * @param members The cluster's members that the group spans.
- * @param config The group's name, partition count and size.
+ * @param members The cluster's members.
+ * @param config The group's name, partition count and size, and the members it spans if not all.
  * @returns The partitions, by id.
- * @throws {TypeError} If the name is empty or contains `/`, or `members` is malformed.
+ * @throws {TypeError} If the name is empty or contains `/`, `members` is malformed, or the
+ *   group's members are not all members of the cluster.
  * @throws {RangeError} If the counts are out of range (see {@linkcode placeReplicas}).
  */
 export function placePartitions(
@@ -116,7 +123,20 @@ export function placePartitions(
       }`,
     );
   }
-  return placeReplicas(members, config.partitions, config.partitionSize ?? 0).map((m, i) => ({
+  const spanned = config.members ?? members;
+  if (config.members !== undefined) {
+    checkMembers(members);
+    checkMembers(spanned);
+    const outside = spanned.filter((m) => !members.includes(m));
+    if (outside.length > 0) {
+      throw new TypeError(
+        `Cannot place group '${name}' as its members ${
+          outside.map((m) => `'${m}'`).join(", ")
+        } are not members of the cluster (${members.join(", ")})`,
+      );
+    }
+  }
+  return placeReplicas(spanned, config.partitions, config.partitionSize ?? 0).map((m, i) => ({
     group: name,
     id: i + 1,
     groupId: `${name}/${i + 1}`,
@@ -153,7 +173,10 @@ export interface ClusterLayout {
   readonly members: readonly string[];
   /** The system group. Default {@linkcode SYSTEM_GROUP}. */
   readonly systemGroup?: PartitionGroupConfig;
-  /** The primitive partition groups, e.g. `[{ name: "raft", partitions: 7, partitionSize: 3 }]`. */
+  /**
+   * The primitive partition groups, e.g. `[{ name: "raft", partitions: 7, partitionSize: 3 }]`;
+   * each over every member, or over its own `members`.
+   */
   readonly groups: readonly PartitionGroupConfig[];
 }
 

@@ -80,3 +80,35 @@ Deno.test("placement: bad layouts are refused with the value named", () => {
     assert.throws(fn, (e: unknown) => e instanceof type && pattern.test(e.message));
   }
 });
+
+Deno.test("placement: a group with its own members is placed round-robin over them alone", () => {
+  const all = placeCluster({
+    members: ["a", "b", "c", "d"],
+    systemGroup: { name: "system", partitions: 1, members: ["c", "a", "b"] },
+    groups: [
+      { name: "left", partitions: 3, partitionSize: 2, members: ["b", "a"] },
+      { name: "right", partitions: 3, partitionSize: 2, members: ["d", "c", "b"] },
+    ],
+  });
+  assert.deepEqual(all.map((p) => `${p.groupId}:${p.members.join("")}`), [
+    "system/1:abc",
+    "left/1:ab",
+    "left/2:ba",
+    "left/3:ab",
+    "right/1:bc",
+    "right/2:cd",
+    "right/3:db",
+  ]);
+  assert.throws(
+    () =>
+      placeCluster({
+        members: ["a", "b"],
+        groups: [{ name: "g", partitions: 1, members: ["a", "x"] }],
+      }),
+    /Cannot place group 'g' as its members 'x' are not members of the cluster \(a, b\)/,
+  );
+  assert.throws(
+    () => placeCluster({ members: ["a"], groups: [{ name: "g", partitions: 1, members: [] }] }),
+    /'members' must be a non-empty list/,
+  );
+});

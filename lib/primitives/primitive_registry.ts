@@ -24,8 +24,9 @@
  * | `list` | query | `{ type? }` | `{ name, type }[]`, by name |
  *
  * `config` holds `consistency` (the default read consistency of the primitive's proxies) and
- * nothing else; an unknown key is refused, so that a member never drops an option it does not
- * know while another keeps it.
+ * `group` (the partition group it lives in, so that every process finds it there), and nothing
+ * else; an unknown key is refused, so that a member never drops an option it does not know while
+ * another keeps it. An entry without a `group` lives in the cluster's default group.
  *
  * @module
  */
@@ -60,6 +61,8 @@ export interface PrimitiveInfo {
 export interface PrimitiveConfig {
   /** The default consistency of its reads. */
   readonly consistency?: Consistency;
+  /** The partition group it lives in (a group name: 1 to 128 characters, no `/`). */
+  readonly group?: string;
 }
 
 /** A registry entry. */
@@ -115,13 +118,27 @@ function configArg(value: unknown, op: string): PrimitiveConfig {
   }
   const c = value as Record<string, unknown>;
   for (const key of Object.keys(c)) {
-    if (key !== "consistency") {
+    if (key !== "consistency" && key !== "group") {
       throw new TypeError(`Cannot ${op} as 'config' has an unknown key '${key}'`);
     }
   }
-  return c.consistency === undefined
-    ? {}
-    : { consistency: checkConsistency(c.consistency, `${op} as 'config.consistency'`) };
+  const group = c.group;
+  if (
+    group !== undefined &&
+    (typeof group !== "string" || group.length === 0 || group.length > 128 || group.includes("/"))
+  ) {
+    throw new TypeError(
+      `Cannot ${op} as 'config.group' must be a group name (1 to 128 characters without '/'): current value is ${
+        JSON.stringify(group)
+      }`,
+    );
+  }
+  return {
+    ...(c.consistency === undefined
+      ? {}
+      : { consistency: checkConsistency(c.consistency, `${op} as 'config.consistency'`) }),
+    ...(group === undefined ? {} : { group }),
+  };
 }
 
 function registered(name: string, e: Entry): RegisteredPrimitive {

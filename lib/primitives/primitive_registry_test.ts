@@ -11,12 +11,12 @@ Deno.test("PrimitiveRegistry: getOrCreate by name; the first creator's options s
   const first = log.ok(s, R, "create", {
     name: "orders",
     type: "atomic-map",
-    config: { consistency: "SEQUENTIAL" },
+    config: { consistency: "SEQUENTIAL", group: "left" },
   }, 1001);
   assert.deepEqual(first, {
     name: "orders",
     type: "atomic-map",
-    config: { consistency: "SEQUENTIAL" },
+    config: { consistency: "SEQUENTIAL", group: "left" },
     version: 2,
   });
   // Same name, same type: the entry registered first, whatever options the caller gives.
@@ -77,6 +77,12 @@ Deno.test("PrimitiveRegistry: bad arguments are refused by name and change nothi
       /'config.consistency' must be one of LINEARIZABLE, LINEARIZABLE_LEASE, SEQUENTIAL/,
     ],
     ["create", { name: "x", type: "atomic-map", config: 1 }, /'config' must be an object/],
+    [
+      "create",
+      { name: "x", type: "atomic-map", config: { group: "a/b" } },
+      /'config.group' must be a group name/,
+    ],
+    ["create", { name: "x", type: "atomic-map", config: { group: "" } }, /'config.group'/],
     ["delete", { name: "x" }, /'type' must be lower-case words/],
   ];
   let t = 1001;
