@@ -216,9 +216,9 @@ export function layoutOf(options: SynodClusterOptions): SynodLayout {
   }
   const layout: SynodLayout = {
     members: Object.keys(members),
-    ...(systemMembers === undefined
-      ? {}
-      : { systemGroup: { name: "system", partitions: 1, partitionSize: 0, members: systemMembers } }),
+    ...(systemMembers === undefined ? {} : {
+      systemGroup: { name: "system", partitions: 1, partitionSize: 0, members: systemMembers },
+    }),
     groups,
     defaultGroup,
   };
