@@ -11,11 +11,12 @@ import { Agent } from "../agent/agent.ts";
 import { LOCAL_CLUSTER_MAX, startLocalCluster } from "../agent/local_cluster.ts";
 import { createLogger } from "../agent/log.ts";
 import { AGENT_USAGE, loadAgentConfig } from "../config/agent_args.ts";
-import { toSynodConfig } from "../config/to_synod.ts";
+import { toSynodConfig, toSynodConnectOptions } from "../config/to_synod.ts";
 import type { CliIo } from "./main.ts";
 
 /**
- * Runs an agent until SIGINT or SIGTERM.
+ * Runs an agent until SIGINT or SIGTERM: a member, or with the `client` profile a client agent
+ * (Atomix's: the same REST API, no partitions, the cluster reached through its members).
  *
  * @param args The agent's flags.
  * @param io Where help and configuration errors go.
@@ -28,9 +29,11 @@ export async function runAgent(args: readonly string[], io: CliIo): Promise<numb
   }
   // Every problem of files and flags is reported before any data is touched.
   const config = loadAgentConfig(args);
-  const member = toSynodConfig(config);
+  const synod = config.client
+    ? { client: toSynodConnectOptions(config) }
+    : { member: toSynodConfig(config) };
   const agent = await Agent.start({
-    synod: { member },
+    synod,
     http: { hostname: config.http.host, port: config.http.port },
     app: { kv: { accessTokens: config.kv.accessTokens } },
     log: createLogger({ level: config.logLevel }),

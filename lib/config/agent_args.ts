@@ -85,7 +85,9 @@ export const AGENT_USAGE: string = `Usage: synod agent [flags] [--a.b.c=VALUE â€
       --a.b.c=VALUE            set any configuration key (VALUE is read as YAML)
   -h, --help                   this help
 
-With no flags: a single-node cluster, data in ./data, HTTP on 127.0.0.1:5678.`;
+With no flags: a single-node cluster, data in ./data, HTTP on 127.0.0.1:5678.
+With --profiles=[client] (or a file that lists it): a client agent, the same HTTP API over the
+members given by --bootstrap, hosting no partitions.`;
 
 /**
  * Reads the agent's flags (module documentation).

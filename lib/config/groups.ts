@@ -1,9 +1,13 @@
 /**
- * The partition groups a node hosts: written out under `managementGroup` and `partitionGroups`,
- * made by profiles (`consensus`: a Raft `system` group and a Raft `raft` group, atomix-features
- * §1.9; `client`: none), or by default a `consensus` profile over every known member. Each
+ * The partition groups of the cluster: written out under `managementGroup` and
+ * `partitionGroups`, made by profiles (`consensus`: a Raft `system` group and a Raft `raft` group,
+ * atomix-features §1.9), or by default a `consensus` profile over every known member. Each
  * group's members must be known members (they have an address), listed once; no two groups
  * share a storage directory.
+ *
+ * A `client` profile makes this process a client (Atomix's client nodes and client agents): it
+ * hosts no partition, and the groups describe the cluster it reaches — the default `consensus`
+ * layout when none is written out.
  *
  * @module
  */
@@ -27,10 +31,12 @@ export interface GroupSections {
   readonly profiles?: TreeNode;
 }
 
-/** The groups a node hosts. */
+/** The groups of the cluster, and whether this process is a client of it. */
 export interface Groups {
   managementGroup: RaftGroup | null;
   partitionGroups: Record<string, RaftGroup>;
+  /** A `client` profile is listed: this process hosts none of the groups. */
+  client: boolean;
 }
 
 /**
@@ -89,11 +95,12 @@ export function resolveGroups(
 
   const profiles = top.profiles;
   const configured = management !== undefined || Object.keys(top.partitionGroups ?? {}).length > 0;
-  if (profiles === undefined && !configured) {
-    // Nothing configured: a consensus profile over every known member.
+  const types = profiles === undefined ? [] : readProfiles(profiles, known, dataDir, issues, add);
+  const client = types.includes("client");
+  if (!configured && !types.includes("consensus")) {
+    // No groups written out: a consensus profile over every known member (for a client, the
+    // layout of a cluster of members configured by default).
     for (const group of consensus({}, known, dataDir)) add(group, root.source, "profiles");
-  } else if (profiles !== undefined) {
-    readProfiles(profiles, known, dataDir, issues, add);
   }
 
   // The system group spans every member of the node's groups (Atomix requires one; Synod
@@ -102,8 +109,8 @@ export function resolveGroups(
     const members = [...new Set(Object.values(partitionGroups).flatMap((g) => g.members))];
     managementGroup = groupOf("system", {}, members.sort(compare), dataDir, 1, 0);
   }
-  checkDirectories(root, managementGroup, partitionGroups, issues);
-  return { managementGroup, partitionGroups };
+  if (!client) checkDirectories(root, managementGroup, partitionGroups, issues);
+  return { managementGroup, partitionGroups, client };
 }
 
 function readProfiles(
@@ -112,10 +119,11 @@ function readProfiles(
   dataDir: string,
   issues: Issues,
   add: (group: RaftGroup, source: Source, path: string) => void,
-): void {
+): string[] {
+  const types: string[] = [];
   if (profiles.kind !== "seq") {
     issues.add(profiles.source, "profiles", "expected a list, such as [consensus]");
-    return;
+    return types;
   }
   profiles.items.forEach((item, i) => {
     const path = `profiles.${i}`;
@@ -125,6 +133,7 @@ function readProfiles(
       return;
     }
     const type = profileType(typeNode, item.kind === "map" ? `${path}.type` : path, issues);
+    if (type !== undefined) types.push(type);
     if (type !== "consensus") return;
     const fields = item.kind === "map" ? consensusProfile(item, path, issues) ?? {} : {};
     const members = fields.members === undefined
@@ -134,6 +143,7 @@ function readProfiles(
       add(group, item.source, path);
     }
   });
+  return types;
 }
 
 /** Atomix's `consensus` profile: a Raft `system` group and a Raft `raft` group (§1.9). */
@@ -243,6 +253,22 @@ function checkDirectories(
       `groups '${other}' and '${group.name}' would share the directory ${directory}`,
     );
   }
+}
+
+/**
+ * Whether a `profiles` list names the `client` profile (read before the groups, as a client is
+ * not one of the members they are placed over).
+ *
+ * @param profiles The `profiles` key, unchecked.
+ * @returns Whether one item is `client` (or `{ type: client }`).
+ */
+export function listsClientProfile(profiles: TreeNode | undefined): boolean {
+  if (profiles?.kind !== "seq") return false;
+  return profiles.items.some((item) => {
+    const type = item.kind === "map" ? child(item, "type") : item;
+    return type?.kind === "scalar" && typeof type.value === "string" &&
+      type.value.toLowerCase() === "client";
+  });
 }
 
 /**

@@ -408,7 +408,7 @@ Deno.test("not-yet-supported features are refused clearly", () => {
   );
 });
 
-Deno.test("profiles: consensus makes a system and a raft group; client makes none", () => {
+Deno.test("profiles: consensus makes a system and a raft group; client hosts none of them", () => {
   const consensus = ok(
     `${THREE}profiles:\n  - type: consensus\n    members: [a, b, c]\n    partitions: 3\n    dataPath: /d\n`,
   );
@@ -421,9 +421,17 @@ Deno.test("profiles: consensus makes a system and a raft group; client makes non
   ]);
   const short = ok(`${THREE}profiles: [consensus]\n`);
   assert.deepEqual(short.partitionGroups["raft"]!.members, ["a", "b", "c"]);
+  // A client's groups are the layout of the cluster it reaches: by default a consensus one.
   const client = ok(`${THREE}profiles: [client]\n`);
-  assert.equal(client.managementGroup, null);
-  assert.deepEqual(client.partitionGroups, {});
+  assert.equal(client.client, true);
+  assert.equal(consensus.client, false);
+  assert.deepEqual(Object.keys(client.partitionGroups), ["raft"]);
+  assert.deepEqual(client.managementGroup!.members, ["a", "b", "c"]);
+  const written = ok(
+    `${THREE}profiles: [client]\npartitionGroups:\n  left: { members: [a, b], partitions: 2 }\n`,
+  );
+  assert.deepEqual(Object.keys(written.partitionGroups), ["left"]);
+  assert.deepEqual(written.managementGroup!.members, ["a", "b"]);
   assert.equal(
     problem(`${THREE}profiles: [consensus]\npartitionGroups:\n  raft:\n    members: [a]\n`),
     "10:12 profiles.0: group 'raft' is defined twice (also at synod.yaml:13:5)",
@@ -560,10 +568,14 @@ Deno.test("a member hosting groups must be one of the listed members, and named"
     problem(`${list}  node: { id: c, address: 'h:3' }\n`),
     "6:15 cluster.node.id: member 'c' is not listed under cluster.discovery.nodes (a, b): list it there too, so that every member counts the same members",
   );
-  // A client (no groups) need not be listed.
+  // A client (it hosts no groups) need not be listed, and is not counted among the members.
+  const client = ok(`${list}  node: { id: c, address: 'h:3' }\nprofiles: [client]\n`);
+  assert.equal(client.client, true);
+  assert.deepEqual(client.cluster.nodes.map((n) => n.id), ["a", "b"]);
+  assert.deepEqual(client.managementGroup!.members, ["a", "b"]);
   assert.equal(
-    ok(`${list}  node: { id: c, address: 'h:3' }\nprofiles: [client]\n`).managementGroup,
-    null,
+    problem("profiles: [client]\n"),
+    "1:1 cluster.discovery.nodes: missing the members a client reaches: list them under cluster.discovery.nodes (id, address)",
   );
 });
 

@@ -57,7 +57,7 @@ export {
   type LoadAgentConfigOptions,
   parseAgentArgs,
 } from "./agent_args.ts";
-export { toSynodConfig, type ToSynodConfigOptions } from "./to_synod.ts";
+export { toSynodConfig, type ToSynodConfigOptions, toSynodConnectOptions } from "./to_synod.ts";
 export type { EnvReader } from "./tree.ts";
 export {
   type LocalNode,

@@ -13,7 +13,7 @@
 
 import { DEFAULTS } from "./defaults.ts";
 import { formatSource, Issues, type Source } from "./errors.ts";
-import { compare, resolveGroups } from "./groups.ts";
+import { compare, listsClientProfile, resolveGroups } from "./groups.ts";
 import { type Check, child, nodeAt, object, recordOf, splitHostPort, str } from "./schema.ts";
 import {
   clusterSection,
@@ -99,7 +99,16 @@ export function resolveTree(root: MapNode): ResolvedConfig {
     );
   }
   const selfAddress = node.address ?? listed?.address ?? DEFAULTS.nodeAddress;
-  if (listed === undefined) {
+  // A client (profile `client`) is none of the members: they are the ones it reaches.
+  const client = listsClientProfile(top.profiles);
+  if (client && nodes.size === 0) {
+    issues.add(
+      at("cluster"),
+      "cluster.discovery.nodes",
+      "missing the members a client reaches: list them under cluster.discovery.nodes (id, address)",
+    );
+  }
+  if (listed === undefined && !client) {
     nodes.set(id, { address: selfAddress, source: at("cluster", "node"), path: "cluster.node" });
   }
   checkUniqueAddresses(nodes, issues);
@@ -109,7 +118,9 @@ export function resolveTree(root: MapNode): ResolvedConfig {
     port: top.http?.port ?? DEFAULTS.httpPort,
   };
   const self = splitHostPort(selfAddress);
-  if (self !== null && self.port === http.port && hostsOverlap(self.host, http.host)) {
+  if (
+    !client && self !== null && self.port === http.port && hostsOverlap(self.host, http.host)
+  ) {
     issues.add(
       at("http", "port"),
       "http.port",
@@ -126,7 +137,7 @@ export function resolveTree(root: MapNode): ResolvedConfig {
     dataDir,
     issues,
   );
-  if (groups.managementGroup !== null && listed === undefined && nodes.size > 1) {
+  if (!groups.client && listed === undefined && nodes.size > 1) {
     // Every member must place the groups over the same members: a member missing from the list
     // would count itself in where the others do not.
     const others = [...nodes.keys()].filter((n) => n !== id).join(", ");

@@ -1,24 +1,40 @@
 /**
- * From a resolved configuration to the options of `Synod.start`. `Synod.start` places a `system`
- * group (one partition over every member) and one group named `raft` over every member, keeps
- * every group under one data directory (`<dataDir>/<group>`) with default segment and entry
- * limits, and derives Raft timings from its tick (election 10 ticks, heartbeat 1 tick). What a
- * configuration says beyond that is refused here with a message naming the key, rather than
- * silently dropped.
+ * From a resolved configuration to the options of `Synod.start` (a member) or `Synod.connect` (a
+ * client, profile `client`). Both get the cluster's layout — the system group and every Raft
+ * partition group with its partitions, replicas and members — the primitives' defaults
+ * (`primitiveDefaults`, `primitives`), the session timeout, the secret and TLS; a member also gets
+ * its storage (one `dataDir`, and per group what differs from `<dataDir>/<group>` with default
+ * limits) and its Raft timings.
+ *
+ * The layout of one default group, `raft` over every member with default storage, is given as
+ * `partitions` and `partitionSize` (what `Synod.start` defaults to); any other as
+ * `partitionGroups`. What `Synod` cannot do is refused with a message naming the key: a
+ * management group of more than one partition, or of a partition size of its own.
  *
  * @module
  */
 
-import type { SynodConfig } from "../node/synod.ts";
+import type {
+  DeclaredPrimitive,
+  PrimitiveDefaults,
+  SynodClusterOptions,
+  SynodConfig,
+  SynodConnectOptions,
+  SynodGroupOptions,
+} from "../node/synod.ts";
+import type { GroupStorageOptions } from "../node/node.ts";
+import type { Consistency } from "../protocols/raft/protocol.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { DEFAULTS, sourceOf } from "./resolve.ts";
-import type { RaftGroup, ResolvedConfig } from "./types.ts";
+import type { PrimitiveSettings, RaftGroup, ReadConsistency, ResolvedConfig } from "./types.ts";
 
-/** Options of {@linkcode toSynodConfig}. */
+/** Options of {@linkcode toSynodConfig} and {@linkcode toSynodConnectOptions}. */
 export interface ToSynodConfigOptions {
   /** Reads a TLS PEM file. Default `Deno.readTextFileSync`. */
   readonly readTextFile?: (path: string) => string;
 }
+
+type Problem = (path: string, message: string) => void;
 
 /**
  * The options of `Synod.start` for this configuration's member.
@@ -51,151 +67,231 @@ export interface ToSynodConfigOptions {
  * @param config A resolved configuration.
  * @param options How TLS files are read.
  * @returns What `Synod.start` takes.
- * @throws {ConfigError} If the configuration asks for what `Synod.start` does not do yet (the
- *   message names the key), or a TLS file cannot be read.
+ * @throws {ConfigError} If the configuration is a client's, asks for what `Synod.start` does not
+ *   do (the message names the key), or a TLS file cannot be read.
  */
 export function toSynodConfig(
   config: ResolvedConfig,
   options: ToSynodConfigOptions = {},
 ): SynodConfig {
   const issues: ConfigIssue[] = [];
-  const problem = (path: string, message: string) =>
+  const problem: Problem = (path, message) =>
     issues.push({ ...sourceOf(config, path), path, message });
-
-  const system = config.managementGroup;
-  const groups = Object.values(config.partitionGroups);
-  const raft = config.partitionGroups["raft"];
-  if (system === null) {
+  if (config.client) {
     problem(
       "profiles",
-      "this node hosts no partition groups (a client): Synod.start needs a member",
+      "this configuration is a client's (profile 'client'): it hosts no partitions, so connect it with Synod.connect (toSynodConnectOptions)",
     );
   }
-  if (system !== null && (raft === undefined || groups.length !== 1)) {
-    problem(
-      "partitionGroups",
-      `Synod.start hosts exactly one partition group, named 'raft', for now: got ${
-        groups.length === 0 ? "none" : groups.map((g) => `'${g.name}'`).join(", ")
-      }`,
-    );
-  }
-  const members = config.cluster.nodes.map((n) => n.id);
-  const everyone = members.join(", ");
-  let membersRefused = false;
-  for (const group of [raft, system]) {
-    if (group === null || group === undefined) continue;
-    const path = groupPath(group);
-    // (One such problem is enough: a management group not written out follows the others.)
-    if (!membersRefused && group.members.join("\n") !== members.join("\n")) {
-      membersRefused = true;
-      problem(
-        `${path}.members`,
-        `Synod.start places every group over every member for now: list all of ${everyone}` +
-          ` (got ${group.members.join(", ")})`,
-      );
-    }
-    if (group.storage.segmentBytesMax !== DEFAULTS.segmentBytesMax) {
-      problem(
-        `${path}.storage.segmentSize`,
-        "Synod.start does not take a segment size yet: remove it (default 32MiB)",
-      );
-    }
-    if (group.storage.entryBytesMax !== DEFAULTS.entryBytesMax) {
-      problem(
-        `${path}.storage.maxEntrySize`,
-        "Synod.start does not take an entry size yet: remove it (default 1MiB)",
-      );
-    }
-  }
-  if (system !== null && (system.partitions !== 1 || system.partitionSize !== 0)) {
-    problem(
-      "managementGroup",
-      "Synod.start's management group has one partition over every member: remove 'partitions' and 'partitionSize'",
-    );
-  }
-  const dataDir = dataDirOf([system, raft], problem);
-  const { tickMs, electionTimeoutMs, heartbeatIntervalMs, sessionTimeoutMs } = config.raft;
-  if (electionTimeoutMs !== DEFAULTS.electionTicks * tickMs) {
-    problem(
-      "raft.electionTimeout",
-      `Synod.start takes only the tick for now: the election timeout is 10 ticks (${
-        10 * tickMs
-      }ms)`,
-    );
-  }
-  if (heartbeatIntervalMs !== DEFAULTS.heartbeatTicks * tickMs) {
-    problem(
-      "raft.heartbeatInterval",
-      `Synod.start takes only the tick for now: the heartbeat interval is ${DEFAULTS.heartbeatTicks} ticks (${
-        DEFAULTS.heartbeatTicks * tickMs
-      }ms)`,
-    );
-  }
-  if (sessionTimeoutMs !== DEFAULTS.sessionTimeoutMs) {
-    problem(
-      "raft.sessionTimeout",
-      "Synod.start does not take a session timeout yet: remove it (default 5s)",
-    );
-  }
-  const tls = readTls(config, options.readTextFile, problem);
+  const cluster = clusterOf(config, options, problem);
+  const storage = storageOf(config);
+  const { tickMs, electionTimeoutMs, heartbeatIntervalMs } = config.raft;
   if (issues.length > 0) throw new ConfigError(issues);
 
+  let layout = cluster;
+  if (storage.groups !== undefined) {
+    // A group with storage of its own is written out, even the one default group.
+    const { partitions, partitionSize, partitionGroups, ...rest } = cluster;
+    const groups = partitionGroups ?? { raft: { partitions, partitionSize } };
+    layout = {
+      ...rest,
+      partitionGroups: Object.fromEntries(
+        Object.entries(groups).map(([name, g]) => [
+          name,
+          storage.groups![name] === undefined ? g : { ...g, storage: storage.groups![name] },
+        ]),
+      ),
+    };
+  }
   return {
     id: config.cluster.node.id,
-    members: Object.fromEntries(config.cluster.nodes.map((n) => [n.id, n.address])),
-    clusterId: config.cluster.clusterId,
-    partitions: raft!.partitions,
-    partitionSize: raft!.partitionSize,
-    ...(config.cluster.secret === undefined ? {} : { secret: config.cluster.secret }),
-    ...(tls === undefined ? {} : { tls }),
-    ...(dataDir === undefined ? {} : { dataDir }),
+    ...layout,
+    ...(storage.system === undefined
+      ? {}
+      : { systemGroup: { ...cluster.systemGroup, storage: storage.system } }),
+    ...(storage.dataDir === undefined ? {} : { dataDir: storage.dataDir }),
     tickMs,
+    ...(electionTimeoutMs === DEFAULTS.electionTicks * tickMs ? {} : { electionTimeoutMs }),
+    ...(heartbeatIntervalMs === DEFAULTS.heartbeatTicks * tickMs ? {} : { heartbeatIntervalMs }),
   };
 }
 
-function groupPath(group: RaftGroup): string {
-  return group.name === "system" ? "managementGroup" : `partitionGroups.${group.name}`;
+/**
+ * The options of `Synod.connect` for a client (profile `client`): the members it reaches and
+ * the cluster's layout. Its id is left to `Synod.connect` (a random one), so that many clients
+ * may share one file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseConfig, toSynodConnectOptions } from "@synod/synod/config";
+ * const config = parseConfig(`
+ * cluster:
+ *   discovery:
+ *     nodes:
+ *       - { id: a, address: "10.0.0.1:5679" }
+ *       - { id: b, address: "10.0.0.2:5679" }
+ * profiles: [client]
+ * raft: { sessionTimeout: 10s }
+ * `);
+ * assert.deepEqual(toSynodConnectOptions(config), {
+ *   members: { a: "10.0.0.1:5679", b: "10.0.0.2:5679" },
+ *   clusterId: "synod",
+ *   partitions: 7,
+ *   partitionSize: 3,
+ *   sessionTimeoutMs: 10_000,
+ * });
+ * ```
+ *
+ * @param config A resolved configuration.
+ * @param options How TLS files are read.
+ * @returns What `Synod.connect` takes.
+ * @throws {ConfigError} If the layout asks for what `Synod` does not do (the message names the
+ *   key), or a TLS file cannot be read.
+ */
+export function toSynodConnectOptions(
+  config: ResolvedConfig,
+  options: ToSynodConfigOptions = {},
+): SynodConnectOptions {
+  const issues: ConfigIssue[] = [];
+  const problem: Problem = (path, message) =>
+    issues.push({ ...sourceOf(config, path), path, message });
+  const cluster = clusterOf(config, options, problem);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return cluster;
 }
 
-/** The one data directory every group lives under, or `undefined` for memory. */
-function dataDirOf(
-  groups: readonly (RaftGroup | null | undefined)[],
-  problem: (path: string, message: string) => void,
-): string | undefined {
-  const present = groups.filter((g): g is RaftGroup => g !== null && g !== undefined);
-  if (present.length === 0) return undefined;
-  const levels = new Set(present.map((g) => g.storage.level));
-  if (levels.size > 1) {
+/** What members and clients share: members, layout, primitives, session timeout, security. */
+function clusterOf(
+  config: ResolvedConfig,
+  options: ToSynodConfigOptions,
+  problem: Problem,
+): SynodClusterOptions {
+  const members = config.cluster.nodes.map((n) => n.id);
+  const everyone = members.join("\n");
+  const system = config.managementGroup;
+  if (system !== null && (system.partitions !== 1 || system.partitionSize !== 0)) {
     problem(
-      `${groupPath(present[1]!)}.storage.level`,
-      "Synod.start keeps every group at one storage level for now: give every group the same 'level'",
+      "managementGroup",
+      "Synod's management group has one partition over all its members: remove 'partitions' and 'partitionSize'",
     );
-    return undefined;
   }
-  if (levels.has("memory")) return undefined;
-  let root: string | undefined;
-  for (const group of present) {
-    const directory = group.storage.directory.replace(/\/+$/, "");
-    const suffix = `/${group.name}`;
-    const parent = directory.endsWith(suffix) ? directory.slice(0, -suffix.length) : undefined;
-    if (parent === undefined || (root !== undefined && parent !== root)) {
-      problem(
-        `${groupPath(group)}.storage.directory`,
-        `Synod.start keeps every group in <dataDir>/<group> for now: expected ${
-          root ?? "<dataDir>"
-        }/${group.name}, got ${group.storage.directory}`,
-      );
-      continue;
-    }
-    root = parent;
+  const groups = Object.values(config.partitionGroups);
+  const ownMembers = (g: RaftGroup) =>
+    g.members.join("\n") === everyone ? {} : { members: [...g.members] };
+  const raft = config.partitionGroups["raft"];
+  const single = groups.length === 1 && raft !== undefined &&
+    ownMembers(raft).members === undefined;
+  const tls = readTls(config, options.readTextFile, problem);
+  const defaults = Object.entries(config.primitiveDefaults);
+  const primitives = Object.entries(config.primitives);
+  const { sessionTimeoutMs } = config.raft;
+  return {
+    members: Object.fromEntries(config.cluster.nodes.map((n) => [n.id, n.address])),
+    clusterId: config.cluster.clusterId,
+    ...(single ? { partitions: raft.partitions, partitionSize: raft.partitionSize } : {
+      partitionGroups: Object.fromEntries(
+        groups.map((g): [string, SynodGroupOptions] => [g.name, {
+          partitions: g.partitions,
+          partitionSize: g.partitionSize,
+          ...ownMembers(g),
+        }]),
+      ),
+    }),
+    ...(system === null || ownMembers(system).members === undefined
+      ? {}
+      : { systemGroup: ownMembers(system) }),
+    ...(defaults.length === 0 ? {} : {
+      primitiveDefaults: Object.fromEntries(
+        defaults.map(([type, s]) => [type, primitiveDefaults(s!)]),
+      ),
+    }),
+    ...(primitives.length === 0 ? {} : {
+      primitives: Object.fromEntries(
+        primitives.map(([name, p]): [string, DeclaredPrimitive] => [name, {
+          type: p.type,
+          ...primitiveDefaults(p),
+        }]),
+      ),
+    }),
+    ...(sessionTimeoutMs === DEFAULTS.sessionTimeoutMs ? {} : { sessionTimeoutMs }),
+    ...(config.cluster.secret === undefined ? {} : { secret: config.cluster.secret }),
+    ...(tls === undefined ? {} : { tls }),
+  };
+}
+
+const CONSISTENCY: Readonly<Record<ReadConsistency, Consistency>> = {
+  "linearizable": "LINEARIZABLE",
+  "linearizable-lease": "LINEARIZABLE_LEASE",
+  "sequential": "SEQUENTIAL",
+};
+
+function primitiveDefaults(settings: PrimitiveSettings): PrimitiveDefaults {
+  const protocol = settings.protocol;
+  return {
+    ...(protocol?.group === undefined ? {} : { group: protocol.group }),
+    ...(protocol?.readConsistency === undefined
+      ? {}
+      : { consistency: CONSISTENCY[protocol.readConsistency] }),
+  };
+}
+
+/**
+ * A member's storage: one root when every group on disk sits at `<root>/<group>` (the data
+ * directory), and per group what differs — its own directory, memory, its limits.
+ */
+function storageOf(config: ResolvedConfig): {
+  dataDir?: string;
+  system?: GroupStorageOptions;
+  groups?: Record<string, GroupStorageOptions>;
+} {
+  const all = [config.managementGroup, ...Object.values(config.partitionGroups)]
+    .filter((g): g is RaftGroup => g !== null);
+  const onDisk = all.filter((g) => g.storage.level === "disk");
+  const parents = new Set(onDisk.map((g) => parentOf(g)));
+  const root = onDisk.length === 0
+    ? undefined
+    : parents.size === 1 && !parents.has(undefined)
+    ? [...parents][0]!
+    : config.dataDir.replace(/\/+$/, "") || "/";
+  const own = (g: RaftGroup): GroupStorageOptions | undefined => {
+    const s = g.storage;
+    const out: GroupStorageOptions = {
+      // With no group on disk there is no data directory: memory is the default.
+      ...(s.level === "memory" && root !== undefined ? { level: "memory" } : {}),
+      ...(s.level === "disk" && parentOf(g) !== root ? { directory: s.directory } : {}),
+      ...(s.segmentBytesMax === DEFAULTS.segmentBytesMax
+        ? {}
+        : { segmentBytesMax: s.segmentBytesMax }),
+      ...(s.entryBytesMax === DEFAULTS.entryBytesMax ? {} : { entryBytesMax: s.entryBytesMax }),
+    };
+    return Object.keys(out).length === 0 ? undefined : out;
+  };
+  const groups: Record<string, GroupStorageOptions> = {};
+  for (const g of Object.values(config.partitionGroups)) {
+    const s = own(g);
+    if (s !== undefined) groups[g.name] = s;
   }
-  return root === "" ? "/" : root;
+  const system = config.managementGroup === null ? undefined : own(config.managementGroup);
+  return {
+    ...(root === undefined ? {} : { dataDir: root }),
+    ...(system === undefined ? {} : { system }),
+    ...(Object.keys(groups).length === 0 ? {} : { groups }),
+  };
+}
+
+/** `<root>` of a group at `<root>/<group>`, or `undefined` if its directory is elsewhere. */
+function parentOf(group: RaftGroup): string | undefined {
+  const directory = group.storage.directory.replace(/\/+$/, "");
+  const suffix = `/${group.name}`;
+  if (!directory.endsWith(suffix)) return undefined;
+  return directory.slice(0, -suffix.length) || "/";
 }
 
 function readTls(
   config: ResolvedConfig,
   read: ((path: string) => string) | undefined,
-  problem: (path: string, message: string) => void,
+  problem: Problem,
 ): SynodConfig["tls"] {
   const files = config.cluster.tls;
   if (files === undefined) return undefined;

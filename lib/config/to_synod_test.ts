@@ -4,7 +4,7 @@ import { freePort } from "../transport/_tcp_test_kit.ts";
 import { loadAgentConfig } from "./agent_args.ts";
 import { ConfigError } from "./errors.ts";
 import { parseConfig } from "./load.ts";
-import { toSynodConfig } from "./to_synod.ts";
+import { toSynodConfig, toSynodConnectOptions } from "./to_synod.ts";
 
 const noEnv = () => undefined;
 
@@ -76,40 +76,150 @@ partitionGroups:
   assert.equal(options.partitionSize, 3);
 });
 
-Deno.test("toSynodConfig refuses what Synod.start does not do yet, naming the key", () => {
-  assert.equal(
-    refusal(
-      `${THREE}partitionGroups:\n  raft: { members: [a, b, c] }\n  more: { members: [a, b, c] }\n`,
-    ),
-    "12:3 partitionGroups: Synod.start hosts exactly one partition group, named 'raft', for now: got 'raft', 'more'",
+Deno.test("toSynodConfig: several groups over member subsets, with storage of their own", () => {
+  const config = parseConfig(
+    `${THREE}dataDir: /srv/synod
+managementGroup: { members: [a, b] }
+partitionGroups:
+  left: { members: [a, b], partitions: 2, partitionSize: 2 }
+  right:
+    members: [b, c]
+    partitions: 3
+    storage: { directory: /fast/right, segmentSize: 64MiB, maxEntrySize: 64KiB }
+  cache: { members: [a, b, c], partitionSize: 3, storage: { level: memory } }
+`,
+    { env: noEnv },
   );
-  assert.equal(
-    refusal(`${THREE}partitionGroups:\n  data: { members: [a, b, c] }\n`),
-    "12:3 partitionGroups: Synod.start hosts exactly one partition group, named 'raft', for now: got 'data'",
+  const options = toSynodConfig(config);
+  assert.deepEqual(options.partitionGroups, {
+    left: { partitions: 2, partitionSize: 2, members: ["a", "b"] },
+    right: {
+      partitions: 3,
+      partitionSize: 0, // Atomix's default for a written-out group: every member
+      members: ["b", "c"],
+      storage: { directory: "/fast/right", segmentBytesMax: 64 * 2 ** 20, entryBytesMax: 65_536 },
+    },
+    cache: { partitions: 7, partitionSize: 3, storage: { level: "memory" } },
+  });
+  assert.deepEqual(options.systemGroup, { members: ["a", "b"] });
+  assert.equal(options.dataDir, "/srv/synod");
+  assert.equal(options.partitions, undefined);
+  // Every group in one other root: that root is the data directory.
+  const moved = toSynodConfig(parseConfig(
+    `${THREE}partitionGroups:
+  raft: { members: [a, b, c], storage: { directory: /x/raft } }
+managementGroup: { members: [a, b, c], storage: { directory: /x/system } }
+`,
+    { env: noEnv },
+  ));
+  assert.deepEqual([moved.dataDir, moved.partitions, moved.partitionGroups], ["/x", 7, undefined]);
+  // The one default group with a segment size of its own is written out.
+  const sized = toSynodConfig(parseConfig(
+    `${THREE}partitionGroups:\n  raft: { members: [a, b, c], storage: { segmentSize: 64MiB } }\n`,
+    { env: noEnv },
+  ));
+  assert.deepEqual(sized.partitionGroups, {
+    raft: { partitions: 7, partitionSize: 0, storage: { segmentBytesMax: 64 * 2 ** 20 } },
+  });
+});
+
+Deno.test("toSynodConfig: Raft timings, the session timeout and primitives' groups are passed on", () => {
+  const config = parseConfig(
+    `${THREE}raft: { tick: 20ms, electionTimeout: 1s, heartbeatInterval: 100ms, sessionTimeout: 10s }
+partitionGroups:
+  left: { members: [a, b] }
+  right: { members: [b, c] }
+primitiveDefaults:
+  atomic-map: { protocol: { group: right, readConsistency: sequential } }
+  atomic-lock: { protocol: { readConsistency: linearizable-lease } }
+primitives:
+  jobs: { type: atomic-lock, protocol: { type: multi-raft, group: left } }
+`,
+    { env: noEnv },
   );
-  assert.equal(
-    refusal(`${THREE}partitionGroups:\n  raft: { members: [a, b] }\n`),
-    "12:20 partitionGroups.raft.members: Synod.start places every group over every member for now: list all of a, b, c (got a, b)",
-  );
-  assert.equal(
-    refusal(
-      `${THREE}partitionGroups:\n  raft: { members: [a, b, c], storage: { segmentSize: 64MiB, directory: /x/raft } }\n`,
-    ),
+  const options = toSynodConfig(config);
+  assert.deepEqual(
     [
-      "12:55 partitionGroups.raft.storage.segmentSize: Synod.start does not take a segment size yet: remove it (default 32MiB)",
-      "12:73 partitionGroups.raft.storage.directory: Synod.start keeps every group in <dataDir>/<group> for now: expected ./data/raft, got /x/raft",
-    ].join("\n"),
+      options.tickMs,
+      options.electionTimeoutMs,
+      options.heartbeatIntervalMs,
+      options.sessionTimeoutMs,
+    ],
+    [20, 1000, 100, 10_000],
   );
+  assert.deepEqual(options.primitiveDefaults, {
+    "atomic-map": { group: "right", consistency: "SEQUENTIAL" },
+    "atomic-lock": { consistency: "LINEARIZABLE_LEASE" },
+  });
+  assert.deepEqual(options.primitives, { jobs: { type: "atomic-lock", group: "left" } });
+  // A client of the same file gets the same layout and primitives, without storage or timings.
+  const client = toSynodConnectOptions(config);
+  assert.deepEqual(client.partitionGroups, {
+    left: { partitions: 7, partitionSize: 0, members: ["a", "b"] },
+    right: { partitions: 7, partitionSize: 0, members: ["b", "c"] },
+  });
+  assert.equal(client.sessionTimeoutMs, 10_000);
+  assert.deepEqual(client.primitives, options.primitives);
+  assert.equal("tickMs" in client || "dataDir" in client, false);
+});
+
+Deno.test("toSynodConnectOptions: a client profile maps to Synod.connect; toSynodConfig refuses it", () => {
+  const client = `cluster:
+  discovery:
+    nodes:
+      - { id: a, address: "10.0.0.1:5679" }
+      - { id: b, address: "10.0.0.2:5679" }
+  secret: s
+profiles: [client]
+`;
+  assert.deepEqual(toSynodConnectOptions(parseConfig(client, { env: noEnv })), {
+    members: { a: "10.0.0.1:5679", b: "10.0.0.2:5679" },
+    clusterId: "synod",
+    partitions: 7,
+    partitionSize: 3,
+    secret: "s",
+  });
   assert.equal(
-    refusal(`${THREE}raft: { electionTimeout: 1s, sessionTimeout: 10s }\n`),
-    [
-      "11:26 raft.electionTimeout: Synod.start takes only the tick for now: the election timeout is 10 ticks (500ms)",
-      "11:46 raft.sessionTimeout: Synod.start does not take a session timeout yet: remove it (default 5s)",
-    ].join("\n"),
+    refusal(client),
+    "7:11 profiles: this configuration is a client's (profile 'client'): it hosts no partitions, so connect it with Synod.connect (toSynodConnectOptions)",
   );
+});
+
+Deno.test("toSynodConfig refuses what Synod does not do, naming the key", () => {
   assert.equal(
-    refusal(`${THREE}profiles: [client]\n`),
-    "11:11 profiles: this node hosts no partition groups (a client): Synod.start needs a member",
+    refusal(`${THREE}managementGroup: { members: [a, b, c], partitions: 3 }\n`),
+    "11:18 managementGroup: Synod's management group has one partition over all its members: remove 'partitions' and 'partitionSize'",
+  );
+  // Bad values are still the resolver's, with file, line and key.
+  assert.throws(
+    () =>
+      parseConfig(`${THREE}raft: { tick: 20ms, electionTimeout: 50ms }\n`, {
+        file: "synod.yaml",
+        env: noEnv,
+      }),
+    (e) =>
+      e instanceof ConfigError && e.file === "synod.yaml" && e.line === 11 &&
+      e.path === "raft.electionTimeout" && /not a whole number of ticks of 20ms/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        `${THREE}partitionGroups:\n  left: { members: [a, x] }\n`,
+        { file: "synod.yaml", env: noEnv },
+      ),
+    (e) =>
+      e instanceof ConfigError && e.line === 12 && e.path === "partitionGroups.left.members.1" &&
+      /member 'x' has no address/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        `${THREE}partitionGroups:\n  left: { members: [a] }\nprimitives:\n  m: { type: atomic-map, protocol: { group: right } }\n`,
+        { file: "synod.yaml", env: noEnv },
+      ),
+    (e) =>
+      e instanceof ConfigError && e.line === 14 && e.path === "primitives.m.protocol.group" &&
+      /no partition group 'right' \(groups: left\)/.test(e.message),
   );
 });
 

@@ -143,7 +143,12 @@ export interface ResolvedConfig {
   readonly cluster: ResolvedCluster;
   /** Default root of group storage directories. */
   readonly dataDir: string;
-  /** The system group, or `null` on a node that hosts no groups (a client). */
+  /**
+   * Whether this process is a client (profile `client`): it hosts none of the groups, which
+   * describe the cluster it reaches.
+   */
+  readonly client: boolean;
+  /** The system group, or `null` if there are no groups. */
   readonly managementGroup: RaftGroup | null;
   /** The primitives' partition groups, by name. */
   readonly partitionGroups: Readonly<Record<string, RaftGroup>>;
