@@ -393,10 +393,10 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
 
 /**
  * A primitive's creation config: `{"consistency": "sequential"}`, or Atomix's
- * `{"protocol": {"type": "multi-raft", "read-consistency": "linearizable"}, "cache": {…}}` (a
- * cache is not kept: reads are answered by the cluster).
+ * `{"protocol": {"type": "multi-raft", "group": "raft", "read-consistency": "linearizable"},
+ * "cache": {…}}` (a cache is not kept: reads are answered by the cluster).
  */
-function primitiveConfig(body: unknown): { consistency?: Consistency } {
+function primitiveConfig(body: unknown): { consistency?: Consistency; group?: string } {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new TypeError(`A primitive's config must be a JSON object`);
   }
@@ -417,8 +417,16 @@ function primitiveConfig(body: unknown): { consistency?: Consistency } {
       `'protocol.type' must be multi-raft: current value is ${JSON.stringify(protocol.type)}`,
     );
   }
+  const group = protocol?.group;
+  if (group !== undefined && typeof group !== "string") {
+    throw new TypeError(
+      `'protocol.group' must be a partition group's name: current value is ${
+        JSON.stringify(group)
+      }`,
+    );
+  }
   const c = b.consistency ?? protocol?.["read-consistency"] ?? protocol?.readConsistency;
-  if (c === undefined) return {};
+  if (c === undefined) return group === undefined ? {} : { group };
   const upper = typeof c === "string" ? c.toUpperCase().replace(/-/g, "_") : "";
   if (!CONSISTENCIES.has(upper)) {
     throw new TypeError(
@@ -427,7 +435,7 @@ function primitiveConfig(body: unknown): { consistency?: Consistency } {
       }`,
     );
   }
-  return { consistency: upper as Consistency };
+  return { consistency: upper as Consistency, ...(group === undefined ? {} : { group }) };
 }
 
 function conditionFailed(message: string, current: Parameters<typeof entryJson>[0]): HttpError {

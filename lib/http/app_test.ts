@@ -415,6 +415,26 @@ Deno.test("http: the registry lists primitives by name and type; create with a c
       400,
     ) as { error: { message: string } };
     assert.match(badConfig.error.message, /read consistency must be one of/);
+    // Atomix's protocol.group: one of the cluster's groups, else a 400 naming them.
+    assert.deepEqual(
+      await json(app.request("/v1/atomic-lock/jobs", {
+        method: "POST",
+        ...jsonBody({ protocol: { type: "multi-raft", group: "raft" } }),
+      })),
+      { name: "jobs", type: "atomic-lock", group: "raft" },
+    );
+    assert.equal(
+      await json(app.request("/v1/atomic-lock/jobs", { method: "DELETE" }), 204),
+      undefined,
+    );
+    const badGroup = await json(
+      app.request("/v1/atomic-map/other", {
+        method: "POST",
+        ...jsonBody({ protocol: { group: "nowhere" } }),
+      }),
+      400,
+    ) as { error: { message: string } };
+    assert.match(badGroup.error.message, /'group' must be one of the cluster's groups \(raft\)/);
     // Deleted: gone from the registry, and the name starts afresh.
     assert.equal(
       await json(app.request("/v1/atomic-map/orders", { method: "DELETE" }), 204),
