@@ -73,6 +73,7 @@ export { InMemoryNetwork } from "./lib/transport/memory.ts";
 export { InMemoryCluster, type InMemoryClusterOptions } from "./lib/node/in_memory_cluster.ts";
 // Multi-Raft: many partitions per node over one transport, and a client that routes to them.
 export {
+  type GroupStorageOptions,
   type HeartbeatStats,
   NODE_HEARTBEAT_TICKS,
   SynodNode,
@@ -138,12 +139,16 @@ export {
   type TcpTransportStats,
 } from "./lib/transport/tcp.ts";
 export {
+  type DeclaredPrimitive,
+  type PrimitiveDefaults,
   type PrimitiveOptions,
   type PrimitiveReadOptions,
   Synod,
   type SynodClusterOptions,
   type SynodConfig,
   type SynodConnectOptions,
+  type SynodGroupOptions,
+  type SynodSystemGroupOptions,
 } from "./lib/node/synod.ts";
 export type {
   PrimitiveConfig,
