@@ -17,10 +17,16 @@
  * Writes are exactly once from the agent on: each gets an id, and if the agent's session is lost
  * while it is in flight, the agent sends it again with the same id until the outcome is known
  * (the Kv service remembers recent ids). The agent never answers 5xx for a write that may have
- * been applied, because Deno's client re-sends a write after a 5xx with nothing to tell it from
- * a new one. The hop between the Deno program and the agent stays at-least-once (the protocol
- * has no request id): a connection lost after the agent applied a write but before the answer
- * arrived makes the client send it again. Keep that hop short (an agent on the program's host).
+ * been applied, because Deno's client (denokv `remote/lib.rs`, `call_raw`) re-sends a request
+ * after a 5xx or a network error with nothing to tell it from a new one, and fails the call on
+ * any other status but 200. So when the agent stops, a write already under way goes on until
+ * its outcome is known, for up to `stopWriteTimeoutMs` (the server's shutdown waits for it); if
+ * that passes first, the answer is a 409 saying the outcome is unknown (the program sees an
+ * error and the client does not re-send). A write that arrives once the agent is stopping is
+ * not sent to the cluster and gets a 503 (nothing was applied: the re-send is safe). The hop
+ * between the Deno program and the agent stays at-least-once (the protocol has no request id):
+ * a connection lost after the agent applied a write but before the answer arrived makes the
+ * client send it again. Keep that hop short (an agent on the program's host).
  *
  * @module
  */
@@ -52,10 +58,17 @@ export interface KvConnectOptions {
   readonly keepAliveMs?: number;
   /** How long a read may wait for the cluster before a 503. Default 10 s. */
   readonly readTimeoutMs?: number;
+  /**
+   * Once the agent stops, how long a write already sent may still take to learn its outcome
+   * before it is answered with a 409 (outcome unknown). Default 30 s.
+   */
+  readonly stopWriteTimeoutMs?: number;
 }
 
 /** Largest request body (a write at every limit fits with room to spare). */
 export const KV_BODY_LIMIT_BYTES = 2 << 20;
+/** Default of {@linkcode KvConnectOptions.stopWriteTimeoutMs}. */
+export const KV_STOP_WRITE_TIMEOUT_MS = 30_000;
 /** How far ahead the metadata's `expiresAt` is. */
 export const KV_METADATA_TTL_MS = 3_600_000;
 const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -64,7 +77,11 @@ const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export interface KvConnectRoutes {
   /** The routes, to mount at `/kv`. */
   readonly app: Hono;
-  /** Ends watch streams and pending write retries. */
+  /**
+   * Ends watch streams; writes under way go on until their outcome is known or
+   * `stopWriteTimeoutMs` passes (they are answered with a 409, never a 5xx), and later writes
+   * get a 503 without being sent.
+   */
   close(): void;
 }
 
@@ -90,7 +107,12 @@ const text = (status: number, message: string) =>
 export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): KvConnectRoutes {
   const tokens = (options.accessTokens ?? []).map((t) => digest(new TextEncoder().encode(t)));
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const stopWriteTimeoutMs = options.stopWriteTimeoutMs ?? KV_STOP_WRITE_TIMEOUT_MS;
   const closing = new AbortController();
+  /** Aborted `stopWriteTimeoutMs` after `close()`: writes still under way give up then. */
+  const givingUp = new AbortController();
+  let writing = 0;
+  let givingUpTimer: ReturnType<typeof setTimeout> | undefined;
   const databases = new Map<string, Promise<{ kv: Kv; hub: WatchHub }>>();
   const app = new Hono();
 
@@ -172,7 +194,16 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
     guard(async (c, name) => {
       const write = checkWrite(decodeAtomicWrite(await body(c.req.raw)), crypto.randomUUID());
       const { kv } = await database(name);
-      const result = await writeOnce(kv, write, closing.signal);
+      if (closing.signal.aborted) {
+        throw new HttpFailure(503, "The agent is stopping: this write was not applied");
+      }
+      writing++;
+      let result: KvWriteResult;
+      try {
+        result = await writeOnce(kv, write, givingUp.signal);
+      } finally {
+        if (--writing === 0) clearTimeout(givingUpTimer); // the stop need not wait any more
+      }
       return protobuf(
         result.ok
           ? encodeAtomicWriteOutput(AW_SUCCESS, result.versionstamp)
@@ -198,7 +229,9 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
   return {
     app,
     close: () => {
+      if (closing.signal.aborted) return;
       closing.abort();
+      if (writing > 0) givingUpTimer = setTimeout(() => givingUp.abort(), stopWriteTimeoutMs);
       for (const db of databases.values()) db.then(({ hub }) => hub.close(), () => {});
     },
   };
@@ -293,34 +326,52 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  * Runs a write until its outcome is known. A failure other than the service's own refusal
  * (`APPLICATION_ERROR`: nothing changed) may come after the write was applied — the session
  * expired with it in flight — so it is sent again with the same id, which the service answers
- * from its memory if it was applied. It stops only when the agent closes.
+ * from its memory if it was applied. It stops only when `givingUp` is aborted (the agent stopped
+ * and its shutdown bound passed), and then answers a 409, never a 5xx: the write may have been
+ * applied, and Deno's client would re-send it after a 5xx.
  *
  * @param kv The database.
  * @param write The write, with its id.
- * @param closing Aborted when the agent stops.
+ * @param givingUp Aborted when the agent stops waiting for writes.
  * @returns The write's outcome.
- * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed), or the
- *   last failure once the agent stops.
+ * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed).
+ * @throws {Error} With `status` 409 once `givingUp` is aborted before the outcome is known.
  */
 export async function writeOnce(
   kv: Pick<Kv, "write">,
   write: Parameters<Kv["write"]>[0],
-  closing: AbortSignal,
+  givingUp: AbortSignal,
 ): Promise<KvWriteResult> {
-  for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
-    try {
-      return await kv.write(write);
-    } catch (error) {
-      if (!isSynodError(error) || error.code === "APPLICATION_ERROR" || closing.aborted) {
-        throw error;
+  let abandon = () => {};
+  const abandoned = new Promise<"abandoned">((resolve) => {
+    abandon = () => resolve("abandoned");
+    givingUp.addEventListener("abort", abandon, { once: true });
+  });
+  try {
+    for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
+      if (givingUp.aborted) break;
+      const attempt = kv.write(write);
+      attempt.catch(() => {}); // an attempt abandoned may still fail later
+      try {
+        const outcome = await Promise.race([attempt, abandoned]);
+        if (outcome === "abandoned") break;
+        return outcome;
+      } catch (error) {
+        if (!isSynodError(error) || error.code === "APPLICATION_ERROR") throw error;
       }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => timer = setTimeout(resolve, delayMs)),
+        abandoned,
+      ]);
+      clearTimeout(timer);
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      closing.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+  } finally {
+    givingUp.removeEventListener("abort", abandon);
   }
+  throw new HttpFailure(
+    409,
+    "The agent stopped before this write's outcome was known: it may or may not have been " +
+      "applied (read the keys to find out)",
+  );
 }
