@@ -45,6 +45,7 @@
 import type { CommandContext, ReadContext, Service } from "../protocols/raft/service.ts";
 import { argsRecord } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
+import { OrderedKeys } from "./_ordered_keys.ts";
 import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
@@ -229,18 +230,6 @@ function keyBytes(s: string): Uint8Array {
   return out;
 }
 
-/** First position whose key is ≥ `k`. */
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 function bytes(value: unknown, what: string, max = Infinity): Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new TypeError(`Cannot ${what} must be bytes (a Uint8Array)`);
@@ -323,7 +312,9 @@ function checkMutation(m: unknown, i: number): CheckedMutation {
  * @returns The service.
  */
 export function kvService(): Service {
-  let keys: string[] = [];
+  // Key order in a B+tree (O(log n) insert and delete, ordered scans both ways); the entries in
+  // a Map beside it, for point reads.
+  let keys = new OrderedKeys();
   let map = new Map<string, Stored>();
   let recent = new Map<string, KvWriteResult>();
   const listeners = new Listeners();
@@ -344,11 +335,11 @@ export function kvService(): Service {
     if (old === undefined) return;
     if (old.timer !== null) ctx.cancel(old.timer);
     map.delete(k);
-    keys.splice(lowerBound(keys, k), 1);
+    keys.delete(k);
   };
   const store = (ctx: CommandContext, k: string, e: Stored): void => {
     const old = map.get(k);
-    if (old === undefined) keys.splice(lowerBound(keys, k), 0, k);
+    if (old === undefined) keys.add(k);
     else if (old.timer !== null) ctx.cancel(old.timer);
     if (e.expireAtMs > 0) {
       e.timer = ctx.schedule(e.expireAtMs - ctx.logTime, "expire", { k, version: e.version });
@@ -369,14 +360,10 @@ export function kvService(): Service {
       );
     }
     const out: KvEntry[] = [];
-    if (start >= end) return out;
-    const lo = lowerBound(keys, start);
-    const hi = lowerBound(keys, end);
-    const step = a.reverse === true ? -1 : 1;
-    for (let p = step > 0 ? lo : hi - 1; p >= lo && p < hi && out.length < limit; p += step) {
-      const k = keys[p]!;
+    for (const k of keys.range(start, end, a.reverse === true)) {
       const e = live(k, now);
       if (e !== undefined) out.push(entryOf(k, e));
+      if (out.length >= limit) break;
     }
     return out;
   };
@@ -495,7 +482,7 @@ export function kvService(): Service {
       unlisten: ({ args, session }) => listeners.unlisten(session.id, args),
       delete: (_c, ctx) => {
         const n = map.size;
-        const removed = [...keys];
+        const removed = keys.toArray();
         for (const k of removed) remove(ctx, k);
         if (n > 0) listeners.publish(ctx, { index: ctx.index, keys: removed.map(keyBytes) });
         ctx.deleteService();
@@ -532,7 +519,7 @@ export function kvService(): Service {
     onExpire: (s) => listeners.drop(s.id),
     onClose: (s) => listeners.drop(s.id),
     snapshot: (): KvSnapshot => ({
-      rows: keys.map((k) => {
+      rows: keys.toArray().map((k) => {
         const e = map.get(k)!;
         return [k, e.value, e.encoding, e.version, e.expireAtMs, e.timer];
       }),
@@ -541,7 +528,7 @@ export function kvService(): Service {
     }),
     restore: (state) => {
       const s = state as KvSnapshot;
-      keys = s.rows.map(([k]) => k);
+      keys = OrderedKeys.from(s.rows.map(([k]) => k)); // rows are in key order: built in O(n)
       map = new Map(s.rows.map(([k, value, encoding, version, expireAtMs, timer]) => [
         k,
         { value, encoding, version, expireAtMs, timer },
