@@ -1,4 +1,4 @@
-// KV Connect while the agent stops: a write that may have been applied is never answered with a
+// KV Connect over a stand-in database: while the agent stops, a write that may have been applied is never answered with a
 // 5xx (Deno's client re-sends a write after a 5xx, with nothing to tell it from a new one).
 // The routes run over a stand-in database whose writes the test settles by hand.
 import assert from "node:assert/strict";
@@ -27,6 +27,9 @@ function standIn() {
       waiters.splice(0).forEach((w) => w());
       return promise;
     },
+    // Reads never answer: the cluster has no leader.
+    get: () => new Promise(() => {}),
+    read: () => new Promise(() => {}),
     addListener: () => Promise.resolve(),
     removeListener: () => Promise.resolve(),
   };
@@ -108,4 +111,29 @@ Deno.test("KV Connect stop: a write that arrives once the agent is stopping is n
   assert.equal(res.status, 503, text);
   assert.match(text, /not applied/);
   assert.equal(attempts.length, 0);
+});
+
+Deno.test("KV Connect: a read the cluster does not answer within readTimeoutMs is a 503 (the client retries)", async () => {
+  const { synod } = standIn();
+  const routes = kvConnectRoutes(synod, { accessTokens: [TOKEN], readTimeoutMs: 30 });
+  try {
+    const key = new Uint8Array([2, 0x6e, 0]);
+    for (const end of [new Uint8Array([...key, 0]), new Uint8Array([3])]) { // a point read, a range
+      const res = await routes.app.request("/shop/data/snapshot_read", {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: encodeRequest.snapshotRead([{
+          start: key,
+          end,
+          limit: 1,
+          reverse: false,
+        }]) as Uint8Array<ArrayBuffer>,
+      });
+      const text = await res.text();
+      assert.equal(res.status, 503, text);
+      assert.match(text, /No answer within 30 ms/);
+    }
+  } finally {
+    routes.close();
+  }
 });
