@@ -199,7 +199,9 @@ const U64_MASK = (1n << 64n) - 1n;
  */
 export function versionstampOf(index: number): Uint8Array {
   const out = new Uint8Array(10);
-  new DataView(out.buffer).setBigUint64(0, BigInt(index));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, Math.floor(index / 2 ** 32)); // without bigints: this runs per entry read
+  view.setUint32(4, index >>> 0);
   return out;
 }
 
@@ -211,8 +213,9 @@ export function versionstampOf(index: number): Uint8Array {
  */
 export function indexOfVersionstamp(vs: Uint8Array): number {
   if (vs.length !== 10 || vs[8] !== 0 || vs[9] !== 0) return -1;
-  const n = new DataView(vs.buffer, vs.byteOffset, 10).getBigUint64(0);
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(n);
+  const view = new DataView(vs.buffer, vs.byteOffset, 10);
+  const hi = view.getUint32(0);
+  return hi >= 2 ** 21 ? -1 : hi * 2 ** 32 + view.getUint32(4); // above 2^53: not an index
 }
 
 /** Keys as binary strings (one char per byte): JS string order is then byte order. */

@@ -46,6 +46,14 @@ function setup() {
 Deno.test("Kv: versionstamps are the commit index, 8 bytes big-endian then 2 zero bytes", () => {
   assert.deepEqual(versionstampOf(258), new Uint8Array([0, 0, 0, 0, 0, 0, 1, 2, 0, 0]));
   assert.equal(indexOfVersionstamp(versionstampOf(2 ** 40 + 7)), 2 ** 40 + 7);
+  const max = Number.MAX_SAFE_INTEGER;
+  assert.deepEqual(
+    versionstampOf(max),
+    new Uint8Array([0, 0x1f, ...new Array(6).fill(0xff), 0, 0]),
+  );
+  assert.equal(indexOfVersionstamp(versionstampOf(max)), max);
+  assert.equal(indexOfVersionstamp(new Uint8Array([0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0])), -1);
+  assert.equal(indexOfVersionstamp(new Uint8Array([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0])), -1);
   assert.equal(indexOfVersionstamp(new Uint8Array([0, 0, 0, 0, 0, 0, 1, 2, 0, 1])), -1);
   assert.equal(indexOfVersionstamp(new Uint8Array(9)), -1);
 });
