@@ -110,7 +110,9 @@ export interface KvEntryMsg {
 
 // ── reading ──
 
-const empty = (): Uint8Array => new Uint8Array(0);
+/** No bytes; shared (a length-0 array cannot be changed), as allocating one costs per field. */
+const EMPTY = new Uint8Array(0);
+const empty = (): Uint8Array => EMPTY;
 
 class Reader {
   pos = 0;
