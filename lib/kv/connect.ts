@@ -353,7 +353,7 @@ class ReadDeadlines {
   }
 
   within<T>(promise: Promise<T>): Promise<T> {
-    if (this.#timer === undefined && !this.#closed) {
+    if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.#ms));
       Deno.unrefTimer(this.#timer); // it never keeps the process alive
     }
@@ -364,12 +364,19 @@ class ReadDeadlines {
     });
   }
 
+  /** The timer stops once the reads under way are answered or timed out. */
   close(): void {
     this.#closed = true;
+    if (this.#pending.size === 0) this.#stop();
+  }
+
+  #stop(): void {
     clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #sweep(): void {
+    if (this.#closed && this.#pending.size === 0) this.#stop();
     const now = Date.now();
     for (const p of this.#pending) {
       if (p.atMs > now) continue;

@@ -19,6 +19,7 @@ interface Attempt {
 /** A database whose every write attempt waits until the test settles it. */
 function standIn() {
   const attempts: Attempt[] = [];
+  let reads = 0;
   const waiters: (() => void)[] = [];
   const kv = {
     write(write: KvWrite) {
@@ -28,7 +29,11 @@ function standIn() {
       return promise;
     },
     // Reads never answer: the cluster has no leader.
-    get: () => new Promise(() => {}),
+    get: () => {
+      reads++;
+      waiters.splice(0).forEach((w) => w());
+      return new Promise(() => {});
+    },
     read: () => new Promise(() => {}),
     addListener: () => Promise.resolve(),
     removeListener: () => Promise.resolve(),
@@ -42,7 +47,11 @@ function standIn() {
     while (attempts.length < n) await new Promise<void>((r) => waiters.push(r));
     return attempts[n - 1]!;
   };
-  return { synod, attempts, attempted };
+  /** Resolves once a point read has been sent. */
+  const reading = async () => {
+    while (reads === 0) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { synod, attempts, attempted, reading };
 }
 
 function postWrite(
@@ -136,4 +145,25 @@ Deno.test("KV Connect: a read the cluster does not answer within readTimeoutMs i
   } finally {
     routes.close();
   }
+});
+
+Deno.test("KV Connect stop: a read under way when the agent stops still gets its 503 at the deadline", async () => {
+  const { synod, reading } = standIn();
+  const routes = kvConnectRoutes(synod, { accessTokens: [TOKEN], readTimeoutMs: 30 });
+  const key = new Uint8Array([2, 0x6e, 0]);
+  const answer = Promise.resolve(routes.app.request("/shop/data/snapshot_read", {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body: encodeRequest.snapshotRead([{
+      start: key,
+      end: new Uint8Array([...key, 0]),
+      limit: 1,
+      reverse: false,
+    }]) as Uint8Array<ArrayBuffer>,
+  }));
+  await reading();
+  routes.close(); // the server's shutdown waits for this answer
+  const res = await answer;
+  const text = await res.text();
+  assert.equal(res.status, 503, text);
 });
