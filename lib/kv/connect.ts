@@ -12,7 +12,8 @@
  * Answers Deno's client acts on: 401 for a missing or wrong token (no token configured: every
  * request is refused), 400 for malformed protobuf, a passed limit (./limits.ts) or an invalid
  * mutation, 404 for an unknown path, 413 for an oversize body, 503 when the cluster cannot
- * answer a read now (the client retries). Every error body is plain text.
+ * answer a read now or a write was not sent (the client retries), 409 when the agent stopped
+ * before a write's outcome was known (the client does not retry). Every error body is plain text.
  *
  * Writes are exactly once from the agent on: each gets an id, and if the agent's session is lost
  * while it is in flight, the agent sends it again with the same id until the outcome is known
