@@ -220,9 +220,12 @@ export function indexOfVersionstamp(vs: Uint8Array): number {
 
 /** Keys as binary strings (one char per byte): JS string order is then byte order. */
 function keyString(bytes: Uint8Array): string {
+  // `apply` with the bytes as the argument list: a flat string, several times cheaper than a
+  // spread (measured); in chunks, under the engine's argument count limit.
+  if (bytes.length <= 4096) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }
