@@ -6,7 +6,10 @@
  * client (`Deno.openKv`, HTTP/2) doing `kv.set` / `kv.get`, and `fetch` (HTTP/1.1 keep-alive)
  * doing `PUT` / `GET ?consistency=linearizable` on an atomic map, each with 1 and 64 operations in
  * flight, 16-byte values over 1000 keys. For each case: ops/s, p50 and p99 latency, and the CPU
- * the three agents spent per operation (from /proc, less their idle CPU measured first). The cost ratio is KV's per-operation cost
+ * the three agents spent per operation (from /proc, less their idle CPU measured first), and the
+ * time m1's handler took per request (from its `/metrics` latency sums: request in to response
+ * out, the cluster's answer included). What the client waits beyond the handler is HTTP (HTTP/2
+ * for KV, HTTP/1.1 for REST) and the client library. The cost ratio is KV's per-operation cost
  * over REST's, by time (1 / ops/s) and by the agents' CPU; the goal is ≤ 1.2.
  *
  * Flags: `--seconds N` per case (default 5), `--partitions N` (default 1), `--out FILE` (JSON
@@ -41,6 +44,39 @@ interface CaseResult {
   p99Ms: number;
   agentCpuUsPerOp: number;
   clientCpuUsPerOp: number;
+  /** m1's handler time per request, in µs (its /metrics latency sum over count). */
+  handlerUsPerOp: number;
+  /** The client's mean wait per operation (in flight / ops per second), in µs. */
+  meanUs: number;
+  /** What the client waits beyond m1's handler: HTTP and the client library, in µs. */
+  outsideHandlerUs: number;
+}
+
+/** Sums and counts of m1's request latency histogram, by route label, from `/metrics`. */
+async function handlerTimes(url: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, { sum: number; count: number }>();
+  for (
+    const m of text.matchAll(/^synod_http_request_duration_seconds_(sum|count)\{(.*)\} (\S+)$/gm)
+  ) {
+    const t = out.get(m[2]!) ?? { sum: 0, count: 0 };
+    t[m[1] as "sum" | "count"] = Number(m[3]);
+    out.set(m[2]!, t);
+  }
+  return out;
+}
+
+/** The route whose count grew most between two scrapes: the case's, and its time per request. */
+function handlerUsPerOp(
+  before: Map<string, { sum: number; count: number }>,
+  after: Map<string, { sum: number; count: number }>,
+): number {
+  let best = { count: 0, sum: 0 };
+  for (const [route, t] of after) {
+    const b = before.get(route) ?? { sum: 0, count: 0 };
+    if (t.count - b.count > best.count) best = { count: t.count - b.count, sum: t.sum - b.sum };
+  }
+  return best.count === 0 ? 0 : Math.round((best.sum * 1e6) / best.count);
 }
 
 /** CPU time (user + system) of a process in ms, from /proc. */
@@ -71,6 +107,7 @@ try {
   for (const op of ["set", "get"] as const) {
     for (const inFlight of [1, 64]) {
       for (const path of ["kv", "rest"] as const) {
+        const handlerBefore = await handlerTimes(m1.url);
         const before = await Promise.all(agents.map((a) => cpuMs(a.pid)));
         const started = performance.now();
         const out = await new Deno.Command(Deno.execPath(), {
@@ -90,6 +127,7 @@ try {
           stderr: "piped",
         }).output();
         const after = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+        const handlerAfter = await handlerTimes(m1.url);
         const wallSeconds = (performance.now() - started) / 1000;
         const text = new TextDecoder().decode(out.stdout).trim();
         if (out.code !== 0) {
@@ -111,7 +149,12 @@ try {
           p99Ms: r.p99Ms,
           agentCpuUsPerOp: Math.round((agentMs * 1000) / opsWithWarmup),
           clientCpuUsPerOp: Math.round((r.clientCpuMs * 1000) / r.ops),
+          handlerUsPerOp: handlerUsPerOp(handlerBefore, handlerAfter),
+          meanUs: Math.round((inFlight * 1e6) / r.opsPerSec),
+          outsideHandlerUs: 0,
         });
+        const last = results.at(-1)!;
+        last.outsideHandlerUs = last.meanUs - last.handlerUsPerOp;
         console.error(JSON.stringify(results.at(-1)));
       }
     }

@@ -80,6 +80,10 @@ export async function readBytes(
 ): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limit) throw tooLarge();
+  // A declared length within the limit: read it whole, much cheaper than chunk by chunk (the
+  // HTTP layer holds the body to its declared length, on HTTP/1.1 and HTTP/2 alike). Before
+  // `request.body` is touched: that getter makes a stream, and the whole read then goes through it.
+  if (declared >= 0) return new Uint8Array(await request.arrayBuffer());
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -36,6 +36,7 @@ interface Histogram {
 export class HttpMetrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Map<string, Histogram>();
+  readonly #labels = new Map<string, Map<string, string>>();
 
   /**
    * Records one answered request.
@@ -47,7 +48,10 @@ export class HttpMetrics {
    * @param seconds How long it took.
    */
   record(method: string, route: string, status: number, seconds: number): void {
-    const key = `method="${method}",route="${escape(route)}"`;
+    // Labels are built once per method and route: this runs on every request.
+    const byRoute = this.#labels.get(method) ?? this.#labels.set(method, new Map()).get(method)!;
+    let key = byRoute.get(route);
+    if (key === undefined) byRoute.set(route, key = `method="${method}",route="${escape(route)}"`);
     const counted = `${key},status="${status}"`;
     this.#requests.set(counted, (this.#requests.get(counted) ?? 0) + 1);
     let h = this.#latency.get(key);

@@ -12,25 +12,32 @@
  * Answers Deno's client acts on: 401 for a missing or wrong token (no token configured: every
  * request is refused), 400 for malformed protobuf, a passed limit (./limits.ts) or an invalid
  * mutation, 404 for an unknown path, 413 for an oversize body, 503 when the cluster cannot
- * answer a read now (the client retries). Every error body is plain text.
+ * answer a read now or a write was not sent (the client retries), 409 when the agent stopped
+ * before a write's outcome was known (the client does not retry). Every error body is plain text.
  *
  * Writes are exactly once from the agent on: each gets an id, and if the agent's session is lost
  * while it is in flight, the agent sends it again with the same id until the outcome is known
  * (the Kv service remembers recent ids). The agent never answers 5xx for a write that may have
- * been applied, because Deno's client re-sends a write after a 5xx with nothing to tell it from
- * a new one. The hop between the Deno program and the agent stays at-least-once (the protocol
- * has no request id): a connection lost after the agent applied a write but before the answer
- * arrived makes the client send it again. Keep that hop short (an agent on the program's host).
+ * been applied, because Deno's client (denokv `remote/lib.rs`, `call_raw`) re-sends a request
+ * after a 5xx or a network error with nothing to tell it from a new one, and fails the call on
+ * any other status but 200. So when the agent stops, a write already under way goes on until
+ * its outcome is known, for up to `stopWriteTimeoutMs` (the server's shutdown waits for it); if
+ * that passes first, the answer is a 409 saying the outcome is unknown (the program sees an
+ * error and the client does not re-send). A write that arrives once the agent is stopping is
+ * not sent to the cluster and gets a 503 (nothing was applied: the re-send is safe). The hop
+ * between the Deno program and the agent stays at-least-once (the protocol has no request id):
+ * a connection lost after the agent applied a write but before the answer arrived makes the
+ * client send it again. Keep that hop short (an agent on the program's host).
  *
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Hono } from "npm:hono@^4.13.19";
 import type { Context } from "npm:hono@^4.13.19";
 import { isSynodError } from "../errors.ts";
 import type { Synod } from "../node/synod.ts";
-import type { Kv, KvWriteResult } from "../primitives/kv.ts";
+import type { Kv, KvRange, KvWriteResult } from "../primitives/kv.ts";
 import { readBytes } from "../http/input.ts";
 import { checkRead, checkWatch, checkWrite, KvRequestError } from "./limits.ts";
 import {
@@ -52,10 +59,17 @@ export interface KvConnectOptions {
   readonly keepAliveMs?: number;
   /** How long a read may wait for the cluster before a 503. Default 10 s. */
   readonly readTimeoutMs?: number;
+  /**
+   * Once the agent stops, how long a write already sent may still take to learn its outcome
+   * before it is answered with a 409 (outcome unknown). Default 30 s.
+   */
+  readonly stopWriteTimeoutMs?: number;
 }
 
 /** Largest request body (a write at every limit fits with room to spare). */
 export const KV_BODY_LIMIT_BYTES = 2 << 20;
+/** Default of {@linkcode KvConnectOptions.stopWriteTimeoutMs}. */
+export const KV_STOP_WRITE_TIMEOUT_MS = 30_000;
 /** How far ahead the metadata's `expiresAt` is. */
 export const KV_METADATA_TTL_MS = 3_600_000;
 const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -64,7 +78,11 @@ const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export interface KvConnectRoutes {
   /** The routes, to mount at `/kv`. */
   readonly app: Hono;
-  /** Ends watch streams and pending write retries. */
+  /**
+   * Ends watch streams; writes under way go on until their outcome is known or
+   * `stopWriteTimeoutMs` passes (they are answered with a 409, never a 5xx), and later writes
+   * get a 503 without being sent.
+   */
   close(): void;
 }
 
@@ -88,9 +106,14 @@ const text = (status: number, message: string) =>
  * @returns The routes (mount them at `/kv`) and `close()`.
  */
 export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): KvConnectRoutes {
-  const tokens = (options.accessTokens ?? []).map((t) => digest(new TextEncoder().encode(t)));
-  const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const tokens = (options.accessTokens ?? []).map((t) => `Bearer ${t}`);
+  const reads = new ReadDeadlines(options.readTimeoutMs ?? 10_000);
+  const stopWriteTimeoutMs = options.stopWriteTimeoutMs ?? KV_STOP_WRITE_TIMEOUT_MS;
   const closing = new AbortController();
+  /** Aborted `stopWriteTimeoutMs` after `close()`: writes still under way give up then. */
+  const givingUp = new AbortController();
+  let writing = 0;
+  let givingUpTimer: ReturnType<typeof setTimeout> | undefined;
   const databases = new Map<string, Promise<{ kv: Kv; hub: WatchHub }>>();
   const app = new Hono();
 
@@ -162,8 +185,13 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
     guard(async (c, name) => {
       const ranges = checkRead(decodeSnapshotRead(await body(c.req.raw)).ranges);
       const { kv } = await database(name);
-      const result = await within(kv.read(ranges, { consistency: "LINEARIZABLE" }), readTimeoutMs);
-      return protobuf(encodeSnapshotReadOutput(result.ranges));
+      // Deno's client reads a key as the range [key, key ‖ 00) with limit 1 (get, getMany): such
+      // ranges go as one point read, smaller on the wire to the leader and back.
+      const keys = pointKeys(ranges);
+      const entries = keys !== null
+        ? (await reads.within(kv.get(keys, LINEARIZABLE))).entries.map((e) => e === null ? [] : [e])
+        : (await reads.within(kv.read(ranges, LINEARIZABLE))).ranges;
+      return protobuf(encodeSnapshotReadOutput(entries));
     }),
   );
 
@@ -172,7 +200,16 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
     guard(async (c, name) => {
       const write = checkWrite(decodeAtomicWrite(await body(c.req.raw)), crypto.randomUUID());
       const { kv } = await database(name);
-      const result = await writeOnce(kv, write, closing.signal);
+      if (closing.signal.aborted) {
+        throw new HttpFailure(503, "The agent is stopping: this write was not applied");
+      }
+      writing++;
+      let result: KvWriteResult;
+      try {
+        result = await writeOnce(kv, write, givingUp.signal);
+      } finally {
+        if (--writing === 0) clearTimeout(givingUpTimer); // the stop need not wait any more
+      }
       return protobuf(
         result.ok
           ? encodeAtomicWriteOutput(AW_SUCCESS, result.versionstamp)
@@ -198,18 +235,20 @@ export function kvConnectRoutes(synod: Synod, options: KvConnectOptions = {}): K
   return {
     app,
     close: () => {
+      if (closing.signal.aborted) return;
       closing.abort();
+      reads.close();
+      if (writing > 0) givingUpTimer = setTimeout(() => givingUp.abort(), stopWriteTimeoutMs);
       for (const db of databases.values()) db.then(({ hub }) => hub.close(), () => {});
     },
   };
 }
 
 /**
- * Checks the bearer token against every configured one (given as SHA-256 digests), in constant
- * time. Synchronous on purpose: it runs on every request, and an async digest is a trip through a
- * thread pool.
+ * Checks the bearer token against every configured one (each given as its whole header value,
+ * `Bearer <token>`), in constant time. It runs on every request, so it hashes nothing.
  */
-function authorize(header: string | undefined, tokens: readonly Uint8Array[]) {
+function authorize(header: string | undefined, tokens: readonly string[]) {
   if (tokens.length === 0) {
     throw new HttpFailure(
       401,
@@ -219,12 +258,19 @@ function authorize(header: string | undefined, tokens: readonly Uint8Array[]) {
   if (header === undefined || !header.startsWith("Bearer ")) {
     throw new HttpFailure(401, "Missing access token: send 'Authorization: Bearer <token>'");
   }
-  // Digests of equal length, compared without an early exit: the time taken says nothing about
-  // how much of the token matched, nor its length.
-  const given = digest(new TextEncoder().encode(header.slice("Bearer ".length)));
-  let match = false;
-  for (const want of tokens) match = timingSafeEqual(want, given) || match;
-  if (!match) throw new HttpFailure(401, "Invalid access token");
+  let match = 0;
+  for (const want of tokens) match |= sameSecret(want, header);
+  if (match === 0) throw new HttpFailure(401, "Invalid access token");
+}
+
+/**
+ * 1 if `given` equals `secret`, else 0, without an early exit: the loop runs over the secret's
+ * length whatever is given, so the time taken says nothing about how much of it matched.
+ */
+function sameSecret(secret: string, given: string): number {
+  let diff = secret.length ^ given.length;
+  for (let i = 0; i < secret.length; i++) diff |= secret.charCodeAt(i) ^ (given.charCodeAt(i) | 0);
+  return diff === 0 ? 1 : 0;
 }
 
 function digest(bytes: Uint8Array): Uint8Array {
@@ -280,47 +326,117 @@ function protobuf(bytes: Uint8Array): Response {
   });
 }
 
-/** A read that gives up after `ms` (a 503: the client retries). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpFailure(503, `No answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+const LINEARIZABLE = { consistency: "LINEARIZABLE" } as const;
+
+/** The keys of ranges that are all point reads (`[key, key ‖ 00)`), else `null`. */
+function pointKeys(ranges: readonly KvRange[]): Uint8Array[] | null {
+  const keys: Uint8Array[] = [];
+  for (const { start, end } of ranges) {
+    if (end.length !== start.length + 1 || end[start.length] !== 0) return null;
+    for (let i = 0; i < start.length; i++) if (start[i] !== end[i]) return null;
+    keys.push(start);
+  }
+  return keys;
+}
+
+/**
+ * Reads that give up after `ms` (a 503: the client retries). One coarse timer checks them all
+ * (a read may wait up to a second longer), rather than a timer set and cleared per read.
+ */
+class ReadDeadlines {
+  readonly #ms: number;
+  readonly #pending = new Set<{ readonly atMs: number; readonly fail: (e: Error) => void }>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  within<T>(promise: Promise<T>): Promise<T> {
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.#ms));
+      Deno.unrefTimer(this.#timer); // it never keeps the process alive
+    }
+    return new Promise<T>((resolve, reject) => {
+      const pending = { atMs: Date.now() + this.#ms, fail: reject };
+      this.#pending.add(pending);
+      promise.then(resolve, reject).finally(() => this.#pending.delete(pending));
+    });
+  }
+
+  /** The timer stops once the reads under way are answered or timed out. */
+  close(): void {
+    this.#closed = true;
+    if (this.#pending.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    if (this.#closed && this.#pending.size === 0) this.#stop();
+    const now = Date.now();
+    for (const p of this.#pending) {
+      if (p.atMs > now) continue;
+      this.#pending.delete(p);
+      p.fail(new HttpFailure(503, `No answer within ${this.#ms} ms`));
+    }
+  }
 }
 
 /**
  * Runs a write until its outcome is known. A failure other than the service's own refusal
  * (`APPLICATION_ERROR`: nothing changed) may come after the write was applied — the session
  * expired with it in flight — so it is sent again with the same id, which the service answers
- * from its memory if it was applied. It stops only when the agent closes.
+ * from its memory if it was applied. It stops only when `givingUp` is aborted (the agent stopped
+ * and its shutdown bound passed), and then answers a 409, never a 5xx: the write may have been
+ * applied, and Deno's client would re-send it after a 5xx.
  *
  * @param kv The database.
  * @param write The write, with its id.
- * @param closing Aborted when the agent stops.
+ * @param givingUp Aborted when the agent stops waiting for writes.
  * @returns The write's outcome.
- * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed), or the
- *   last failure once the agent stops.
+ * @throws {SynodError} `APPLICATION_ERROR` if the service refused it (nothing changed).
+ * @throws {Error} With `status` 409 once `givingUp` is aborted before the outcome is known.
  */
 export async function writeOnce(
   kv: Pick<Kv, "write">,
   write: Parameters<Kv["write"]>[0],
-  closing: AbortSignal,
+  givingUp: AbortSignal,
 ): Promise<KvWriteResult> {
-  for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
-    try {
-      return await kv.write(write);
-    } catch (error) {
-      if (!isSynodError(error) || error.code === "APPLICATION_ERROR" || closing.aborted) {
-        throw error;
+  let abandon = () => {};
+  const abandoned = new Promise<"abandoned">((resolve) => {
+    abandon = () => resolve("abandoned");
+    givingUp.addEventListener("abort", abandon, { once: true });
+  });
+  try {
+    for (let delayMs = 50;; delayMs = Math.min(delayMs * 2, 1000)) {
+      if (givingUp.aborted) break;
+      const attempt = kv.write(write);
+      attempt.catch(() => {}); // an attempt abandoned may still fail later
+      try {
+        const outcome = await Promise.race([attempt, abandoned]);
+        if (outcome === "abandoned") break;
+        return outcome;
+      } catch (error) {
+        if (!isSynodError(error) || error.code === "APPLICATION_ERROR") throw error;
       }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => timer = setTimeout(resolve, delayMs)),
+        abandoned,
+      ]);
+      clearTimeout(timer);
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      closing.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+  } finally {
+    givingUp.removeEventListener("abort", abandon);
   }
+  throw new HttpFailure(
+    409,
+    "The agent stopped before this write's outcome was known: it may or may not have been " +
+      "applied (read the keys to find out)",
+  );
 }

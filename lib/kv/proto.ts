@@ -110,7 +110,9 @@ export interface KvEntryMsg {
 
 // ── reading ──
 
-const empty = (): Uint8Array => new Uint8Array(0);
+/** No bytes; shared (a length-0 array cannot be changed), as allocating one costs per field. */
+const EMPTY = new Uint8Array(0);
+const empty = (): Uint8Array => EMPTY;
 
 class Reader {
   pos = 0;
@@ -150,6 +152,18 @@ class Reader {
     const big = this.varint64();
     if (big > BigInt(Number.MAX_SAFE_INTEGER)) this.fail("value out of range");
     return Number(big);
+  }
+
+  /** A varint read as a bool, as `varint64() !== 0n` but without bigints. */
+  flag(): boolean {
+    let any = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) this.fail("truncated varint");
+      const b = this.buf[this.pos++]!;
+      any |= i === 9 ? b & 1 : b & 0x7f; // a 10th byte holds bit 63 only
+      if ((b & 0x80) === 0) return any !== 0;
+    }
+    return this.fail("varint longer than 10 bytes");
   }
 
   bytes(): Uint8Array {
@@ -207,12 +221,18 @@ function decodeReadRange(buf: Uint8Array): ReadRangeMsg {
         else out.end = r.bytes();
       } else if (n === 3) {
         r.expect(w, 0, "limit");
-        const v = BigInt.asIntN(64, r.varint64());
-        if (v < 0n || v > 0x7fffffffn) r.fail(`'limit' must be a non-negative int32: got ${v}`);
-        out.limit = Number(v);
+        // Up to 4 bytes (< 2^28) without bigints; the rest (negative ones are 10 bytes) with.
+        let last = r.pos;
+        while (last < r.pos + 3 && last < r.buf.length && (r.buf[last]! & 0x80) !== 0) last++;
+        if (last < r.buf.length && (r.buf[last]! & 0x80) === 0) out.limit = r.varint();
+        else {
+          const v = BigInt.asIntN(64, r.varint64());
+          if (v < 0n || v > 0x7fffffffn) r.fail(`'limit' must be a non-negative int32: got ${v}`);
+          out.limit = Number(v);
+        }
       } else if (n === 4) {
         r.expect(w, 0, "reverse");
-        out.reverse = r.varint64() !== 0n;
+        out.reverse = r.flag();
       } else return false;
       return true;
     });
@@ -371,9 +391,31 @@ export function decodeWatch(buf: Uint8Array): { keys: Uint8Array[] } {
 
 // ── writing ──
 
+/** Bytes of a varint. */
+function varintSize(v: number): number {
+  let n = 1;
+  for (; v > 0x7f; n++) v = Math.floor(v / 128);
+  return n;
+}
+
+/** Bytes of a length-delimited field of `length` bytes (0 if empty, unless `always`). */
+function bytesFieldSize(field: number, length: number, always = false): number {
+  return length === 0 && !always ? 0 : varintSize((field << 3) | 2) + varintSize(length) + length;
+}
+
+/** Bytes of a varint field (0 if the value is 0). */
+function uintFieldSize(field: number, v: number): number {
+  return v === 0 ? 0 : varintSize(field << 3) + varintSize(v);
+}
+
+/** Writes fields into one buffer; sized up front on the hot paths, so that it never grows. */
 class Writer {
-  #buf = new Uint8Array(256);
+  #buf: Uint8Array;
   #pos = 0;
+
+  constructor(size = 256) {
+    this.#buf = new Uint8Array(size);
+  }
 
   #grow(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
@@ -385,7 +427,7 @@ class Writer {
   }
 
   varint(v: number): this {
-    this.#grow(10);
+    this.#grow(varintSize(v)); // exactly: a buffer sized up front must not grow
     while (v > 0x7f) {
       this.#buf[this.#pos++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
@@ -410,18 +452,23 @@ class Writer {
     return this;
   }
 
+  /** The header of a length-delimited field whose payload is written next. */
+  header(field: number, length: number): this {
+    return this.varint((field << 3) | 2).varint(length);
+  }
+
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    return this.#pos === this.#buf.length ? this.#buf : this.#buf.slice(0, this.#pos);
   }
 }
 
-function entryBytes(e: KvEntryMsg): Uint8Array {
-  return new Writer()
-    .bytes(1, e.key)
-    .bytes(2, e.value)
-    .uint(3, e.encoding)
-    .bytes(4, e.versionstamp)
-    .finish();
+function entrySize(e: KvEntryMsg): number {
+  return bytesFieldSize(1, e.key.length) + bytesFieldSize(2, e.value.length) +
+    uintFieldSize(3, e.encoding) + bytesFieldSize(4, e.versionstamp.length);
+}
+
+function writeEntry(w: Writer, e: KvEntryMsg): void {
+  w.bytes(1, e.key).bytes(2, e.value).uint(3, e.encoding).bytes(4, e.versionstamp);
 }
 
 /**
@@ -431,12 +478,18 @@ function entryBytes(e: KvEntryMsg): Uint8Array {
  * @returns The bytes.
  */
 export function encodeSnapshotReadOutput(ranges: readonly (readonly KvEntryMsg[])[]): Uint8Array {
-  const w = new Writer();
-  for (const range of ranges) {
-    const r = new Writer();
-    for (const e of range) r.bytes(1, entryBytes(e), true);
-    w.bytes(1, r.finish(), true);
-  }
+  // Sizes first, then one buffer of exactly that size.
+  const entrySizes = ranges.map((range) => range.map(entrySize));
+  const rangeSizes = entrySizes.map((sizes) =>
+    sizes.reduce((sum, n) => sum + bytesFieldSize(1, n, true), 0)
+  );
+  const size = rangeSizes.reduce((sum, n) => sum + bytesFieldSize(1, n, true), 0) +
+    uintFieldSize(4, 1) + uintFieldSize(8, SR_SUCCESS);
+  const w = new Writer(size);
+  ranges.forEach((range, i) => {
+    w.header(1, rangeSizes[i]!);
+    range.forEach((e, j) => writeEntry(w.header(1, entrySizes[i]![j]!), e));
+  });
   return w.uint(4, true).uint(8, SR_SUCCESS).finish();
 }
 
@@ -453,13 +506,13 @@ export function encodeAtomicWriteOutput(
   versionstamp: Uint8Array,
   failedChecks: readonly number[] = [],
 ): Uint8Array {
-  const w = new Writer().uint(1, status).bytes(2, versionstamp);
-  if (failedChecks.length > 0) {
-    const packed = new Writer();
-    for (const i of failedChecks) packed.varint(i);
-    w.bytes(4, packed.finish());
+  if (failedChecks.length === 0) {
+    const size = uintFieldSize(1, status) + bytesFieldSize(2, versionstamp.length);
+    return new Writer(size).uint(1, status).bytes(2, versionstamp).finish();
   }
-  return w.finish();
+  const packed = new Writer();
+  for (const i of failedChecks) packed.varint(i);
+  return new Writer().uint(1, status).bytes(2, versionstamp).bytes(4, packed.finish()).finish();
 }
 
 /**
@@ -473,7 +526,10 @@ export function encodeWatchOutput(entries: readonly (KvEntryMsg | null)[]): Uint
   const w = new Writer().uint(1, SR_SUCCESS);
   for (const e of entries) {
     const k = new Writer().uint(1, true);
-    if (e !== null) k.bytes(2, entryBytes(e), true);
+    if (e !== null) {
+      const n = entrySize(e);
+      writeEntry(k.header(2, n), e);
+    }
     w.bytes(2, k.finish(), true);
   }
   return w.finish();

@@ -87,6 +87,32 @@ Deno.test("proto: responses encode the fields Deno's client reads", () => {
   assert.deepEqual(encodeWatchOutput([null]), b(0x08, 1, 0x12, 2, 0x08, 1));
 });
 
+Deno.test("proto: sizes computed up front hold for long fields and many entries", () => {
+  const rng = new Prng(11);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => rng.int(0, 255));
+  const entry = (n: number) => ({
+    key: bytes(1 + (n % 300)),
+    value: bytes(n % 3 === 0 ? 0 : n * 97),
+    encoding: n % 4,
+    versionstamp: bytes(10),
+  });
+  const ranges = [[], [entry(1)], Array.from({ length: 200 }, (_, i) => entry(i + 2)), []];
+  const read = decodeResponse.snapshotReadOutput(encodeSnapshotReadOutput(ranges));
+  assert.deepEqual(read.ranges, ranges);
+  const watched = [entry(300), null, entry(7)];
+  assert.deepEqual(decodeResponse.watchOutput(encodeWatchOutput(watched)).entries, watched);
+  // Limits of every varint length decode alike, with and without the bigint path.
+  for (const limit of [1, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1]) {
+    const r = { start: b(1), end: b(2), limit, reverse: true };
+    assert.deepEqual(decodeSnapshotRead(encodeRequest.snapshotRead([r])).ranges, [r]);
+  }
+  // reverse as a long varint: any bit of its 64 is true.
+  const longTrue = b(0x0a, 0x0b, 0x20, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01);
+  assert.equal(decodeSnapshotRead(longTrue).ranges[0]!.reverse, true);
+  const bit63Only = b(0x0a, 0x0b, 0x20, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7e);
+  assert.equal(decodeSnapshotRead(bit63Only).ranges[0]!.reverse, false, "bits past 64 ignored");
+});
+
 Deno.test("proto: malformed input is a TypeError naming the problem", () => {
   const cases: [Uint8Array, RegExp][] = [
     [b(0x0a), /truncated varint/],

@@ -45,6 +45,7 @@
 import type { CommandContext, ReadContext, Service } from "../protocols/raft/service.ts";
 import { argsRecord } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
+import { OrderedKeys } from "./_ordered_keys.ts";
 import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
@@ -198,7 +199,9 @@ const U64_MASK = (1n << 64n) - 1n;
  */
 export function versionstampOf(index: number): Uint8Array {
   const out = new Uint8Array(10);
-  new DataView(out.buffer).setBigUint64(0, BigInt(index));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, Math.floor(index / 2 ** 32)); // without bigints: this runs per entry read
+  view.setUint32(4, index >>> 0);
   return out;
 }
 
@@ -210,15 +213,19 @@ export function versionstampOf(index: number): Uint8Array {
  */
 export function indexOfVersionstamp(vs: Uint8Array): number {
   if (vs.length !== 10 || vs[8] !== 0 || vs[9] !== 0) return -1;
-  const n = new DataView(vs.buffer, vs.byteOffset, 10).getBigUint64(0);
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(n);
+  const view = new DataView(vs.buffer, vs.byteOffset, 10);
+  const hi = view.getUint32(0);
+  return hi >= 2 ** 21 ? -1 : hi * 2 ** 32 + view.getUint32(4); // above 2^53: not an index
 }
 
 /** Keys as binary strings (one char per byte): JS string order is then byte order. */
 function keyString(bytes: Uint8Array): string {
+  // `apply` with the bytes as the argument list: a flat string, several times cheaper than a
+  // spread (measured); in chunks, under the engine's argument count limit.
+  if (bytes.length <= 4096) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }
@@ -227,18 +234,6 @@ function keyBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
-}
-
-/** First position whose key is ≥ `k`. */
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function bytes(value: unknown, what: string, max = Infinity): Uint8Array {
@@ -323,7 +318,9 @@ function checkMutation(m: unknown, i: number): CheckedMutation {
  * @returns The service.
  */
 export function kvService(): Service {
-  let keys: string[] = [];
+  // Key order in a B+tree (O(log n) insert and delete, ordered scans both ways); the entries in
+  // a Map beside it, for point reads.
+  let keys = new OrderedKeys();
   let map = new Map<string, Stored>();
   let recent = new Map<string, KvWriteResult>();
   const listeners = new Listeners();
@@ -344,11 +341,11 @@ export function kvService(): Service {
     if (old === undefined) return;
     if (old.timer !== null) ctx.cancel(old.timer);
     map.delete(k);
-    keys.splice(lowerBound(keys, k), 1);
+    keys.delete(k);
   };
   const store = (ctx: CommandContext, k: string, e: Stored): void => {
     const old = map.get(k);
-    if (old === undefined) keys.splice(lowerBound(keys, k), 0, k);
+    if (old === undefined) keys.add(k);
     else if (old.timer !== null) ctx.cancel(old.timer);
     if (e.expireAtMs > 0) {
       e.timer = ctx.schedule(e.expireAtMs - ctx.logTime, "expire", { k, version: e.version });
@@ -369,14 +366,10 @@ export function kvService(): Service {
       );
     }
     const out: KvEntry[] = [];
-    if (start >= end) return out;
-    const lo = lowerBound(keys, start);
-    const hi = lowerBound(keys, end);
-    const step = a.reverse === true ? -1 : 1;
-    for (let p = step > 0 ? lo : hi - 1; p >= lo && p < hi && out.length < limit; p += step) {
-      const k = keys[p]!;
+    for (const k of keys.range(start, end, a.reverse === true)) {
       const e = live(k, now);
       if (e !== undefined) out.push(entryOf(k, e));
+      if (out.length >= limit) break;
     }
     return out;
   };
@@ -495,7 +488,7 @@ export function kvService(): Service {
       unlisten: ({ args, session }) => listeners.unlisten(session.id, args),
       delete: (_c, ctx) => {
         const n = map.size;
-        const removed = [...keys];
+        const removed = keys.toArray();
         for (const k of removed) remove(ctx, k);
         if (n > 0) listeners.publish(ctx, { index: ctx.index, keys: removed.map(keyBytes) });
         ctx.deleteService();
@@ -532,7 +525,7 @@ export function kvService(): Service {
     onExpire: (s) => listeners.drop(s.id),
     onClose: (s) => listeners.drop(s.id),
     snapshot: (): KvSnapshot => ({
-      rows: keys.map((k) => {
+      rows: keys.toArray().map((k) => {
         const e = map.get(k)!;
         return [k, e.value, e.encoding, e.version, e.expireAtMs, e.timer];
       }),
@@ -541,7 +534,7 @@ export function kvService(): Service {
     }),
     restore: (state) => {
       const s = state as KvSnapshot;
-      keys = s.rows.map(([k]) => k);
+      keys = OrderedKeys.from(s.rows.map(([k]) => k)); // rows are in key order: built in O(n)
       map = new Map(s.rows.map(([k, value, encoding, version, expireAtMs, timer]) => [
         k,
         { value, encoding, version, expireAtMs, timer },

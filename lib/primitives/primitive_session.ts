@@ -354,7 +354,8 @@ export class ProxyChannel {
   async query<T>(operation: string, args?: unknown, options?: PrimitiveQueryOptions): Promise<T> {
     this.#checkLive(operation);
     let consistency = this.#consistency;
-    if (options?.consistency !== undefined) {
+    // The proxy's own level was checked when it was made: only another one is checked here.
+    if (options?.consistency !== undefined && options.consistency !== consistency) {
       consistency = checkConsistency(
         options.consistency,
         `${operation} ${this.service} as 'consistency'`,

@@ -1,0 +1,161 @@
+/**
+ * CPU per KV get, our parts apart, measured as this process's CPU time (from /proc) over many
+ * reads, which a busy machine disturbs far less than wall time:
+ *
+ * - `handler`: Deno's KV client reading one key through Synod's KV Connect handler (HTTP/2, the
+ *   agent's Hono app) over a stand-in database that answers at once, less the same client against
+ *   a server that answers with constant bytes: the handler's own cost (token, routing, body,
+ *   protobuf).
+ * - `inProcess`: one member, requests through `app.request()` (no socket): a KV get
+ *   (`snapshot_read` of the range Deno's client sends for `kv.get(["k", 1])`) beside a REST map
+ *   get, both linearizable — handler, the agent's session, the leader's query and the service.
+ *
+ * Run: `deno run -A --unstable-kv bench/kv_cpu.ts [--rounds N]`; prints JSON (µs per read, one
+ * figure per round). Not named `*_bench.ts`: it is a script, and `deno bench` would run it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Hono } from "npm:hono@^4.13.19";
+import { createApp } from "../lib/http/app.ts";
+import { kvConnectRoutes } from "../lib/kv/connect.ts";
+import { encodeRequest, encodeSnapshotReadOutput } from "../lib/kv/proto.ts";
+import { Synod } from "../lib/node/synod.ts";
+import type { Kv } from "../lib/primitives/kv.ts";
+import { freePort } from "../lib/transport/_tcp_test_kit.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: { rounds: { type: "string", default: "3" } },
+});
+const rounds = Number(flags.rounds);
+const TOKEN = "bench-token-0123456789abcdef";
+const READS = 4000;
+
+function cpuMs(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
+  return (Number(stat[11]) + Number(stat[12])) * 10; // utime + stime, in ticks of 10 ms
+}
+
+/** CPU µs per call of `op`, after a warm-up. */
+async function cpuPerOp(op: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 200; i++) await op();
+  const c0 = cpuMs();
+  for (let i = 0; i < READS; i++) await op();
+  return Math.round(((cpuMs() - c0) * 1000) / READS);
+}
+
+const key = new Uint8Array([2, 0x6b, 0, 0x21, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0]); // ["k", 1]
+const entry = {
+  key,
+  value: new Uint8Array([0xff, 0x10, 0x22, 16, ...new Array(16).fill(0x76)]),
+  encoding: 1,
+  versionstamp: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9, 0, 0]),
+};
+const readBody = encodeRequest.snapshotRead([{
+  start: key,
+  end: new Uint8Array([...key, 0]),
+  limit: 1,
+  reverse: false,
+}]) as Uint8Array<ArrayBuffer>;
+
+// ── handler: a stand-in database behind the real routes, beside constant answers ──
+const standIn = {
+  get: (keys: Uint8Array[]) => Promise.resolve({ index: 9, entries: keys.map(() => entry) }),
+  read: () => Promise.resolve({ index: 9, ranges: [[entry]] }),
+  addListener: () => Promise.resolve(),
+  removeListener: () => Promise.resolve(),
+};
+const routes = kvConnectRoutes(
+  { clusterId: "bench", kv: () => Promise.resolve(standIn as unknown as Kv) } as unknown as Synod,
+  { accessTokens: [TOKEN] },
+);
+const agentApp = new Hono().route("/kv", routes.app);
+const constant = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  const path = new URL(request.url).pathname;
+  if (path.startsWith("/kv/synod")) return agentApp.fetch(request);
+  if (path === "/kv/constant") {
+    await request.text();
+    return Response.json({
+      version: 3,
+      databaseId: "8c3f1c1e-1111-8111-8111-111111111111",
+      endpoints: [{ url: "/kv/constant/data", consistency: "strong" }],
+      token: TOKEN,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+  }
+  await request.arrayBuffer();
+  return new Response(constant, { headers: { "content-type": "application/x-protobuf" } });
+});
+const base = `http://127.0.0.1:${server.addr.port}`;
+Deno.env.set("DENO_KV_ACCESS_TOKEN", TOKEN);
+const viaHandler = await Deno.openKv(`${base}/kv/synod`);
+const viaConstant = await Deno.openKv(`${base}/kv/constant`);
+
+// ── in process: one member, the agent's app without a socket ──
+const synod = await Synod.start({
+  id: "a",
+  members: { a: `127.0.0.1:${freePort()}` },
+  partitions: 1,
+  tickMs: 10,
+});
+const app = createApp(synod, { kv: { accessTokens: [TOKEN] } });
+const ok = async (response: Response | Promise<Response>) => {
+  const r = await response;
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`status ${r.status}`);
+};
+await ok(app.request("/kv/bench", {
+  method: "POST",
+  headers: { authorization: `Bearer ${TOKEN}` },
+  body: JSON.stringify({ supportedVersions: [1, 2, 3] }),
+}));
+await ok(app.request("/v1/atomic-map/benchmap/k1", { method: "PUT", body: '"vvvvvvvvvvvvvvvv"' }));
+const kvGet = () =>
+  ok(app.request("/kv/bench/data/snapshot_read", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      "content-type": "application/x-protobuf",
+      "content-length": String(readBody.length),
+    },
+    body: readBody,
+  }));
+const restGet = () => ok(app.request("/v1/atomic-map/benchmap/k1?consistency=linearizable"));
+
+const result = {
+  handler: { throughHandler: [] as number[], constant: [] as number[], handlerOwn: [] as number[] },
+  inProcess: { kvGet: [] as number[], restGet: [] as number[] },
+};
+try {
+  for (let round = 0; round < rounds; round++) {
+    const h = await cpuPerOp(() => viaHandler.get(["k", 1]));
+    const c = await cpuPerOp(() => viaConstant.get(["k", 1]));
+    result.handler.throughHandler.push(h);
+    result.handler.constant.push(c);
+    result.handler.handlerOwn.push(h - c);
+    result.inProcess.kvGet.push(await cpuPerOp(kvGet));
+    result.inProcess.restGet.push(await cpuPerOp(restGet));
+    console.error(`round ${round + 1}/${rounds}`);
+  }
+} finally {
+  viaHandler.close();
+  viaConstant.close();
+  routes.close();
+  await server.shutdown();
+  await app.close();
+  await synod.close();
+}
+console.log(JSON.stringify(
+  {
+    bench: "kv-cpu",
+    unit: "CPU µs per read (this process)",
+    readsPerFigure: READS,
+    loadAverage: (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number),
+    ...result,
+  },
+  null,
+  2,
+));
