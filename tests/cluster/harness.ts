@@ -7,6 +7,7 @@
  */
 
 import { PartitionedClient, TcpTransport } from "../../mod.ts";
+import { MEMBER_ENV, memberRuntimeArgs } from "../../lib/agent/member_runtime.ts";
 import { freePort, within } from "../../lib/transport/_tcp_test_kit.ts";
 
 export { within };
@@ -34,6 +35,8 @@ export interface MemberProcessOptions {
   readonly retainEntries?: number;
   /** Flags for `deno run` in every member. */
   readonly denoArgs?: readonly string[];
+  /** Whether members run with the memory settings of `member_runtime.ts`. Default: true. */
+  readonly memorySettings?: boolean;
   /** Bytes per log segment (each is preallocated). */
   readonly segmentBytesMax: number;
   /** Entries per log segment: the log is compacted by whole segments. Default: the storage's. */
@@ -42,8 +45,13 @@ export interface MemberProcessOptions {
 
 /** Options of {@linkcode ProcessCluster.start}. */
 export interface ProcessClusterOptions {
-  /** Flags for `deno run` in every member (e.g. `--cpu-prof`). */
+  /**
+   * Flags for `deno run` in every member (e.g. `--cpu-prof`), after the members' memory settings
+   * (`lib/agent/member_runtime.ts`; a `--v8-flags` here replaces theirs).
+   */
   readonly denoArgs?: readonly string[];
+  /** Whether members run with the memory settings of `member_runtime.ts`. Default: true. */
+  readonly memorySettings?: boolean;
   /** Entries applied between snapshots; small to make the leaders compact their logs. */
   readonly snapshotEntries?: number;
   /** Entries kept in the log before a snapshot. */
@@ -166,7 +174,9 @@ export class ProcessCluster {
       args: [
         "run",
         "-A",
-        ...this.#options.denoArgs ?? [],
+        ...(this.#options.memorySettings === false
+          ? this.#options.denoArgs ?? []
+          : memberRuntimeArgs(this.#options.denoArgs)),
         MEMBER_MAIN,
         id,
         port,
@@ -174,6 +184,7 @@ export class ProcessCluster {
         peerList,
         JSON.stringify(this.#options),
       ],
+      env: this.#options.memorySettings === false ? {} : { ...MEMBER_ENV },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
