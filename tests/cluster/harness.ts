@@ -300,6 +300,26 @@ export class ProcessCluster {
   }
 
   /**
+   * Asks a member for its memory (see `member_main.ts`: collected first when the member runs
+   * with `--v8-flags=--expose-gc`).
+   *
+   * @param id The member (running, not paused).
+   * @param snapshotPath Where the member writes a heap snapshot; none when omitted.
+   * @returns Its resident memory, V8 heap and external memory in MiB.
+   */
+  async memory(id: string, snapshotPath?: string): Promise<Record<string, unknown>> {
+    const { lines } = this.#member(id);
+    const from = lines.length;
+    await this.#command(id, snapshotPath === undefined ? "memory" : `memory ${snapshotPath}`);
+    const line = await this.until(
+      () => lines.slice(from).find((l) => l.startsWith("memory ")),
+      `the memory of ${id}`,
+      snapshotPath === undefined ? WAIT_MS : 4 * WAIT_MS,
+    );
+    return JSON.parse(line.slice("memory ".length));
+  }
+
+  /**
    * Resolves once a member has applied a partition's entries up to `index`.
    *
    * @param id The member (running, not paused).
