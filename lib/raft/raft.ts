@@ -922,7 +922,11 @@ export class RaftNode {
       for (const pr of this.#progress.values()) pr.recentActive = false;
       this.#leadTransferee = null; // A transfer that took an election timeout is abandoned.
     }
-    if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
+    const { heartbeatTicks, alignHeartbeats } = this.#config;
+    const due = alignHeartbeats
+      ? this.#ticks % heartbeatTicks === 0
+      : this.#heartbeatElapsed >= heartbeatTicks;
+    if (due) {
       this.#heartbeatElapsed = 0;
       this.#bcastHeartbeat();
     }
