@@ -11,9 +11,9 @@
  * a turn to a peer packed into one message); the same with each leader's heartbeat phase set by
  * its election (not aligned); with a message per heartbeat; a heartbeat every tick, packed and
  * not (a message per heartbeat every tick was the default before packing); that with a timer per
- * member; a heartbeat every 5 ticks (250 ms, Atomix's `heartbeatInterval`), packed. Last, a
- * baseline of the timers alone (one 50 ms interval per member, doing nothing), to tell the cost
- * of waking up from the cost of messages.
+ * member; a heartbeat every 3 ticks and every 5 ticks (250 ms, Atomix's `heartbeatInterval`),
+ * aligned and packed. Last, a baseline of the timers alone (one 50 ms interval per member, doing
+ * nothing), to tell the cost of waking up from the cost of messages.
  *
  * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only] [--only=TEXT]`
  * (`--only` runs the phases whose name contains TEXT). JSON to stdout, progress to
@@ -215,7 +215,8 @@ async function main(): Promise<void> {
         coalesce: false,
         shareTicks: false,
       },
-      { ...base, name: `${where}, heartbeat every 5 ticks, packed`, heartbeatTicks: 5 },
+      { ...base, name: `${where}, heartbeat every 3 ticks, aligned, packed`, heartbeatTicks: 3 },
+      { ...base, name: `${where}, heartbeat every 5 ticks, aligned, packed`, heartbeatTicks: 5 },
     );
   }
   const chosen = all.filter((r) =>
