@@ -8,9 +8,11 @@
  * after the run.
  *
  * Usage: `deno task bench:cluster [--quick] [--member-v8-flags=FLAGS]`. JSON to stdout, progress
- * to stderr. `--member-v8-flags` passes V8 flags to the member processes (e.g.
- * `--max-semi-space-size=2`, which caps V8's young generation: see the README for its effect on
- * the members' memory).
+ * to stderr. The members run with the memory settings of `lib/agent/member_runtime.ts`;
+ * `--member-v8-flags` replaces their V8 flags, and `--no-member-settings` starts them without
+ * those settings (V8's and glibc's defaults, unless `--member-v8-flags` is given too).
+ * Each member's RSS is read at the end of the run and again after 15 s idle (`memberRssIdleMb`),
+ * then its V8 heap and external memory (`memberMemoryMb`).
  * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
@@ -18,7 +20,7 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
-import { measure as measureOps, rssMb } from "./_measure.ts";
+import { loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
 
 if (Deno.args.includes("--http")) {
   const { main } = await import("./_cluster_http.ts");
@@ -30,6 +32,8 @@ const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags=")
   ?.slice("--member-v8-flags=".length);
 const PARTITIONS = 3;
 const OPS = QUICK ? 2_000 : 100_000;
+/** How long the members idle after the run before their RSS is read again. */
+const IDLE_MS = 15_000;
 
 /** CPU time (user + system, all threads) a process used so far, in µs: robust to the load. */
 function cpuUs(pid: number | "self"): number {
@@ -63,6 +67,7 @@ async function measure(
 
 const cluster = await ProcessCluster.start(3, PARTITIONS, {
   denoArgs: MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
+  memorySettings: !Deno.args.includes("--no-member-settings"),
 });
 const client = new PartitionedClient({
   members: cluster.ids,
@@ -87,14 +92,28 @@ try {
     await measure("get", 256, OPS, (i) => map.get(key(i))),
   ];
   const memberRssMb = Object.fromEntries(cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]));
+  // Garbage of the run's last seconds is still resident at its end; V8 collects it once the
+  // process has been idle for a while (its memory reducer), and glibc gives back what it can.
+  console.error(`idle for ${IDLE_MS / 1000} s…`);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const memberRssIdleMb = Object.fromEntries(
+    cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]),
+  );
+  // What the resident memory holds (V8's heap, array buffers), asked after RSS was read.
+  const memberMemoryMb: Record<string, unknown> = {};
+  for (const id of cluster.ids) memberMemoryMb[id] = await cluster.memory(id);
   console.log(JSON.stringify(
     {
       benchmark: "cluster",
       members: 3,
       partitions: PARTITIONS,
       memberV8Flags: MEMBER_V8_FLAGS ?? null,
+      memberSettings: !Deno.args.includes("--no-member-settings"),
+      loadAverage: loadAverage(),
       results,
       memberRssMb,
+      memberRssIdleMb,
+      memberMemoryMb,
     },
     null,
     2,

@@ -7,11 +7,13 @@
  *
  * Phases, in memory and over TCP on 127.0.0.1 (three `TcpTransport`s, so framing, CBOR and
  * socket writes are counted too), all with a 50 ms tick: the node's default (a heartbeat every
- * 2 ticks, the members on one shared timer, the heartbeats of a turn to a peer packed into one
- * message); the same with a message per heartbeat; a heartbeat every tick, packed and not (a
- * message per heartbeat every tick was the default before packing); that with a timer per
- * member; a heartbeat every 5 ticks (250 ms, Atomix's `heartbeatInterval`), packed. Last, a baseline of the timers alone (one 50 ms
- * interval per member, doing nothing), to tell the cost of waking up from the cost of messages.
+ * 2 ticks in the same ticks for every group, the members on one shared timer, the heartbeats of
+ * a turn to a peer packed into one message); the same with each leader's heartbeat phase set by
+ * its election (not aligned); with a message per heartbeat; a heartbeat every tick, packed and
+ * not (a message per heartbeat every tick was the default before packing); that with a timer per
+ * member; a heartbeat every 3 ticks and every 5 ticks (250 ms, Atomix's `heartbeatInterval`),
+ * aligned and packed. Last, a baseline of the timers alone (one 50 ms interval per member, doing
+ * nothing), to tell the cost of waking up from the cost of messages.
  *
  * Usage: `deno run -A bench/idle_partitions_bench.ts [--quick] [--tcp-only] [--only=TEXT]`
  * (`--only` runs the phases whose name contains TEXT). JSON to stdout, progress to
@@ -109,10 +111,12 @@ interface Run {
   readonly network: () => Network;
   readonly shareTicks: boolean;
   readonly coalesce: boolean;
+  /** `raft.alignHeartbeats`: the node's default is true. */
+  readonly align: boolean;
 }
 
 async function nodesPhase(run: Run): Promise<Phase> {
-  const { name, heartbeatTicks, shareTicks, coalesce } = run;
+  const { name, heartbeatTicks, shareTicks, coalesce, align } = run;
   const net = run.network();
   let ticks = 0;
   const clock: Clock = {
@@ -130,7 +134,11 @@ async function nodesPhase(run: Run): Promise<Phase> {
       groups: [{ name: "raft", partitions: PARTITIONS, partitionSize: 3 }],
       transport: net.endpoints[IDS.indexOf(id)]!,
       services: primitiveServices,
-      member: { clock, driver: { tickMs: TICK_MS }, raft: { heartbeatTicks } },
+      member: {
+        clock,
+        driver: { tickMs: TICK_MS },
+        raft: { heartbeatTicks, alignHeartbeats: align },
+      },
       shareTicks,
       coalesceHeartbeats: coalesce,
     })
@@ -188,9 +196,10 @@ async function main(): Promise<void> {
   const phases: Phase[] = [];
   const all: Run[] = [];
   for (const [where, network] of [["in memory", inMemory], ["TCP", overTcp]] as const) {
-    const base = { heartbeatTicks: 2, network, shareTicks: true, coalesce: true };
+    const base = { heartbeatTicks: 2, network, shareTicks: true, coalesce: true, align: true };
     all.push(
-      { ...base, name: `${where}, heartbeat every 2 ticks, packed (default)` },
+      { ...base, name: `${where}, heartbeat every 2 ticks, aligned, packed (default)` },
+      { ...base, name: `${where}, heartbeat every 2 ticks, packed, not aligned`, align: false },
       { ...base, name: `${where}, heartbeat every 2 ticks, a message each`, coalesce: false },
       { ...base, name: `${where}, heartbeat every tick, packed`, heartbeatTicks: 1 },
       {
@@ -206,7 +215,8 @@ async function main(): Promise<void> {
         coalesce: false,
         shareTicks: false,
       },
-      { ...base, name: `${where}, heartbeat every 5 ticks, packed`, heartbeatTicks: 5 },
+      { ...base, name: `${where}, heartbeat every 3 ticks, aligned, packed`, heartbeatTicks: 3 },
+      { ...base, name: `${where}, heartbeat every 5 ticks, aligned, packed`, heartbeatTicks: 5 },
     );
   }
   const chosen = all.filter((r) =>

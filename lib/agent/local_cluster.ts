@@ -2,10 +2,13 @@
  * `synod local-cluster N`: N agents on this machine as child processes, for trying Synod out.
  * Ports are chosen free on 127.0.0.1, each member's data goes under one directory, and what was
  * chosen is printed. Each child's log lines come through prefixed with its id. Ctrl-C (or
- * SIGTERM) stops every child cleanly, and the command returns once all have exited.
+ * SIGTERM) stops every child cleanly, and the command returns once all have exited. Each child
+ * runs with the members' memory settings (./member_runtime.ts).
  *
  * @module
  */
+
+import { MEMBER_ENV, memberRuntimeArgs } from "./member_runtime.ts";
 
 /** One member started by {@linkcode startLocalCluster}. */
 export interface LocalMember {
@@ -29,7 +32,10 @@ export interface LocalClusterOptions {
   readonly program?: string;
   /** Extra flags for every agent (e.g. `--log-level=debug`). */
   readonly agentArgs?: readonly string[];
-  /** Flags for `deno run` itself, by member id (e.g. `{ m1: ["--cpu-prof"] }`). */
+  /**
+   * Flags for `deno run` itself, by member id (e.g. `{ m1: ["--cpu-prof"] }`), after the
+   * members' memory settings (`member_runtime.ts`; a `--v8-flags` here replaces theirs).
+   */
   readonly runtimeArgs?: Readonly<Record<string, readonly string[]>>;
   /** Where the children's log lines go, prefixed with their id. Default: standard error. */
   readonly log?: (line: string) => void;
@@ -84,7 +90,7 @@ export function startLocalCluster(options: LocalClusterOptions): LocalCluster {
       args: [
         "run",
         "-A",
-        ...options.runtimeArgs?.[m.id] ?? [],
+        ...memberRuntimeArgs(options.runtimeArgs?.[m.id]),
         program,
         "agent",
         "--member",
@@ -100,6 +106,7 @@ export function startLocalCluster(options: LocalClusterOptions): LocalCluster {
         new URL(m.url).port,
         ...options.agentArgs ?? [],
       ],
+      env: { ...MEMBER_ENV },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -47,7 +47,9 @@ export interface SynodNodeOptions extends ClusterLayout {
   readonly storage?: (partition: PartitionInfo) => RaftStorage;
   /**
    * Options for every member (timing, Raft, sessions). The node's default for
-   * `raft.heartbeatTicks` is {@linkcode NODE_HEARTBEAT_TICKS}, not the core's 1.
+   * `raft.heartbeatTicks` is {@linkcode NODE_HEARTBEAT_TICKS}, not the core's 1, and for
+   * `raft.alignHeartbeats` true, not the core's false: the leaders of a node's groups heartbeat in
+   * the same ticks, so their heartbeats to a peer are packed into one message per interval.
    */
   readonly member?: Omit<
     MemberOptions,
@@ -252,7 +254,7 @@ export class SynodNode {
       ((raft?.electionTicks ?? 10) > NODE_HEARTBEAT_TICKS ? NODE_HEARTBEAT_TICKS : 1);
     return new Member({
       ...options.member,
-      raft: { ...raft, heartbeatTicks },
+      raft: { ...raft, heartbeatTicks, alignHeartbeats: raft?.alignHeartbeats ?? true },
       clock: this.#clock,
       id: this.id,
       members: p.members,

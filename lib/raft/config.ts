@@ -17,6 +17,16 @@ export interface RaftConfig {
   readonly electionTicks?: number;
   /** Ticks between leader heartbeats. Must be < `electionTicks`. Default 1. */
   readonly heartbeatTicks?: number;
+  /**
+   * A leader heartbeats on the ticks whose count (since this member was created) is a multiple
+   * of `heartbeatTicks`, instead of `heartbeatTicks` after its previous round. The groups of a
+   * host that are created together and tick together then heartbeat in the same ticks, whenever
+   * each was elected, so a host that packs one peer's heartbeats of a turn into one message sends
+   * one per interval instead of up to `heartbeatTicks`. Rounds stay `heartbeatTicks` apart; the
+   * first after an election comes within `heartbeatTicks` (the election's Append goes at once).
+   * Default false.
+   */
+  readonly alignHeartbeats?: boolean;
   /** Uniform random numbers in [0, 1), from a seeded generator in tests. Required. */
   readonly random: () => number;
   /** Run a pre-vote before campaigning (thesis §9.6). Default true. */
@@ -91,6 +101,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     id: config.id,
     electionTicks: config.electionTicks ?? 10,
     heartbeatTicks: config.heartbeatTicks ?? 1,
+    alignHeartbeats: config.alignHeartbeats ?? false,
     random: config.random,
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,

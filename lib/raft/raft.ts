@@ -667,9 +667,20 @@ export class RaftNode {
     return previous !== undefined && isVoterType(previous.type);
   }
 
-  #voters(): NodeId[] {
-    return voterIds(this.#membership());
+  /**
+   * The voters of the configuration in force. Memoized on the configuration (configurations are
+   * never changed in place, a change makes a new one): a leader asks on every heartbeat answer.
+   */
+  #voters(): readonly NodeId[] {
+    const membership = this.#membership();
+    if (membership !== this.#votersOf) {
+      this.#votersOf = membership;
+      this.#votersCached = voterIds(membership);
+    }
+    return this.#votersCached;
   }
+  #votersOf: Membership | null = null;
+  #votersCached: readonly NodeId[] = [];
 
   /**
    * Whether this member lost entries it may have acknowledged (see `#catchUpIndex`) and has
@@ -922,7 +933,11 @@ export class RaftNode {
       for (const pr of this.#progress.values()) pr.recentActive = false;
       this.#leadTransferee = null; // A transfer that took an election timeout is abandoned.
     }
-    if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
+    const { heartbeatTicks, alignHeartbeats } = this.#config;
+    const due = alignHeartbeats
+      ? this.#ticks % heartbeatTicks === 0
+      : this.#heartbeatElapsed >= heartbeatTicks;
+    if (due) {
       this.#heartbeatElapsed = 0;
       this.#bcastHeartbeat();
     }

@@ -7,6 +7,7 @@
  */
 
 import { PartitionedClient, TcpTransport } from "../../mod.ts";
+import { MEMBER_ENV, memberRuntimeArgs } from "../../lib/agent/member_runtime.ts";
 import { freePort, within } from "../../lib/transport/_tcp_test_kit.ts";
 
 export { within };
@@ -34,6 +35,8 @@ export interface MemberProcessOptions {
   readonly retainEntries?: number;
   /** Flags for `deno run` in every member. */
   readonly denoArgs?: readonly string[];
+  /** Whether members run with the memory settings of `member_runtime.ts`. Default: true. */
+  readonly memorySettings?: boolean;
   /** Bytes per log segment (each is preallocated). */
   readonly segmentBytesMax: number;
   /** Entries per log segment: the log is compacted by whole segments. Default: the storage's. */
@@ -42,8 +45,13 @@ export interface MemberProcessOptions {
 
 /** Options of {@linkcode ProcessCluster.start}. */
 export interface ProcessClusterOptions {
-  /** Flags for `deno run` in every member (e.g. `--cpu-prof`). */
+  /**
+   * Flags for `deno run` in every member (e.g. `--cpu-prof`), after the members' memory settings
+   * (`lib/agent/member_runtime.ts`; a `--v8-flags` here replaces theirs).
+   */
   readonly denoArgs?: readonly string[];
+  /** Whether members run with the memory settings of `member_runtime.ts`. Default: true. */
+  readonly memorySettings?: boolean;
   /** Entries applied between snapshots; small to make the leaders compact their logs. */
   readonly snapshotEntries?: number;
   /** Entries kept in the log before a snapshot. */
@@ -166,7 +174,9 @@ export class ProcessCluster {
       args: [
         "run",
         "-A",
-        ...this.#options.denoArgs ?? [],
+        ...(this.#options.memorySettings === false
+          ? this.#options.denoArgs ?? []
+          : memberRuntimeArgs(this.#options.denoArgs)),
         MEMBER_MAIN,
         id,
         port,
@@ -174,6 +184,7 @@ export class ProcessCluster {
         peerList,
         JSON.stringify(this.#options),
       ],
+      env: this.#options.memorySettings === false ? {} : { ...MEMBER_ENV },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -286,6 +297,26 @@ export class ProcessCluster {
       `the status of ${id}`,
     );
     return JSON.parse(line.slice("status ".length));
+  }
+
+  /**
+   * Asks a member for its memory (see `member_main.ts`: collected first when the member runs
+   * with `--v8-flags=--expose-gc`).
+   *
+   * @param id The member (running, not paused).
+   * @param snapshotPath Where the member writes a heap snapshot; none when omitted.
+   * @returns Its resident memory, V8 heap and external memory in MiB.
+   */
+  async memory(id: string, snapshotPath?: string): Promise<Record<string, unknown>> {
+    const { lines } = this.#member(id);
+    const from = lines.length;
+    await this.#command(id, snapshotPath === undefined ? "memory" : `memory ${snapshotPath}`);
+    const line = await this.until(
+      () => lines.slice(from).find((l) => l.startsWith("memory ")),
+      `the memory of ${id}`,
+      snapshotPath === undefined ? WAIT_MS : 4 * WAIT_MS,
+    );
+    return JSON.parse(line.slice("memory ".length));
   }
 
   /**

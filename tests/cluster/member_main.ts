@@ -17,7 +17,11 @@
  * - `status <json>` in answer to the line `status` on stdin: every hosted partition's role, term,
  *   leader, commit, applied, first and last index;
  * - `applied <group> <index>` in answer to `applied <group> <index>` on stdin, once the partition
- *   has applied that index.
+ *   has applied that index;
+ * - `memory <json>` in answer to `memory [<heap snapshot path>]` on stdin: resident memory, V8's
+ *   heap (used, total, per space: [used, committed]) and external memory in MiB, after full
+ *   garbage collections when the process runs with `--v8-flags=--expose-gc`; with a path, a heap
+ *   snapshot written there first.
  *
  * @module
  */
@@ -97,6 +101,33 @@ function status(): unknown[] {
   });
 }
 
+const mib = (n: number) => +(n / 1048576).toFixed(1);
+
+/** The process's memory, after a full GC when `gc` is exposed; a heap snapshot to `path`. */
+async function memory(path: string | undefined): Promise<Record<string, unknown>> {
+  const v8 = await import("node:v8");
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) {
+    // A second collection after a pause: array buffers are freed by a sweeper that runs
+    // concurrently, so `external` right after the first still counts the dead ones.
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    gc();
+  }
+  if (path !== undefined) v8.writeHeapSnapshot(path);
+  const m = Deno.memoryUsage();
+  const spaces = v8.getHeapSpaceStatistics().filter((s) => s.space_size > 0)
+    .map((s) => [s.space_name.replace("_space", ""), [mib(s.space_used_size), mib(s.space_size)]]);
+  return {
+    collected: gc !== undefined,
+    rss: mib(m.rss),
+    heapUsed: mib(m.heapUsed),
+    heapTotal: mib(m.heapTotal),
+    external: mib(m.external),
+    spaces: Object.fromEntries(spaces),
+  };
+}
+
 async function serveCommands(): Promise<void> {
   let rest = "";
   for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
@@ -106,6 +137,7 @@ async function serveCommands(): Promise<void> {
       const [command, group, index] = line.trim().split(" ");
       if (command === "status") console.log(`status ${JSON.stringify(status())}`);
       else if (command === "applied") appliedWaits.push({ group: group!, index: Number(index) });
+      else if (command === "memory") console.log(`memory ${JSON.stringify(await memory(group))}`);
       else console.error(`member ${id}: unknown command '${line}'`);
     }
   }

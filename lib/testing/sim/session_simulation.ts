@@ -274,6 +274,8 @@ export class SessionSimulation {
     const raft: SimRaftOptions = {
       electionTicks: DEFAULT_ELECTION_TICKS,
       heartbeatTicks: params.pick([1, 2, 3]),
+      // A stream of its own: drawing it from `params` would change every later parameter.
+      alignHeartbeats: root.fork("alignHeartbeats").pick([false, true]),
       maxMessageBytes: params.pick([512, 4096, 1 << 20]),
       maxInflightMessages: params.pick([4, 64]),
       snapshotChunkBytes: params.pick([256, 4096, 1 << 20]),

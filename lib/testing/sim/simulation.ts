@@ -266,6 +266,8 @@ class Simulation {
     const raft: SimRaftOptions = {
       electionTicks: DEFAULT_ELECTION_TICKS,
       heartbeatTicks: params.pick([1, 2, 3]),
+      // A stream of its own: drawing it from `params` would change every later parameter.
+      alignHeartbeats: root.fork("alignHeartbeats").pick([false, true]),
       maxMessageBytes: params.pick([64, 512, 1 << 20]),
       maxInflightMessages: params.pick([1, 4, 64]),
       snapshotChunkBytes: params.pick([32, 256, 1 << 20]),
