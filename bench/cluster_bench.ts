@@ -7,10 +7,14 @@
  * machine's other load does not inflate as it does latencies), and each member's resident memory
  * after the run.
  *
- * Usage: `deno task bench:cluster [--quick] [--member-v8-flags=FLAGS]`. JSON to stdout, progress
- * to stderr. `--member-v8-flags` passes V8 flags to the member processes (e.g.
- * `--max-semi-space-size=2`, which caps V8's young generation: see the README for its effect on
- * the members' memory).
+ * Usage: `deno task bench:cluster [--quick] [--ops=N] [--cases=put1,put256,get1,get256]
+ * [--member-v8-flags=FLAGS] [--member-deno-args=ARGS]`. JSON to stdout, progress to stderr.
+ * `--ops` sets the operations of the 256-in-flight cases (a twentieth of it, at most 5,000, for
+ * those with 1 in flight); `--cases` runs only the cases named. `--member-v8-flags` passes V8
+ * flags to the member processes (e.g. `--max-semi-space-size=2`, which caps V8's young generation:
+ * see the README for its effect on the members' memory); `--member-deno-args` passes `deno run`
+ * flags, comma-separated (e.g. `--cpu-prof,--cpu-prof-dir=prof`: each member writes its profile
+ * when it stops). The report names each partition's leader and the load average before and after.
  * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
@@ -18,7 +22,7 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
-import { measure as measureOps, rssMb } from "./_measure.ts";
+import { loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
 
 if (Deno.args.includes("--http")) {
   const { main } = await import("./_cluster_http.ts");
@@ -28,8 +32,17 @@ if (Deno.args.includes("--http")) {
 const QUICK = Deno.args.includes("--quick");
 const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags="))
   ?.slice("--member-v8-flags=".length);
+const MEMBER_DENO_ARGS = Deno.args.find((a) => a.startsWith("--member-deno-args="))
+  ?.slice("--member-deno-args=".length).split(",").filter((a) => a !== "") ?? [];
+const CASES = Deno.args.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",")
+  ?? ["put1", "put256", "get1", "get256"];
+const OPS_ARG = Deno.args.find((a) => a.startsWith("--ops="))?.slice("--ops=".length);
 const PARTITIONS = 3;
-const OPS = QUICK ? 2_000 : 100_000;
+const OPS = OPS_ARG !== undefined ? Number(OPS_ARG) : QUICK ? 2_000 : 100_000;
+if (!Number.isSafeInteger(OPS) || OPS < 20) throw new TypeError(`--ops must be ≥ 20: '${OPS_ARG}'`);
+for (const c of CASES) {
+  if (!["put1", "put256", "get1", "get256"].includes(c)) throw new TypeError(`unknown case '${c}'`);
+}
 
 /** CPU time (user + system, all threads) a process used so far, in µs: robust to the load. */
 function cpuUs(pid: number | "self"): number {
@@ -62,7 +75,10 @@ async function measure(
 }
 
 const cluster = await ProcessCluster.start(3, PARTITIONS, {
-  denoArgs: MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
+  denoArgs: [
+    ...MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
+    ...MEMBER_DENO_ARGS,
+  ],
 });
 const client = new PartitionedClient({
   members: cluster.ids,
@@ -79,13 +95,21 @@ try {
   const map = new PartitionedAtomicMap<string, string>(client, "bench");
   const key = (i: number) => `k${String(i % 1_000_000).padStart(7, "0")}`; // 8 bytes
   const value = "v".repeat(256);
+  const loadBefore = loadAverage();
   await measure("warm-up", 16, 500, (i) => map.put(key(i), value));
-  const results = [
-    await measure("put", 1, Math.min(OPS / 20, 5_000), (i) => map.put(key(i), value)),
-    await measure("put", 256, OPS, (i) => map.put(key(i), value)),
-    await measure("get", 1, Math.min(OPS / 20, 5_000), (i) => map.get(key(i))),
-    await measure("get", 256, OPS, (i) => map.get(key(i))),
-  ];
+  const few = Math.min(Math.floor(OPS / 20), 5_000);
+  const cases = {
+    put1: () => measure("put", 1, few, (i) => map.put(key(i), value)),
+    put256: () => measure("put", 256, OPS, (i) => map.put(key(i), value)),
+    get1: () => measure("get", 1, few, (i) => map.get(key(i))),
+    get256: () => measure("get", 256, OPS, (i) => map.get(key(i))),
+  };
+  const results = [];
+  for (const name of CASES) results.push(await cases[name as keyof typeof cases]());
+  const leaders = Object.fromEntries(
+    Array.from({ length: PARTITIONS }, (_, p) => `raft/${p + 1}`)
+      .map((g) => [g, cluster.ids.find((id) => cluster.role(id, g)?.role === "leader") ?? null]),
+  );
   const memberRssMb = Object.fromEntries(cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]));
   console.log(JSON.stringify(
     {
@@ -93,7 +117,9 @@ try {
       members: 3,
       partitions: PARTITIONS,
       memberV8Flags: MEMBER_V8_FLAGS ?? null,
+      loadAverage: { before: loadBefore, after: loadAverage() },
       results,
+      leaders,
       memberRssMb,
     },
     null,
@@ -101,5 +127,7 @@ try {
   ));
 } finally {
   await client.close();
+  // A clean stop, so that members run with `--cpu-prof` write their profiles.
+  for (const id of cluster.ids) await cluster.stopMember(id, "SIGTERM");
   await cluster.close();
 }
