@@ -23,6 +23,7 @@
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
 import { loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
+import { placePartitions } from "../lib/partition/placement.ts";
 
 if (Deno.args.includes("--http")) {
   const { main } = await import("./_cluster_http.ts");
@@ -34,8 +35,9 @@ const MEMBER_V8_FLAGS = Deno.args.find((a) => a.startsWith("--member-v8-flags=")
   ?.slice("--member-v8-flags=".length);
 const MEMBER_DENO_ARGS = Deno.args.find((a) => a.startsWith("--member-deno-args="))
   ?.slice("--member-deno-args=".length).split(",").filter((a) => a !== "") ?? [];
-const CASES = Deno.args.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",")
-  ?? ["put1", "put256", "get1", "get256"];
+const CASES =
+  Deno.args.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",") ??
+    ["put1", "put256", "get1", "get256"];
 const OPS_ARG = Deno.args.find((a) => a.startsWith("--ops="))?.slice("--ops=".length);
 const PARTITIONS = 3;
 const OPS = OPS_ARG !== undefined ? Number(OPS_ARG) : QUICK ? 2_000 : 100_000;
@@ -95,6 +97,19 @@ try {
   const map = new PartitionedAtomicMap<string, string>(client, "bench");
   const key = (i: number) => `k${String(i % 1_000_000).padStart(7, "0")}`; // 8 bytes
   const value = "v".repeat(256);
+  // Each partition's leadership settles on its first placed member (leader balance): measured
+  // from there, so that runs compare. Bounded: a run that does not settle says so in `leaders`.
+  const placed = placePartitions(cluster.ids, {
+    name: "raft",
+    partitions: PARTITIONS,
+    partitionSize: 3,
+  });
+  await cluster.until(
+    () =>
+      placed.every((p) => cluster.role(p.members[0]!, p.groupId)?.role === "leader") || undefined,
+    "balanced leaders",
+    15_000,
+  ).catch((e) => console.error(`bench: ${e.message}`));
   const loadBefore = loadAverage();
   await measure("warm-up", 16, 500, (i) => map.put(key(i), value));
   const few = Math.min(Math.floor(OPS / 20), 5_000);
