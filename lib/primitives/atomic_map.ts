@@ -50,7 +50,7 @@
  */
 
 import type { CommandContext, Commit, Service } from "../protocols/raft/service.ts";
-import { argsRecord, canonical, type PlainData, safeInteger } from "./_plain.ts";
+import { argsRecord, canonical, checkPlain, type PlainData, safeInteger } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
 import {
   type PrimitiveQueryOptions,
@@ -134,7 +134,7 @@ function writeArgs(op: string, args: unknown, ttl: boolean) {
   const a = argsRecord(args, op);
   const k = canonical(a.key, `${op} as 'key'`);
   if (a.value === null) throw new TypeError(`Cannot ${op} as 'value' must not be null`);
-  canonical(a.value, `${op} as 'value'`);
+  checkPlain(a.value, `${op} as 'value'`);
   const ttlMs = ttl && a.ttlMs !== undefined ? safeInteger(a.ttlMs, `${op} as 'ttlMs'`, 0) : 0;
   if (!ttl && a.ttlMs !== undefined) throw new TypeError(`Cannot ${op} as it takes no 'ttlMs'`);
   return { a, k, key: a.key as PlainData, value: a.value as PlainData, ttlMs };
