@@ -8,13 +8,15 @@
  * after the run.
  *
  * Usage: `deno task bench:cluster [--quick] [--ops=N] [--cases=put1,put256,get1,get256]
- * [--member-v8-flags=FLAGS] [--member-deno-args=ARGS]`. JSON to stdout, progress to stderr.
+ * [--member-v8-flags=FLAGS] [--member-deno-args=ARGS] [--no-balance]`. JSON to stdout, progress to stderr.
  * `--ops` sets the operations of the 256-in-flight cases (a twentieth of it, at most 5,000, for
  * those with 1 in flight); `--cases` runs only the cases named. `--member-v8-flags` passes V8
  * flags to the member processes (e.g. `--max-semi-space-size=2`, which caps V8's young generation:
  * see the README for its effect on the members' memory); `--member-deno-args` passes `deno run`
  * flags, comma-separated (e.g. `--cpu-prof,--cpu-prof-dir=prof`: each member writes its profile
- * when it stops). The report names each partition's leader and the load average before and after.
+ * when it stops). `--no-balance` turns the members' leader balance off (`balanceLeaders`); with it
+ * on, the cases start once each partition is led by its first placed member. The report names
+ * each partition's leader, the leaders elected during each case and the load average.
  * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
@@ -39,6 +41,7 @@ const CASES =
   Deno.args.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",") ??
     ["put1", "put256", "get1", "get256"];
 const OPS_ARG = Deno.args.find((a) => a.startsWith("--ops="))?.slice("--ops=".length);
+const BALANCE = !Deno.args.includes("--no-balance");
 const PARTITIONS = 3;
 const OPS = OPS_ARG !== undefined ? Number(OPS_ARG) : QUICK ? 2_000 : 100_000;
 if (!Number.isSafeInteger(OPS) || OPS < 20) throw new TypeError(`--ops must be ≥ 20: '${OPS_ARG}'`);
@@ -63,6 +66,7 @@ async function measure(
   op: (i: number) => Promise<unknown>,
 ) {
   const processes = [...cluster.ids.map((id) => cluster.pid(id)), "self" as const];
+  const electedBefore = elections();
   const cpuBefore = processes.map(cpuUs);
   const measured = await measureOps(what, inFlight, total, op);
   const cpuPerOp = processes.map((p, i) => Math.round((cpuUs(p) - cpuBefore[i]!) / total));
@@ -73,10 +77,20 @@ async function measure(
       client: cpuPerOp[cluster.ids.length]!,
       total: cpuPerOp.reduce((a, b) => a + b, 0),
     },
+    leadersElected: elections() - electedBefore,
   };
 }
 
+/** How many times a member has reported becoming a partition's leader so far. */
+function elections(): number {
+  return cluster.ids.reduce(
+    (n, id) => n + cluster.lines(id).filter((l) => /^role raft\/\d+ leader /.test(l)).length,
+    0,
+  );
+}
+
 const cluster = await ProcessCluster.start(3, PARTITIONS, {
+  balanceLeaders: BALANCE,
   denoArgs: [
     ...MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
     ...MEMBER_DENO_ARGS,
@@ -104,12 +118,14 @@ try {
     partitions: PARTITIONS,
     partitionSize: 3,
   });
-  await cluster.until(
-    () =>
-      placed.every((p) => cluster.role(p.members[0]!, p.groupId)?.role === "leader") || undefined,
-    "balanced leaders",
-    15_000,
-  ).catch((e) => console.error(`bench: ${e.message}`));
+  if (BALANCE) {
+    await cluster.until(
+      () =>
+        placed.every((p) => cluster.role(p.members[0]!, p.groupId)?.role === "leader") || undefined,
+      "balanced leaders",
+      15_000,
+    ).catch((e) => console.error(`bench: ${e.message}`));
+  }
   const loadBefore = loadAverage();
   await measure("warm-up", 16, 500, (i) => map.put(key(i), value));
   const few = Math.min(Math.floor(OPS / 20), 5_000);
