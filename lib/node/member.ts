@@ -21,6 +21,7 @@ import type { Service, ServiceFactory } from "../protocols/raft/service.ts";
 import type { Transport, WireMessage } from "../transport/transport.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RaftDriver, type RaftDriverOptions } from "./raft_driver.ts";
+import { LeaderBalance } from "./leader_balance.ts";
 
 /** Services a member hosts: a factory, or constructors by type (`"counter"` serves `"counter/…"`). */
 export type ServiceTypes = ServiceFactory | Readonly<Record<string, () => Service>>;
@@ -60,6 +61,15 @@ export interface MemberOptions {
   readonly driver?: Omit<RaftDriverOptions, "clock">;
   /** Session server options. */
   readonly sessions?: Omit<SessionServerOptions, "raft" | "stateMachine" | "now">;
+  /**
+   * The member this group's leadership should go to (lib/node/leader_balance.ts): a leader that
+   * is not it hands leadership to it once it has led for `leaderBalanceTicks` ticks and the
+   * preferred member is a voter, reachable and nearly caught up. `SynodNode` sets each
+   * partition's first placed member. Default: none (leadership stays where elections put it).
+   */
+  readonly preferredLeader?: NodeId;
+  /** Ticks a leader waits before handing leadership to `preferredLeader`. Default 50. */
+  readonly leaderBalanceTicks?: number;
   /**
    * Called once if the member stops on a failure (storage damage or an I/O error, a broken
    * invariant): it takes no more messages; restart it from disk, or replace its disk. Default:
@@ -131,6 +141,9 @@ export class Member {
   readonly stateMachine: SessionStateMachine;
   readonly #server: SessionServer;
   readonly #transport: Transport;
+  readonly #balance: LeaderBalance | null;
+  /** Leadership transfers this member started to balance leaders (see `preferredLeader`). */
+  leaderTransfers = 0;
   #started = false;
   readonly #roleListeners = new Set<(change: RoleChange) => void>();
   readonly #installListeners = new Set<(installed: SnapshotInstalled) => void>();
@@ -179,7 +192,10 @@ export class Member {
       softState: () => this.#noteRole(),
       readStates: (states) => this.#server.readStates(states),
       takeSnapshot: () => this.stateMachine.snapshot(),
-      tick: () => this.#server.tick(),
+      tick: () => {
+        this.#server.tick();
+        this.#balanceLeader();
+      },
       idle: () => {
         this.#noteRole(); // a term can change with neither the role nor the leader
         this.#flush();
@@ -196,6 +212,20 @@ export class Member {
       now: () => clock.wallMs(),
     });
     this.#transport = transport;
+    this.#balance = options.preferredLeader === undefined || options.preferredLeader === id
+      ? null
+      : new LeaderBalance(options.preferredLeader, options.leaderBalanceTicks);
+  }
+
+  /** On a tick: hands leadership to the preferred leader when {@linkcode LeaderBalance} says so. */
+  #balanceLeader(): void {
+    const balance = this.#balance;
+    if (balance === null) return;
+    const node = this.driver.node;
+    const to = balance.tick(node.role, node.term, () => node.status());
+    if (to === null) return;
+    this.leaderTransfers++;
+    this.driver.transferLeadership(to);
   }
 
   /** This member's id. */

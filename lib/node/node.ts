@@ -53,7 +53,14 @@ export interface SynodNodeOptions extends ClusterLayout {
    */
   readonly member?: Omit<
     MemberOptions,
-    "id" | "members" | "bootstrap" | "storage" | "transport" | "services" | "onFailure"
+    | "id"
+    | "members"
+    | "bootstrap"
+    | "storage"
+    | "transport"
+    | "services"
+    | "onFailure"
+    | "preferredLeader"
   >;
   /**
    * Called once per partition whose member stops on a failure (the other partitions go on).
@@ -62,6 +69,12 @@ export interface SynodNodeOptions extends ClusterLayout {
   readonly onFailure?: (groupId: string, error: Error) => void;
   /** Where dropped messages (unknown group, malformed) are reported. Default `console.warn`. */
   readonly log?: (message: string) => void;
+  /**
+   * Whether each partition's leadership goes back to its first placed member (its preferred
+   * leader, see lib/node/leader_balance.ts), which spreads the leaders of a group's partitions
+   * evenly over the members. Default `true`.
+   */
+  readonly balanceLeaders?: boolean;
   /**
    * Whether the members tick on one shared timer ({@linkcode sharedTicks}). Default `true`;
    * `false` gives each member a timer of its own (for comparison in benchmarks).
@@ -258,6 +271,7 @@ export class SynodNode {
       clock: this.#clock,
       id: this.id,
       members: p.members,
+      ...(options.balanceLeaders === false ? {} : { preferredLeader: p.members[0] }),
       storage,
       transport: this.#mux.view(p.groupId),
       services: options.services,

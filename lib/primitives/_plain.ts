@@ -52,6 +52,22 @@ export function canonical(value: unknown, what: string): string {
   return text;
 }
 
+/**
+ * Checks a key or value as {@linkcode canonical} does, without returning its text: what a value
+ * that is stored but never compared needs. A string short enough that even its fully escaped
+ * JSON (6 characters per code unit, and the quotes) fits the bound is accepted without building
+ * that text — most values (a write checks its value on the client and on every member).
+ *
+ * @param value The value.
+ * @param what How error messages name it.
+ * @throws {TypeError} If `value` is not JSON data.
+ * @throws {RangeError} If it is nested too deep or too long.
+ */
+export function checkPlain(value: unknown, what: string): void {
+  if (typeof value === "string" && value.length * 6 + 2 <= CANONICAL_LENGTH_MAX) return;
+  canonical(value, what);
+}
+
 function write(value: unknown, what: string, depth: number): string {
   if (depth > DEPTH_MAX) {
     throw new RangeError(`Cannot ${what} must be nested at most ${DEPTH_MAX} deep`);

@@ -50,7 +50,7 @@
  */
 
 import type { CommandContext, Commit, Service } from "../protocols/raft/service.ts";
-import { argsRecord, canonical, type PlainData, safeInteger } from "./_plain.ts";
+import { argsRecord, canonical, checkPlain, type PlainData, safeInteger } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
 import {
   type PrimitiveQueryOptions,
@@ -99,10 +99,26 @@ interface MapEntry {
   timer: number | null;
 }
 
-interface MapSnapshot {
+/**
+ * A snapshot as written since version 2: `entries` flat, five values per entry in insertion
+ * order — `key, value, version, creationTime, timer` — with no per-entry array, object or field
+ * names (a map snapshot holds every value, and version 1's layout cost twice the encoding time);
+ * the lookup key (canonical JSON) is recomputed on restore.
+ */
+interface MapSnapshotV2 {
+  v: 2;
+  entries: (PlainData | number | null)[];
+  listeners: Registration[];
+}
+
+/** A snapshot as version 1 wrote it (still restored): `[canonical key, entry]` pairs. */
+interface MapSnapshotV1 {
   entries: [string, MapEntry][];
   listeners: Registration[];
 }
+
+/** Values per entry in {@linkcode MapSnapshotV2.entries}. */
+const SNAPSHOT_ENTRY_VALUES = 5;
 
 interface ExpireArg {
   k: string;
@@ -118,7 +134,7 @@ function writeArgs(op: string, args: unknown, ttl: boolean) {
   const a = argsRecord(args, op);
   const k = canonical(a.key, `${op} as 'key'`);
   if (a.value === null) throw new TypeError(`Cannot ${op} as 'value' must not be null`);
-  canonical(a.value, `${op} as 'value'`);
+  checkPlain(a.value, `${op} as 'value'`);
   const ttlMs = ttl && a.ttlMs !== undefined ? safeInteger(a.ttlMs, `${op} as 'ttlMs'`, 0) : 0;
   if (!ttl && a.ttlMs !== undefined) throw new TypeError(`Cannot ${op} as it takes no 'ttlMs'`);
   return { a, k, key: a.key as PlainData, value: a.value as PlainData, ttlMs };
@@ -280,16 +296,48 @@ export function atomicMapService(): Service {
     },
     onExpire: (s) => listeners.drop(s.id),
     onClose: (s) => listeners.drop(s.id),
-    snapshot: (): MapSnapshot => ({
-      entries: [...map].map(([k, e]) => [k, { ...e }]),
-      listeners: listeners.snapshot(),
-    }),
+    snapshot: (): MapSnapshotV2 => {
+      // Encoded at once by the state machine, before any other command: no copies needed.
+      const entries = new Array(map.size * SNAPSHOT_ENTRY_VALUES);
+      let i = 0;
+      for (const e of map.values()) {
+        entries[i++] = e.key;
+        entries[i++] = e.value;
+        entries[i++] = e.version;
+        entries[i++] = e.creationTime;
+        entries[i++] = e.timer;
+      }
+      return { v: 2, entries, listeners: listeners.snapshot() };
+    },
     restore: (state) => {
-      const s = state as MapSnapshot;
-      map = new Map(s.entries.map(([k, e]) => [k, { ...e }]));
+      const s = state as MapSnapshotV2 | MapSnapshotV1;
+      map = "v" in s && s.v === 2
+        ? restoreEntries(s.entries)
+        : new Map((s as MapSnapshotV1).entries.map(([k, e]) => [k, { ...e }]));
       listeners.restore(s.listeners);
     },
   };
+}
+
+/** The map from a version-2 snapshot's flat entries. */
+function restoreEntries(flat: readonly unknown[]): Map<string, MapEntry> {
+  if (flat.length % SNAPSHOT_ENTRY_VALUES !== 0) {
+    throw new TypeError(
+      `Cannot restore AtomicMap: its snapshot has ${flat.length} entry values, not a multiple of ${SNAPSHOT_ENTRY_VALUES}`,
+    );
+  }
+  const map = new Map<string, MapEntry>();
+  for (let i = 0; i < flat.length; i += SNAPSHOT_ENTRY_VALUES) {
+    const key = flat[i] as PlainData;
+    map.set(canonical(key, "restore AtomicMap as 'key'"), {
+      key,
+      value: flat[i + 1] as PlainData,
+      version: flat[i + 2] as number,
+      creationTime: flat[i + 3] as number,
+      timer: flat[i + 4] as number | null,
+    });
+  }
+  return map;
 }
 
 /**

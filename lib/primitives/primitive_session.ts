@@ -19,7 +19,7 @@
  * @module
  */
 
-import { canonical, type PlainData } from "./_plain.ts";
+import { checkPlain, type PlainData } from "./_plain.ts";
 import { TypeRegistry } from "../codec/types.ts";
 import { isSynodError, SynodError, synodErrorFromCode } from "../errors.ts";
 import { type Consistency, CONSISTENCY_LEVELS } from "../protocols/raft/protocol.ts";
@@ -329,7 +329,7 @@ export class ProxyChannel {
    */
   plain(value: unknown, what: string): PlainData {
     const data = this.toPlain(value, what);
-    canonical(data, what);
+    checkPlain(data, what);
     return data as PlainData;
   }
 

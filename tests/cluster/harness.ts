@@ -41,6 +41,8 @@ export interface MemberProcessOptions {
   readonly segmentBytesMax: number;
   /** Entries per log segment: the log is compacted by whole segments. Default: the storage's. */
   readonly segmentEntriesMax?: number;
+  /** `SynodNodeOptions.balanceLeaders`. Default: the node's (on). */
+  readonly balanceLeaders?: boolean;
 }
 
 /** Options of {@linkcode ProcessCluster.start}. */
@@ -58,6 +60,8 @@ export interface ProcessClusterOptions {
   readonly retainEntries?: number;
   /** Entries per log segment; small for a log compacted soon after its snapshots. */
   readonly segmentEntriesMax?: number;
+  /** Whether members balance partition leadership (`SynodNodeOptions.balanceLeaders`). */
+  readonly balanceLeaders?: boolean;
 }
 
 /** A member's view of one partition, from its latest `role` line. */

@@ -59,6 +59,7 @@ const node = SynodNode.start({
   groups: [{ name: "raft", partitions: options.partitions, partitionSize: 3 }],
   transport,
   services: primitiveServices,
+  balanceLeaders: options.balanceLeaders,
   storage: (p) => {
     const storage = DiskStorage.open(`${dataDir}/${p.group}/partitions/${p.id}`, {
       segmentBytesMax: options.segmentBytesMax,

@@ -35,7 +35,7 @@ export interface SessionState {
   lastSeenMs: number;
   /** Highest applied command sequence. */
   commandSequence: number;
-  /** Cached results by sequence, until acknowledged. */
+  /** Cached results by sequence, until acknowledged; in ascending sequence order. */
   results: Map<number, OperationResult>;
   /** Index of the last event batch (the id if none). */
   eventIndex: number;
@@ -135,7 +135,9 @@ export function readState(value: unknown): MachineState {
     timeoutMs: s.timeoutMs,
     lastSeenMs: s.lastSeenMs,
     commandSequence: s.commandSequence,
-    results: new Map(s.results),
+    // In sequence order, as `SessionManager` keeps them (acknowledging stops at the first kept).
+    // deno-lint-ignore no-explicit-any
+    results: new Map([...s.results].sort((a: any, b: any) => a[0] - b[0])),
     eventIndex: s.eventIndex,
     completeIndex: s.completeIndex,
     pending: s.pending,

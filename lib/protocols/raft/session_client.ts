@@ -175,6 +175,14 @@ export class SessionClient {
   #completedSequence = 0;
   #commands = new Map<number, CommandOp>();
   #queries = new Set<QueryOp>();
+  /**
+   * The operation of each attempt sent, by request id, so that an answer finds its operation at
+   * once instead of by a walk over every operation in flight (hundreds with a deep pipeline). An
+   * entry is checked on use (the attempt still current, the operation still pending) and dropped
+   * when its attempt is replaced or its operation completes; `tick` prunes any left behind.
+   */
+  readonly #commandAttempts = new Map<number, CommandOp>();
+  readonly #queryAttempts = new Map<number, QueryOp>();
   /** Highest event index received in order. */
   #eventIndex = 0;
   /** Highest log index seen in any response (for monotonic reads). */
@@ -373,6 +381,7 @@ export class SessionClient {
   tick(): void {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
+    this.#pruneAttempts();
     if (this.#register !== null && this.#timedOut(this.#register)) {
       this.#suspect(this.#register.to, true);
       this.#register = null;
@@ -413,6 +422,25 @@ export class SessionClient {
     if (timedOut) this.#backOff();
     if (now < this.#retryAt) return;
     this.#sendUnsent();
+  }
+
+  /**
+   * Drops the attempt index entries of attempts no longer current (cleared after a timeout or a
+   * redirect, or of operations failed at a session's end) once they outnumber the operations.
+   */
+  #pruneAttempts(): void {
+    if (this.#commandAttempts.size > 2 * this.#commands.size + 16) {
+      this.#commandAttempts.clear();
+      for (const op of this.#commands.values()) {
+        if (op.attempt !== null) this.#commandAttempts.set(op.attempt.id, op);
+      }
+    }
+    if (this.#queryAttempts.size > 2 * this.#queries.size + 16) {
+      this.#queryAttempts.clear();
+      for (const op of this.#queries) {
+        if (op.attempt !== null) this.#queryAttempts.set(op.attempt.id, op);
+      }
+    }
   }
 
   /** Sends every unanswered operation without an attempt in flight that may start. */
@@ -466,11 +494,13 @@ export class SessionClient {
       this.#unregister = null;
       return;
     }
-    for (const op of this.#commands.values()) {
-      if (op.attempt?.id === id) return this.#onCommandResult(answeredBy, op, result);
+    const command = this.#commandAttempts.get(id);
+    if (command?.attempt?.id === id && this.#commands.get(command.sequence) === command) {
+      return this.#onCommandResult(answeredBy, command, result);
     }
-    for (const op of this.#queries) {
-      if (op.attempt?.id === id) return this.#onQueryResult(op, result);
+    const query = this.#queryAttempts.get(id);
+    if (query?.attempt?.id === id && this.#queries.has(query)) {
+      return this.#onQueryResult(query, result);
     }
     // A response to an attempt we have given up on: ignore it.
   }
@@ -624,6 +654,7 @@ export class SessionClient {
         break;
       }
       this.#commands.delete(op.sequence);
+      if (op.attempt !== null) this.#commandAttempts.delete(op.attempt.id);
       this.#completedSequence = op.sequence;
       op.callback(toClientResult(op.result));
     }
@@ -634,6 +665,7 @@ export class SessionClient {
         continue;
       }
       this.#queries.delete(op);
+      if (op.attempt !== null) this.#queryAttempts.delete(op.attempt.id);
       op.callback(toClientResult(op.result));
     }
     if (!blockedOnEvents) this.#waitingForEventsSince = null;
@@ -820,6 +852,7 @@ export class SessionClient {
   #sendCommand(op: CommandOp, to: string): void {
     const { sequence, service, operation, args } = op;
     op.sent = true;
+    if (op.attempt !== null) this.#commandAttempts.delete(op.attempt.id);
     op.attempt = this.#send(to, {
       type: "command",
       sessionId: this.#sessionId,
@@ -831,12 +864,14 @@ export class SessionClient {
       ackSequence: Math.min(this.#completedSequence, sequence - 1),
       ackEventIndex: this.#eventIndex,
     });
+    this.#commandAttempts.set(op.attempt.id, op);
   }
 
   #sendQuery(op: QueryOp, to: string): void {
     op.tries++;
     op.sent = true;
     const { sequence, consistency, service, operation, args } = op;
+    if (op.attempt !== null) this.#queryAttempts.delete(op.attempt.id);
     op.attempt = this.#send(to, {
       type: "query",
       sessionId: this.#sessionId,
@@ -847,6 +882,7 @@ export class SessionClient {
       operation,
       args,
     });
+    this.#queryAttempts.set(op.attempt.id, op);
   }
 
   #setState(state: SessionState): void {

@@ -255,3 +255,38 @@ Deno.test("client members: seeds added later go after the ones known", () => {
   h.client.addSeeds(["g"]);
   assert.deepEqual(h.client.members, ["b", "d", "a", "g"]);
 });
+
+Deno.test("answers: each finds its command among many in flight, in any order; a superseded attempt's answer is ignored", () => {
+  const h = new Harness(["a"]);
+  h.register(voters(7, "a"));
+  const done: number[] = [];
+  const values: unknown[] = [];
+  for (let i = 1; i <= 50; i++) {
+    h.client.command("svc/x", "op", i, (r) => {
+      done.push(i);
+      values.push(r.ok ? r.value : r.error.code);
+    });
+  }
+  const sent = h.collect().filter((o) => o.message.type === "command");
+  h.sent = [];
+  assert.equal(sent.length, 50);
+  const ok = (i: number): ProtocolResult => ({ ok: true, index: 100 + i, eventIndex: 7, value: i });
+  // Answered last to first: nothing completes until command 1 is answered (sequence order).
+  for (let i = 50; i >= 2; i--) h.answer(sent[i - 1]!, ok(i));
+  assert.deepEqual(done, []);
+  // Command 1's first attempt times out and goes again; the late answer to that first attempt is
+  // ignored, the answer to the second completes everything.
+  const late = sent[0]!;
+  let retry: ClientOutputMessage | undefined;
+  for (let ticks = 0; ticks < 100 && retry === undefined; ticks++) {
+    h.time += REQUEST_TIMEOUT_MS / 2;
+    h.client.tick();
+    retry = h.collect().find((o) => o.message.type === "command");
+  }
+  assert.ok(retry !== undefined && retry.message.id !== late.message.id, "command 1 went again");
+  h.answer(late, ok(999));
+  assert.deepEqual(done, [], "the superseded attempt's answer is ignored");
+  h.answer(retry, ok(1));
+  assert.deepEqual(done, Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => i + 1));
+});

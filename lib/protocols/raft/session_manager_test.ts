@@ -597,6 +597,39 @@ Deno.test("snapshot/restore gives identical results for the same subsequent entr
   assert.deepEqual(restored.expiredSessions(5000), h.sm.expiredSessions(5000));
 });
 
+Deno.test("acknowledging drops exactly the cached results at or below the acknowledged sequence", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 100_000);
+  for (let seq = 1; seq <= 10; seq++) h.command(s, seq, "add", 1, 1000);
+  assert.equal(h.sm.session(s)!.cachedResults, 10);
+  h.command(s, 11, "add", 1, 1000, { ackSequence: 4 });
+  assert.equal(h.sm.session(s)!.cachedResults, 7, "5…11 are kept");
+  assert.equal(value(h.command(s, 5, "add", 1, 1000).response), 5, "5 is still cached");
+  assert.equal(errorCode(h.command(s, 4, "add", 1, 1000).response), "COMMAND_FAILURE");
+  h.keepAlive(s, 9, 0, 1001);
+  assert.equal(h.sm.session(s)!.cachedResults, 2, "10 and 11 are kept");
+  assert.equal(value(h.command(s, 10, "add", 1, 1002).response), 10);
+});
+
+Deno.test("a snapshot whose cached results are out of sequence order restores them in order", () => {
+  const h = new Harness();
+  const s = h.register("c1", 1000, 100_000);
+  for (let seq = 1; seq <= 6; seq++) h.command(s, seq, "add", 1, 1000);
+  const state = decode(h.sm.snapshot()) as { sessions: { results: unknown[] }[] };
+  state.sessions[0]!.results.reverse();
+  const restored = new SessionStateMachine({ createService: factory });
+  restored.restore(encode(state));
+  const e = h.entry({
+    tag: OperationTag.KeepAlive,
+    timestamp: 1001,
+    sessionId: s,
+    commandSequence: 3,
+    eventIndex: 0,
+  });
+  restored.apply(e);
+  assert.equal(restored.session(s)!.cachedResults, 3, "1…3 dropped, 4…6 kept");
+});
+
 Deno.test("a snapshot from before registration nonces restores, its sessions without one", () => {
   const h = new Harness();
   const s = h.register("c1", 1000, 1000, 7);

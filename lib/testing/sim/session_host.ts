@@ -299,6 +299,10 @@ export interface SessionHostOptions {
   readonly maxCachedResults?: number;
   /** Called when a command's session was expired by a bound of the state machine. */
   readonly onBoundExpiry?: (sessionId: number, index: number) => void;
+  /** The group's preferred leader (`MemberOptions.preferredLeader`). Default: none. */
+  readonly preferredLeader?: NodeId;
+  /** Ticks a leader waits before handing leadership to it. */
+  readonly leaderBalanceTicks?: number;
 }
 
 /**
@@ -392,6 +396,8 @@ export class SessionHost implements SimApp {
       random,
       raft,
       driver: edges.driver,
+      preferredLeader: this.#o.preferredLeader,
+      leaderBalanceTicks: this.#o.leaderBalanceTicks,
       // The simulator reads the driver's failure itself (a crash point, or detected damage).
       onFailure: () => {},
     });

@@ -299,6 +299,11 @@ export class SessionSimulation {
     // them; with acknowledgements on every command a session holds at most its commands in
     // flight (≤ 3) and the last result, so an expiry by this bound is a bug.
     const maxCachedResults = root.fork("bounds").int(4, 6);
+    // Leadership balance (lib/node/leader_balance.ts) in half the runs: a preferred leader that
+    // the others hand leadership to, through crashes, partitions and membership changes.
+    const balanceRng = root.fork("balance");
+    const preferredLeader = balanceRng.pick([...ids, null, null, null]);
+    const leaderBalanceTicks = balanceRng.int(5, 60);
     const factory = options.services === undefined
       ? testServiceFactory(this.executions)
       : serviceFactory(options.services);
@@ -323,6 +328,7 @@ export class SessionSimulation {
           published: this.published,
           clockSkewMs: skewRng.int(-this.#faults.clockSkewMs, this.#faults.clockSkewMs),
           maxCachedResults,
+          ...(preferredLeader === null ? {} : { preferredLeader, leaderBalanceTicks }),
           onBoundExpiry: (sessionId, index) =>
             this.liveViolations.push(
               `session ${sessionId} was expired by its cached-results bound (${maxCachedResults}) at index ${index} on ${id}, though its client has at most 3 commands in flight`,
@@ -375,7 +381,9 @@ export class SessionSimulation {
     cluster.log(
       `session seed ${options.seed} profile ${this.profile.name} nodes ${this.#nodeCount} clients ${clientCount} raft ${
         JSON.stringify(raft)
-      } snapshotEvery ${snapshotEvery} retain ${retainEntries} sessionTimeout ${this.sessionTimeoutMs} requestTimeout ${this.requestTimeoutMs}`,
+      } snapshotEvery ${snapshotEvery} retain ${retainEntries} preferredLeader ${
+        preferredLeader ?? "-"
+      }/${leaderBalanceTicks} sessionTimeout ${this.sessionTimeoutMs} requestTimeout ${this.requestTimeoutMs}`,
     );
   }
 
