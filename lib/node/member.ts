@@ -183,7 +183,12 @@ export class Member {
       send: (messages) => {
         for (const message of messages) transport.send(message.to, { kind: "raft", message });
       },
-      apply: (entries) => this.#server.applyEntries(entries),
+      apply: (entries) => {
+        this.#server.applyEntries(entries);
+        // The answers are queued before the commit notices the driver sends next, so they are
+        // written first.
+        this.#flush();
+      },
       restore: (snapshot) => {
         this.#server.restore(snapshot);
         const { index, term } = snapshot.metadata;

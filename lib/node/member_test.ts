@@ -3,6 +3,8 @@ import { MemoryStorage } from "../raft/storage.ts";
 import { SynodError } from "../errors.ts";
 import { defineService, serviceRef } from "../protocols/raft/typed.ts";
 import { InMemoryNetwork } from "../transport/memory.ts";
+import type { Transport } from "../transport/transport.ts";
+import { MessageType } from "../raft/messages.ts";
 import { RaftClient } from "./client.ts";
 import { Member } from "./member.ts";
 
@@ -102,6 +104,55 @@ Deno.test("Member: a session command needs no tick (the Ready loop wakes on prop
   } finally {
     await client.close();
     member.stop();
+  }
+});
+
+Deno.test("Member: a leader's answer is sent before its commit notices to the followers", async () => {
+  const network = new InMemoryNetwork();
+  const ids = ["a", "b", "c"];
+  /** Per member: what it sent (`to kind`), in order. */
+  const logs = new Map<string, string[]>(ids.map((id) => [id, []]));
+  const members = ids.map((id) => {
+    const endpoint = network.endpoint(id);
+    const log = logs.get(id)!;
+    const transport: Transport = {
+      address: id,
+      send(to, message) {
+        const kind = message.kind === "raft"
+          ? (message.message.entries.length === 0 && message.message.type === MessageType.Append
+            ? "notice"
+            : "raft")
+          : message.kind;
+        log.push(`${to} ${kind}`);
+        endpoint.send(to, message);
+      },
+      listen: (receiver) => endpoint.listen(receiver),
+      close: () => endpoint.close(),
+    };
+    return new Member({
+      id,
+      members: ids,
+      storage: new MemoryStorage(),
+      transport,
+      services: { counter },
+      driver: { tickMs: 5 },
+    });
+  });
+  for (const m of members) m.start();
+  const client = await RaftClient.connect({ members: ids, transport: network.endpoint("cl") });
+  try {
+    const leader = members.find((m) => m.role === "leader")!;
+    const log = logs.get(leader.id)!;
+    log.length = 0;
+    assert.equal(await client.command("counter/x", "add", 2), 2);
+    const answer = log.indexOf("cl server");
+    assert.ok(answer >= 0, `the answer was sent: ${log.join(", ")}`);
+    const notices = log.flatMap((line, i) => line.endsWith(" notice") ? [i] : []);
+    assert.ok(notices.length > 0, `the followers were told: ${log.join(", ")}`);
+    assert.ok(notices.every((i) => i > answer), log.join(", "));
+  } finally {
+    await client.close();
+    members.forEach((m) => m.stop());
   }
 });
 

@@ -464,6 +464,8 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
   const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap: membership }, storage);
   const sent: { m: Message; duringSync: boolean }[] = [];
   const applied: number[] = [];
+  /** How many messages had been sent when each entry in `applied` was applied. */
+  const sentBeforeApply: number[] = [];
   // `send` answers through the driver built below; it is not called before then.
   const { hooks, led } = reportingLeader({
     send(messages) {
@@ -482,7 +484,11 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
       }
     },
     apply(entries) {
-      for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
+      for (const e of entries) {
+        if (e.type !== EntryType.Normal) continue;
+        applied.push(e.index);
+        sentBeforeApply.push(sent.length);
+      }
     },
   });
   const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
@@ -497,7 +503,7 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
     driver.receive(message({ ...ack, index: storage.lastIndex() }));
   }
   await settle();
-  return { node, driver, sent, applied };
+  return { node, driver, sent, applied, sentBeforeApply };
 }
 
 Deno.test("RaftDriver: a leader sends its appends before its own sync, and applies only after it (thesis §10.2.1)", async () => {
@@ -529,6 +535,31 @@ Deno.test("RaftDriver: a leader sends its appends before its own sync, and appli
   assert.equal((await x).index, index);
   assert.deepEqual(applied, [index]);
   assert.ok(driver.messagesSentEarly >= 2);
+  driver.stop();
+});
+
+Deno.test("RaftDriver: a leader tells followers of a commit only after applying it (its clients are answered first)", async () => {
+  const storage = new HeldSyncStorage();
+  const { node, driver, sent, applied, sentBeforeApply } = await electedLeader(storage, bootstrap);
+  const x = driver.propose(new TextEncoder().encode("x"));
+  await settle();
+  const index = storage.lastIndex();
+  sent.length = 0;
+  driver.receive(message({
+    type: MessageType.AppendResponse,
+    from: "m2",
+    to: "m1",
+    term: node.term,
+    index,
+  }));
+  assert.equal((await x).index, index);
+  await settle();
+  assert.deepEqual(applied, [index]);
+  const notices = sent.filter((s) =>
+    s.m.type === MessageType.Append && s.m.entries.length === 0 && s.m.commit >= index
+  );
+  assert.deepEqual(notices.map((s) => s.m.to).sort(), ["m2", "m3"], "each follower hears of it");
+  assert.deepEqual(sentBeforeApply, [0], "nothing was sent before the apply");
   driver.stop();
 });
 
