@@ -264,12 +264,14 @@ function authorize(header: string | undefined, tokens: readonly string[]) {
 }
 
 /**
- * 1 if `given` equals `secret`, else 0, without an early exit: the loop runs over the secret's
- * length whatever is given, so the time taken says nothing about how much of it matched.
+ * 1 if `given` equals `secret`, else 0, without an early exit: the loop runs over the given
+ * text's length (which its sender knows) and reads the secret cyclically, so the time taken says
+ * neither how much of it matched nor how long the secret is.
  */
 function sameSecret(secret: string, given: string): number {
   let diff = secret.length ^ given.length;
-  for (let i = 0; i < secret.length; i++) diff |= secret.charCodeAt(i) ^ (given.charCodeAt(i) | 0);
+  const n = secret.length;
+  for (let i = 0; i < given.length; i++) diff |= secret.charCodeAt(i % n) ^ given.charCodeAt(i);
   return diff === 0 ? 1 : 0;
 }
 

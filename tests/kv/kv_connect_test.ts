@@ -92,6 +92,9 @@ Deno.test("KV Connect: bad tokens, bad paths and bad bodies are clear 4xx; the a
     const cases: [string, BodyInit | Uint8Array | null, string | null, number, RegExp][] = [
       ["/kv/shop", meta, null, 401, /Missing access token/],
       ["/kv/shop", meta, "wrong-token", 401, /Invalid access token/],
+      ["/kv/shop", meta, TOKEN.slice(0, -1), 401, /Invalid access token/],
+      ["/kv/shop", meta, `${TOKEN}x`, 401, /Invalid access token/],
+      ["/kv/shop", meta, TOKEN + TOKEN, 401, /Invalid access token/],
       ["/kv/shop/data/snapshot_read", encodeRequest.snapshotRead([]), "x", 401, /Invalid/],
       ["/kv/shop", JSON.stringify({ supportedVersions: [7] }), TOKEN, 400, /No supported protocol/],
       ["/kv/bad name!", meta, TOKEN, 400, /database name/],
