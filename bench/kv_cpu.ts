@@ -17,12 +17,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { Hono } from "npm:hono@^4.13.19";
 import { createApp } from "../lib/http/app.ts";
-import { kvConnectRoutes } from "../lib/kv/connect.ts";
-import { encodeRequest, encodeSnapshotReadOutput } from "../lib/kv/proto.ts";
+import { readBody, readOutput, standInRoutes, TOKEN } from "./_kv_stand_in.ts";
 import { Synod } from "../lib/node/synod.ts";
-import type { Kv } from "../lib/primitives/kv.ts";
 import { freePort } from "../lib/transport/_tcp_test_kit.ts";
 
 const { values: flags } = parseArgs({
@@ -30,7 +27,6 @@ const { values: flags } = parseArgs({
   options: { rounds: { type: "string", default: "3" } },
 });
 const rounds = Number(flags.rounds);
-const TOKEN = "bench-token-0123456789abcdef";
 const READS = 4000;
 
 function cpuMs(): number {
@@ -46,33 +42,10 @@ async function cpuPerOp(op: () => Promise<unknown>): Promise<number> {
   return Math.round(((cpuMs() - c0) * 1000) / READS);
 }
 
-const key = new Uint8Array([2, 0x6b, 0, 0x21, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0]); // ["k", 1]
-const entry = {
-  key,
-  value: new Uint8Array([0xff, 0x10, 0x22, 16, ...new Array(16).fill(0x76)]),
-  encoding: 1,
-  versionstamp: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9, 0, 0]),
-};
-const readBody = encodeRequest.snapshotRead([{
-  start: key,
-  end: new Uint8Array([...key, 0]),
-  limit: 1,
-  reverse: false,
-}]) as Uint8Array<ArrayBuffer>;
-
 // ── handler: a stand-in database behind the real routes, beside constant answers ──
-const standIn = {
-  get: (keys: Uint8Array[]) => Promise.resolve({ index: 9, entries: keys.map(() => entry) }),
-  read: () => Promise.resolve({ index: 9, ranges: [[entry]] }),
-  addListener: () => Promise.resolve(),
-  removeListener: () => Promise.resolve(),
-};
-const routes = kvConnectRoutes(
-  { clusterId: "bench", kv: () => Promise.resolve(standIn as unknown as Kv) } as unknown as Synod,
-  { accessTokens: [TOKEN] },
-);
-const agentApp = new Hono().route("/kv", routes.app);
-const constant = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;
+const routes = standInRoutes();
+const agentApp = routes.app;
+const constant = readOutput;
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
   const path = new URL(request.url).pathname;
   if (path.startsWith("/kv/synod")) return agentApp.fetch(request);

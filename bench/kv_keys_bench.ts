@@ -13,7 +13,7 @@
  */
 
 import { Prng } from "../lib/testing/prng.ts";
-import { OrderedKeys } from "../lib/primitives/_ordered_keys.ts";
+import { lowerBound, OrderedKeys } from "../lib/primitives/_ordered_keys.ts";
 import { KV_ENCODING_BYTES, kvService } from "../lib/primitives/kv.ts";
 import type { CommandContext, ReadContext } from "../lib/protocols/raft/service.ts";
 
@@ -34,17 +34,6 @@ function randomKeys(seed: number): string[] {
 const KEYS = randomKeys(1);
 const KEY_BYTES = KEYS.map((k) => Uint8Array.from(k, (c) => c.charCodeAt(0)));
 const VALUE = new Uint8Array(16);
-
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 Deno.bench({
   name: "sorted array (before): insert 100k random keys",

@@ -9,28 +9,9 @@
  * @module
  */
 
-import { Hono } from "npm:hono@^4.13.19";
-import { kvConnectRoutes } from "../lib/kv/connect.ts";
-import { encodeRequest, encodeSnapshotReadOutput } from "../lib/kv/proto.ts";
-import type { Synod } from "../lib/node/synod.ts";
-import type { Kv } from "../lib/primitives/kv.ts";
+import { readBody, readOutput, standInRoutes, TOKEN } from "./_kv_stand_in.ts";
 
-const TOKEN = "bench-token-0123456789abcdef";
 const unstableKv = typeof (Deno as { openKv?: unknown }).openKv === "function";
-const key = new Uint8Array([2, 0x6b, 0, 0x21, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0]); // ["k", 1]
-const entry = {
-  key,
-  value: new Uint8Array([0xff, 0x10, 0x22, 16, ...new Array(16).fill(0x76)]),
-  encoding: 1,
-  versionstamp: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9, 0, 0]),
-};
-const readOutput = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;
-const readBody = encodeRequest.snapshotRead([{
-  start: key,
-  end: new Uint8Array([...key, 0]),
-  limit: 1,
-  reverse: false,
-}]) as Uint8Array<ArrayBuffer>;
 const metadata = (path: string) =>
   Response.json({
     version: 3,
@@ -40,20 +21,8 @@ const metadata = (path: string) =>
     expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
   });
 
-// A database that answers every point read at once with `entry`.
-const standIn = {
-  get: (keys: Uint8Array[]) =>
-    Promise.resolve({ index: 9, entries: keys.map(() => ({ ...entry })) }),
-  read: () => Promise.resolve({ index: 9, ranges: [[entry]] }),
-  addListener: () => Promise.resolve(),
-  removeListener: () => Promise.resolve(),
-};
-const routes = kvConnectRoutes(
-  { clusterId: "bench", kv: () => Promise.resolve(standIn as unknown as Kv) } as unknown as Synod,
-  { accessTokens: [TOKEN] },
-);
-
-const agentApp = new Hono().route("/kv", routes.app);
+const routes = standInRoutes();
+const agentApp = routes.app;
 
 let server: Deno.HttpServer<Deno.NetAddr> | undefined;
 let base = "";

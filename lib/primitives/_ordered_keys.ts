@@ -39,8 +39,8 @@ interface Inner {
 
 type Node = Leaf | Inner;
 
-/** First position whose key is ≥ `k`. */
-function lowerBound(keys: readonly string[], k: string): number {
+/** First position whose key is ≥ `k` in sorted `keys`. */
+export function lowerBound(keys: readonly string[], k: string): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {

@@ -3,21 +3,10 @@
 // `SEED=n` replays one seed; `ORDERED_KEYS_SEEDS=n` runs seeds 1..n. Every failure names its seed.
 import assert from "node:assert/strict";
 import { Prng } from "../testing/prng.ts";
-import { ORDERED_KEYS_NODE_MAX, OrderedKeys } from "./_ordered_keys.ts";
+import { lowerBound, ORDERED_KEYS_NODE_MAX, OrderedKeys } from "./_ordered_keys.ts";
 
 const SEEDS = Number(Deno.env.get("ORDERED_KEYS_SEEDS") ?? 12);
 const STEPS = 6000;
-
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** A short binary string over a small alphabet (so that keys collide and share prefixes). */
 function randomKey(rng: Prng): string {

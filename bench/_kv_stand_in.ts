@@ -1,0 +1,50 @@
+/**
+ * What the KV Connect benches share: Synod's KV Connect routes over a stand-in database that
+ * answers every read at once with one entry (no cluster), the request body of a one-key read, and
+ * the answer's bytes.
+ *
+ * @module
+ */
+
+import { Hono } from "npm:hono@^4.13.19";
+import { kvConnectRoutes } from "../lib/kv/connect.ts";
+import { encodeRequest, encodeSnapshotReadOutput } from "../lib/kv/proto.ts";
+import type { Synod } from "../lib/node/synod.ts";
+import type { Kv } from "../lib/primitives/kv.ts";
+
+/** The access token the benches' agents and stand-ins accept. */
+export const TOKEN = "bench-token-0123456789abcdef";
+
+const key = new Uint8Array([2, 0x6b, 0, 0x21, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0]); // ["k", 1]
+/** The one entry every read answers: key `["k", 1]`, a 16-byte value. */
+export const entry = {
+  key,
+  value: new Uint8Array([0xff, 0x10, 0x22, 16, ...new Array(16).fill(0x76)]),
+  encoding: 1,
+  versionstamp: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9, 0, 0]),
+};
+/** A `snapshot_read` request for that one key. */
+export const readBody = encodeRequest.snapshotRead([{
+  start: key,
+  end: new Uint8Array([...key, 0]),
+  limit: 1,
+  reverse: false,
+}]) as Uint8Array<ArrayBuffer>;
+/** The `snapshot_read` answer holding that entry. */
+export const readOutput = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;
+
+/** Synod's KV Connect routes under `/kv`, over a database that answers at once with `entry`. */
+export function standInRoutes(): { app: Hono; close: () => void } {
+  const standIn = {
+    get: (keys: Uint8Array[]) =>
+      Promise.resolve({ index: 9, entries: keys.map(() => ({ ...entry })) }),
+    read: () => Promise.resolve({ index: 9, ranges: [[entry]] }),
+    addListener: () => Promise.resolve(),
+    removeListener: () => Promise.resolve(),
+  };
+  const routes = kvConnectRoutes(
+    { clusterId: "bench", kv: () => Promise.resolve(standIn as unknown as Kv) } as unknown as Synod,
+    { accessTokens: [TOKEN] },
+  );
+  return { app: new Hono().route("/kv", routes.app), close: routes.close };
+}
