@@ -162,13 +162,8 @@ export class OrderedKeys {
     return leaf.keys[p] === k;
   }
 
-  /**
-   * Adds a key.
-   *
-   * @param k The key.
-   * @returns Whether it was added (false: already there).
-   */
-  add(k: string): boolean {
+  /** The leaf where `k` belongs, and the inner nodes above it with the child taken in each. */
+  #descend(k: string): { path: { node: Inner; at: number }[]; leaf: Leaf } {
     const path: { node: Inner; at: number }[] = [];
     let node = this.#root;
     while (!node.leaf) {
@@ -176,6 +171,17 @@ export class OrderedKeys {
       path.push({ node, at });
       node = node.children[at]!;
     }
+    return { path, leaf: node };
+  }
+
+  /**
+   * Adds a key.
+   *
+   * @param k The key.
+   * @returns Whether it was added (false: already there).
+   */
+  add(k: string): boolean {
+    const { path, leaf: node } = this.#descend(k);
     const p = lowerBound(node.keys, k);
     if (node.keys[p] === k) return false;
     node.keys.splice(p, 0, k);
@@ -204,13 +210,7 @@ export class OrderedKeys {
    * @returns Whether it was there.
    */
   delete(k: string): boolean {
-    const path: { node: Inner; at: number }[] = [];
-    let node = this.#root;
-    while (!node.leaf) {
-      const at = upperBound(node.keys, k);
-      path.push({ node, at });
-      node = node.children[at]!;
-    }
+    const { path, leaf: node } = this.#descend(k);
     const p = lowerBound(node.keys, k);
     if (node.keys[p] !== k) return false;
     node.keys.splice(p, 1);
