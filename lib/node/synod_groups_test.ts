@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { freePort, within } from "../transport/_tcp_test_kit.ts";
 import { Synod, type SynodClusterOptions } from "./synod.ts";
+import type { RaftNode } from "../raft/raft.ts";
 import { timingsOf } from "./synod_options.ts";
 
 const IDS = ["a", "b", "c", "d"];
@@ -47,7 +48,7 @@ Deno.test("Synod groups: each group over its own members; a member hosts only it
       id,
       tickMs: 10,
       electionTimeoutMs: 150,
-      heartbeatIntervalMs: 20,
+      heartbeatIntervalMs: 30,
       dataDir: `${dataDir}/${id}`,
       partitionGroups: {
         ...cluster.partitionGroups,
@@ -125,6 +126,18 @@ Deno.test("Synod groups: each group over its own members; a member hosts only it
       });
     assert.ok(timeouts.length > 0, `no member of ${partition.groupId} applied the session`);
     assert.ok(timeouts.every((t) => t === 7_000), `timeouts ${timeouts}`);
+
+    // The Raft timings reach every hosted partition: 150 ms and 30 ms at a 10 ms tick.
+    for (const n of nodes) {
+      for (const p of n.node!.hosted) {
+        const core = n.node!.member(p.groupId)!.driver.node as RaftNode;
+        assert.deepEqual(
+          [core.electionTicks, core.heartbeatTicks, core.tickMs],
+          [15, 3, 10],
+          `${n.node!.id} ${p.groupId}`,
+        );
+      }
+    }
 
     // Per-group storage: `left` under its own directory, `right` in memory, system under dataDir.
     assert.ok(await exists(`${dataDir}/elsewhere/a/partitions/1`));

@@ -285,6 +285,16 @@ export class RaftNode {
     return this.#config.tickMs;
   }
 
+  /** Ticks without a leader's word before a follower campaigns (the least of its timeouts). */
+  get electionTicks(): number {
+    return this.#config.electionTicks;
+  }
+
+  /** Ticks between a leader's heartbeat rounds. */
+  get heartbeatTicks(): number {
+    return this.#config.heartbeatTicks;
+  }
+
   /** A copy of the member's state for observers. */
   status(): RaftStatus {
     const progress: Record<NodeId, ProgressStatus> = {};
