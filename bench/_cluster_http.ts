@@ -7,7 +7,8 @@
  * The workload: an atomic map, 8-byte keys and 256-byte values; puts, linearizable gets and
  * sequential gets (etcd: `serializable: true`), with 1 and 256 requests in flight over HTTP/1.1
  * keep-alive connections, request i going to member i mod 3. JSON to stdout: operations per
- * second, p50 and p99 of each, each member's resident memory after the run, and with `--etcd`
+ * second, p50 and p99 of each, the CPU time (user + system) per operation of each member and of
+ * the client (`cpuUsPerOp`), each member's resident memory after the run, and with `--etcd`
  * the ratios Synod/etcd and the issue's goals.
  *
  * Flags: `--quick` (fewer operations), `--ops=N` (operations at 256 in flight; a tenth, at most
@@ -22,7 +23,7 @@ import { parseArgs } from "node:util";
 import { startLocalCluster } from "../lib/agent/local_cluster.ts";
 import { type EtcdCluster, findEtcd, startEtcdCluster } from "./_etcd_cluster.ts";
 import { FetchPool, type HttpAnswer, HttpPool } from "./_http_client.ts";
-import { loadAverage, measure, type Measured, rssMb } from "./_measure.ts";
+import { cpuUs, loadAverage, measure as measureOps, type Measured, rssMb } from "./_measure.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const IN_FLIGHT = 256;
@@ -46,6 +47,8 @@ interface Pool {
 /** How one system is driven: the same operations, its own paths and bodies. */
 interface System {
   readonly pools: readonly Pool[];
+  /** Each member's process id, by member name, for its CPU time. */
+  readonly pids: Readonly<Record<string, number>>;
   put(pool: Pool, i: number): Promise<HttpAnswer>;
   get(pool: Pool, i: number, consistency: "linearizable" | "sequential"): Promise<HttpAnswer>;
   /** The value a get answered, to check a sample. */
@@ -59,8 +62,41 @@ interface Options {
   readonly cpuProf: string | null;
 }
 
-/** A result row: a {@linkcode Measured} with the read's consistency. */
-type Row = Measured & { readonly consistency?: string };
+/**
+ * A result row: a {@linkcode Measured} with the read's consistency and the CPU time per
+ * operation of each member and of this process (the client).
+ */
+type Row = Measured & {
+  readonly consistency?: string;
+  readonly cpuUsPerOp?: {
+    readonly members: Record<string, number>;
+    readonly client: number;
+    readonly total: number;
+  };
+};
+
+/** {@linkcode measureOps}, with each process's CPU time (user + system) per operation. */
+async function measure(
+  system: System,
+  what: string,
+  inFlight: number,
+  total: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<Row> {
+  const names = Object.keys(system.pids);
+  const processes = [...names.map((n) => system.pids[n]!), "self" as const];
+  const before = processes.map(cpuUs);
+  const measured = await measureOps(what, inFlight, total, op);
+  const perOp = processes.map((p, i) => Math.round((cpuUs(p) - before[i]!) / total));
+  return {
+    ...measured,
+    cpuUsPerOp: {
+      members: Object.fromEntries(names.map((n, i) => [n, perOp[i]!])),
+      client: perOp[names.length]!,
+      total: perOp.reduce((a, b) => a + b, 0),
+    },
+  };
+}
 
 /**
  * Runs the benchmark.
@@ -143,6 +179,7 @@ async function runSynod(options: Options) {
   const pools = cluster.members.map((m) => pool(options, new URL(m.url)));
   const system: System = {
     pools,
+    pids: Object.fromEntries(cluster.members.map((m, i) => [m.id, cluster.pids[i]!])),
     put: (p, i) => p.request("PUT", `/v1/atomic-map/bench/${key(i)}`, encoder.encode(VALUE)),
     get: (p, i, consistency) =>
       p.request(
@@ -188,6 +225,7 @@ async function runEtcd(etcd: { path: string; version: string }, options: Options
     const value64 = b64(VALUE);
     const system: System = {
       pools,
+      pids: Object.fromEntries(cluster.members.map((m) => [m.name, m.pid])),
       put: (p, i) =>
         p.request(
           "POST",
@@ -250,7 +288,7 @@ async function warmUp(system: System): Promise<void> {
     }
   }
   // Opens the connections of 256 in flight, and warms the code paths.
-  await measure("warm-up", IN_FLIGHT, 2 * IN_FLIGHT, (i) => {
+  await measureOps("warm-up", IN_FLIGHT, 2 * IN_FLIGHT, (i) => {
     return ok(system.put(system.pools[i % system.pools.length]!, i), "warm-up put");
   });
 }
@@ -267,13 +305,16 @@ async function workload(
   const one = Math.max(1, Math.min(2_000, Math.ceil(many / 10)));
   const rows: Row[] = [];
   for (const [inFlight, total] of [[1, one], [IN_FLIGHT, many]] as const) {
-    rows.push(await measure("put", inFlight, total, (i) => ok(system.put(at(i), i), "put")));
+    rows.push(
+      await measure(system, "put", inFlight, total, (i) => ok(system.put(at(i), i), "put")),
+    );
   }
   // Every key read was written by the puts at 256 in flight.
   for (const consistency of ["linearizable", "sequential"] as const) {
     const name = consistency === "sequential" ? sequentialName : consistency;
     for (const [inFlight, total] of [[1, one], [IN_FLIGHT, many]] as const) {
       const m = await measure(
+        system,
         `get (${name})`,
         inFlight,
         total,
@@ -295,6 +336,7 @@ async function profileRun(system: System, options: Options): Promise<Row> {
   await warmUp(system);
   const n = system.pools.length;
   return await measure(
+    system,
     "put",
     IN_FLIGHT,
     options.ops,

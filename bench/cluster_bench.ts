@@ -28,7 +28,7 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
-import { loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
+import { cpuUs, loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
 import { placePartitions } from "../lib/partition/placement.ts";
 
 if (Deno.args.includes("--http")) {
@@ -54,15 +54,6 @@ for (const c of CASES) {
 }
 /** How long the members idle after the run before their RSS is read again. */
 const IDLE_MS = 15_000;
-
-/** CPU time (user + system, all threads) a process used so far, in µs: robust to the load. */
-function cpuUs(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 1e6 / CLOCK_TICKS_PER_SECOND;
-}
-/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** {@linkcode measureOps}, with each process's CPU time per operation. */
 async function measure(

@@ -12,6 +12,9 @@ import { HttpError } from "./errors.ts";
 /** Default limit of a request body, in bytes (1 MiB, the largest key or value taken). */
 export const BODY_LIMIT_BYTES = 1 << 20;
 
+/** Strict UTF-8: one for every request (a whole-buffer `decode` keeps no state between calls). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * The body as a value: `application/json` is parsed, anything textual (`text/plain`, or no
  * type at all) is the string itself.
@@ -58,7 +61,7 @@ export async function readJson(request: Request, limit = BODY_LIMIT_BYTES): Prom
 export async function readText(request: Request, limit = BODY_LIMIT_BYTES): Promise<string> {
   const bytes = await readBytes(request, limit, () => tooLarge(limit));
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     throw new HttpError(400, "BAD_REQUEST", "The body is not valid UTF-8");
   }

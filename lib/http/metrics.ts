@@ -26,16 +26,20 @@ export const LATENCY_BUCKETS_S: readonly number[] = [
   10,
 ];
 
-interface Histogram {
+/** One route's requests: a latency histogram, and counts by status. */
+interface RouteStats {
+  /** Requests per bucket, each counted in the first bucket that holds it (not cumulative). */
   readonly counts: number[];
   sum: number;
   count: number;
+  readonly byStatus: Map<number, number>;
 }
 
 /** Request counts and latencies of the REST API, by route. */
 export class HttpMetrics {
-  readonly #requests = new Map<string, number>();
-  readonly #latency = new Map<string, Histogram>();
+  /** By labels (`method="…",route="…"`). */
+  readonly #routes = new Map<string, RouteStats>();
+  /** The labels of each method and route, built once. */
   readonly #labels = new Map<string, Map<string, string>>();
 
   /**
@@ -52,17 +56,18 @@ export class HttpMetrics {
     const byRoute = this.#labels.get(method) ?? this.#labels.set(method, new Map()).get(method)!;
     let key = byRoute.get(route);
     if (key === undefined) byRoute.set(route, key = `method="${method}",route="${escape(route)}"`);
-    const counted = `${key},status="${status}"`;
-    this.#requests.set(counted, (this.#requests.get(counted) ?? 0) + 1);
-    let h = this.#latency.get(key);
-    if (h === undefined) {
-      this.#latency.set(key, h = { counts: LATENCY_BUCKETS_S.map(() => 0), sum: 0, count: 0 });
+    let r = this.#routes.get(key);
+    if (r === undefined) {
+      const counts = LATENCY_BUCKETS_S.map(() => 0);
+      this.#routes.set(key, r = { counts, sum: 0, count: 0, byStatus: new Map() });
     }
-    for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
-      if (seconds <= LATENCY_BUCKETS_S[i]!) h.counts[i]!++;
-    }
-    h.sum += seconds;
-    h.count++;
+    r.byStatus.set(status, (r.byStatus.get(status) ?? 0) + 1);
+    // The first bucket that holds it (none: only +Inf); render() makes the counts cumulative.
+    let i = 0;
+    while (i < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[i]!) i++;
+    if (i < LATENCY_BUCKETS_S.length) r.counts[i]!++;
+    r.sum += seconds;
+    r.count++;
   }
 
   /**
@@ -115,17 +120,21 @@ export class HttpMetrics {
       for (const p of partitions) lines.push(`${name}{${p.label}} ${value(p.m)}`);
     }
     family("synod_http_requests_total", "counter", "REST requests answered, by route and status.");
-    for (const [labels, n] of this.#requests) {
-      lines.push(`synod_http_requests_total{${labels}} ${n}`);
+    for (const [labels, r] of this.#routes) {
+      for (const [status, n] of r.byStatus) {
+        lines.push(`synod_http_requests_total{${labels},status="${status}"} ${n}`);
+      }
     }
     const h = "synod_http_request_duration_seconds";
     family(h, "histogram", "REST request latency, by route.");
-    for (const [labels, hist] of this.#latency) {
-      LATENCY_BUCKETS_S.forEach((le, i) =>
-        lines.push(`${h}_bucket{${labels},le="${le}"} ${hist.counts[i]}`)
-      );
-      lines.push(`${h}_bucket{${labels},le="+Inf"} ${hist.count}`);
-      lines.push(`${h}_sum{${labels}} ${hist.sum}`, `${h}_count{${labels}} ${hist.count}`);
+    for (const [labels, r] of this.#routes) {
+      let cumulative = 0;
+      LATENCY_BUCKETS_S.forEach((le, i) => {
+        cumulative += r.counts[i]!;
+        lines.push(`${h}_bucket{${labels},le="${le}"} ${cumulative}`);
+      });
+      lines.push(`${h}_bucket{${labels},le="+Inf"} ${r.count}`);
+      lines.push(`${h}_sum{${labels}} ${r.sum}`, `${h}_count{${labels}} ${r.count}`);
     }
     return lines.join("\n") + "\n";
   }
