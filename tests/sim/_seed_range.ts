@@ -33,11 +33,7 @@ export function runSeedRange(
       failures.push(message);
     }
   }
-  assert.equal(
-    failures.length,
-    0,
-    `${failures.length} of ${count} seeds failed (${label}):\n${failures.join("\n")}`,
-  );
+  assertNoFailures(label, count, failures);
 }
 
 /**
@@ -66,6 +62,11 @@ export async function runSeedRangeAsync(
       failures.push(message);
     }
   }
+  assertNoFailures(label, count, failures);
+}
+
+/** Fails with every seed's message when any seed of the range failed. */
+function assertNoFailures(label: string, count: number, failures: readonly string[]): void {
   assert.equal(
     failures.length,
     0,

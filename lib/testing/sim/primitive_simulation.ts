@@ -30,7 +30,7 @@ import {
 } from "./primitive_client.ts";
 import { checkPrimitiveHistory, type PrimitiveHistoryStats } from "./primitive_history.ts";
 import { replayArgs } from "./profiles.ts";
-import { HistoryViolation } from "./session_history.ts";
+import { emptyHistoryStats, HistoryViolation } from "./session_history.ts";
 import {
   SESSION_DEFAULT_TICKS,
   SessionSimulation,
@@ -513,16 +513,7 @@ export class PrimitiveSimulation {
    * @returns Everything.
    */
   stats(history: PrimitiveHistoryStats): PrimitiveSimulationStats {
-    const base = this.sim.stats({
-      ops: 0,
-      okOps: 0,
-      unknownOps: 0,
-      unknownApplied: 0,
-      failedOps: 0,
-      events: 0,
-      linearizabilityUnknown: 0,
-      linearizabilitySteps: 0,
-    });
+    const base = this.sim.stats(emptyHistoryStats());
     const { unknownApplied: _u, events: _e, ...rest } = base;
     return {
       ...rest,

@@ -252,6 +252,20 @@ class StateAt {
   }
 }
 
+/** A history's stats before anything is counted. */
+export function emptyHistoryStats(): HistoryStats {
+  return {
+    ops: 0,
+    okOps: 0,
+    unknownOps: 0,
+    unknownApplied: 0,
+    failedOps: 0,
+    events: 0,
+    linearizabilityUnknown: 0,
+    linearizabilitySteps: 0,
+  };
+}
+
 /**
  * Runs every history check.
  *
@@ -268,16 +282,7 @@ export function checkSessionHistory(
   published: PublishedEvents,
   liveViolations: readonly string[],
 ): HistoryStats {
-  const stats: HistoryStats = {
-    ops: 0,
-    okOps: 0,
-    unknownOps: 0,
-    unknownApplied: 0,
-    failedOps: 0,
-    events: 0,
-    linearizabilityUnknown: 0,
-    linearizabilitySteps: 0,
-  };
+  const stats = emptyHistoryStats();
   if (liveViolations.length > 0) {
     throw new HistoryViolation("response-event-order", liveViolations.slice(0, 5).join("\n  "));
   }
