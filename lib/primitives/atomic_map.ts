@@ -6,7 +6,9 @@
  * (lib/primitives/_plain.ts); keys are compared by canonical JSON, and so are values in
  * `replaceIfValue`/`removeIfValue`. `null` values are refused (Atomix's `nullValues: false`), so
  * `null` always means "absent". Entries keep insertion order (`keys`, `entries`, events of
- * `clear`); a snapshot keeps it too.
+ * `clear`); a snapshot keeps it too. A key that is not a string is returned (by `keys`,
+ * `entries` and events other than its write's own) as its canonical JSON reads back: an object
+ * with its properties sorted.
  *
  * A value is returned as a {@linkcode Versioned}: `version` is the log index of the write that
  * stored it (unique, increasing) and `creationTime` that write's log time in ms — the time of
@@ -90,20 +92,51 @@ export interface PutOptions {
   readonly ttlMs?: number;
 }
 
+/**
+ * A stored value. Its key is the map's key (see {@linkcode lookupKey}) and its TTL timer, if any,
+ * is in a map of its own: a map holds every value of the primitive, and three fields keep each
+ * entry small (after 100k puts of 8-byte keys, the entry objects, key strings and canonical keys
+ * of the former five-field layout took ~14 MB of a member's heap, now ~9 MB).
+ */
 interface MapEntry {
-  key: PlainData;
   value: PlainData;
   version: number;
   creationTime: number;
-  /** The TTL timer's task id, or `null`. */
+}
+
+/** How version 1 stored an entry (its snapshots still restore). */
+interface MapEntryV1 extends MapEntry {
+  key: PlainData;
   timer: number | null;
+}
+
+/**
+ * The key under which the service stores a key: a string that does not start with NUL is its
+ * own lookup key (no canonical copy beside it); any other key is NUL followed by its canonical
+ * JSON. The two sets cannot meet, and each part is one-to-one, so two keys share a lookup key
+ * exactly when their canonical JSON is the same.
+ *
+ * @throws {TypeError} If `key` is not JSON data.
+ * @throws {RangeError} If it is nested too deep or too long.
+ */
+function lookupKey(key: unknown, what: string): string {
+  if (typeof key === "string" && key.charCodeAt(0) !== 0) {
+    checkPlain(key, what);
+    return key;
+  }
+  return "\0" + canonical(key, what);
+}
+
+/** The key a lookup key stands for (see {@linkcode lookupKey}). */
+function keyOf(k: string): PlainData {
+  return k.charCodeAt(0) === 0 ? JSON.parse(k.slice(1)) : k;
 }
 
 /**
  * A snapshot as written since version 2: `entries` flat, five values per entry in insertion
  * order — `key, value, version, creationTime, timer` — with no per-entry array, object or field
  * names (a map snapshot holds every value, and version 1's layout cost twice the encoding time);
- * the lookup key (canonical JSON) is recomputed on restore.
+ * the lookup key is recomputed on restore.
  */
 interface MapSnapshotV2 {
   v: 2;
@@ -113,13 +146,14 @@ interface MapSnapshotV2 {
 
 /** A snapshot as version 1 wrote it (still restored): `[canonical key, entry]` pairs. */
 interface MapSnapshotV1 {
-  entries: [string, MapEntry][];
+  entries: [string, MapEntryV1][];
   listeners: Registration[];
 }
 
 /** Values per entry in {@linkcode MapSnapshotV2.entries}. */
 const SNAPSHOT_ENTRY_VALUES = 5;
 
+/** A TTL timer's argument; `k` is the key's canonical JSON (not its lookup key). */
 interface ExpireArg {
   k: string;
   version: number;
@@ -132,7 +166,7 @@ function versioned(e: MapEntry): Versioned<PlainData> {
 /** Key, value and TTL of a write, checked before anything changes. */
 function writeArgs(op: string, args: unknown, ttl: boolean) {
   const a = argsRecord(args, op);
-  const k = canonical(a.key, `${op} as 'key'`);
+  const k = lookupKey(a.key, `${op} as 'key'`);
   if (a.value === null) throw new TypeError(`Cannot ${op} as 'value' must not be null`);
   checkPlain(a.value, `${op} as 'value'`);
   const ttlMs = ttl && a.ttlMs !== undefined ? safeInteger(a.ttlMs, `${op} as 'ttlMs'`, 0) : 0;
@@ -147,6 +181,8 @@ function writeArgs(op: string, args: unknown, ttl: boolean) {
  */
 export function atomicMapService(): Service {
   let map = new Map<string, MapEntry>();
+  /** TTL timers' task ids by lookup key, for the entries stored with a TTL. */
+  let timers = new Map<string, number>();
   const listeners = new Listeners();
 
   const event = (
@@ -172,27 +208,35 @@ export function atomicMapService(): Service {
     ttlMs: number,
   ): MapEntry => {
     const old = map.get(k) ?? null;
-    if (old?.timer != null) ctx.cancel(old.timer);
-    const e: MapEntry = { key, value, version: ctx.index, creationTime: ctx.logTime, timer: null };
+    cancelTimer(ctx, k);
+    const e: MapEntry = { value, version: ctx.index, creationTime: ctx.logTime };
     if (ttlMs > 0) {
-      e.timer = ctx.schedule(ttlMs, "expire", { k, version: e.version } satisfies ExpireArg);
+      const arg: ExpireArg = { k: canonical(key, "put as 'key'"), version: e.version };
+      timers.set(k, ctx.schedule(ttlMs, "expire", arg));
     }
     map.set(k, e);
     event(ctx, old === null ? "INSERT" : "UPDATE", key, e, old);
     return e;
   };
 
+  const cancelTimer = (ctx: CommandContext, k: string) => {
+    const timer = timers.get(k);
+    if (timer === undefined) return;
+    ctx.cancel(timer);
+    timers.delete(k);
+  };
+
   const drop = (ctx: CommandContext, k: string): MapEntry | null => {
     const old = map.get(k);
     if (old === undefined) return null;
-    if (old.timer !== null) ctx.cancel(old.timer);
+    cancelTimer(ctx, k);
     map.delete(k);
-    event(ctx, "REMOVE", old.key, null, old);
+    event(ctx, "REMOVE", keyOf(k), null, old);
     return old;
   };
 
-  const keyOf = (op: string, args: unknown) =>
-    canonical(argsRecord(args, op).key, `${op} as 'key'`);
+  const keyArg = (op: string, args: unknown) =>
+    lookupKey(argsRecord(args, op).key, `${op} as 'key'`);
   const expectKey = (op: string, a: Record<string, unknown>) =>
     canonical(a.expect, `${op} as 'expect'`);
   const versionOf = (op: string, a: Record<string, unknown>) =>
@@ -223,7 +267,7 @@ export function atomicMapService(): Service {
         const old = map.get(w.k);
         if (old === undefined) return null;
         const prev = versioned(old);
-        store(ctx, w.k, old.key, w.value, 0);
+        store(ctx, w.k, w.key, w.value, 0);
         return prev;
       },
       replaceIfValue: ({ args }, ctx) => {
@@ -231,7 +275,7 @@ export function atomicMapService(): Service {
         const expect = expectKey("replaceIfValue", w.a);
         const old = map.get(w.k);
         if (old === undefined || canonical(old.value, "compare") !== expect) return false;
-        store(ctx, w.k, old.key, w.value, 0);
+        store(ctx, w.k, w.key, w.value, 0);
         return true;
       },
       replaceIfVersion: ({ args }, ctx) => {
@@ -239,15 +283,15 @@ export function atomicMapService(): Service {
         const version = versionOf("replaceIfVersion", w.a);
         const old = map.get(w.k);
         if (old === undefined || old.version !== version) return false;
-        store(ctx, w.k, old.key, w.value, 0);
+        store(ctx, w.k, w.key, w.value, 0);
         return true;
       },
       remove: ({ args }, ctx) => {
-        const old = drop(ctx, keyOf("remove", args));
+        const old = drop(ctx, keyArg("remove", args));
         return old === null ? null : versioned(old);
       },
       removeIfValue: ({ args }, ctx) => {
-        const k = keyOf("removeIfValue", args);
+        const k = keyArg("removeIfValue", args);
         const expect = expectKey("removeIfValue", argsRecord(args, "removeIfValue"));
         const old = map.get(k);
         if (old === undefined || canonical(old.value, "compare") !== expect) return false;
@@ -255,7 +299,7 @@ export function atomicMapService(): Service {
         return true;
       },
       removeIfVersion: ({ args }, ctx) => {
-        const k = keyOf("removeIfVersion", args);
+        const k = keyArg("removeIfVersion", args);
         const version = versionOf("removeIfVersion", argsRecord(args, "removeIfVersion"));
         if (map.get(k)?.version !== version) return false;
         drop(ctx, k);
@@ -277,20 +321,21 @@ export function atomicMapService(): Service {
     },
     queries: {
       get: ({ args }) => {
-        const e = map.get(keyOf("get", args));
+        const e = map.get(keyArg("get", args));
         return e === undefined ? null : versioned(e);
       },
-      containsKey: ({ args }) => map.has(keyOf("containsKey", args)),
+      containsKey: ({ args }) => map.has(keyArg("containsKey", args)),
       size: () => map.size,
-      keys: () => [...map.values()].map((e) => e.key),
-      entries: () => [...map.values()].map((e) => [e.key, versioned(e)]),
+      keys: () => [...map.keys()].map(keyOf),
+      entries: () => [...map].map(([k, e]) => [keyOf(k), versioned(e)]),
     },
     timers: {
       expire: (arg, ctx) => {
-        const { k, version } = arg as ExpireArg;
+        const { k: text, version } = arg as ExpireArg;
+        const k = lookupKey(JSON.parse(text), "expire as 'key'");
         const e = map.get(k);
         if (e === undefined || e.version !== version) return; // rewritten or removed since
-        e.timer = null; // this task has run: nothing to cancel
+        timers.delete(k); // this task has run: nothing to cancel
         drop(ctx, k);
       },
     },
@@ -300,44 +345,49 @@ export function atomicMapService(): Service {
       // Encoded at once by the state machine, before any other command: no copies needed.
       const entries = new Array(map.size * SNAPSHOT_ENTRY_VALUES);
       let i = 0;
-      for (const e of map.values()) {
-        entries[i++] = e.key;
+      for (const [k, e] of map) {
+        entries[i++] = keyOf(k);
         entries[i++] = e.value;
         entries[i++] = e.version;
         entries[i++] = e.creationTime;
-        entries[i++] = e.timer;
+        entries[i++] = timers.get(k) ?? null;
       }
       return { v: 2, entries, listeners: listeners.snapshot() };
     },
     restore: (state) => {
       const s = state as MapSnapshotV2 | MapSnapshotV1;
-      map = "v" in s && s.v === 2
-        ? restoreEntries(s.entries)
-        : new Map((s as MapSnapshotV1).entries.map(([k, e]) => [k, { ...e }]));
+      const flat = "v" in s && s.v === 2 ? s.entries : flatten((s as MapSnapshotV1).entries);
+      [map, timers] = restoreEntries(flat);
       listeners.restore(s.listeners);
     },
   };
 }
 
-/** The map from a version-2 snapshot's flat entries. */
-function restoreEntries(flat: readonly unknown[]): Map<string, MapEntry> {
+/** A version-1 snapshot's entries as version 2 lays them out. */
+function flatten(entries: readonly [string, MapEntryV1][]): unknown[] {
+  return entries.flatMap(([, e]) => [e.key, e.value, e.version, e.creationTime, e.timer]);
+}
+
+/** The map and its TTL timers from a version-2 snapshot's flat entries. */
+function restoreEntries(flat: readonly unknown[]): [Map<string, MapEntry>, Map<string, number>] {
   if (flat.length % SNAPSHOT_ENTRY_VALUES !== 0) {
     throw new TypeError(
       `Cannot restore AtomicMap: its snapshot has ${flat.length} entry values, not a multiple of ${SNAPSHOT_ENTRY_VALUES}`,
     );
   }
   const map = new Map<string, MapEntry>();
+  const timers = new Map<string, number>();
   for (let i = 0; i < flat.length; i += SNAPSHOT_ENTRY_VALUES) {
-    const key = flat[i] as PlainData;
-    map.set(canonical(key, "restore AtomicMap as 'key'"), {
-      key,
+    const k = lookupKey(flat[i], "restore AtomicMap as 'key'");
+    map.set(k, {
       value: flat[i + 1] as PlainData,
       version: flat[i + 2] as number,
       creationTime: flat[i + 3] as number,
-      timer: flat[i + 4] as number | null,
     });
+    const timer = flat[i + 4] as number | null;
+    if (timer !== null) timers.set(k, timer);
   }
-  return map;
+  return [map, timers];
 }
 
 /**

@@ -182,3 +182,28 @@ Deno.test("AtomicMap: a snapshot written in version 1's layout (canonical key, e
   restored.restore(encode(state));
   assert.deepEqual(restored.snapshot(), log.sm.snapshot());
 });
+
+Deno.test("AtomicMap: a string key is its own lookup key, other keys and NUL-led strings never meet it", () => {
+  const log = new PrimitiveLog();
+  const s = log.register("c1", 1000);
+  // "\u00001" is how the number 1 is looked up inside the service: as a key it must stay apart.
+  const keys = ["1", 1, "\u00001", "\u0000", "", { b: [1, "x"], a: null }, [1, "1"], true];
+  keys.forEach((key, i) => log.ok(s, M, "put", { key, value: i, ttlMs: 100 + i }, 1001 + i));
+  assert.equal(log.query(s, M, "size"), keys.length);
+  keys.forEach((key, i) =>
+    assert.equal((log.query(s, M, "get", { key }) as { value: number }).value, i)
+  );
+  // Returned as given; the object key as its canonical JSON reads back (properties sorted).
+  const listed = log.query(s, M, "keys") as unknown[];
+  assert.deepEqual(listed, keys);
+  assert.deepEqual(Object.keys(listed[5] as object), ["a", "b"]);
+  // Every TTL timer travels in the snapshot and finds its entry, whatever the key.
+  const restored = log.fresh();
+  restored.restore(log.sm.snapshot());
+  assert.deepEqual(restored.snapshot(), log.sm.snapshot());
+  log.keepAlive(s, 1106); // past the first three TTLs (due at 1101, 1103, 1105)
+  assert.deepEqual(log.query(s, M, "keys"), keys.slice(3));
+  log.keepAlive(s, 1200);
+  assert.equal(log.query(s, M, "size"), 0);
+  assertDeterministic(log);
+});
