@@ -13,7 +13,9 @@
  * over REST's, by time (1 / ops/s) and by the agents' CPU; the goal is ≤ 1.2.
  *
  * Flags: `--seconds N` per case (default 5), `--partitions N` (default 1), `--out FILE` (JSON
- * also written there). Prints JSON on stdout, progress on stderr.
+ * also written there), `--cases LIST` (only these cases, e.g. `kv:set:1,rest:set:1`), `--cpu-prof
+ * DIR` (each agent writes a V8 CPU profile and a Markdown summary there when it stops: run one
+ * case at a time to see where its time goes). Prints JSON on stdout, progress on stderr.
  *
  * @module
  */
@@ -27,8 +29,11 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "5" },
     partitions: { type: "string", default: "1" },
     out: { type: "string" },
+    cases: { type: "string" },
+    "cpu-prof": { type: "string" },
   },
 });
+const only = flags.cases === undefined ? null : new Set(flags.cases.split(","));
 const seconds = Number(flags.seconds);
 const partitions = Number(flags.partitions);
 const TOKEN = "bench-token-0123456789abcdef";
@@ -90,7 +95,15 @@ const loadavg = async () =>
 
 const dir = await Deno.makeTempDir({ prefix: "synod-kv-bench-" });
 const load = { start: await loadavg(), end: [] as number[] };
-const agents = await startAgents(3, { token: TOKEN, partitions, dir });
+const profDir = flags["cpu-prof"];
+const agents = await startAgents(3, {
+  token: TOKEN,
+  partitions,
+  dir,
+  denoArgs: profDir === undefined
+    ? undefined
+    : (i) => [`--cpu-prof-dir=${profDir}`, `--cpu-prof-name=m${i + 1}.cpuprofile`, "--cpu-prof-md"],
+});
 const results: CaseResult[] = [];
 let idleCpuMsPerSec = 0;
 try {
@@ -107,6 +120,7 @@ try {
   for (const op of ["set", "get"] as const) {
     for (const inFlight of [1, 64]) {
       for (const path of ["kv", "rest"] as const) {
+        if (only !== null && !only.has(`${path}:${op}:${inFlight}`)) continue;
         const handlerBefore = await handlerTimes(m1.url);
         const before = await Promise.all(agents.map((a) => cpuMs(a.pid)));
         const started = performance.now();
@@ -165,17 +179,18 @@ try {
 }
 load.end = await loadavg();
 
-const ratios = results.filter((r) => r.path === "kv").map((kv) => {
+const ratios = results.filter((r) => r.path === "kv").flatMap((kv) => {
   const rest = results.find((r) =>
     r.path === "rest" && r.op === kv.op && r.inFlight === kv.inFlight
-  )!;
+  );
+  if (rest === undefined) return [];
   const round = (x: number) => Math.round(x * 100) / 100;
-  return {
+  return [{
     op: kv.op,
     inFlight: kv.inFlight,
     timePerOp: round(rest.opsPerSec / kv.opsPerSec),
     agentCpuPerOp: round(kv.agentCpuUsPerOp / rest.agentCpuUsPerOp),
-  };
+  }];
 });
 const report = {
   bench: "kv",
