@@ -48,6 +48,8 @@ interface CaseResult {
   p50Ms: number;
   p99Ms: number;
   agentCpuUsPerOp: number;
+  /** The same by agent (m1, m2, m3), each less its own idle CPU; m1 serves the clients. */
+  agentCpuUsPerOpByMember: number[];
   clientCpuUsPerOp: number;
   /** m1's handler time per request, in µs (its /metrics latency sum over count). */
   handlerUsPerOp: number;
@@ -106,8 +108,10 @@ const agents = await startAgents(3, {
 });
 const results: CaseResult[] = [];
 let idleCpuMsPerSec = 0;
+let idleByMember: number[] = [];
+let leader = "";
 try {
-  const leader = await leaderOf(agents, "raft/1");
+  leader = await leaderOf(agents, "raft/1");
   const m1 = agents[0]!;
   console.error(`cluster up; raft/1 leader ${leader}; clients talk to ${m1.spec.id}`);
   // The agents' CPU when idle (heartbeats, keep-alives), subtracted from each case's.
@@ -115,8 +119,9 @@ try {
   const idleStart = performance.now();
   await new Promise((r) => setTimeout(r, 3000));
   const idle1 = await Promise.all(agents.map((a) => cpuMs(a.pid)));
-  idleCpuMsPerSec = idle1.reduce((s, x, i) => s + x - idle0[i]!, 0) /
-    ((performance.now() - idleStart) / 1000);
+  const idleSeconds = (performance.now() - idleStart) / 1000;
+  idleByMember = idle1.map((x, i) => (x - idle0[i]!) / idleSeconds);
+  idleCpuMsPerSec = idleByMember.reduce((s, x) => s + x, 0);
   for (const op of ["set", "get"] as const) {
     for (const inFlight of [1, 64]) {
       for (const path of ["kv", "rest"] as const) {
@@ -162,6 +167,9 @@ try {
           p50Ms: r.p50Ms,
           p99Ms: r.p99Ms,
           agentCpuUsPerOp: Math.round((agentMs * 1000) / opsWithWarmup),
+          agentCpuUsPerOpByMember: after.map((x, i) =>
+            Math.round(((x - before[i]! - idleByMember[i]! * wallSeconds) * 1000) / opsWithWarmup)
+          ),
           clientCpuUsPerOp: Math.round((r.clientCpuMs * 1000) / r.ops),
           handlerUsPerOp: handlerUsPerOp(handlerBefore, handlerAfter),
           meanUs: Math.round((inFlight * 1e6) / r.opsPerSec),
@@ -194,7 +202,7 @@ const ratios = results.filter((r) => r.path === "kv").flatMap((kv) => {
 });
 const report = {
   bench: "kv",
-  cluster: { members: 3, partitions, storage: "disk" },
+  cluster: { members: 3, partitions, storage: "disk", raftLeader: leader, clientsTalkTo: "m1" },
   secondsPerCase: seconds,
   agentsIdleCpuMsPerSec: Math.round(idleCpuMsPerSec),
   loadAverage: load,
