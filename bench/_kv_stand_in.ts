@@ -8,7 +8,7 @@
 
 import { Hono } from "npm:hono@^4.13.19";
 import { kvConnectRoutes } from "../lib/kv/connect.ts";
-import { encodeRequest, encodeSnapshotReadOutput } from "../lib/kv/proto.ts";
+import { encodeRequest, encodeSnapshotReadOutput, MutationType } from "../lib/kv/proto.ts";
 import type { Synod } from "../lib/node/synod.ts";
 import type { Kv } from "../lib/primitives/kv.ts";
 
@@ -29,6 +29,14 @@ export const readBody = encodeRequest.snapshotRead([{
   end: new Uint8Array([...key, 0]),
   limit: 1,
   reverse: false,
+}]) as Uint8Array<ArrayBuffer>;
+/** An `atomic_write` request setting that key to that value, as `kv.set(["k", 1], v)` sends it. */
+export const writeBody = encodeRequest.atomicWrite([], [{
+  key,
+  value: entry.value,
+  encoding: entry.encoding,
+  type: MutationType.SET,
+  expireAtMs: 0,
 }]) as Uint8Array<ArrayBuffer>;
 /** The `snapshot_read` answer holding that entry. */
 export const readOutput = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;

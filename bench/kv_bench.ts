@@ -12,8 +12,12 @@
  * for KV, HTTP/1.1 for REST) and the client library. The cost ratio is KV's per-operation cost
  * over REST's, by time (1 / ops/s) and by the agents' CPU; the goal is ≤ 1.2.
  *
- * Flags: `--seconds N` per case (default 5), `--partitions N` (default 1), `--out FILE` (JSON
- * also written there). Prints JSON on stdout, progress on stderr.
+ * Flags: `--seconds N` per case (default 5), `--rounds N` (default 1: every case N times, KV and
+ * REST of one case back to back, KV first in odd rounds; the ratios are medians over the
+ * rounds, each given too), `--partitions N` (default 1), `--out FILE` (JSON
+ * also written there), `--cases LIST` (only these cases, e.g. `kv:set:1,rest:set:1`), `--cpu-prof
+ * DIR` (each agent writes a V8 CPU profile and a Markdown summary there when it stops: run one
+ * case at a time to see where its time goes). Prints JSON on stdout, progress on stderr.
  *
  * @module
  */
@@ -27,14 +31,20 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "5" },
     partitions: { type: "string", default: "1" },
     out: { type: "string" },
+    cases: { type: "string" },
+    rounds: { type: "string", default: "1" },
+    "cpu-prof": { type: "string" },
   },
 });
+const only = flags.cases === undefined ? null : new Set(flags.cases.split(","));
 const seconds = Number(flags.seconds);
 const partitions = Number(flags.partitions);
+const rounds = Number(flags.rounds);
 const TOKEN = "bench-token-0123456789abcdef";
 const CLIENT = new URL("./_kv_bench_client.ts", import.meta.url).pathname;
 
 interface CaseResult {
+  round: number;
   path: "kv" | "rest";
   op: "set" | "get";
   inFlight: number;
@@ -43,6 +53,8 @@ interface CaseResult {
   p50Ms: number;
   p99Ms: number;
   agentCpuUsPerOp: number;
+  /** The same by agent (m1, m2, m3), each less its own idle CPU; m1 serves the clients. */
+  agentCpuUsPerOpByMember: number[];
   clientCpuUsPerOp: number;
   /** m1's handler time per request, in µs (its /metrics latency sum over count). */
   handlerUsPerOp: number;
@@ -90,11 +102,21 @@ const loadavg = async () =>
 
 const dir = await Deno.makeTempDir({ prefix: "synod-kv-bench-" });
 const load = { start: await loadavg(), end: [] as number[] };
-const agents = await startAgents(3, { token: TOKEN, partitions, dir });
+const profDir = flags["cpu-prof"];
+const agents = await startAgents(3, {
+  token: TOKEN,
+  partitions,
+  dir,
+  denoArgs: profDir === undefined
+    ? undefined
+    : (i) => [`--cpu-prof-dir=${profDir}`, `--cpu-prof-name=m${i + 1}.cpuprofile`, "--cpu-prof-md"],
+});
 const results: CaseResult[] = [];
 let idleCpuMsPerSec = 0;
+let idleByMember: number[] = [];
+let leader = "";
 try {
-  const leader = await leaderOf(agents, "raft/1");
+  leader = await leaderOf(agents, "raft/1");
   const m1 = agents[0]!;
   console.error(`cluster up; raft/1 leader ${leader}; clients talk to ${m1.spec.id}`);
   // The agents' CPU when idle (heartbeats, keep-alives), subtracted from each case's.
@@ -102,60 +124,70 @@ try {
   const idleStart = performance.now();
   await new Promise((r) => setTimeout(r, 3000));
   const idle1 = await Promise.all(agents.map((a) => cpuMs(a.pid)));
-  idleCpuMsPerSec = idle1.reduce((s, x, i) => s + x - idle0[i]!, 0) /
-    ((performance.now() - idleStart) / 1000);
-  for (const op of ["set", "get"] as const) {
-    for (const inFlight of [1, 64]) {
-      for (const path of ["kv", "rest"] as const) {
-        const handlerBefore = await handlerTimes(m1.url);
-        const before = await Promise.all(agents.map((a) => cpuMs(a.pid)));
-        const started = performance.now();
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--unstable-kv",
-            "-A",
-            CLIENT,
+  const idleSeconds = (performance.now() - idleStart) / 1000;
+  idleByMember = idle1.map((x, i) => (x - idle0[i]!) / idleSeconds);
+  idleCpuMsPerSec = idleByMember.reduce((s, x) => s + x, 0);
+  for (let round = 1; round <= rounds; round++) {
+    for (const op of ["set", "get"] as const) {
+      for (const inFlight of [1, 64]) {
+        // KV first in odd rounds, REST first in even ones: a load that rises or falls during a
+        // pair of cases does not always favour the same path.
+        for (const path of round % 2 === 1 ? ["kv", "rest"] as const : ["rest", "kv"] as const) {
+          if (only !== null && !only.has(`${path}:${op}:${inFlight}`)) continue;
+          const handlerBefore = await handlerTimes(m1.url);
+          const before = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+          const started = performance.now();
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "--unstable-kv",
+              "-A",
+              CLIENT,
+              path,
+              op,
+              String(inFlight),
+              String(seconds),
+              m1.url,
+            ],
+            env: { DENO_KV_ACCESS_TOKEN: TOKEN, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const after = await Promise.all(agents.map((a) => cpuMs(a.pid)));
+          const handlerAfter = await handlerTimes(m1.url);
+          const wallSeconds = (performance.now() - started) / 1000;
+          const text = new TextDecoder().decode(out.stdout).trim();
+          if (out.code !== 0) {
+            throw new Error(`client ${path} ${op} failed: ${new TextDecoder().decode(out.stderr)}`);
+          }
+          const r = JSON.parse(text.split("\n").pop()!);
+          // The agents' CPU, less what they spend idle, covers the warm-up too: count its
+          // operations at the measured rate.
+          const agentMs = after.reduce((s, x, i) => s + x - before[i]!, 0) -
+            idleCpuMsPerSec * wallSeconds;
+          const opsWithWarmup = r.ops * (1 + 0.5 / r.seconds);
+          results.push({
+            round,
             path,
             op,
-            String(inFlight),
-            String(seconds),
-            m1.url,
-          ],
-          env: { DENO_KV_ACCESS_TOKEN: TOKEN, NO_COLOR: "1" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const after = await Promise.all(agents.map((a) => cpuMs(a.pid)));
-        const handlerAfter = await handlerTimes(m1.url);
-        const wallSeconds = (performance.now() - started) / 1000;
-        const text = new TextDecoder().decode(out.stdout).trim();
-        if (out.code !== 0) {
-          throw new Error(`client ${path} ${op} failed: ${new TextDecoder().decode(out.stderr)}`);
+            inFlight,
+            ops: r.ops,
+            opsPerSec: r.opsPerSec,
+            p50Ms: r.p50Ms,
+            p99Ms: r.p99Ms,
+            agentCpuUsPerOp: Math.round((agentMs * 1000) / opsWithWarmup),
+            agentCpuUsPerOpByMember: after.map((x, i) =>
+              Math.round(((x - before[i]! - idleByMember[i]! * wallSeconds) * 1000) / opsWithWarmup)
+            ),
+            clientCpuUsPerOp: Math.round((r.clientCpuMs * 1000) / r.ops),
+            handlerUsPerOp: handlerUsPerOp(handlerBefore, handlerAfter),
+            meanUs: Math.round((inFlight * 1e6) / r.opsPerSec),
+            outsideHandlerUs: 0,
+          });
+          const last = results.at(-1)!;
+          last.outsideHandlerUs = last.meanUs - last.handlerUsPerOp;
+          console.error(JSON.stringify(results.at(-1)));
         }
-        const r = JSON.parse(text.split("\n").pop()!);
-        // The agents' CPU, less what they spend idle, covers the warm-up too: count its
-        // operations at the measured rate.
-        const agentMs = after.reduce((s, x, i) => s + x - before[i]!, 0) -
-          idleCpuMsPerSec * wallSeconds;
-        const opsWithWarmup = r.ops * (1 + 0.5 / r.seconds);
-        results.push({
-          path,
-          op,
-          inFlight,
-          ops: r.ops,
-          opsPerSec: r.opsPerSec,
-          p50Ms: r.p50Ms,
-          p99Ms: r.p99Ms,
-          agentCpuUsPerOp: Math.round((agentMs * 1000) / opsWithWarmup),
-          clientCpuUsPerOp: Math.round((r.clientCpuMs * 1000) / r.ops),
-          handlerUsPerOp: handlerUsPerOp(handlerBefore, handlerAfter),
-          meanUs: Math.round((inFlight * 1e6) / r.opsPerSec),
-          outsideHandlerUs: 0,
-        });
-        const last = results.at(-1)!;
-        last.outsideHandlerUs = last.meanUs - last.handlerUsPerOp;
-        console.error(JSON.stringify(results.at(-1)));
       }
     }
   }
@@ -165,22 +197,41 @@ try {
 }
 load.end = await loadavg();
 
-const ratios = results.filter((r) => r.path === "kv").map((kv) => {
-  const rest = results.find((r) =>
-    r.path === "rest" && r.op === kv.op && r.inFlight === kv.inFlight
-  )!;
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return {
-    op: kv.op,
-    inFlight: kv.inFlight,
-    timePerOp: round(rest.opsPerSec / kv.opsPerSec),
-    agentCpuPerOp: round(kv.agentCpuUsPerOp / rest.agentCpuUsPerOp),
-  };
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+/** KV over REST per round (the two cases of a round ran back to back), then their medians. */
+const ratios = results.filter((r) => r.path === "kv" && r.round === 1).flatMap((first) => {
+  const pairs = results.filter((kv) =>
+    kv.path === "kv" && kv.op === first.op && kv.inFlight === first.inFlight
+  ).flatMap((kv) => {
+    const rest = results.find((r) =>
+      r.path === "rest" && r.op === kv.op && r.inFlight === kv.inFlight && r.round === kv.round
+    );
+    return rest === undefined ? [] : [{
+      time: rest.opsPerSec / kv.opsPerSec,
+      cpu: kv.agentCpuUsPerOp / rest.agentCpuUsPerOp,
+    }];
+  });
+  if (pairs.length === 0) return [];
+  return [{
+    op: first.op,
+    inFlight: first.inFlight,
+    timePerOp: round2(median(pairs.map((p) => p.time))),
+    agentCpuPerOp: round2(median(pairs.map((p) => p.cpu))),
+    byRound: {
+      timePerOp: pairs.map((p) => round2(p.time)),
+      agentCpuPerOp: pairs.map((p) => round2(p.cpu)),
+    },
+  }];
 });
 const report = {
   bench: "kv",
-  cluster: { members: 3, partitions, storage: "disk" },
+  cluster: { members: 3, partitions, storage: "disk", raftLeader: leader, clientsTalkTo: "m1" },
   secondsPerCase: seconds,
+  rounds,
   agentsIdleCpuMsPerSec: Math.round(idleCpuMsPerSec),
   loadAverage: load,
   results,

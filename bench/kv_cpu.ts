@@ -8,7 +8,9 @@
  *   protobuf).
  * - `inProcess`: one member, requests through `app.request()` (no socket): a KV get
  *   (`snapshot_read` of the range Deno's client sends for `kv.get(["k", 1])`) beside a REST map
- *   get, both linearizable — handler, the agent's session, the leader's query and the service.
+ *   get, both linearizable — handler, the agent's session, the leader's query and the service;
+ *   and a KV set (`atomic_write` of what Deno's client sends for `kv.set(["k", 1], v)`) beside a
+ *   REST map put — handler, session, the log and the service's apply.
  *
  * Run: `deno run -A --unstable-kv bench/kv_cpu.ts [--rounds N]`; prints JSON (µs per read, one
  * figure per round). Not named `*_bench.ts`: it is a script, and `deno bench` would run it.
@@ -18,7 +20,7 @@
 
 import { parseArgs } from "node:util";
 import { createApp } from "../lib/http/app.ts";
-import { readBody, readOutput, standInRoutes, TOKEN } from "./_kv_stand_in.ts";
+import { readBody, readOutput, standInRoutes, TOKEN, writeBody } from "./_kv_stand_in.ts";
 import { Synod } from "../lib/node/synod.ts";
 import { freePort } from "../lib/transport/_tcp_test_kit.ts";
 
@@ -97,10 +99,31 @@ const kvGet = () =>
     body: readBody,
   }));
 const restGet = () => ok(app.request("/v1/atomic-map/benchmap/k1?consistency=linearizable"));
+const kvSet = () =>
+  ok(app.request("/kv/bench/data/atomic_write", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      "content-type": "application/x-protobuf",
+      "content-length": String(writeBody.length),
+    },
+    body: writeBody,
+  }));
+const restPut = () =>
+  ok(app.request("/v1/atomic-map/benchmap/k1", {
+    method: "PUT",
+    headers: { "content-type": "text/plain" },
+    body: "vvvvvvvvvvvvvvvv",
+  }));
 
 const result = {
   handler: { throughHandler: [] as number[], constant: [] as number[], handlerOwn: [] as number[] },
-  inProcess: { kvGet: [] as number[], restGet: [] as number[] },
+  inProcess: {
+    kvGet: [] as number[],
+    restGet: [] as number[],
+    kvSet: [] as number[],
+    restPut: [] as number[],
+  },
 };
 try {
   for (let round = 0; round < rounds; round++) {
@@ -111,6 +134,8 @@ try {
     result.handler.handlerOwn.push(h - c);
     result.inProcess.kvGet.push(await cpuPerOp(kvGet));
     result.inProcess.restGet.push(await cpuPerOp(restGet));
+    result.inProcess.kvSet.push(await cpuPerOp(kvSet));
+    result.inProcess.restPut.push(await cpuPerOp(restPut));
     console.error(`round ${round + 1}/${rounds}`);
   }
 } finally {

@@ -19,6 +19,11 @@ export type Registration = [sessionId: number, channel: string];
 export class Listeners {
   #list: Registration[] = [];
 
+  /** How many registrations there are. */
+  get size(): number {
+    return this.#list.length;
+  }
+
   /**
    * The `listen` command: registers the caller's session on `args.channel` (idempotent).
    *

@@ -46,6 +46,7 @@ import type { CommandContext, ReadContext, Service } from "../protocols/raft/ser
 import { argsRecord } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
 import { OrderedKeys } from "./_ordered_keys.ts";
+import { RecentWrites } from "./_recent_writes.ts";
 import {
   type PrimitiveQueryOptions,
   type PrimitiveSession,
@@ -198,10 +199,13 @@ const U64_MASK = (1n << 64n) - 1n;
  * @returns 10 bytes.
  */
 export function versionstampOf(index: number): Uint8Array {
+  // Byte by byte, without bigints or a DataView: this runs per write and per entry read, and a
+  // DataView made per call cost more than the rest of a one-key write's apply (measured).
   const out = new Uint8Array(10);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(index / 2 ** 32)); // without bigints: this runs per entry read
-  view.setUint32(4, index >>> 0);
+  let hi = Math.floor(index / 2 ** 32);
+  let lo = index >>> 0;
+  for (let i = 7; i >= 4; i--, lo >>>= 8) out[i] = lo & 0xff;
+  for (let i = 3; i >= 0; i--, hi >>>= 8) out[i] = hi & 0xff;
   return out;
 }
 
@@ -322,7 +326,7 @@ export function kvService(): Service {
   // a Map beside it, for point reads.
   let keys = new OrderedKeys();
   let map = new Map<string, Stored>();
-  let recent = new Map<string, KvWriteResult>();
+  let recent = new RecentWrites<KvWriteResult>(KV_RECENT_WRITES_MAX);
   const listeners = new Listeners();
 
   /** The entry of a key if it is live at log time `now`. */
@@ -380,7 +384,8 @@ export function kvService(): Service {
     if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 128)) {
       throw new TypeError(`Cannot write as 'id' must be a string of 1 to 128 characters`);
     }
-    if (id !== undefined && recent.has(id)) return recent.get(id)!;
+    const remembered = id === undefined ? undefined : recent.get(id);
+    if (remembered !== undefined) return remembered;
     const checks = list(a.checks ?? [], "write as 'checks'").map((c, i) => {
       const r = argsRecord(c, `write as 'checks[${i}]'`);
       const vs = r.versionstamp == null
@@ -403,12 +408,14 @@ export function kvService(): Service {
     let result: KvWriteResult;
     if (failedChecks.length > 0) result = { ok: false, failedChecks };
     else {
-      const staged = stage(mutations, ctx.index, now);
+      const versionstamp = versionstampOf(ctx.index);
+      const staged = stage(mutations, ctx.index, versionstamp, now);
       for (const [k, e] of staged) {
         if (e === null) remove(ctx, k);
         else store(ctx, k, e);
       }
-      if (staged.size > 0) {
+      // The event's keys are made only for a listener (a watch): most writes have none.
+      if (staged.size > 0 && listeners.size > 0) {
         listeners.publish(
           ctx,
           {
@@ -417,34 +424,37 @@ export function kvService(): Service {
           } satisfies KvChangeEvent,
         );
       }
-      result = { ok: true, versionstamp: versionstampOf(ctx.index) };
+      result = { ok: true, versionstamp };
     }
-    if (id !== undefined) {
-      recent.set(id, result);
-      if (recent.size > KV_RECENT_WRITES_MAX) recent.delete(recent.keys().next().value!);
-    }
+    if (id !== undefined) recent.add(id, result);
     return result;
   };
 
   /** Computes every mutation's outcome without changing anything; throws if one is invalid. */
-  const stage = (mutations: CheckedMutation[], index: number, now: number) => {
+  const stage = (
+    mutations: CheckedMutation[],
+    index: number,
+    versionstamp: Uint8Array,
+    now: number,
+  ) => {
     const staged = new Map<string, Stored | null>();
     const current = (k: string) => staged.has(k) ? staged.get(k)! : live(k, now) ?? null;
-    const vsHex = [...versionstampOf(index)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const fresh = (value: Uint8Array, encoding: number, expireAtMs = 0): Stored => ({
+      value,
+      encoding,
+      version: index,
+      expireAtMs,
+      timer: null,
+    });
+    let vsHex: string | undefined; // only for versionstamped keys
     for (const m of mutations) {
       let k = keyString(m.key);
-      const fresh = (value: Uint8Array, encoding: number, expireAtMs = 0): Stored => ({
-        value,
-        encoding,
-        version: index,
-        expireAtMs,
-        timer: null,
-      });
       switch (m.type) {
         case "delete":
           staged.set(k, null);
           break;
         case "setSuffixVersionstamp":
+          vsHex ??= [...versionstamp].map((b) => b.toString(16).padStart(2, "0")).join("");
           k += `\x02${vsHex}\x00`;
           if (k.length > KV_KEY_BYTES_MAX + 22) {
             throw new RangeError(`Cannot write as a key is too long`);
@@ -529,7 +539,7 @@ export function kvService(): Service {
         const e = map.get(k)!;
         return [k, e.value, e.encoding, e.version, e.expireAtMs, e.timer];
       }),
-      recent: [...recent],
+      recent: recent.entries(),
       listeners: listeners.snapshot(),
     }),
     restore: (state) => {
@@ -539,7 +549,7 @@ export function kvService(): Service {
         k,
         { value, encoding, version, expireAtMs, timer },
       ]));
-      recent = new Map(s.recent);
+      recent = RecentWrites.from(KV_RECENT_WRITES_MAX, s.recent);
       listeners.restore(s.listeners);
     },
   };

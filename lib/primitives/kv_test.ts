@@ -234,3 +234,22 @@ Deno.test("Kv: a snapshot of the shape kept before the B+tree (rows in key order
   assert.deepEqual(read(true), ["c", "b"]);
   assert.deepEqual((service.snapshot() as { rows: unknown[] }).rows, rows, "written back alike");
 });
+
+Deno.test("Kv: a write publishes the keys it changed to each listener, once per commit", () => {
+  const { log, s, write } = setup();
+  const other = log.register("c2", 1000);
+  write({ checks: [], mutations: [set("before", "v")] }); // no listener yet: nothing to deliver
+  log.ok(s, S, "listen", { channel: "c" }, 1000);
+  log.ok(other, S, "listen", { channel: "d" }, 1000);
+  write({ checks: [], mutations: [set("a", "1"), set("b", "2"), { type: "delete", key: k("a") }] });
+  write({ checks: [{ key: k("b"), versionstamp: null }], mutations: [set("x", "1")] }); // fails
+  const names = (events: unknown[]) =>
+    (events as { keys: Uint8Array[] }[]).map((e) => e.keys.map((b) => new TextDecoder().decode(b)));
+  assert.deepEqual(names(log.take(s, "c")), [["a", "b"]]);
+  assert.deepEqual(names(log.take(other, "d")), [["a", "b"]]);
+  log.ok(s, S, "unlisten", { channel: "c" }, 1000);
+  write({ checks: [], mutations: [set("b", "3")] });
+  assert.deepEqual(names(log.take(s, "c")), []);
+  assert.deepEqual(names(log.take(other, "d")), [["b"]]);
+  assertDeterministic(log);
+});

@@ -97,6 +97,7 @@ export class AgentProcess {
   private constructor(
     readonly spec: AgentSpec,
     readonly args: readonly string[],
+    readonly denoArgs: readonly string[],
   ) {}
 
   /** Its REST and KV Connect base URL. */
@@ -114,9 +115,16 @@ export class AgentProcess {
     return this.#child.status;
   }
 
-  /** Starts an agent; resolves once its REST API listens. */
-  static async start(spec: AgentSpec, args: readonly string[]): Promise<AgentProcess> {
-    const agent = new AgentProcess(spec, args);
+  /**
+   * Starts an agent; resolves once its REST API listens. `denoArgs` go to `deno run` before the
+   * script (e.g. `--cpu-prof-dir=…`).
+   */
+  static async start(
+    spec: AgentSpec,
+    args: readonly string[],
+    denoArgs: readonly string[] = [],
+  ): Promise<AgentProcess> {
+    const agent = new AgentProcess(spec, args, denoArgs);
     await agent.#spawn();
     return agent;
   }
@@ -126,6 +134,7 @@ export class AgentProcess {
       args: [
         "run",
         "-A",
+        ...this.denoArgs,
         CLI,
         "agent",
         "--member",
@@ -186,7 +195,14 @@ export interface StatusJson {
  */
 export async function startAgents(
   n: number,
-  options: { token: string; partitions: number; dir: string; extraArgs?: readonly string[] },
+  options: {
+    token: string;
+    partitions: number;
+    dir: string;
+    extraArgs?: readonly string[];
+    /** Flags of `deno run` for each agent, by index (e.g. a CPU profile for `m1` only). */
+    denoArgs?: (index: number) => readonly string[];
+  },
 ): Promise<AgentProcess[]> {
   const specs: AgentSpec[] = Array.from({ length: n }, (_, i) => ({
     id: `m${i + 1}`,
@@ -201,7 +217,9 @@ export async function startAgents(
     "--log-level=info",
     ...options.extraArgs ?? [],
   ];
-  const started = await Promise.allSettled(specs.map((s) => AgentProcess.start(s, args)));
+  const started = await Promise.allSettled(
+    specs.map((s, i) => AgentProcess.start(s, args, options.denoArgs?.(i))),
+  );
   const agents = started.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
   const failed = started.find((r) => r.status === "rejected");
   if (failed !== undefined) {
