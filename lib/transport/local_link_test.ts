@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InMemoryNetwork } from "./memory.ts";
-import { linkLocal } from "./local_link.ts";
+import { copyMessage, linkLocal } from "./local_link.ts";
 import type { WireMessage } from "./transport.ts";
 
 function command(args: unknown): WireMessage {
@@ -87,4 +87,38 @@ Deno.test("linkLocal: two ends with one address are a TypeError", () => {
     (e: unknown) => e instanceof TypeError && /'a'/.test(e.message),
   );
   a.close();
+});
+
+Deno.test("copyMessage: a deep copy of plain data; other objects cloned; __proto__ kept as a key", () => {
+  const bytes = new Uint8Array([1, 2, 3]);
+  const original = {
+    a: [1, "x", null, true, { b: [2] }],
+    bytes,
+    when: new Date(5),
+    bare: Object.assign(Object.create(null), { c: 1 }),
+    ...JSON.parse('{"__proto__": {"polluted": true}}'),
+  };
+  const copy = copyMessage(original) as typeof original;
+  assert.deepEqual(copy, original);
+  assert.notEqual(copy.a, original.a);
+  assert.notEqual(copy.a[4], original.a[4]);
+  assert.notEqual(copy.bytes, bytes);
+  assert.deepEqual(copy.bytes, bytes);
+  assert.ok(copy.when instanceof Date && copy.when.getTime() === 5);
+  assert.equal(Object.getPrototypeOf(copy.bare), null);
+  assert.ok(Object.hasOwn(copy, "__proto__"));
+  assert.equal(Object.getPrototypeOf(copy), Object.prototype);
+  assert.equal(({} as { polluted?: boolean }).polluted, undefined);
+  // Deeper than plain copying goes, and cycles, are left to structuredClone.
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  let c = copyMessage(cyclic) as Record<string, unknown>;
+  for (let i = 0; i < 70 && c.self !== c; i++) {
+    assert.notEqual(c, cyclic);
+    c = c.self as Record<string, unknown>;
+  }
+  assert.equal(c.self, c, "a cycle in the copy, past the plain depth");
+  let deep: unknown = 0;
+  for (let i = 0; i < 100; i++) deep = [deep];
+  assert.deepEqual(copyMessage(deep), deep);
 });
