@@ -1,10 +1,15 @@
 /**
- * Two endpoints of one process joined in process: what one sends the other is handed over at the
- * end of the sender's task, copied, and everything else goes through the endpoint's own
- * transport. A member process runs its own primitives through a client endpoint of its own (the
+ * Two endpoints of one process joined in process: what one sends the other is copied and handed
+ * over once the event loop has polled for I/O (`setImmediate`), and everything else goes through
+ * the endpoint's own transport. A member process runs its own primitives through a client endpoint of its own (the
  * agent's REST API, `Synod`'s proxies); linked to the member's endpoint, a request to a partition
  * the member leads and its answer skip the loopback socket, the frames and the codec, and nothing
  * else changes: the client's session, its sequence numbers, retries and dedupe are the same.
+ *
+ * Waiting for the I/O poll keeps batches whole: the requests of the HTTP requests read in one turn
+ * of the event loop reach the member together, so one Ready (one write, one sync) takes them all,
+ * as when they arrived in one read from a socket. Handed over in a microtask instead, each HTTP
+ * request's command got a Ready of its own.
  *
  * A message is copied as a socket would copy it, so neither side ever holds an object the other
  * can change: a result may be a value held by a service's state. Plain objects and arrays (what
@@ -14,6 +19,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { Receiver, Transport, WireMessage } from "./transport.ts";
 
 interface Queued {
@@ -47,7 +53,7 @@ export interface LocalLinkStats {
  * const got: string[] = [];
  * member.listen((from, message) => got.push(`${from}:${message.kind}`));
  * client.send("m", { kind: "request", request: { type: "unregister", id: 1, sessionId: 1 } });
- * await Promise.resolve();
+ * await new Promise((resolve) => setTimeout(resolve, 0));
  * assert.deepEqual(got, ["c:request"]);
  * assert.equal(stats.delivered, 1);
  * assert.equal(network.delivered, 0);
@@ -68,7 +74,7 @@ export function linkLocal(a: Transport, b: Transport): [Transport, Transport, Lo
   return [endA, endB, stats];
 }
 
-/** The queue of both directions: one flush per task delivers what was sent in it, in order. */
+/** The queue of both directions: one flush per turn of the event loop delivers it all, in order. */
 class Link {
   #queue: Queued[] = [];
   #scheduled = false;
@@ -83,7 +89,7 @@ class Link {
     this.#queue.push({ to, message: copyMessage(message) as WireMessage });
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => this.#flush());
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
@@ -106,7 +112,7 @@ class Link {
       this.#scheduled = false;
       if (this.#queue.length > 0) {
         this.#scheduled = true;
-        queueMicrotask(() => this.#flush());
+        setImmediate(() => this.#flush());
       }
     }
   }

@@ -18,7 +18,10 @@ function command(args: unknown): WireMessage {
   };
 }
 
-Deno.test("linkLocal: the other end's messages go in process, after the sender's task, copied", async () => {
+/** Lets the event loop poll for I/O once: what the link holds is delivered by then. */
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("linkLocal: the other end's messages go in process, in a later turn, copied", async () => {
   const network = new InMemoryNetwork();
   const [m, c, stats] = linkLocal(network.endpoint("m"), network.endpoint("c"));
   const got: [string, WireMessage][] = [];
@@ -28,6 +31,8 @@ Deno.test("linkLocal: the other end's messages go in process, after the sender's
   assert.equal(got.length, 0, "never during send");
   args.value.qty = 2; // changed after send: not seen
   await Promise.resolve();
+  assert.equal(got.length, 0, "not in a microtask: the messages of a turn go together");
+  await nextTurn();
   assert.equal(got.length, 1);
   assert.equal(got[0]![0], "c");
   const request = (got[0]![1] as { request: { args: unknown } }).request;
@@ -53,7 +58,7 @@ Deno.test("linkLocal: other addresses go through the end's own transport, in ord
     c.send("m", { kind: "request", request: { type: "unregister", id, sessionId: 1 } });
   }
   m.send("p", { kind: "heartbeats", beats: [] });
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await nextTurn();
   assert.deepEqual(atPeer, ["c:request", "m:heartbeats"]);
   assert.deepEqual(atM, ["c:1", "c:2", "c:3"]);
   assert.equal(stats.delivered, 3);
@@ -70,11 +75,11 @@ Deno.test("linkLocal: a closed end neither sends nor receives; what is in flight
   m.listen((from) => got.push(from));
   c.send("m", command(1));
   m.close();
-  await Promise.resolve();
+  await nextTurn();
   c.send("m", command(2));
   c.close();
   c.send("m", command(3));
-  await Promise.resolve();
+  await nextTurn();
   assert.deepEqual(got, []);
   assert.deepEqual(stats, { delivered: 0, dropped: 2 });
 });
