@@ -29,7 +29,9 @@ import {
 } from "../primitives/primitive_registry.ts";
 import { checkPrimitiveName, type PrimitiveQueryOptions } from "../primitives/primitive_session.ts";
 import type { PlainData } from "../primitives/_plain.ts";
+import { linkLocal, type LocalLinkStats } from "../transport/local_link.ts";
 import { TcpTransport } from "../transport/tcp.ts";
+import type { Transport } from "../transport/transport.ts";
 import { SYSTEM_GROUP } from "../partition/placement.ts";
 import { SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
@@ -98,6 +100,8 @@ export class Synod {
   #registry: Promise<PrimitiveRegistry> | null = null;
   /** The TCP endpoints this process opened, the member's and the client's. */
   readonly #transports: readonly TcpTransport[];
+  /** What the member and its own client handed each other in process. */
+  readonly #local: LocalLinkStats | null;
 
   private constructor(
     node: SynodNode | null,
@@ -105,8 +109,10 @@ export class Synod {
     transports: readonly TcpTransport[],
     cluster: SynodClusterOptions,
     layout: SynodLayout,
+    local: LocalLinkStats | null = null,
   ) {
     this.node = node;
+    this.#local = local;
     this.client = client;
     this.#transports = transports;
     this.#layout = layout;
@@ -132,6 +138,15 @@ export class Synod {
   /** The partition groups of the primitives, by name (the system group is not one of them). */
   get groups(): readonly string[] {
     return this.#layout.groups.map((g) => g.name);
+  }
+
+  /**
+   * Messages a member and its own client (this process's primitives, an agent's REST API) handed
+   * each other in process, not over TCP: requests to partitions the member hosts and their
+   * answers. Always 0 for a client.
+   */
+  get inProcessMessages(): number {
+    return this.#local?.delivered ?? 0;
   }
 
   /** The group of a primitive created without one. */
@@ -166,29 +181,35 @@ export class Synod {
       secret: config.secret,
       tls: config.tls,
     });
-    const node = SynodNode.start({
-      ...layout,
-      id: config.id,
-      transport,
-      services: primitiveServices,
-      dataDir: config.dataDir,
-      groupStorage: groupStorageOf(config),
-      member: {
-        driver: { tickMs },
-        raft: {
-          ...(electionTicks === undefined ? {} : { electionTicks }),
-          ...(heartbeatTicks === undefined ? {} : { heartbeatTicks }),
+    // The member's own primitives go through a client endpoint of their own, like any client's;
+    // linked to the member's endpoint, so what goes to the partitions it hosts stays in process.
+    const clientTransport = clientTransportOf(config, `${config.id}-client-${crypto.randomUUID()}`);
+    const [memberEnd, clientEnd, local] = linkLocal(transport, clientTransport);
+    let node: SynodNode;
+    try {
+      node = SynodNode.start({
+        ...layout,
+        id: config.id,
+        transport: memberEnd,
+        services: primitiveServices,
+        dataDir: config.dataDir,
+        groupStorage: groupStorageOf(config),
+        member: {
+          driver: { tickMs },
+          raft: {
+            ...(electionTicks === undefined ? {} : { electionTicks }),
+            ...(heartbeatTicks === undefined ? {} : { heartbeatTicks }),
+          },
         },
-      },
-    });
-    // The member's own primitives go through a client endpoint of their own, like any client's.
-    const [client, clientTransport] = clientOf(
-      config,
-      layout,
-      `${config.id}-client-${crypto.randomUUID()}`,
-    );
+      });
+    } catch (error) {
+      memberEnd.close();
+      clientEnd.close();
+      throw error;
+    }
+    const client = clientOf(config, layout, clientEnd);
     return Promise.resolve(
-      new Synod(node, client, [transport, clientTransport], config, layout),
+      new Synod(node, client, [transport, clientTransport], config, layout, local),
     );
   }
 
@@ -202,7 +223,8 @@ export class Synod {
   static connect(options: SynodConnectOptions): Promise<Synod> {
     const layout = layoutOf(options);
     const id = options.clientId ?? `client-${crypto.randomUUID()}`;
-    const [client, transport] = clientOf(options, layout, id);
+    const transport = clientTransportOf(options, id);
+    const client = clientOf(options, layout, transport);
     return Promise.resolve(new Synod(null, client, [transport], options, layout));
   }
 
@@ -395,30 +417,30 @@ export class Synod {
   }
 }
 
-function clientOf(
-  options: SynodClusterOptions,
-  layout: SynodLayout,
-  address: string,
-): [PartitionedClient, TcpTransport] {
-  const transport = new TcpTransport({
+function clientTransportOf(options: SynodClusterOptions, address: string): TcpTransport {
+  return new TcpTransport({
     address,
     clusterId: options.clusterId ?? "synod",
     peers: options.members,
     secret: options.secret,
     tls: options.tls,
   });
+}
+
+function clientOf(
+  options: SynodClusterOptions,
+  layout: SynodLayout,
+  transport: Transport,
+): PartitionedClient {
   try {
-    return [
-      new PartitionedClient({
-        members: layout.members,
-        systemGroup: layout.systemGroup,
-        groups: layout.groups,
-        defaultGroup: layout.defaultGroup,
-        sessionTimeoutMs: options.sessionTimeoutMs,
-        transport,
-      }),
+    return new PartitionedClient({
+      members: layout.members,
+      systemGroup: layout.systemGroup,
+      groups: layout.groups,
+      defaultGroup: layout.defaultGroup,
+      sessionTimeoutMs: options.sessionTimeoutMs,
       transport,
-    ];
+    });
   } catch (error) {
     transport.close();
     throw error;

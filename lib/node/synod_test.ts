@@ -33,6 +33,26 @@ Deno.test("Synod: three members over TCP and a client; maps by key, counters, va
   }
 });
 
+Deno.test("Synod: a member's own primitives reach the partitions it hosts in process, with copies", async () => {
+  const members = { a: `127.0.0.1:${freePort()}` };
+  const synod = await Synod.start({ id: "a", members, partitions: 2, tickMs: 10 });
+  try {
+    assert.equal(synod.inProcessMessages, 0);
+    const orders = await synod.atomicMap<string, { qty: number }>("orders");
+    const value = { qty: 1 };
+    await orders.put("o1", value);
+    value.qty = 2; // the caller's object is not the map's
+    const got = await orders.get("o1");
+    assert.deepEqual(got?.value, { qty: 1 });
+    got!.value.qty = 3; // nor is a result
+    assert.deepEqual((await orders.get("o1"))?.value, { qty: 1 });
+    // Every session request and its answer went in process: the only member hosts everything.
+    assert.ok(synod.inProcessMessages >= 8, `${synod.inProcessMessages} messages`);
+  } finally {
+    await synod.close();
+  }
+});
+
 Deno.test("Synod: a configuration that names no such member, or a bad address, is a TypeError", () => {
   assert.throws(
     () => Synod.start({ id: "z", members: { a: "127.0.0.1:1" } }),

@@ -194,6 +194,11 @@ export class RaftNode {
    * Proposals and acknowledgements of one turn share one Append per follower instead of one each.
    */
   #bcastDue: "none" | "entries" | "commit" = "none";
+  /**
+   * Leader only: reads wait for a heartbeat round started after them, sent at the next
+   * `ready()` (or sooner, by a tick): the reads of one turn share one round instead of one each.
+   */
+  #readRoundDue = false;
   #readStates: ReadState[] = [];
   #prevSoft: SoftState = { leader: null, role: "follower" };
   #prevHard: HardState;
@@ -511,7 +516,8 @@ export class RaftNode {
 
   /** Whether `ready()` would return any work. */
   hasReady(): boolean {
-    return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readStates.length > 0 ||
+    return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readRoundDue ||
+      this.#readStates.length > 0 ||
       this.#log.unstableEntries().length > 0 || this.#log.unstableSnapshot() !== null ||
       this.#log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#prevSoft) ||
       !sameHard(this.#hardState(), this.#prevHard);
@@ -520,6 +526,7 @@ export class RaftNode {
   /** The work the host must do now; acknowledge it with {@linkcode RaftNode.advance}. */
   ready(): Ready {
     this.#flushBcast();
+    this.#flushReadRound();
     const soft = this.#softState();
     const hard = this.#hardState();
     const entries = [...this.#log.unstableEntries()];
@@ -812,6 +819,7 @@ export class RaftNode {
     this.#votes.clear();
     this.#progress.clear();
     this.#bcastDue = "none";
+    this.#readRoundDue = false;
     this.#leadTransferee = null;
     this.#reads.reset();
   }
@@ -1473,6 +1481,8 @@ export class RaftNode {
   }
 
   #bcastHeartbeat(): void {
+    // Any round started after the reads held so far confirms them (thesis §6.4 step 2).
+    this.#readRoundDue = false;
     // Stamped with the latest time the host gave: no later than the heartbeats leave.
     const round = this.#reads.startRound(this.#nowMs);
     for (const [id, pr] of this.#progress) {
@@ -1504,8 +1514,16 @@ export class RaftNode {
       return;
     }
     this.#reads.holdForRound(context, this.#log.committed);
-    // Confirm leadership with a fresh heartbeat round started after the read (step 2).
-    this.#bcastHeartbeat();
+    // Confirm leadership with a fresh heartbeat round started after the read (step 2): the next
+    // round, whoever starts it, so the reads of a turn share one.
+    this.#readRoundDue = true;
+  }
+
+  /** Starts the heartbeat round reads wait for, unless one was started since they came. */
+  #flushReadRound(): void {
+    if (!this.#readRoundDue) return;
+    this.#readRoundDue = false;
+    if (this.#role === "leader") this.#bcastHeartbeat();
   }
 
   /** Releases reads whose heartbeat round a quorum has acknowledged, and extends the lease. */

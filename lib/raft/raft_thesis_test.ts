@@ -295,6 +295,34 @@ Deno.test("thesis §6.4: ReadIndex is released only after a quorum confirms lead
   assert.equal(c.node("a").readStates.length, 1);
 });
 
+Deno.test("thesis §6.4: the reads of one turn share one heartbeat round; a later read waits for a later one", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  c.stabilize();
+  const before = c.delivered.length;
+  for (let i = 0; i < 5; i++) c.node("a").raft.readIndex(`r${i}`);
+  c.processReady("a");
+  const beats = c.queue.filter((m) => m.type === MessageType.Heartbeat);
+  assert.deepEqual(beats.map((m) => m.to).sort(), ["b", "c"], "one round for five reads");
+  assert.equal(c.node("a").readStates.length, 0, "no read before a quorum acknowledges");
+  // A read that comes after the round left cannot be confirmed by it (step 2).
+  c.node("a").raft.readIndex("late");
+  c.stabilize();
+  assert.deepEqual(c.node("a").readStates.map((r) => r.context), [
+    "r0",
+    "r1",
+    "r2",
+    "r3",
+    "r4",
+    "late",
+  ]);
+  const rounds = new Set(
+    c.delivered.slice(before).filter((m) => m.type === MessageType.Heartbeat).map((m) => m.index),
+  );
+  assert.equal(rounds.size, 2, "one round per turn of reads");
+});
+
 Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not after it", () => {
   const c = new TestCluster(["a", "b", "c"], { tickMs: 10 });
   c.elect("a");
