@@ -8,7 +8,8 @@
  * after the run.
  *
  * Usage: `deno task bench:cluster [--quick] [--ops=N] [--cases=put1,put256,get1,get256]
- * [--member-v8-flags=FLAGS] [--member-deno-args=ARGS] [--no-member-settings] [--no-balance]`.
+ * [--member-v8-flags=FLAGS] [--member-deno-args=ARGS] [--no-member-settings] [--no-balance]
+ * [--tick-ms=N] [--idle-ms=N]`.
  * JSON to stdout, progress to stderr.
  * `--ops` sets the operations of the 256-in-flight cases (a twentieth of it, at most 5,000, for
  * those with 1 in flight); `--cases` runs only the cases named. The members run with the memory
@@ -18,9 +19,11 @@
  * comma-separated (e.g. `--cpu-prof,--cpu-prof-dir=prof`: each member writes its profile when it
  * stops). `--no-balance` turns the members' leader balance off (`balanceLeaders`); with it on, the
  * cases start once each partition is led by its first placed member. The report names each
- * partition's leader, the leaders elected during each case and the load average. Each member's
- * RSS is read at the end of the run and again after 15 s idle (`memberRssIdleMb`), then its V8
- * heap and external memory (`memberMemoryMb`).
+ * partition's leader, the leaders elected during each case and the load average. The members
+ * tick every `--tick-ms` (default: the agent's, 50 ms). Each member's RSS is read at the end of
+ * the run and again after `--idle-ms` idle (default 45 s: V8's memory reducer collects an idle
+ * process's garbage after 8–30 s; `memberRssIdleMb`), then its V8 heap and external memory
+ * (`memberMemoryMb`).
  * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
@@ -30,6 +33,7 @@ import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
 import { cpuUs, loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
 import { placePartitions } from "../lib/partition/placement.ts";
+import { DEFAULTS } from "../lib/config/defaults.ts";
 
 if (Deno.args.includes("--http")) {
   const { main } = await import("./_cluster_http.ts");
@@ -46,14 +50,26 @@ const CASES =
     ["put1", "put256", "get1", "get256"];
 const OPS_ARG = Deno.args.find((a) => a.startsWith("--ops="))?.slice("--ops=".length);
 const BALANCE = !Deno.args.includes("--no-balance");
+const TICK_MS = numberFlag("--tick-ms", DEFAULTS.tickMs);
+/** How long the members idle after the run before their RSS is read again. */
+const IDLE_MS = numberFlag("--idle-ms", 45_000);
 const PARTITIONS = 3;
 const OPS = OPS_ARG !== undefined ? Number(OPS_ARG) : QUICK ? 2_000 : 100_000;
 if (!Number.isSafeInteger(OPS) || OPS < 20) throw new TypeError(`--ops must be ≥ 20: '${OPS_ARG}'`);
 for (const c of CASES) {
   if (!["put1", "put256", "get1", "get256"].includes(c)) throw new TypeError(`unknown case '${c}'`);
 }
-/** How long the members idle after the run before their RSS is read again. */
-const IDLE_MS = 15_000;
+
+/** The value of `--name=N` (a non-negative integer), or `fallback`. */
+function numberFlag(name: string, fallback: number): number {
+  const text = Deno.args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new TypeError(`${name} must be an integer ≥ 0: '${text}'`);
+  }
+  return n;
+}
 
 /** {@linkcode measureOps}, with each process's CPU time per operation. */
 async function measure(
@@ -88,6 +104,7 @@ function elections(): number {
 
 const cluster = await ProcessCluster.start(3, PARTITIONS, {
   balanceLeaders: BALANCE,
+  tickMs: TICK_MS,
   denoArgs: [
     ...MEMBER_V8_FLAGS === undefined ? [] : [`--v8-flags=${MEMBER_V8_FLAGS}`],
     ...MEMBER_DENO_ARGS,
@@ -157,6 +174,8 @@ try {
       partitions: PARTITIONS,
       memberV8Flags: MEMBER_V8_FLAGS ?? null,
       memberSettings: !Deno.args.includes("--no-member-settings"),
+      tickMs: TICK_MS,
+      idleMs: IDLE_MS,
       loadAverage: { before: loadBefore, after: loadAverage() },
       results,
       leaders,

@@ -43,6 +43,8 @@ export interface MemberProcessOptions {
   readonly segmentEntriesMax?: number;
   /** `SynodNodeOptions.balanceLeaders`. Default: the node's (on). */
   readonly balanceLeaders?: boolean;
+  /** Milliseconds per Raft tick. Default: 20 (elections within a test's patience). */
+  readonly tickMs?: number;
 }
 
 /** Options of {@linkcode ProcessCluster.start}. */
@@ -62,6 +64,8 @@ export interface ProcessClusterOptions {
   readonly segmentEntriesMax?: number;
   /** Whether members balance partition leadership (`SynodNodeOptions.balanceLeaders`). */
   readonly balanceLeaders?: boolean;
+  /** Milliseconds per Raft tick (`MemberProcessOptions.tickMs`). */
+  readonly tickMs?: number;
 }
 
 /** A member's view of one partition, from its latest `role` line. */

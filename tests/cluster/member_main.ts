@@ -37,7 +37,7 @@ if (!id || !port || !dataDir || !peerList || !optionsJson) {
   Deno.exit(2);
 }
 const options: MemberProcessOptions = JSON.parse(optionsJson);
-const tickMs = 20;
+const tickMs = options.tickMs ?? 20;
 const peers = Object.fromEntries(peerList.split(",").map((p) => p.split("=") as [string, string]));
 const transport = new TcpTransport({
   address: id,
