@@ -53,9 +53,23 @@ export function quorumOf(voters: number): number {
  * (Sorted descending, the quorum-th value.) 0 with no voters.
  */
 export function majorityIndex(matches: readonly number[]): number {
+  return majorityIndexSorting([...matches]);
+}
+
+/**
+ * {@linkcode majorityIndex}, sorting `matches` itself (for a caller that reuses one array).
+ *
+ * @param matches One number per voter; left sorted from highest to lowest.
+ * @returns The highest number a majority has reached (0 with no voters).
+ */
+export function majorityIndexSorting(matches: number[]): number {
   if (matches.length === 0) return 0;
-  const sorted = [...matches].sort((a, b) => b - a);
-  return sorted[quorumOf(matches.length) - 1]!;
+  matches.sort(descending);
+  return matches[quorumOf(matches.length) - 1]!;
+}
+
+function descending(a: number, b: number): number {
+  return b - a;
 }
 
 function checkType(type: MemberType | undefined, what: string): void {

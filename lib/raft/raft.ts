@@ -28,7 +28,7 @@ import {
   findMember,
   isReplicatedType,
   isVoterType,
-  majorityIndex,
+  majorityIndexSorting,
   quorumOf,
   voterIds,
 } from "./membership.ts";
@@ -182,6 +182,8 @@ export class RaftNode {
   #leadTransferee: NodeId | null = null;
   /** Leader only: heartbeat rounds, waiting reads and the lease. */
   readonly #reads: ReadOnly;
+  /** Scratch for the rounds (reads) or indexes (commit) each voter has reached: no array per call. */
+  readonly #perVoter: number[] = [];
 
   #incomingSnapshot: IncomingSnapshot | null = null;
   /** Index of the last snapshot asked of the host. */
@@ -1343,11 +1345,12 @@ export class RaftNode {
    * @returns Whether the commit index moved.
    */
   #maybeCommit(): boolean {
-    const matches: number[] = [];
+    const matches = this.#perVoter;
+    matches.length = 0;
     for (const id of this.#voters()) {
       matches.push(id === this.id ? this.#log.lastIndex() : this.#progress.get(id)?.match ?? 0);
     }
-    const index = majorityIndex(matches);
+    const index = majorityIndexSorting(matches);
     if (index <= this.#log.committed || this.#log.term(index) !== this.#term) return false;
     this.#log.commitTo(index);
     this.#afterCommit();
@@ -1528,11 +1531,12 @@ export class RaftNode {
 
   /** Releases reads whose heartbeat round a quorum has acknowledged, and extends the lease. */
   #releaseReads(): void {
-    const acked: number[] = [];
+    const acked = this.#perVoter;
+    acked.length = 0;
     for (const id of this.#voters()) {
       acked.push(id === this.id ? this.#reads.round : this.#progress.get(id)?.ackedRound ?? 0);
     }
-    for (const state of this.#reads.acknowledged(majorityIndex(acked))) {
+    for (const state of this.#reads.acknowledged(majorityIndexSorting(acked))) {
       this.#readStates.push(state);
     }
   }

@@ -39,6 +39,9 @@
 import { assert } from "./_assert.ts";
 import type { ReadState } from "./types.ts";
 
+/** What `acknowledged` returns when it releases nothing (no array per heartbeat answer). */
+const NONE: readonly never[] = Object.freeze([]);
+
 interface PendingRead {
   readonly context: string;
   /** The commit index when the read was requested. */
@@ -153,7 +156,7 @@ export class ReadOnly {
    * @param round The highest round a quorum acknowledged.
    * @returns The reads released, in request order.
    */
-  acknowledged(round: number): ReadState[] {
+  acknowledged(round: number): readonly ReadState[] {
     const startMs = this.#roundStarts.get(round);
     if (
       typeof startMs === "number" && !this.#leaseEnded && this.#leaseMs > 0 &&
@@ -161,11 +164,13 @@ export class ReadOnly {
     ) {
       this.#leaseStartMs = startMs;
     }
-    for (const r of [...this.#roundStarts.keys()]) {
+    // Deleting the entry being visited is safe in a Map's iteration.
+    for (const r of this.#roundStarts.keys()) {
       if (r < round) this.#roundStarts.delete(r);
     }
     let released = 0;
     while (released < this.#pending.length && this.#pending[released]!.round <= round) released++;
+    if (released === 0) return NONE;
     return this.#pending.splice(0, released).map((r) => ({ index: r.index, context: r.context }));
   }
 }
