@@ -148,7 +148,7 @@ export class Member {
   readonly #roleListeners = new Set<(change: RoleChange) => void>();
   readonly #installListeners = new Set<(installed: SnapshotInstalled) => void>();
   /** The role, term and leader last reported, as `role term leader`. */
-  #lastRole = "";
+  #lastRole: RoleChange | null = null;
 
   /**
    * Builds the member from its storage: the state machine restarts from the durable snapshot,
@@ -333,10 +333,11 @@ export class Member {
   }
 
   #noteRole(): void {
-    const change: RoleChange = { role: this.role, term: this.term, leader: this.leader };
-    const key = `${change.role} ${change.term} ${change.leader}`;
-    if (key === this.#lastRole) return;
-    this.#lastRole = key;
+    const last = this.#lastRole;
+    const { role, term, leader } = this;
+    if (last !== null && last.role === role && last.term === term && last.leader === leader) return;
+    const change: RoleChange = { role, term, leader };
+    this.#lastRole = change;
     notify(this.#roleListeners, change);
   }
 

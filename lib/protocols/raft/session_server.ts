@@ -160,6 +160,9 @@ export interface ForwardOutput {
 /** Forwards produced between two `takeForwards()`; more means the host is not draining them. */
 export const FORWARDS_MAX = 100_000;
 
+/** What `takeOutbox()` and `takeForwards()` return when there is nothing (no array per call). */
+const NONE: readonly never[] = Object.freeze([]);
+
 /** A message for a client. */
 export interface ClientOutput {
   /** The client's address. */
@@ -245,7 +248,8 @@ export class SessionServer {
   }
 
   /** Requests to forward to the leader; the caller sends them to member `to`. */
-  takeForwards(): ForwardOutput[] {
+  takeForwards(): readonly ForwardOutput[] {
+    if (this.#forwards.length === 0) return NONE;
     const out = this.#forwards;
     this.#forwards = [];
     return out;
@@ -265,7 +269,8 @@ export class SessionServer {
   }
 
   /** Messages for clients produced so far; the caller sends them. */
-  takeOutbox(): ClientOutput[] {
+  takeOutbox(): readonly ClientOutput[] {
+    if (this.#outbox.length === 0) return NONE;
     const out = this.#outbox;
     this.#outbox = [];
     return out;
