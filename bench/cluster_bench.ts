@@ -21,9 +21,8 @@
  * cases start once each partition is led by its first placed member. The report names each
  * partition's leader, the leaders elected during each case and the load average. The members
  * tick every `--tick-ms` (default: the agent's, 50 ms). Each member's RSS is read at the end of
- * the run and again after `--idle-ms` idle (default 45 s: V8's memory reducer collects an idle
- * process's garbage after 8–30 s; `memberRssIdleMb`), then its V8 heap and external memory
- * (`memberMemoryMb`).
+ * the run and again after `--idle-ms` idle (default 15 s; `memberRssIdleMb`), then its V8 heap
+ * and external memory (`memberMemoryMb`).
  * With `--http [--etcd]` it measures the REST API of 3 agents instead (see ./_cluster_http.ts).
  *
  * @module
@@ -52,7 +51,7 @@ const OPS_ARG = Deno.args.find((a) => a.startsWith("--ops="))?.slice("--ops=".le
 const BALANCE = !Deno.args.includes("--no-balance");
 const TICK_MS = numberFlag("--tick-ms", DEFAULTS.tickMs);
 /** How long the members idle after the run before their RSS is read again. */
-const IDLE_MS = numberFlag("--idle-ms", 45_000);
+const IDLE_MS = numberFlag("--idle-ms", 15_000);
 const PARTITIONS = 3;
 const OPS = OPS_ARG !== undefined ? Number(OPS_ARG) : QUICK ? 2_000 : 100_000;
 if (!Number.isSafeInteger(OPS) || OPS < 20) throw new TypeError(`--ops must be ≥ 20: '${OPS_ARG}'`);
