@@ -16,7 +16,13 @@
  *
  * Neither costs measurable CPU per operation. Two V8 flags that shrink a loaded member further
  * do, and are left out: `--heap-growing-percent=25` (a full collection sooner: −20 MB, +20–30 %
- * CPU per put) and `--optimize-for-size` (−30 MB, twice the CPU per put).
+ * CPU per put) and `--optimize-for-size` (−30 MB, twice the CPU per put). Flags that keep V8's
+ * collector and compiler off its worker threads (`--single-threaded-gc`, `--single-threaded`,
+ * `--no-concurrent-marking --no-parallel-scavenge --no-concurrent-sweeping`) were measured too (3–4
+ * runs each of `deno task bench:cluster --member-v8-flags=…`, puts at 256 in flight, on a shared
+ * 2-core machine): none lowered the CPU per put beyond the runs' spread (±25 %), nor in an
+ * in-process benchmark of the apply path, and `--single-threaded` adds 20–30 MB per member. They
+ * are left out.
  *
  * @module
  */

@@ -66,6 +66,11 @@ export class Listeners {
     this.#list = this.#list.filter(([s]) => s !== sessionId);
   }
 
+  /** Whether no session listens: a service then need not build its event at all. */
+  get empty(): boolean {
+    return this.#list.length === 0;
+  }
+
   /**
    * Publishes one event to every registration, in registration order.
    *

@@ -191,13 +191,16 @@ export function atomicMapService(): Service {
     key: PlainData,
     n: MapEntry | null,
     o: MapEntry | null,
-  ) =>
+  ) => {
+    // Most writes have no listener: no event objects for them (every member applies every write).
+    if (listeners.empty) return;
     listeners.publish(ctx, {
       type,
       key,
       newValue: n === null ? null : versioned(n),
       oldValue: o === null ? null : versioned(o),
     });
+  };
 
   /** Stores a value at this commit's index; cancels the old TTL timer, starts the new one. */
   const store = (

@@ -43,7 +43,8 @@ import {
   type RegisterOperation,
   type UnregisterOperation,
 } from "./operations.ts";
-import type { CommandContext, ReadContext, Service, ServiceFactory, Session } from "./service.ts";
+import type { CommandContext, Service, ServiceFactory, Session } from "./service.ts";
+import { type ContextHost, EntryContext, QueryContext } from "./_context.ts";
 import { assertInvariant, readState, type SessionState, type Task, writeState } from "./_state.ts";
 import type { EventBatch, OperationError, OperationResult, SessionEvent } from "./protocol.ts";
 
@@ -97,8 +98,8 @@ const NO_BATCHES: EventBatch[] = Object.freeze([]) as unknown as EventBatch[];
 
 /** Mutable per-entry state while applying. */
 interface Applying {
-  readonly index: number;
-  readonly logTime: number;
+  index: number;
+  logTime: number;
   readonly collector: Map<number, SessionEvent[]>;
   /** Sessions whose bounds must be checked at the end of the entry. */
   readonly check: Set<number>;
@@ -138,7 +139,10 @@ export class SessionStateMachine {
   /** Sorted by (dueMs, id). */
   #tasks: Task[] = [];
   #applying: Applying | null = null;
-  readonly #scratch: Pick<Applying, "collector" | "check" | "deleted"> = {
+  readonly #host: ContextHost = this.#contextHost();
+  readonly #scratch: Applying = {
+    index: 0,
+    logTime: 0,
     collector: new Map(),
     check: new Set(),
     deleted: new Set(),
@@ -202,13 +206,15 @@ export class SessionStateMachine {
       for (const s of this.#sessions.values()) s.lastSeenMs = t;
       this.#resetPending = false;
     }
-    // The per-entry collections are reused (every entry ends them empty; an entry that threw
-    // may not have): three fewer allocations per applied entry on every member.
+    // The per-entry state is reused (every entry ends its collections empty; an entry that
+    // threw may not have): four fewer allocations per applied entry on every member.
     const scratch = this.#scratch;
     scratch.collector.clear();
     scratch.check.clear();
     scratch.deleted.clear();
-    this.#applying = { index: entry.index, logTime: t, ...scratch };
+    scratch.index = entry.index;
+    scratch.logTime = t;
+    this.#applying = scratch;
     try {
       this.#tick(t);
       this.#dropDeleted(); // a timer's deletion is done before the command may recreate it
@@ -266,7 +272,7 @@ export class SessionStateMachine {
     if (!Object.hasOwn(svc.queries, operation)) {
       return fail(`Unknown query '${operation}' of service '${service}'`);
     }
-    const ctx = this.#readContext(index, this.#logTime);
+    const ctx = new QueryContext(this.#host, index, this.#logTime);
     const commit = { index, logTime: this.#logTime, session: s.info, operation, args };
     try {
       const value = svc.queries[operation]!(commit, ctx);
@@ -660,81 +666,46 @@ export class SessionStateMachine {
     return false;
   }
 
-  #readContext(index: number, logTime: number): ReadContext {
-    const sessions = this.#sessions;
+  /** What contexts act through: built once, so that a context is one small object. */
+  #contextHost(): ContextHost {
     return {
-      index,
-      logTime,
-      sessions: () => [...sessions.values()].filter((s) => s.open).map((s) => s.info),
-      session: (id: number) => {
-        const s = sessions.get(id);
+      applyingIndex: () => this.#applying?.index ?? null,
+      openSessions: () => [...this.#sessions.values()].filter((s) => s.open).map((s) => s.info),
+      openSession: (id) => {
+        const s = this.#sessions.get(id);
         return s !== undefined && s.open ? s.info : undefined;
       },
-    };
-  }
-
-  #commandContext(service: string, index: number, logTime: number): CommandContext {
-    const read = this.#readContext(index, logTime);
-    const guard = (what: string) => {
-      // A context captured by a service and used after its entry must not leak effects.
-      if (this.#applying === null || this.#applying.index !== index) {
-        throw new RangeError(
-          `Cannot ${what} outside the entry (index ${index}) that gave this context`,
-        );
-      }
-    };
-    const addTask = (delayMs: number, intervalMs: number, timer: string, arg: unknown) => {
-      guard("schedule");
-      if (!Number.isFinite(delayMs) || delayMs < 0) {
-        throw new RangeError(
-          `Cannot schedule as 'delayMs' must be ≥ 0: current value is ${delayMs}`,
-        );
-      }
-      if (this.#services.get(service)?.timers?.[timer] === undefined) {
-        throw new RangeError(`Cannot schedule as service '${service}' has no timer '${timer}'`);
-      }
-      if (this.#tasks.length >= this.#maxScheduledTasks) {
-        throw new RangeError(`Cannot schedule: ${this.#tasks.length} tasks already pending`);
-      }
-      const id = this.#nextTaskId++;
-      this.#insertTask({ id, service, timer, arg, dueMs: logTime + delayMs, intervalMs });
-      return id;
-    };
-    return {
-      ...read,
-      publish: (session, eventName, payload) => {
-        guard("publish");
-        const id = typeof session === "number" ? session : session.id;
-        const s = this.#sessions.get(id);
-        if (s === undefined || !s.open) {
-          throw new RangeError(`Cannot publish '${eventName}' as session ${id} is not open`);
-        }
+      publish: (sessionId, eventName, payload) => {
         const collector = this.#applying!.collector;
-        let list = collector.get(id);
-        if (list === undefined) collector.set(id, list = []);
+        let list = collector.get(sessionId);
+        if (list === undefined) collector.set(sessionId, list = []);
         list.push({ name: eventName, payload });
       },
-      schedule: (delayMs, timer, arg) => addTask(delayMs, 0, timer, arg),
-      scheduleAtFixedRate: (initialDelayMs, intervalMs, timer, arg) => {
-        if (!Number.isFinite(intervalMs) || intervalMs < 1) {
-          throw new RangeError(
-            `Cannot schedule as 'intervalMs' must be ≥ 1: current value is ${intervalMs}`,
-          );
+      addTask: (service, dueMs, intervalMs, timer, arg) => {
+        if (this.#services.get(service)?.timers?.[timer] === undefined) {
+          throw new RangeError(`Cannot schedule as service '${service}' has no timer '${timer}'`);
         }
-        return addTask(initialDelayMs, intervalMs, timer, arg);
+        if (this.#tasks.length >= this.#maxScheduledTasks) {
+          throw new RangeError(`Cannot schedule: ${this.#tasks.length} tasks already pending`);
+        }
+        const id = this.#nextTaskId++;
+        this.#insertTask({ id, service, timer, arg, dueMs, intervalMs });
+        return id;
       },
-      deleteService: () => {
-        guard("delete the service");
+      deleteService: (service) => {
         this.#applying!.deleted.add(service);
       },
-      cancel: (taskId) => {
-        guard("cancel");
+      cancel: (service, taskId) => {
         const i = this.#tasks.findIndex((t) => t.id === taskId && t.service === service);
         if (i < 0) return false;
         this.#tasks.splice(i, 1);
         return true;
       },
     };
+  }
+
+  #commandContext(service: string, index: number, logTime: number): CommandContext {
+    return new EntryContext(this.#host, service, index, logTime);
   }
 }
 

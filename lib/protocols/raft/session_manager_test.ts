@@ -22,6 +22,7 @@ interface CounterState {
 
 function counterService(): Service {
   let state: CounterState = { value: 0, listeners: [], runs: 0, hooks: [] };
+  let kept: Parameters<NonNullable<Service["timers"]>[string]>[1] | null = null;
   const add = (n: number, ctx: Parameters<NonNullable<Service["timers"]>[string]>[1]) => {
     state.value += n;
     state.runs++;
@@ -51,6 +52,29 @@ function counterService(): Service {
         return ctx.scheduleAtFixedRate(delayMs, delayMs, "add", n);
       },
       cancel: (c, ctx) => ctx.cancel(c.args as number),
+      keep: (_c, ctx) => {
+        kept = ctx;
+        return [ctx.index, ctx.logTime, ctx.sessions().map((s) => s.id)];
+      },
+      useKept: (c) => {
+        const ctx = kept!;
+        const refusals: string[] = [];
+        const attempts = [
+          () => ctx.publish(c.session, "late"),
+          () => ctx.schedule(0, "add", 1),
+          () => ctx.scheduleAtFixedRate(0, 1, "add", 1),
+          () => ctx.cancel(1),
+          () => ctx.deleteService(),
+        ];
+        for (const attempt of attempts) {
+          try {
+            attempt();
+          } catch (e) {
+            refusals.push(e instanceof RangeError ? e.message : `not a RangeError: ${e}`);
+          }
+        }
+        return [ctx.index, ctx.session(c.session.id)?.id ?? null, refusals];
+      },
       time: (c) => c.logTime,
       remove: (c, ctx) => {
         for (const id of state.listeners) ctx.publish(id, "removed", null);
@@ -442,6 +466,22 @@ Deno.test("an opening session cannot receive events; queries cannot publish", ()
   });
   assert.deepEqual(r.events, []);
   assert.equal(errorCode(h.sm.query(a, "counter/a", "sneaky")), "APPLICATION_ERROR");
+});
+
+Deno.test("a context kept past its entry still reads but refuses every effect", () => {
+  const h = new Harness();
+  const a = h.register("a", 1000);
+  assert.deepEqual(value(h.command(a, 1, "keep", null, 1500).response), [2, 1500, [a]]);
+  const refused = (what: string) =>
+    `Cannot ${what} outside the entry (index 2) that gave this context`;
+  assert.deepEqual(value(h.command(a, 2, "useKept", null, 1600).response), [2, a, [
+    refused("publish"),
+    refused("schedule"),
+    refused("schedule"),
+    refused("cancel"),
+    refused("delete the service"),
+  ]]);
+  assert.equal(value(h.sm.query(a, "counter/a", "get")), 0);
 });
 
 Deno.test("a session over its unacknowledged event bound is expired at that entry", () => {
