@@ -159,8 +159,8 @@ class LinkedEnd implements Transport {
 const PLAIN_DEPTH_MAX = 64;
 
 /**
- * A deep copy of a message: plain objects and arrays copied here (strings, numbers and the other
- * primitives are immutable and shared), anything else by `structuredClone`.
+ * A deep copy of a message: plain objects, arrays and `Uint8Array`s copied here (strings, numbers
+ * and the other primitives are immutable and shared), anything else by `structuredClone`.
  *
  * @param value The message, or a part of it.
  * @param depth How deep `value` is in the message.
@@ -168,6 +168,8 @@ const PLAIN_DEPTH_MAX = 64;
  */
 export function copyMessage(value: unknown, depth = 0): unknown {
   if (typeof value !== "object" || value === null) return value;
+  // Bytes (KV keys and values, snapshots): only the view's own bytes, as a socket would carry.
+  if (value instanceof Uint8Array) return new Uint8Array(value);
   if (depth > PLAIN_DEPTH_MAX) return structuredClone(value);
   if (Array.isArray(value)) {
     const out = new Array(value.length);

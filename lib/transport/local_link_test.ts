@@ -127,3 +127,15 @@ Deno.test("copyMessage: a deep copy of plain data; other objects cloned; __proto
   for (let i = 0; i < 100; i++) deep = [deep];
   assert.deepEqual(copyMessage(deep), deep);
 });
+
+Deno.test("copyMessage: bytes are copied as their view's own bytes, apart from the original", () => {
+  const buffer = new Uint8Array([9, 1, 2, 3, 9]);
+  const view = buffer.subarray(1, 4);
+  const copy = copyMessage({ key: view }) as { key: Uint8Array };
+  assert.ok(copy.key instanceof Uint8Array);
+  assert.deepEqual([...copy.key], [1, 2, 3]);
+  assert.equal(copy.key.byteOffset, 0);
+  assert.equal(copy.key.buffer.byteLength, 3, "not the whole buffer the view is in");
+  view[0] = 7;
+  assert.equal(copy.key[0], 1, "a later change to the original does not reach the copy");
+});
