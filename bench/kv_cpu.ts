@@ -88,27 +88,20 @@ await ok(app.request("/kv/bench", {
   body: JSON.stringify({ supportedVersions: [1, 2, 3] }),
 }));
 await ok(app.request("/v1/atomic-map/benchmap/k1", { method: "PUT", body: '"vvvvvvvvvvvvvvvv"' }));
-const kvGet = () =>
-  ok(app.request("/kv/bench/data/snapshot_read", {
+/** A KV Connect data call (`snapshot_read`, `atomic_write`) with a protobuf body. */
+const kvCall = (endpoint: string, body: Uint8Array) =>
+  ok(app.request(`/kv/bench/data/${endpoint}`, {
     method: "POST",
     headers: {
       authorization: `Bearer ${TOKEN}`,
       "content-type": "application/x-protobuf",
-      "content-length": String(readBody.length),
+      "content-length": String(body.length),
     },
-    body: readBody,
+    body,
   }));
+const kvGet = () => kvCall("snapshot_read", readBody);
 const restGet = () => ok(app.request("/v1/atomic-map/benchmap/k1?consistency=linearizable"));
-const kvSet = () =>
-  ok(app.request("/kv/bench/data/atomic_write", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/x-protobuf",
-      "content-length": String(writeBody.length),
-    },
-    body: writeBody,
-  }));
+const kvSet = () => kvCall("atomic_write", writeBody);
 const restPut = () =>
   ok(app.request("/v1/atomic-map/benchmap/k1", {
     method: "PUT",
