@@ -134,17 +134,3 @@ export function lastValidIndex(bytes: Uint8Array, indexMin: number, indexMax?: n
   }
   return last;
 }
-
-/** The position after the last non-zero byte of the first `size` bytes of `file`. */
-export function segmentTail(file: StorageFile, size: number): number {
-  const buf = new Uint8Array(Math.min(size, ZEROS_BYTES));
-  let last = 0;
-  for (let at = 0; at < size;) {
-    const n = file.read(buf, at, 0, Math.min(buf.length, size - at));
-    if (n === 0) break;
-    const end = lastNonZeroByte(buf, n);
-    if (end > 0) last = at + end;
-    at += n;
-  }
-  return last;
-}

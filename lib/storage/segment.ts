@@ -18,7 +18,6 @@ import {
   lastNonZeroIn,
   lastValidIndex,
   lastValidIndexIn,
-  segmentTail,
 } from "./_segment_recovery.ts";
 import type { FileSystem, StorageFile } from "./file_system.ts";
 import {
@@ -197,7 +196,7 @@ export class Segment {
       } catch (error) {
         // A first write torn inside the header leaves a bad header and zeros after it (in a
         // preallocated file). A synced header always has frames after it.
-        if (!isLast || segmentTail(file, size) > SEGMENT_HEADER_BYTES) throw error;
+        if (!isLast || lastNonZeroIn(file, 0, size, scratch) > SEGMENT_HEADER_BYTES) throw error;
         return Segment.#removeHeaderless(fs, path, file, size);
       }
       const { header, watermark } = decoded;
