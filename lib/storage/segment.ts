@@ -1,7 +1,8 @@
 /**
  * One segment file of a Raft log (format in `segment_format.ts`), with the in-memory offset
  * index (index → file offset, and the term of every entry) that makes reads one positional
- * `readSync` and `term(i)` a memory lookup, and its recovery on open.
+ * `readSync` and `term(i)` a memory lookup, and its recovery on open (the file reads that
+ * judge a bad frame are in _segment_recovery.ts).
  *
  * @module
  */
@@ -11,6 +12,13 @@ import { assert } from "../raft/_assert.ts";
 import { type Entry, EntryType } from "../raft/types.ts";
 import { crc32c } from "./crc32c.ts";
 import { getU64, joinPath, readExactly } from "./_io.ts";
+import {
+  findValidFrameIn,
+  hasZeroSector,
+  lastNonZeroIn,
+  lastValidIndex,
+  lastValidIndexIn,
+} from "./_segment_recovery.ts";
 import type { FileSystem, StorageFile } from "./file_system.ts";
 import {
   decodeSegmentHeader,
@@ -23,7 +31,6 @@ import {
   hex,
   lastNonZeroByte,
   Scratch,
-  SECTOR_BYTES,
   SEGMENT_HEADER_BYTES,
   segmentFileName,
   type SegmentHeader,
@@ -189,7 +196,7 @@ export class Segment {
       } catch (error) {
         // A first write torn inside the header leaves a bad header and zeros after it (in a
         // preallocated file). A synced header always has frames after it.
-        if (!isLast || segmentTail(file, size) > SEGMENT_HEADER_BYTES) throw error;
+        if (!isLast || lastNonZeroIn(file, 0, size, scratch) > SEGMENT_HEADER_BYTES) throw error;
         return Segment.#removeHeaderless(fs, path, file, size);
       }
       const { header, watermark } = decoded;
@@ -271,13 +278,13 @@ export class Segment {
           `is not a torn write`,
       );
     }
-    if (this.#zeroFrom(bad.offset, size, scratch)) {
+    if (lastNonZeroIn(this.#open(), bad.offset, size, scratch) === bad.offset) {
       // The preallocated space after the last frame: the end of the log, nothing torn.
       this.#preallocated = true;
       return { tornBytes: 0, lostIndex: 0 };
     }
-    const later = this.#findValidFrame(bad.offset + 1, size);
-    if (later !== null && !this.#hasZeroSector(bad.offset, later.offset)) {
+    const later = findValidFrameIn(this.#open(), bad.offset + 1, size, next);
+    if (later !== null && !hasZeroSector(this.#open(), this.path, bad.offset, later.offset)) {
       throw new StorageCorruptionError(
         `Corrupt entry frame in ${where}: ${bad.why}; a valid frame follows at byte offset ` +
           `${later.offset}, so this is not a torn write`,
@@ -287,10 +294,10 @@ export class Segment {
     // in part, leaving sectors of zeros. It is above the watermark, but the watermark lags
     // the last sync, so the entries cut may still have been synced and acknowledged: report
     // the highest index they may have held, for the no-vote-until-caught-up rule.
-    const end = this.#lastNonZero(bad.offset, size, scratch);
+    const end = lastNonZeroIn(this.#open(), bad.offset, size, scratch);
     const tornBytes = end - bad.offset;
     // Valid frames are looked for up to the end of the file: one may end in zero bytes.
-    const lostIndex = Math.max(next, this.#lastValidIndexFrom(bad.offset + 1, size));
+    const lostIndex = Math.max(next, lastValidIndexIn(this.#open(), bad.offset + 1, size, next));
     const file = this.#open();
     file.truncate(bad.offset);
     file.syncData();
@@ -665,115 +672,4 @@ export class Segment {
     }
     return null;
   }
-
-  /** Whether every byte of `[from, size)` is zero (read in chunks). */
-  #zeroFrom(from: number, size: number, scratch: Scratch): boolean {
-    return this.#lastNonZero(from, size, scratch) === from;
-  }
-
-  /** The offset after the last non-zero byte in `[from, size)`, or `from` if all are zero. */
-  #lastNonZero(from: number, size: number, scratch: Scratch): number {
-    const buf = scratch.atLeast(ZEROS_BYTES);
-    let last = from;
-    for (let at = from; at < size;) {
-      const n = this.#open().read(buf, at, 0, Math.min(buf.length, size - at));
-      if (n === 0) break;
-      const end = lastNonZeroByte(buf, n);
-      if (end > 0) last = at + end;
-      at += n;
-    }
-    return last;
-  }
-
-  /**
-   * Whether `[from, to)` holds a whole 512-byte sector of zeros: the mark of preallocated space
-   * the last write never reached (a sector is written whole or not at all). Bit rot does not
-   * zero an aligned sector, so a bad frame with one before a valid frame is still a torn write.
-   */
-  #hasZeroSector(from: number, to: number): boolean {
-    const start = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES;
-    if (start + SECTOR_BYTES > to) return false;
-    const bytes = readExactly(this.#open(), this.path, start, to - start);
-    for (let s = 0; s + SECTOR_BYTES <= bytes.length; s += SECTOR_BYTES) {
-      let zero = true;
-      for (let k = s; k < s + SECTOR_BYTES; k++) {
-        if (bytes[k] !== 0) {
-          zero = false;
-          break;
-        }
-      }
-      if (zero) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Looks for any valid frame starting in `[from, size)` whose index could follow the frames
-   * already indexed. Used only when recovery meets a bad frame, to tell a torn tail (nothing
-   * valid after it) from corruption in the middle.
-   */
-  #findValidFrame(from: number, size: number): { offset: number; index: number } | null {
-    if (from >= size) return null;
-    const bytes = new Uint8Array(size - from);
-    const n = this.#open().read(bytes, from);
-    const found = findValidFrame(bytes.subarray(0, n), 0, this.lastIndex + 1);
-    return found === null ? null : { offset: from + found.offset, index: found.index };
-  }
-
-  /** The highest index of the valid frames from `from` on (see `#findValidFrame`), or 0. */
-  #lastValidIndexFrom(from: number, size: number): number {
-    if (from >= size) return 0;
-    const bytes = new Uint8Array(size - from);
-    const n = this.#open().read(bytes, from);
-    return lastValidIndex(bytes.subarray(0, n), this.lastIndex + 1);
-  }
-}
-
-/**
- * The first valid frame (plausible length, index in `[indexMin, indexMax]`, by default the
- * indexes that could follow in `bytes`, checksum right) starting at or after `from` in
- * `bytes`, or `null`.
- */
-function findValidFrame(
-  bytes: Uint8Array,
-  from: number,
-  indexMin: number,
-  indexMax = indexMin + Math.ceil(bytes.length / FRAME_HEADER_BYTES),
-): { offset: number; index: number } | null {
-  const n = bytes.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
-  for (let p = from; p + FRAME_HEADER_BYTES <= n; p++) {
-    const length = view.getUint32(p, true);
-    if (length < FRAME_LENGTH_MIN || p + 4 + length > n) continue;
-    const index = getU64(view, p + 8);
-    if (!(index >= indexMin && index <= indexMax)) continue;
-    if (view.getUint32(p + 4, true) === crc32c(bytes, p + 8, p + 4 + length)) {
-      return { offset: p, index };
-    }
-  }
-  return null;
-}
-
-/** The highest index of the valid frames in `bytes` (see `findValidFrame`), or 0. */
-function lastValidIndex(bytes: Uint8Array, indexMin: number, indexMax?: number): number {
-  let last = 0;
-  for (let found = findValidFrame(bytes, 0, indexMin, indexMax); found !== null;) {
-    last = Math.max(last, found.index);
-    found = findValidFrame(bytes, found.offset + 1, indexMin, indexMax);
-  }
-  return last;
-}
-
-/** The position after the last non-zero byte of the first `size` bytes of `file`. */
-function segmentTail(file: StorageFile, size: number): number {
-  const buf = new Uint8Array(Math.min(size, ZEROS_BYTES));
-  let last = 0;
-  for (let at = 0; at < size;) {
-    const n = file.read(buf, at, 0, Math.min(buf.length, size - at));
-    if (n === 0) break;
-    const end = lastNonZeroByte(buf, n);
-    if (end > 0) last = at + end;
-    at += n;
-  }
-  return last;
 }

@@ -275,6 +275,29 @@ Deno.test("recovery: a last segment torn inside its header is removed", () => {
   });
 });
 
+Deno.test("recovery: a last segment with a bad header is removed only if nothing but zeros follows it", () => {
+  withLog((dir, options) => {
+    // A first write torn inside the header of a preallocated file: a bad header, then zeros.
+    const path = `${dir}/${segmentFileName(3)}`;
+    const bytes = Deno.readFileSync(path);
+    bytes.fill(0, SEGMENT_HEADER_BYTES);
+    bytes[26]! ^= 0x04;
+    Deno.writeFileSync(path, bytes);
+    using storage = DiskStorage.open(dir, options);
+    assert.equal(storage.lastIndex(), 10);
+    assert.equal(storage.recovery.removedSegments.length, 1);
+  });
+  withLog((dir, options) => {
+    // Frames after a bad header were written after it: the header was synced, so this is rot.
+    const path = `${dir}/${segmentFileName(3)}`;
+    flip(path, 26);
+    assert.throws(
+      () => DiskStorage.open(dir, options),
+      (e) => e instanceof StorageCorruptionError && e.message.includes(path),
+    );
+  });
+});
+
 Deno.test("recovery: a flipped bit before the tail is corruption naming file, segment, offset", () => {
   const cases = [
     { what: "payload, sealed segment", segment: 1, index: 3, delta: 30 },

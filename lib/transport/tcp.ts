@@ -1,7 +1,9 @@
 /**
  * The TCP transport (optionally over TLS): a {@linkcode Transport} between processes, so that a
  * `Member` or a client runs on it unchanged. Frames and the handshake are in frame.ts and
- * handshake.ts; the byte layout is also in docs/wire-format.md.
+ * handshake.ts; the byte layout is also in docs/wire-format.md. One connection's reads and writes
+ * are in _connection.ts, a peer's send queue in _tcp_peer.ts, the listener, dials and back-off in
+ * _tcp_dialer.ts, requests in flight in _tcp_requests.ts, and the options in _tcp_options.ts.
  *
  * Rules, each enforced in one place:
  *
@@ -30,12 +32,29 @@
  * @module
  */
 
-import { type ErrorCode, SynodError, synodErrorFromCode } from "../errors.ts";
+import { SynodError } from "../errors.ts";
 import { Connection, type IoCounters } from "./_connection.ts";
-
-export type { IoCounters };
+import { type DialTarget, reconnectDelayMs, setNoDelay, TcpDialer } from "./_tcp_dialer.ts";
 import {
-  DEFAULT_MAX_FRAME_BYTES,
+  bound,
+  checkTcpOptions,
+  type Direction,
+  newTcpStats,
+  parseHostPort,
+  type RequestHandler,
+  type TcpTlsOptions,
+  type TcpTransportEvent,
+  type TcpTransportOptions,
+  type TcpTransportStats,
+} from "./_tcp_options.ts";
+import { Peer } from "./_tcp_peer.ts";
+import {
+  answerRequest,
+  closedError,
+  encodeResponseBody,
+  PendingRequests,
+} from "./_tcp_requests.ts";
+import {
   encodeFrame,
   encodeFrameBody,
   type Frame,
@@ -48,147 +67,15 @@ import {
 import { handshake, importSecret, isIoError } from "./handshake.ts";
 import type { Receiver, Transport, WireMessage } from "./transport.ts";
 
-/** TLS material. The listener needs `cert` and `key`; a dialer trusts `caCerts`. */
-export interface TcpTlsOptions {
-  /** PEM certificates of the CAs to trust (in addition to none: only these are trusted). */
-  readonly caCerts?: readonly string[];
-  /** PEM certificate chain of this endpoint. */
-  readonly cert?: string;
-  /** PEM private key of this endpoint. */
-  readonly key?: string;
-}
-
-/** What the transport reports besides messages. */
-export type TcpTransportEvent =
-  /** A connection finished its handshake and carries this peer's traffic now. */
-  | { readonly type: "connected"; readonly peer: string; readonly direction: Direction }
-  /** The connection carrying this peer's traffic closed. */
-  | { readonly type: "disconnected"; readonly peer: string; readonly reason: string }
-  /** A handshake failed; `by` says which side refused, `reason` names both values. */
-  | {
-    readonly type: "refused";
-    /** The peer dialed, or the address its HELLO claimed, or `null` if unknown. */
-    readonly peer: string | null;
-    readonly direction: Direction;
-    readonly code: string;
-    readonly reason: string;
-    readonly by: "local" | "remote";
-  };
-
-/** Whether this side dialed the connection. */
-export type Direction = "inbound" | "outbound";
-
-/** Answers a request; a thrown `SynodError` reaches the requester with its code. */
-export type RequestHandler = (from: string, body: unknown) => unknown | Promise<unknown>;
-
-/** Options of {@linkcode TcpTransport}. */
-export interface TcpTransportOptions {
-  /** This endpoint's address: a member id, or a client's address. Sent in the handshake. */
-  readonly address: string;
-  /** The cluster id; a peer of another cluster is refused. */
-  readonly clusterId: string;
-  /** Host to listen on (default `127.0.0.1`). */
-  readonly hostname?: string;
-  /** Port to listen on (`0`: any free port, see {@linkcode TcpTransport.port}). Omit: no listener. */
-  readonly port?: number;
-  /** Member id → `host:port` to dial. See {@linkcode TcpTransport.setPeers}. */
-  readonly peers?: Readonly<Record<string, string>>;
-  /** Shared secret (≥ 16 bytes): a peer must prove it holds the same one. */
-  readonly secret?: string | Uint8Array;
-  /** TLS for every connection. */
-  readonly tls?: TcpTlsOptions;
-  /** Bound on a frame's body, in bytes (default 16 MiB). Both sides should agree. */
-  readonly maxFrameBytes?: number;
-  /** Bound on the frames queued for one peer, in bytes (default 32 MiB). */
-  readonly maxQueuedBytes?: number;
-  /** A handshake (and a retired connection's GOODBYE) must finish within this (default 10 s). */
-  readonly handshakeTimeoutMs?: number;
-  /** A dial must connect within this (default 5 s). */
-  readonly connectTimeoutMs?: number;
-  /** First reconnect delay (default 50 ms); doubled per failure up to `reconnectMaxMs`. */
-  readonly reconnectBaseMs?: number;
-  /** Cap of the reconnect delay (default 5 s). */
-  readonly reconnectMaxMs?: number;
-  /** Default request timeout (default 5 s). */
-  readonly requestTimeoutMs?: number;
-  /** Where reasons are logged (default `console.error` with a `[synod/tcp <address>]` prefix). */
-  readonly log?: (message: string) => void;
-  /** Called on connections, disconnections and refused handshakes. */
-  readonly onEvent?: (event: TcpTransportEvent) => void;
-  /** Random in [0, 1) for the back-off jitter (default `Math.random`). */
-  readonly random?: () => number;
-}
-
-/** Counters of a {@linkcode TcpTransport}, for tests and metrics. */
-export interface TcpTransportStats extends IoCounters {
-  /** MESSAGE frames queued to send. */
-  messagesSent: number;
-  /** MESSAGE frames received and handed to the receiver. */
-  messagesReceived: number;
-  /** Messages dropped: no connection and no dial address. */
-  droppedUnroutable: number;
-  /** Messages and requests dropped: the peer's queue was at `maxQueuedBytes`. */
-  droppedQueueFull: number;
-  /** Messages dropped: larger than `maxFrameBytes`. */
-  droppedTooLarge: number;
-  /** Messages received while no receiver was set. */
-  droppedNoReceiver: number;
-  /** Frames dropped from a queue or a failed write when their connection or peer went away. */
-  droppedOnDisconnect: number;
-  /** Connections that completed the handshake. */
-  connectionsOpened: number;
-  /** Handshakes that failed (refused, timed out, closed). */
-  handshakesFailed: number;
-  /** Connections closed for a bad frame. */
-  badFrames: number;
-  /** Duplicate connections retired (simultaneous dial, reconnect over a stale connection). */
-  duplicatesRetired: number;
-  /** Dials that failed to connect. */
-  dialFailures: number;
-}
-
-/** A peer's first send buffer; it doubles as needed, up to `maxQueuedBytes`. */
-const SEND_BUFFER_BYTES = 16 * 1024;
-/** A send buffer up to this size is kept for the next flush once written; a larger one is not. */
-const SEND_BUFFER_KEEP_BYTES = 1024 * 1024;
-const NO_BYTES = new Uint8Array(0);
-
-class Peer {
-  dial: { hostname: string; port: number } | null = null;
-  active: Connection | null = null;
-  /**
-   * Frames waiting to be written, encoded straight into one buffer: `out[0, queuedBytes)` holds
-   * `queuedFrames` whole frames, and `queuedRequests` the ids of the requests among them.
-   */
-  out: Uint8Array = NO_BYTES;
-  queuedBytes = 0;
-  queuedFrames = 0;
-  queuedRequests: number[] = [];
-  /** The buffer of the last write, reused once that write is done. */
-  spare: Uint8Array | null = null;
-  dialing = false;
-  /** Connections with this peer past HELLO, not yet registered. */
-  handshaking = 0;
-  attempts = 0;
-  retryTimer: Timer | undefined = undefined;
-  flushScheduled = false;
-  dropping = false;
-  constructor(readonly address: string) {}
-}
-
-interface Pending {
-  readonly to: string;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: Timer;
-  /** The connection the request was written on. */
-  conn: Connection | null;
-}
-
-const U32_MAX = 0xffff_ffff;
-
-/** A timer handle (Deno's `number`, or Node's `Timeout` under @types/node). */
-type Timer = ReturnType<typeof setTimeout>;
+export type {
+  Direction,
+  IoCounters,
+  RequestHandler,
+  TcpTlsOptions,
+  TcpTransportEvent,
+  TcpTransportOptions,
+  TcpTransportStats,
+};
 
 /**
  * A {@linkcode Transport} over TCP (optionally TLS), with request/response on the side.
@@ -212,29 +99,11 @@ export class TcpTransport implements Transport {
   /** This endpoint's address. */
   readonly address: string;
   /** Counters (live). */
-  readonly stats: TcpTransportStats = {
-    writes: 0,
-    bytesWritten: 0,
-    bytesRead: 0,
-    messagesSent: 0,
-    messagesReceived: 0,
-    droppedUnroutable: 0,
-    droppedQueueFull: 0,
-    droppedTooLarge: 0,
-    droppedNoReceiver: 0,
-    droppedOnDisconnect: 0,
-    connectionsOpened: 0,
-    handshakesFailed: 0,
-    badFrames: 0,
-    duplicatesRetired: 0,
-    dialFailures: 0,
-  };
+  readonly stats: TcpTransportStats = newTcpStats();
   readonly #clusterId: string;
-  readonly #tls: TcpTlsOptions | undefined;
   readonly #maxFrameBytes: number;
   readonly #maxQueuedBytes: number;
   readonly #handshakeTimeoutMs: number;
-  readonly #connectTimeoutMs: number;
   readonly #reconnectBaseMs: number;
   readonly #reconnectMaxMs: number;
   readonly #requestTimeoutMs: number;
@@ -245,13 +114,12 @@ export class TcpTransport implements Transport {
   readonly #listener: Deno.Listener | null = null;
   readonly #peers = new Map<string, Peer>();
   readonly #connections = new Set<Connection>();
-  readonly #pending = new Map<number, Pending>();
+  readonly #requests = new PendingRequests();
+  readonly #dialer: TcpDialer;
   readonly #tasks = new Set<Promise<void>>();
-  readonly #aborts = new Set<AbortController>();
   readonly #closedSignal = Promise.withResolvers<void>();
   #receiver: Receiver | null = null;
   #handler: RequestHandler | null = null;
-  #nextRequestId = 0;
   #closed = false;
 
   /**
@@ -264,58 +132,16 @@ export class TcpTransport implements Transport {
    * @throws {Deno.errors.AddrInUse} If the port is taken.
    */
   constructor(options: TcpTransportOptions) {
-    if (typeof options.address !== "string" || options.address.length === 0) {
-      throw new TypeError(`Cannot create TCP transport as 'address' must be a non-empty string`);
-    }
-    if (typeof options.clusterId !== "string" || options.clusterId.length === 0) {
-      throw new TypeError(`Cannot create TCP transport as 'clusterId' must be a non-empty string`);
-    }
+    const bounds = checkTcpOptions(options);
     this.address = options.address;
     this.#clusterId = options.clusterId;
-    this.#tls = options.tls;
-    this.#maxFrameBytes = bound(
-      "maxFrameBytes",
-      options.maxFrameBytes,
-      DEFAULT_MAX_FRAME_BYTES,
-      64,
-      U32_MAX,
-    );
-    this.#maxQueuedBytes = bound(
-      "maxQueuedBytes",
-      options.maxQueuedBytes,
-      32 * 1024 * 1024,
-      64,
-      Number.MAX_SAFE_INTEGER,
-    );
-    this.#handshakeTimeoutMs = bound(
-      "handshakeTimeoutMs",
-      options.handshakeTimeoutMs,
-      10_000,
-      1,
-      2 ** 31 - 1,
-    );
-    this.#connectTimeoutMs = bound(
-      "connectTimeoutMs",
-      options.connectTimeoutMs,
-      5_000,
-      1,
-      2 ** 31 - 1,
-    );
-    this.#reconnectBaseMs = bound("reconnectBaseMs", options.reconnectBaseMs, 50, 1, 2 ** 31 - 1);
-    this.#reconnectMaxMs = bound(
-      "reconnectMaxMs",
-      options.reconnectMaxMs,
-      5_000,
-      this.#reconnectBaseMs,
-      2 ** 31 - 1,
-    );
-    this.#requestTimeoutMs = bound(
-      "requestTimeoutMs",
-      options.requestTimeoutMs,
-      5_000,
-      1,
-      2 ** 31 - 1,
-    );
+    this.#maxFrameBytes = bounds.maxFrameBytes;
+    this.#maxQueuedBytes = bounds.maxQueuedBytes;
+    this.#handshakeTimeoutMs = bounds.handshakeTimeoutMs;
+    this.#reconnectBaseMs = bounds.reconnectBaseMs;
+    this.#reconnectMaxMs = bounds.reconnectMaxMs;
+    this.#requestTimeoutMs = bounds.requestTimeoutMs;
+    this.#dialer = new TcpDialer(options.tls, bounds.connectTimeoutMs);
     const prefix = `[synod/tcp ${this.address}]`;
     this.#log = options.log ?? ((message) => console.error(`${prefix} ${message}`));
     this.#onEvent = options.onEvent ?? (() => {});
@@ -327,7 +153,7 @@ export class TcpTransport implements Transport {
     this.setPeers(options.peers ?? {});
     if (options.port !== undefined) {
       bound("port", options.port, 0, 0, 65535);
-      this.#listener = this.#listen(options.hostname ?? "127.0.0.1", options.port);
+      this.#listener = this.#dialer.listen(options.hostname ?? "127.0.0.1", options.port);
       this.#track(this.#acceptLoop(this.#listener));
     }
   }
@@ -350,7 +176,7 @@ export class TcpTransport implements Transport {
    * @throws {TypeError} If an address is not `host:port` with a port in 1–65535.
    */
   setPeers(peers: Readonly<Record<string, string>>): void {
-    const parsed = new Map<string, { hostname: string; port: number }>();
+    const parsed = new Map<string, DialTarget>();
     for (const [id, hostPort] of Object.entries(peers)) {
       if (id === this.address) continue;
       parsed.set(id, parseHostPort(id, hostPort));
@@ -439,22 +265,11 @@ export class TcpTransport implements Transport {
         ),
       );
     }
-    const id = this.#newRequestId();
+    const id = this.#requests.newId();
     const frameBody = encodeFrameBody({ t: FrameType.Request, id, body }, this.#maxFrameBytes);
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const timer = setTimeout(() => {
-      this.#pending.delete(id);
-      reject(new SynodError("TIMEOUT", `Request ${id} to '${to}' timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    this.#pending.set(id, {
-      to,
-      resolve: resolve as (v: unknown) => void,
-      reject,
-      timer,
-      conn: null,
-    });
+    const promise = this.#requests.open<T>(id, to, timeoutMs);
     if (!this.#enqueue(peer, frameBody, id)) {
-      this.#settle(
+      this.#requests.settle(
         id,
         new SynodError(
           "PROPOSAL_DROPPED",
@@ -511,33 +326,22 @@ export class TcpTransport implements Transport {
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }
-    for (const abort of this.#aborts) abort.abort();
+    this.#dialer.abortAll();
     for (const peer of this.#peers.values()) {
       clearTimeout(peer.retryTimer);
       this.stats.droppedOnDisconnect += peer.queuedFrames;
-      this.#clearQueue(peer);
+      peer.clearQueue();
       peer.spare = null;
     }
     for (const c of this.#connections) {
       clearTimeout(c.retireTimer);
       c.close();
     }
-    for (const id of [...this.#pending.keys()]) {
-      this.#settle(id, closedError(`Request ${id} abandoned`));
-    }
+    this.#requests.abandonAll();
     void this.#drain();
   }
 
   // --- Listening and dialing -------------------------------------------------------------------
-
-  #listen(hostname: string, port: number): Deno.Listener {
-    if (this.#tls === undefined) return Deno.listen({ hostname, port, transport: "tcp" });
-    const { cert, key } = this.#tls;
-    if (cert === undefined || key === undefined) {
-      throw new TypeError(`Cannot listen with TLS as 'tls.cert' and 'tls.key' are both required`);
-    }
-    return Deno.listenTls({ hostname, port, cert, key });
-  }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
     for (;;) {
@@ -568,10 +372,10 @@ export class TcpTransport implements Transport {
     this.#track(this.#dial(peer, peer.dial));
   }
 
-  async #dial(peer: Peer, target: { hostname: string; port: number }): Promise<void> {
+  async #dial(peer: Peer, target: DialTarget): Promise<void> {
     let raw: Deno.Conn | null = null;
     try {
-      raw = await this.#connect(target);
+      raw = await this.#dialer.connect(target);
     } catch (error) {
       if (!isIoError(error) && !(error instanceof DOMException)) throw error;
       this.stats.dialFailures++;
@@ -591,55 +395,15 @@ export class TcpTransport implements Transport {
     await this.#serve(new Connection(raw, "dialer", this.#connectionOptions()), peer);
   }
 
-  async #connect(target: { hostname: string; port: number }): Promise<Deno.Conn> {
-    if (this.#tls === undefined) {
-      const abort = new AbortController();
-      this.#aborts.add(abort);
-      const timer = setTimeout(() => abort.abort(), this.#connectTimeoutMs);
-      try {
-        return await Deno.connect({ ...target, transport: "tcp", signal: abort.signal });
-      } finally {
-        clearTimeout(timer);
-        this.#aborts.delete(abort);
-      }
-    }
-    const { caCerts, cert, key } = this.#tls;
-    const connecting = Deno.connectTls({
-      ...target,
-      caCerts: caCerts === undefined ? undefined : [...caCerts],
-      ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-    });
-    // connectTls takes no signal: on timeout, give up waiting and close the socket if it comes.
-    let timer: Timer | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Deno.errors.TimedOut(`No connection within ${this.#connectTimeoutMs} ms`));
-        connecting.then((conn) => conn.close(), () => {});
-      }, this.#connectTimeoutMs);
-    });
-    try {
-      const conn = await Promise.race([connecting, timeout]);
-      try {
-        await conn.handshake(); // TLS failures (untrusted certificate, …) surface here
-      } catch (error) {
-        conn.close();
-        throw error;
-      }
-      return conn;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   #retryLater(peer: Peer): void {
     if (this.#closed || peer.dial === null) return this.#maybeForget(peer);
     peer.attempts++;
-    const ceiling = Math.min(
+    const delayMs = reconnectDelayMs(
+      peer.attempts,
+      this.#reconnectBaseMs,
       this.#reconnectMaxMs,
-      this.#reconnectBaseMs * 2 ** Math.min(peer.attempts - 1, 30),
+      this.#random,
     );
-    // "Equal jitter": between half the delay and the delay, so retries of many peers spread out.
-    const delayMs = ceiling / 2 + this.#random() * (ceiling / 2);
     peer.retryTimer = setTimeout(() => {
       peer.retryTimer = undefined;
       if (this.#wantsConnection(peer)) this.#ensureDialing(peer);
@@ -776,7 +540,7 @@ export class TcpTransport implements Transport {
         this.#answer(c.peer!, frame);
         return;
       case FrameType.Response:
-        this.#onResponse(c.peer!, frame);
+        this.#requests.onResponse(c.peer!, frame);
         return;
       case FrameType.Goodbye:
         c.receivedGoodbye = true;
@@ -812,13 +576,7 @@ export class TcpTransport implements Transport {
       if (!this.#closed) this.#onEvent({ type: "disconnected", peer: peer.address, reason });
     }
     // Requests written here lose their replies, unless GOODBYE said the replies go elsewhere.
-    if (!c.receivedGoodbye) {
-      for (const [id, p] of this.#pending) {
-        if (p.conn === c) {
-          this.#settle(id, closedError(`Request ${id} to '${p.to}' lost: ${reason}`));
-        }
-      }
-    }
+    if (!c.receivedGoodbye) this.#requests.lostWith(c, reason);
     this.#afterLoss(peer);
   }
 
@@ -830,11 +588,7 @@ export class TcpTransport implements Transport {
   }
 
   #wantsConnection(peer: Peer): boolean {
-    if (peer.queuedFrames > 0) return true;
-    for (const p of this.#pending.values()) {
-      if (p.to === peer.address && p.conn === null) return true;
-    }
-    return false;
+    return peer.queuedFrames > 0 || this.#requests.awaitsConnection(peer.address);
   }
 
   /** A peer with no dial address and no connection (a client that left) is dropped. */
@@ -883,18 +637,7 @@ export class TcpTransport implements Transport {
       return false;
     }
     peer.dropping = false;
-    const at = peer.queuedBytes;
-    if (peer.out.byteLength < at + size) this.#growSendBuffer(peer, at + size);
-    const out = peer.out;
-    const length = body.byteLength; // u32 big-endian (frame.ts)
-    out[at] = length >>> 24;
-    out[at + 1] = (length >>> 16) & 0xff;
-    out[at + 2] = (length >>> 8) & 0xff;
-    out[at + 3] = length & 0xff;
-    out.set(body, at + FRAME_HEADER_BYTES);
-    peer.queuedBytes = at + size;
-    peer.queuedFrames++;
-    if (requestId !== 0) peer.queuedRequests.push(requestId);
+    peer.append(body, requestId, this.#maxQueuedBytes);
     if (peer.active === null) this.#ensureDialing(peer);
     else if (!peer.flushScheduled) {
       peer.flushScheduled = true;
@@ -906,59 +649,22 @@ export class TcpTransport implements Transport {
     return true;
   }
 
-  /** Makes the peer's send buffer hold at least `bytes`, keeping what is queued. */
-  #growSendBuffer(peer: Peer, bytes: number): void {
-    const spare = peer.spare;
-    let next: Uint8Array;
-    if (spare !== null && spare.byteLength >= bytes) {
-      next = spare;
-      peer.spare = null;
-    } else {
-      const doubled = Math.max(SEND_BUFFER_BYTES, peer.out.byteLength * 2);
-      next = new Uint8Array(Math.max(bytes, Math.min(doubled, this.#maxQueuedBytes)));
-    }
-    next.set(peer.out.subarray(0, peer.queuedBytes));
-    peer.out = next;
-  }
-
-  #clearQueue(peer: Peer): void {
-    peer.out = NO_BYTES;
-    peer.queuedBytes = 0;
-    peer.queuedFrames = 0;
-    peer.queuedRequests = [];
-  }
-
   /** Writes everything queued for a peer in one `write` (rule 3). */
   #flush(peer: Peer): void {
     const c = peer.active;
     if (c === null || c.writing || peer.queuedFrames === 0 || this.#closed) return;
-    const bytes = peer.out.subarray(0, peer.queuedBytes);
-    const frames = peer.queuedFrames;
-    for (const id of peer.queuedRequests) {
-      const pending = this.#pending.get(id);
-      if (pending !== undefined) pending.conn = c;
-    }
-    this.#clearQueue(peer);
+    const { bytes, frames, requests } = peer.takeQueued();
+    this.#requests.writtenOn(requests, c);
     c.writing = true;
     void c.write(bytes).then((ok) => {
       c.writing = false;
-      // Written (or failed): the buffer is free again.
-      if (bytes.buffer.byteLength <= SEND_BUFFER_KEEP_BYTES) {
-        peer.spare = new Uint8Array(bytes.buffer);
-      }
+      peer.recycle(bytes); // written (or failed): the buffer is free again
       if (!ok) this.stats.droppedOnDisconnect += frames;
       if (peer.active === c) this.#flush(peer);
     });
   }
 
   // --- Requests --------------------------------------------------------------------------------
-
-  #newRequestId(): number {
-    do {
-      this.#nextRequestId = this.#nextRequestId === U32_MAX ? 1 : this.#nextRequestId + 1;
-    } while (this.#pending.has(this.#nextRequestId));
-    return this.#nextRequestId;
-  }
 
   #answer(from: string, frame: RequestFrame): void {
     const handler = this.#handler;
@@ -972,27 +678,11 @@ export class TcpTransport implements Transport {
       });
       return;
     }
-    Promise.resolve().then(() => handler(from, frame.body)).then(
-      (body) => this.#respond(from, { t: FrameType.Response, id: frame.id, ok: true, body }),
-      (error: unknown) => {
-        if (error instanceof Error && error.name === "AssertionError") throw error; // a bug: never caught
-        const coded = error instanceof SynodError;
-        if (!coded) {
-          this.#log(
-            `Request handler failed for '${from}': ${
-              error instanceof Error ? error.stack : String(error)
-            }`,
-          );
-        }
-        this.#respond(from, {
-          t: FrameType.Response,
-          id: frame.id,
-          ok: false,
-          code: coded ? error.code : "APPLICATION_ERROR",
-          reason: error instanceof Error ? error.message : String(error),
-        });
-      },
-    );
+    answerRequest(handler, frame, {
+      from,
+      log: this.#log,
+      respond: (response) => this.#respond(from, response),
+    });
   }
 
   #respond(to: string, frame: ResponseFrame): void {
@@ -1002,36 +692,7 @@ export class TcpTransport implements Transport {
       this.stats.droppedUnroutable++;
       return;
     }
-    let body: Uint8Array;
-    try {
-      body = encodeFrameBody(frame, this.#maxFrameBytes);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      body = encodeFrameBody({
-        t: FrameType.Response,
-        id: frame.id,
-        ok: false,
-        code: "APPLICATION_ERROR",
-        reason: error.message,
-      });
-    }
-    this.#enqueue(peer, body, 0);
-  }
-
-  #onResponse(from: string, frame: ResponseFrame): void {
-    const pending = this.#pending.get(frame.id);
-    if (pending === undefined || pending.to !== from) return; // late (timed out) or not ours
-    if (frame.ok) this.#settle(frame.id, null, frame.body);
-    else this.#settle(frame.id, synodErrorFromCode(frame.code as ErrorCode, frame.reason));
-  }
-
-  #settle(id: number, error: Error | null, value?: unknown): void {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) return;
-    this.#pending.delete(id);
-    clearTimeout(pending.timer);
-    if (error === null) pending.resolve(value);
-    else pending.reject(error);
+    this.#enqueue(peer, encodeResponseBody(frame, this.#maxFrameBytes), 0);
   }
 
   // --- Bookkeeping -----------------------------------------------------------------------------
@@ -1050,44 +711,4 @@ export class TcpTransport implements Transport {
     for (const peer of this.#peers.values()) clearTimeout(peer.retryTimer);
     this.#closedSignal.resolve();
   }
-}
-
-function closedError(what: string): SynodError {
-  return new SynodError("CLOSED", `${what}: the transport or connection closed`);
-}
-
-function setNoDelay(conn: Deno.Conn): void {
-  // Writes are already coalesced per turn; Nagle would only add latency. TLS conns lack it.
-  if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
-}
-
-function bound(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Cannot use TCP transport option '${name}' as it must be an integer in ${min}–${max}: current value is ${value}`,
-    );
-  }
-  return value;
-}
-
-function parseHostPort(id: string, hostPort: string): { hostname: string; port: number } {
-  const at = typeof hostPort === "string" ? hostPort.lastIndexOf(":") : -1;
-  const port = at < 0 ? NaN : Number(hostPort.slice(at + 1));
-  let hostname = at < 0 ? "" : hostPort.slice(0, at);
-  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
-  if (hostname.length === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(
-      `Cannot use address of peer '${id}' as it must be 'host:port': current value is ${
-        JSON.stringify(hostPort)
-      }`,
-    );
-  }
-  return { hostname, port };
 }

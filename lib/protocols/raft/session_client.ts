@@ -8,14 +8,21 @@
  * periodically, hands it messages with `receive()` and sends what `takeOutbox()` returns.
  * Results are delivered through callbacks, so the simulator can record them at virtual times.
  *
+ * Which member to talk to is decided in _member_selector.ts; the operations in flight and the
+ * order they complete in are kept in _client_operations.ts.
+ *
  * @module
  */
 
-import type { ErrorCode } from "../../errors.ts";
+import {
+  type Attempt,
+  type CommandOp,
+  PendingOperations,
+  type QueryOp,
+} from "./_client_operations.ts";
+import { MemberSelector } from "./_member_selector.ts";
 import {
   type ClientRequest,
-  type Configuration,
-  configurationProblem,
   type Consistency,
   type EventsMessage,
   type ProtocolError,
@@ -82,44 +89,6 @@ export interface ClientOutputMessage {
   readonly message: ClientRequest;
 }
 
-interface Attempt {
-  id: number;
-  to: string;
-  sentAt: number;
-}
-
-interface CommandOp {
-  /** Renumbered when a new session starts (sequences are per session). */
-  sequence: number;
-  readonly service: string;
-  readonly operation: string;
-  readonly args: unknown;
-  readonly callback: (result: ClientResult) => void;
-  attempt: Attempt | null;
-  /** Sent at least once in the current session (then an expiry fails it: it may have run). */
-  sent: boolean;
-  result: ProtocolResult | null;
-}
-
-interface QueryOp {
-  readonly service: string;
-  readonly operation: string;
-  readonly args: unknown;
-  readonly consistency: Consistency;
-  /** The last command submitted before it; renumbered with the commands. */
-  sequence: number;
-  /** Attempts sent so far. */
-  tries: number;
-  readonly callback: (result: ClientResult) => void;
-  attempt: Attempt | null;
-  /** Sent at least once in the current session. */
-  sent: boolean;
-  result: ProtocolResult | null;
-}
-
-/** A member that did not answer is avoided for this many request timeouts (or a session timeout). */
-const SUSPECT_TIMEOUTS = 5;
-
 /** `Omit` applied to each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -132,28 +101,16 @@ export const CLIENT_PENDING_MAX = 10_000;
 /** One client session. */
 export class SessionClient {
   readonly #clientId: string;
-  /** The members given at construction and by `addSeeds`: the last resort. */
-  #seeds: readonly string[];
-  /** The voting members of the newest committed configuration learned (none before the first). */
-  #learned: readonly string[] = [];
-  /** Every member of that configuration, whatever its type. */
-  #learnedAll: ReadonlySet<string> = new Set();
-  /** The index of that configuration; an answer with an older one teaches nothing. */
-  #learnedIndex = -1;
-  /** The order in which members are tried: the learned voting members, then the other seeds. */
-  #members: readonly string[];
+  /** The leader, the members in the order they are tried, and those suspected of being down. */
+  readonly #selector: MemberSelector;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #sessionTimeoutMs: number;
   readonly #requestTimeoutMs: number;
-  readonly #strategy: ConnectionStrategy;
   readonly #recovery: RecoveryStrategy;
 
   #state: SessionState = "SUSPENDED";
   #sessionId = 0;
-  #leader: string | null = null;
-  /** The member in `#members` tried last when no leader was known; a suspicion moves past it. */
-  #nextMember = 0;
   #nextRequestId = 1;
   #outbox: ClientOutputMessage[] = [];
 
@@ -170,34 +127,12 @@ export class SessionClient {
   #lastKeepAliveOk = 0;
   #unregister: Attempt | null = null;
 
-  #nextSequence = 1;
-  /** Highest command sequence completed to the caller, in order. */
-  #completedSequence = 0;
-  #commands = new Map<number, CommandOp>();
-  #queries = new Set<QueryOp>();
-  /**
-   * The operation of each attempt sent, by request id, so that an answer finds its operation at
-   * once instead of by a walk over every operation in flight (hundreds with a deep pipeline). An
-   * entry is checked on use (the attempt still current, the operation still pending) and dropped
-   * when its attempt is replaced or its operation completes; `tick` prunes any left behind.
-   */
-  readonly #commandAttempts = new Map<number, CommandOp>();
-  readonly #queryAttempts = new Map<number, QueryOp>();
-  /** Highest event index received in order. */
-  #eventIndex = 0;
   /** Highest log index seen in any response (for monotonic reads). */
   #lastIndex = 0;
+  /** The commands and queries in flight, their sequences, and the events received. */
+  readonly #ops = new PendingOperations();
   /** When a response started waiting for events it has not received (then ask for a resend). */
   #waitingForEventsSince: number | null = null;
-
-  /** Members that failed to answer, avoided until the time given. */
-  #suspectedUntil = new Map<string, number>();
-  /**
-   * Members a request timed out on (not ones that answered they knew no leader), until the time
-   * given: a leader named by a relayed answer is not adopted while here, as this client may be
-   * unable to reach it (members never dial clients; the relaying member will do).
-   */
-  #silentUntil = new Map<string, number>();
 
   #eventListeners: ((event: ClientEvent) => void)[] = [];
   #stateListeners: ((state: SessionState) => void)[] = [];
@@ -213,15 +148,19 @@ export class SessionClient {
       throw new RangeError("Cannot create session client as 'members' is empty");
     }
     this.#clientId = options.clientId;
-    this.#seeds = [...options.members];
-    this.#members = this.#seeds;
     this.#now = options.now;
     this.#random = options.random;
     this.#sessionTimeoutMs = positive(options.sessionTimeoutMs ?? 5000, "sessionTimeoutMs");
     this.#requestTimeoutMs = positive(options.requestTimeoutMs ?? 1000, "requestTimeoutMs");
-    this.#strategy = options.strategy ?? "leader";
     this.#recovery = options.recovery ?? "recover";
-    this.#nextMember = Math.floor(this.#random() * this.#members.length);
+    this.#selector = new MemberSelector({
+      members: options.members,
+      now: options.now,
+      random: options.random,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      sessionTimeoutMs: this.#sessionTimeoutMs,
+      strategy: options.strategy ?? "leader",
+    });
   }
 
   /** The session's state. */
@@ -236,12 +175,12 @@ export class SessionClient {
 
   /** The members in the order they are tried: the learned voting members, then the other seeds. */
   get members(): readonly string[] {
-    return this.#members;
+    return this.#selector.members;
   }
 
   /** The index of the newest configuration learned from a member, or -1 before the first. */
   get configurationIndex(): number {
-    return this.#learnedIndex;
+    return this.#selector.configurationIndex;
   }
 
   /**
@@ -251,12 +190,7 @@ export class SessionClient {
    * @param members Member addresses; those already known are skipped.
    */
   addSeeds(members: readonly string[]): void {
-    const added = members.filter((m, i) => !this.#seeds.includes(m) && members.indexOf(m) === i);
-    if (added.length === 0) return;
-    const current = this.#members[this.#nextMember];
-    this.#seeds = [...this.#seeds, ...added];
-    this.#members = this.#tryOrder();
-    this.#nextMember = Math.max(0, this.#members.indexOf(current!));
+    this.#selector.addSeeds(members);
   }
 
   /** Registers a listener for events. */
@@ -293,9 +227,9 @@ export class SessionClient {
     args: unknown,
     callback: (result: ClientResult) => void,
   ): void {
-    if (!this.#admit("command", this.#commands.size, callback)) return;
+    if (!this.#admit("command", this.#ops.commands.size, callback)) return;
     const op: CommandOp = {
-      sequence: this.#nextSequence++,
+      sequence: this.#ops.nextSequence++,
       service,
       operation,
       args,
@@ -304,8 +238,8 @@ export class SessionClient {
       sent: false,
       result: null,
     };
-    this.#commands.set(op.sequence, op);
-    if (this.#mayStart(op)) this.#sendCommand(op, this.#leaderTarget());
+    this.#ops.commands.set(op.sequence, op);
+    if (this.#mayStart(op)) this.#sendCommand(op, this.#selector.leaderTarget());
   }
 
   /**
@@ -320,20 +254,20 @@ export class SessionClient {
     consistency: Consistency,
     callback: (result: ClientResult) => void,
   ): void {
-    if (!this.#admit("query", this.#queries.size, callback)) return;
+    if (!this.#admit("query", this.#ops.queries.size, callback)) return;
     const op: QueryOp = {
       service,
       operation,
       args,
       consistency,
-      sequence: this.#nextSequence - 1,
+      sequence: this.#ops.nextSequence - 1,
       tries: 0,
       callback,
       attempt: null,
       sent: false,
       result: null,
     };
-    this.#queries.add(op);
+    this.#ops.queries.add(op);
     if (this.#mayStart(op)) this.#sendQuery(op, this.#queryTarget(op));
   }
 
@@ -373,7 +307,7 @@ export class SessionClient {
   close(): void {
     if (this.#state === "CLOSED") return;
     if (this.#sessionId !== 0) this.#sendUnregister();
-    this.#failAll("CLOSED", "Session closed");
+    this.#ops.failAll("CLOSED", "Session closed");
     this.#setState("CLOSED");
   }
 
@@ -381,9 +315,9 @@ export class SessionClient {
   tick(): void {
     if (this.#state === "CLOSED") return;
     const now = this.#now();
-    this.#pruneAttempts();
+    this.#ops.pruneAttempts();
     if (this.#register !== null && this.#timedOut(this.#register)) {
-      this.#suspect(this.#register.to, true);
+      this.#selector.suspect(this.#register.to, true);
       this.#register = null;
       this.#registerWanted = true;
       this.#backOff();
@@ -394,7 +328,7 @@ export class SessionClient {
     }
     if (this.#sessionId === 0) return;
     if (this.#keepAlive !== null && this.#timedOut(this.#keepAlive)) {
-      this.#suspect(this.#keepAlive.to, true);
+      this.#selector.suspect(this.#keepAlive.to, true);
       this.#keepAlive = null;
     }
     if (this.#keepAlive === null && now - this.#lastKeepAliveOk >= this.#sessionTimeoutMs / 3) {
@@ -412,9 +346,9 @@ export class SessionClient {
     // Unanswered requests: a timeout counts as a failure (the member may be down); everything
     // without an attempt in flight goes out again once the back-off has passed.
     let timedOut = false;
-    for (const op of [...this.#commands.values(), ...this.#queries]) {
+    for (const op of [...this.#ops.commands.values(), ...this.#ops.queries]) {
       if (op.result === null && op.attempt !== null && this.#timedOut(op.attempt)) {
-        this.#suspect(op.attempt.to, true);
+        this.#selector.suspect(op.attempt.to, true);
         op.attempt = null;
         timedOut = true;
       }
@@ -424,33 +358,14 @@ export class SessionClient {
     this.#sendUnsent();
   }
 
-  /**
-   * Drops the attempt index entries of attempts no longer current (cleared after a timeout or a
-   * redirect, or of operations failed at a session's end) once they outnumber the operations.
-   */
-  #pruneAttempts(): void {
-    if (this.#commandAttempts.size > 2 * this.#commands.size + 16) {
-      this.#commandAttempts.clear();
-      for (const op of this.#commands.values()) {
-        if (op.attempt !== null) this.#commandAttempts.set(op.attempt.id, op);
-      }
-    }
-    if (this.#queryAttempts.size > 2 * this.#queries.size + 16) {
-      this.#queryAttempts.clear();
-      for (const op of this.#queries) {
-        if (op.attempt !== null) this.#queryAttempts.set(op.attempt.id, op);
-      }
-    }
-  }
-
   /** Sends every unanswered operation without an attempt in flight that may start. */
   #sendUnsent(): void {
-    for (const op of this.#commands.values()) {
+    for (const op of this.#ops.commands.values()) {
       if (op.result === null && op.attempt === null && this.#mayStart(op)) {
-        this.#sendCommand(op, this.#leaderTarget());
+        this.#sendCommand(op, this.#selector.leaderTarget());
       }
     }
-    for (const op of this.#queries) {
+    for (const op of this.#ops.queries) {
       if (op.result === null && op.attempt === null && this.#mayStart(op)) {
         this.#sendQuery(op, this.#queryTarget(op));
       }
@@ -474,69 +389,30 @@ export class SessionClient {
       return;
     }
     const { id, result } = message;
-    this.#silentUntil.delete(from);
+    this.#selector.heardFrom(from);
     // Even an answer to a request given up on teaches the members.
-    if (message.configuration !== undefined) this.#learn(message.configuration);
+    if (message.configuration !== undefined) this.#selector.learn(message.configuration);
     if (!result.ok && result.error.code === "NOT_LEADER" && !result.error.leader) {
-      this.#suspect(from); // it knows no leader: try another member next
+      this.#selector.suspect(from); // it knows no leader: try another member next
     }
     // An answer the leader sent through the member that forwarded the request names the leader:
     // talk to it directly, unless a request to it timed out lately (it may be out of this
     // client's reach; the member that relayed will do).
-    const leader = message.leader;
-    const answeredBy = typeof leader === "string" && leader.length > 0 &&
-        (this.#silentUntil.get(leader) ?? 0) <= this.#now()
-      ? leader
-      : from;
+    const answeredBy = this.#selector.answeredBy(from, message.leader);
     if (this.#register?.id === id) return this.#onRegister(answeredBy, result);
     if (this.#keepAlive?.id === id) return this.#onKeepAlive(answeredBy, result);
     if (this.#unregister?.id === id) {
       this.#unregister = null;
       return;
     }
-    const command = this.#commandAttempts.get(id);
-    if (command?.attempt?.id === id && this.#commands.get(command.sequence) === command) {
-      return this.#onCommandResult(answeredBy, command, result);
-    }
-    const query = this.#queryAttempts.get(id);
-    if (query?.attempt?.id === id && this.#queries.has(query)) {
-      return this.#onQueryResult(query, result);
-    }
+    const command = this.#ops.answeredCommand(id);
+    if (command !== undefined) return this.#onCommandResult(answeredBy, command, result);
+    const query = this.#ops.answeredQuery(id);
+    if (query !== undefined) return this.#onQueryResult(query, result);
     // A response to an attempt we have given up on: ignore it.
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  /**
-   * Adopts a configuration newer than the one held (copycat-spec §1.2 `selector.reset(leader,
-   * members)`): a late answer, or one from a member that was removed and missed later changes,
-   * never brings back an older one. A malformed one, or one without a voting member, is ignored.
-   */
-  #learn(configuration: Configuration): void {
-    if (configurationProblem(configuration) !== null) return;
-    if (configuration.index <= this.#learnedIndex) return;
-    const voters = configuration.members.filter((m) => m.type === "active").map((m) => m.id);
-    if (voters.length === 0) return;
-    this.#learnedIndex = configuration.index;
-    this.#learned = voters;
-    this.#learnedAll = new Set(configuration.members.map((m) => m.id));
-    this.#members = this.#tryOrder();
-    // Start among the voters, at a random one, so that clients spread over them.
-    this.#nextMember = Math.floor(this.#random() * voters.length);
-    if (this.#leader !== null && !this.#learnedAll.has(this.#leader)) this.#leader = null;
-    for (const m of this.#suspectedUntil.keys()) {
-      if (!this.#members.includes(m)) this.#suspectedUntil.delete(m);
-    }
-    for (const m of this.#silentUntil.keys()) {
-      if (!this.#members.includes(m)) this.#silentUntil.delete(m);
-    }
-  }
-
-  /** Learned voting members (in the configuration's order), then the seeds not among them. */
-  #tryOrder(): readonly string[] {
-    const learned = new Set(this.#learned);
-    return [...this.#learned, ...this.#seeds.filter((m) => !learned.has(m))];
-  }
 
   #onRegister(from: string, result: ProtocolResult): void {
     this.#register = null;
@@ -549,44 +425,24 @@ export class SessionClient {
     this.#nonce = 0; // the next registration (after an expiry) is a new one
     const value = result.value as { sessionId: number };
     this.#sessionId = value.sessionId;
-    this.#eventIndex = value.sessionId;
+    this.#ops.eventIndex = value.sessionId;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
-    this.#completedSequence = 0;
-    this.#renumberPending();
-    this.#leader = from;
+    this.#ops.completedSequence = 0;
+    this.#ops.renumber();
+    this.#selector.leader = from;
     this.#lastKeepAliveOk = this.#now();
     this.#setState("CONNECTED");
     // Commands submitted before registration go out now, in order.
-    for (const op of this.#commands.values()) this.#sendCommand(op, this.#leaderTarget());
-    for (const op of this.#queries) this.#sendQuery(op, this.#queryTarget(op));
-  }
-
-  /**
-   * Sequences are per session: commands submitted while there was none (before the first
-   * registration, or while recovering an expired one) become 1..k of the new session, in order,
-   * and queries keep pointing after the same commands.
-   */
-  #renumberPending(): void {
-    const pending = [...this.#commands.values()].sort((a, b) => a.sequence - b.sequence);
-    const renumbered = new Map<number, number>();
-    this.#commands = new Map();
-    for (const op of pending) {
-      renumbered.set(op.sequence, this.#commands.size + 1);
-      op.sequence = this.#commands.size + 1;
-      this.#commands.set(op.sequence, op);
+    for (const op of this.#ops.commands.values()) {
+      this.#sendCommand(op, this.#selector.leaderTarget());
     }
-    for (const q of this.#queries) {
-      let after = 0;
-      for (const [old, now] of renumbered) if (old <= q.sequence) after = Math.max(after, now);
-      q.sequence = after;
-    }
-    this.#nextSequence = this.#commands.size + 1;
+    for (const op of this.#ops.queries) this.#sendQuery(op, this.#queryTarget(op));
   }
 
   #onKeepAlive(from: string, result: ProtocolResult): void {
     this.#keepAlive = null;
     if (result.ok) {
-      this.#leader = from; // only a leader commits a keep-alive
+      this.#selector.leader = from; // only a leader commits a keep-alive
       this.#failures = 0;
       this.#lastKeepAliveOk = this.#now();
       this.#lastIndex = Math.max(this.#lastIndex, result.index);
@@ -608,17 +464,19 @@ export class SessionClient {
         // This and every later unanswered command go again, in sequence order: now if the
         // member named the leader, else after the back-off (from tick()).
         const now = this.#redirect(result.error);
-        for (const later of this.#commands.values()) {
+        for (const later of this.#ops.commands.values()) {
           if (later.sequence >= op.sequence && later.result === null) {
             later.attempt = null;
-            if (now && this.#mayStart(later)) this.#sendCommand(later, this.#leaderTarget());
+            if (now && this.#mayStart(later)) {
+              this.#sendCommand(later, this.#selector.leaderTarget());
+            }
           }
         }
         return;
       }
     }
     this.#failures = 0;
-    this.#leader = from; // command results come from the leader that applied them
+    this.#selector.leader = from; // command results come from the leader that applied them
     op.result = result;
     this.#lastIndex = Math.max(this.#lastIndex, result.index);
     this.#complete();
@@ -640,34 +498,9 @@ export class SessionClient {
     this.#complete();
   }
 
-  /**
-   * Completes commands in sequence order, each only after the events published before it
-   * (copycat-spec §4.4), then queries whose events have arrived.
-   */
+  /** Completes what may complete, and notes whether a response waits for events. */
   #complete(): void {
-    let blockedOnEvents = false;
-    for (;;) {
-      const op = this.#commands.get(this.#completedSequence + 1);
-      if (op === undefined || op.result === null) break;
-      if (op.result.eventIndex > this.#eventIndex) {
-        blockedOnEvents = true;
-        break;
-      }
-      this.#commands.delete(op.sequence);
-      if (op.attempt !== null) this.#commandAttempts.delete(op.attempt.id);
-      this.#completedSequence = op.sequence;
-      op.callback(toClientResult(op.result));
-    }
-    for (const op of [...this.#queries]) {
-      if (op.result === null) continue;
-      if (op.sequence > this.#completedSequence || op.result.eventIndex > this.#eventIndex) {
-        blockedOnEvents ||= op.result.eventIndex > this.#eventIndex;
-        continue;
-      }
-      this.#queries.delete(op);
-      if (op.attempt !== null) this.#queryAttempts.delete(op.attempt.id);
-      op.callback(toClientResult(op.result));
-    }
+    const blockedOnEvents = this.#ops.complete();
     if (!blockedOnEvents) this.#waitingForEventsSince = null;
     else if (this.#waitingForEventsSince === null) this.#waitingForEventsSince = this.#now();
   }
@@ -675,13 +508,13 @@ export class SessionClient {
   #receiveEvents(message: EventsMessage): void {
     const batch = message.batch;
     if (batch.sessionId !== this.#sessionId) return;
-    if (batch.eventIndex <= this.#eventIndex) return; // already have it
-    if (batch.previousIndex > this.#eventIndex) {
+    if (batch.eventIndex <= this.#ops.eventIndex) return; // already have it
+    if (batch.previousIndex > this.#ops.eventIndex) {
       // A gap: a batch was lost. Ask for a resend from where we are (copycat-spec §4.2).
       if (this.#keepAlive === null) this.#sendKeepAlive();
       return;
     }
-    this.#eventIndex = batch.eventIndex;
+    this.#ops.eventIndex = batch.eventIndex;
     for (const e of batch.events) {
       const event: ClientEvent = {
         sessionId: batch.sessionId,
@@ -698,8 +531,8 @@ export class SessionClient {
     if (this.#state === "EXPIRED" || this.#state === "CLOSED") return;
     this.#setState("EXPIRED");
     const message = `Session ${this.#sessionId} expired`;
-    if (this.#recovery === "recover") this.#failSent("UNKNOWN_SESSION", message);
-    else this.#failAll("UNKNOWN_SESSION", message);
+    if (this.#recovery === "recover") this.#ops.failSent("UNKNOWN_SESSION", message);
+    else this.#ops.failAll("UNKNOWN_SESSION", message);
     this.#sessionId = 0;
     this.#keepAlive = null;
     if (this.#recovery === "recover") {
@@ -711,28 +544,6 @@ export class SessionClient {
   }
 
   /**
-   * Fails the operations sent in the ended session (they may have run before it ended); those
-   * never sent stay, to go out in the next session.
-   */
-  #failSent(code: ErrorCode, message: string): void {
-    const commands = [...this.#commands.values()].filter((op) => op.sent);
-    const queries = [...this.#queries].filter((op) => op.sent);
-    for (const op of commands) this.#commands.delete(op.sequence);
-    for (const op of queries) this.#queries.delete(op);
-    for (const op of commands) op.callback({ ok: false, error: { code, message } });
-    for (const op of queries) op.callback({ ok: false, error: { code, message } });
-  }
-
-  #failAll(code: ErrorCode, message: string): void {
-    const commands = [...this.#commands.values()];
-    const queries = [...this.#queries];
-    this.#commands.clear();
-    this.#queries.clear();
-    for (const op of commands) op.callback({ ok: false, error: { code, message } });
-    for (const op of queries) op.callback({ ok: false, error: { code, message } });
-  }
-
-  /**
    * Follows a member's answer: to the leader it names (retry now), or to the next member after
    * a back-off (no leader known, e.g. during an election).
    *
@@ -740,7 +551,7 @@ export class SessionClient {
    */
   #redirect(error: ProtocolError): boolean {
     if (error.code === "NOT_LEADER" && error.leader) {
-      this.#leader = error.leader;
+      this.#selector.leader = error.leader;
       return true;
     }
     this.#backOff();
@@ -754,60 +565,8 @@ export class SessionClient {
     this.#retryAt = this.#now() + base * (0.5 + 0.5 * this.#random());
   }
 
-  /**
-   * A member did not answer, or knows no leader: stop sending to it. Only what was learned from
-   * that member is dropped — a leader confirmed by another member's answer stays.
-   */
-  #suspect(member: string, timedOut = false): void {
-    const forMs = Math.max(SUSPECT_TIMEOUTS * this.#requestTimeoutMs, this.#sessionTimeoutMs);
-    this.#suspectedUntil.set(member, this.#now() + forMs);
-    if (timedOut) this.#silentUntil.set(member, this.#now() + forMs);
-    if (this.#leader === member) this.#leader = null;
-    if (this.#members[this.#nextMember] === member) {
-      this.#nextMember = (this.#nextMember + 1) % this.#members.length;
-    }
-  }
-
-  /**
-   * The leader if known, else the next member in the try order not suspected of being down. The
-   * cursor stays on the member chosen, so that when it is suspected the next search starts after
-   * it: every member of the order is tried in turn. (Restarting from a fixed point instead lets
-   * the first few members, when unreachable, come back from suspicion before the search reaches
-   * the others, which are then never tried.)
-   */
-  #leaderTarget(): string {
-    if (this.#leader !== null) return this.#leader;
-    const n = this.#members.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.#nextMember + k) % n;
-      if (this.#available(this.#members[i]!)) {
-        this.#nextMember = i;
-        return this.#members[i]!;
-      }
-    }
-    return this.#members[this.#nextMember]!;
-  }
-
-  /**
-   * SEQUENTIAL reads go where the strategy says, among members not suspected of being down; after
-   * two unanswered attempts they go the leader's way, which is known to make progress.
-   */
   #queryTarget(op: QueryOp): string {
-    if (op.consistency !== "SEQUENTIAL" || this.#strategy === "leader" || op.tries >= 2) {
-      return this.#leaderTarget();
-    }
-    const available = this.#members.filter((m) =>
-      this.#available(m) && (this.#strategy === "any" || m !== this.#leader)
-    );
-    // A seed outside the learned configuration may have been removed: it would only time out.
-    const learned = available.filter((m) => this.#learnedAll.has(m));
-    const pool = learned.length > 0 ? learned : available;
-    if (pool.length === 0) return this.#leaderTarget();
-    return pool[Math.floor(this.#random() * pool.length)]!;
-  }
-
-  #available(member: string): boolean {
-    return (this.#suspectedUntil.get(member) ?? 0) <= this.#now();
+    return this.#selector.queryTarget(op.consistency, op.tries);
   }
 
   #timedOut(attempt: Attempt): boolean {
@@ -825,7 +584,7 @@ export class SessionClient {
     // Random, not counted: a restarted client reusing its clientId must not look like a copy of
     // its previous incarnation's registration.
     if (this.#nonce === 0) this.#nonce = 1 + Math.floor(this.#random() * NONCE_MAX);
-    this.#register = this.#send(this.#leaderTarget(), {
+    this.#register = this.#send(this.#selector.leaderTarget(), {
       type: "register",
       clientId: this.#clientId,
       timeoutMs: this.#sessionTimeoutMs,
@@ -834,16 +593,16 @@ export class SessionClient {
   }
 
   #sendKeepAlive(): void {
-    this.#keepAlive = this.#send(this.#leaderTarget(), {
+    this.#keepAlive = this.#send(this.#selector.leaderTarget(), {
       type: "keepAlive",
       sessionId: this.#sessionId,
-      commandSequence: this.#completedSequence,
-      eventIndex: this.#eventIndex,
+      commandSequence: this.#ops.completedSequence,
+      eventIndex: this.#ops.eventIndex,
     });
   }
 
   #sendUnregister(): void {
-    this.#unregister = this.#send(this.#leaderTarget(), {
+    this.#unregister = this.#send(this.#selector.leaderTarget(), {
       type: "unregister",
       sessionId: this.#sessionId,
     });
@@ -852,8 +611,7 @@ export class SessionClient {
   #sendCommand(op: CommandOp, to: string): void {
     const { sequence, service, operation, args } = op;
     op.sent = true;
-    if (op.attempt !== null) this.#commandAttempts.delete(op.attempt.id);
-    op.attempt = this.#send(to, {
+    const attempt = this.#send(to, {
       type: "command",
       sessionId: this.#sessionId,
       sequence,
@@ -861,18 +619,17 @@ export class SessionClient {
       operation,
       args,
       // What a keep-alive would acknowledge, so results are freed at the rate they complete.
-      ackSequence: Math.min(this.#completedSequence, sequence - 1),
-      ackEventIndex: this.#eventIndex,
+      ackSequence: Math.min(this.#ops.completedSequence, sequence - 1),
+      ackEventIndex: this.#ops.eventIndex,
     });
-    this.#commandAttempts.set(op.attempt.id, op);
+    this.#ops.commandSent(op, attempt);
   }
 
   #sendQuery(op: QueryOp, to: string): void {
     op.tries++;
     op.sent = true;
     const { sequence, consistency, service, operation, args } = op;
-    if (op.attempt !== null) this.#queryAttempts.delete(op.attempt.id);
-    op.attempt = this.#send(to, {
+    const attempt = this.#send(to, {
       type: "query",
       sessionId: this.#sessionId,
       sequence,
@@ -882,7 +639,7 @@ export class SessionClient {
       operation,
       args,
     });
-    this.#queryAttempts.set(op.attempt.id, op);
+    this.#ops.querySent(op, attempt);
   }
 
   #setState(state: SessionState): void {
@@ -890,12 +647,6 @@ export class SessionClient {
     this.#state = state;
     for (const listener of this.#stateListeners) listener(state);
   }
-}
-
-function toClientResult(result: ProtocolResult): ClientResult {
-  return result.ok
-    ? { ok: true, value: result.value, index: result.index }
-    : { ok: false, error: result.error };
 }
 
 function positive(value: number, name: string): number {

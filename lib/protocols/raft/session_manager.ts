@@ -28,12 +28,14 @@
  *   `SynodError`); errors thrown by timers and session hooks are swallowed. An
  *   `AssertionError` always propagates: it is a bug, and the node must stop.
  *
+ * Scheduled tasks are kept in _task_queue.ts, failure results and the handling of errors thrown
+ * by service code in _results.ts, the contexts handed to service code in _context.ts, and the
+ * state's snapshot form in _state.ts.
+ *
  * @module
  */
 
-import { AssertionError } from "../../raft/_assert.ts";
 import { type Entry, EntryType } from "../../raft/types.ts";
-import { SynodError } from "../../errors.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import {
   type CommandOperation,
@@ -45,8 +47,10 @@ import {
 } from "./operations.ts";
 import type { CommandContext, Service, ServiceFactory, Session } from "./service.ts";
 import { type ContextHost, EntryContext, QueryContext } from "./_context.ts";
-import { assertInvariant, readState, type SessionState, type Task, writeState } from "./_state.ts";
-import type { EventBatch, OperationError, OperationResult, SessionEvent } from "./protocol.ts";
+import { appError, swallowUserError, unknownSession, userError } from "./_results.ts";
+import { assertInvariant, readState, type SessionState, writeState } from "./_state.ts";
+import { TaskQueue } from "./_task_queue.ts";
+import type { EventBatch, OperationResult, SessionEvent } from "./protocol.ts";
 
 /** What applying one entry produced. */
 export interface ApplyResult {
@@ -136,8 +140,7 @@ export class SessionStateMachine {
   #sessions = new Map<number, SessionState>();
   #clients = new Map<string, number>();
   #services = new Map<string, Service>();
-  /** Sorted by (dueMs, id). */
-  #tasks: Task[] = [];
+  readonly #tasks = new TaskQueue();
   #applying: Applying | null = null;
   readonly #host: ContextHost = this.#contextHost();
   readonly #scratch: Applying = {
@@ -355,7 +358,7 @@ export class SessionStateMachine {
       resetPending: this.#resetPending,
       nextTaskId: this.#nextTaskId,
       sessions: [...this.#sessions.values()],
-      tasks: this.#tasks,
+      tasks: this.#tasks.all,
       services: [...this.#services].map(([name, svc]) => [name, svc.snapshot()]),
     }));
   }
@@ -376,7 +379,7 @@ export class SessionStateMachine {
     this.#nextTaskId = state.nextTaskId;
     this.#sessions = new Map(state.sessions.map((s) => [s.id, s]));
     this.#clients = new Map(state.sessions.map((s) => [s.clientId, s.id]));
-    this.#tasks = state.tasks;
+    this.#tasks.reset(state.tasks);
     this.#services = new Map();
     for (const [name, svcState] of state.services) {
       const svc = this.#factory(name);
@@ -540,17 +543,16 @@ export class SessionStateMachine {
     const deleted = this.#applying!.deleted;
     if (deleted.size === 0) return;
     for (const name of deleted) this.#services.delete(name);
-    this.#tasks = this.#tasks.filter((t) => !deleted.has(t.service));
+    this.#tasks.dropServices(deleted);
     deleted.clear();
   }
 
   /** Runs every task due strictly before `t`, in (due time, id) order (copycat-spec §5.3). */
   #tick(t: number): void {
-    while (this.#tasks.length > 0 && this.#tasks[0]!.dueMs < t) {
-      const task = this.#tasks.shift()!;
+    for (let task = this.#tasks.takeDue(t); task !== undefined; task = this.#tasks.takeDue(t)) {
       const dueMs = task.dueMs;
       if (task.intervalMs > 0) {
-        this.#insertTask({ ...task, dueMs: t + task.intervalMs }); // #243: from now, by interval
+        this.#tasks.insert({ ...task, dueMs: t + task.intervalMs }); // #243: from now, by interval
       }
       const svc = this.#services.get(task.service);
       assertInvariant(svc !== undefined, `task ${task.id} names missing service '${task.service}'`);
@@ -559,18 +561,6 @@ export class SessionStateMachine {
       const ctx = this.#commandContext(task.service, this.#applying!.index, dueMs);
       swallowUserError(() => handler(task.arg, ctx));
     }
-  }
-
-  #insertTask(task: Task): void {
-    let lo = 0;
-    let hi = this.#tasks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.#tasks[mid]!;
-      if (m.dueMs < task.dueMs || (m.dueMs === task.dueMs && m.id < task.id)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.#tasks.splice(lo, 0, task);
   }
 
   #expire(s: SessionState): void {
@@ -685,22 +675,17 @@ export class SessionStateMachine {
         if (this.#services.get(service)?.timers?.[timer] === undefined) {
           throw new RangeError(`Cannot schedule as service '${service}' has no timer '${timer}'`);
         }
-        if (this.#tasks.length >= this.#maxScheduledTasks) {
-          throw new RangeError(`Cannot schedule: ${this.#tasks.length} tasks already pending`);
+        if (this.#tasks.size >= this.#maxScheduledTasks) {
+          throw new RangeError(`Cannot schedule: ${this.#tasks.size} tasks already pending`);
         }
         const id = this.#nextTaskId++;
-        this.#insertTask({ id, service, timer, arg, dueMs, intervalMs });
+        this.#tasks.insert({ id, service, timer, arg, dueMs, intervalMs });
         return id;
       },
       deleteService: (service) => {
         this.#applying!.deleted.add(service);
       },
-      cancel: (service, taskId) => {
-        const i = this.#tasks.findIndex((t) => t.id === taskId && t.service === service);
-        if (i < 0) return false;
-        this.#tasks.splice(i, 1);
-        return true;
-      },
+      cancel: (service, taskId) => this.#tasks.cancel(service, taskId),
     };
   }
 
@@ -716,31 +701,4 @@ function positive(value: number, name: string): number {
     );
   }
   return value;
-}
-
-function unknownSession(index: number, sessionId: number): OperationResult {
-  return {
-    ok: false,
-    index,
-    eventIndex: 0,
-    error: { code: "UNKNOWN_SESSION", message: `Unknown session ${sessionId}` },
-  };
-}
-
-function appError(index: number, eventIndex: number, message: string): OperationResult {
-  return { ok: false, index, eventIndex, error: { code: "APPLICATION_ERROR", message } };
-}
-
-function userError(e: unknown): OperationError {
-  if (e instanceof AssertionError) throw e;
-  if (e instanceof SynodError) return { code: e.code, message: e.message };
-  return { code: "APPLICATION_ERROR", message: e instanceof Error ? e.message : String(e) };
-}
-
-function swallowUserError(fn: () => void): void {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AssertionError) throw e;
-  }
 }
