@@ -270,9 +270,10 @@ export class Synod {
    * @throws {SynodError} `TIMEOUT` (rejected) if the cluster gave no layout in time.
    */
   static connect(options: SynodConnectOptions): Promise<Synod> {
-    const layout = layoutOf(options);
-    const learn = options.partitions === undefined && options.partitionSize === undefined &&
-      options.partitionGroups === undefined;
+    const learn = options?.partitions === undefined && options?.partitionSize === undefined &&
+      options?.partitionGroups === undefined;
+    // Learning, the default group is checked against the cluster's groups once they are known.
+    const layout = layoutOf(learn ? { ...options, defaultGroup: undefined } : options);
     const timeoutMs = options.layoutTimeoutMs ?? LAYOUT_TIMEOUT_MS;
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
       throw new TypeError(

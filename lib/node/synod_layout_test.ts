@@ -65,6 +65,10 @@ Deno.test("Synod layout: a member with another partition count is refused, resta
       );
     }
     const read = await learner.atomicMap<string, number>("orders");
+    await assert.rejects(
+      Synod.connect({ members, clusterId: cluster.clusterId, defaultGroup: "bulk" }),
+      /its 'defaultGroup' is 'bulk' but the cluster's is 'raft'/,
+    );
     for (let i = 0; i < 6; i++) assert.equal((await read.get(`o${i}`))?.value, i);
 
     // A client with its own, other layout is refused, naming each difference.
