@@ -156,3 +156,4 @@ export type {
   RegisteredPrimitive,
 } from "./lib/primitives/primitive_registry.ts";
 export type { PrimitiveQueryOptions } from "./lib/primitives/primitive_session.ts";
+export type { RecordedGroup, RecordedLayout } from "./lib/primitives/cluster_layout.ts";

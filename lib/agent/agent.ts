@@ -33,6 +33,7 @@ export class Agent {
   readonly #app: SynodApp;
   readonly #log: Logger;
   #closing: Promise<void> | null = null;
+  #failure: Error | null = null;
 
   private constructor(
     synod: Synod,
@@ -93,7 +94,31 @@ export class Agent {
     }
     const agent = new Agent(synod, server, app, log);
     log.log("info", "REST API listening", { url: agent.url });
+    agent.#watchLayout();
     return agent;
+  }
+
+  /**
+   * Why the agent stopped on its own, or `null`: a member whose partition layout differs from the
+   * one the cluster recorded stops (`Synod.layoutChecked`), and this holds the error.
+   */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** A member whose layout differs from the cluster's logs the difference and stops. */
+  #watchLayout(): void {
+    this.synod.layoutChecked.then(
+      () => this.#log.log("debug", "partition layout checked"),
+      (error: Error) => {
+        if (this.#closing !== null) return; // closed before the check ended
+        this.#failure = error;
+        this.#log.log("error", "partition layout differs from the cluster's: stopping", {
+          error: error.message,
+        });
+        void this.close();
+      },
+    );
   }
 
   /** Resolves when the agent has stopped. */

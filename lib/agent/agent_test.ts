@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort, within } from "../transport/_tcp_test_kit.ts";
+import { parseConfig, toSynodConnectOptions } from "../config/mod.ts";
+import { Synod } from "../node/synod.ts";
 import { Agent } from "./agent.ts";
 import { createLogger } from "./log.ts";
 
@@ -62,6 +64,65 @@ Deno.test("agent: a taken HTTP port is an error and the member is stopped again"
     );
   } finally {
     taken.close();
+  }
+});
+
+Deno.test("agent: a member whose partition layout differs from the cluster's logs it and stops", async () => {
+  const members = Object.fromEntries(["a", "b", "c"].map((id) => [id, `127.0.0.1:${freePort()}`]));
+  const cluster = { members, clusterId: "agent-layout-test", partitions: 2, tickMs: 10 };
+  const [a, b] = [
+    await Synod.start({ ...cluster, id: "a" }),
+    await Synod.start({ ...cluster, id: "b" }),
+  ];
+  try {
+    await within(Promise.all([a.layoutChecked, b.layoutChecked]), "a and b checked");
+    const lines: string[] = [];
+    const agent = await Agent.start({
+      synod: { member: { ...cluster, id: "c", partitions: 5 } },
+      http: { hostname: "127.0.0.1", port: 0 },
+      log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+    });
+    await within(agent.finished, "the agent's stop on its own");
+    await agent.close();
+    assert.match(agent.failure?.message ?? "", /group 'raft' has 5 partitions here but 2/);
+    const error = lines.map((l) => JSON.parse(l)).find((l) => l.level === "error");
+    assert.equal(error?.msg, "partition layout differs from the cluster's: stopping");
+    assert.match(error?.error, /group 'raft' has 5 partitions here but 2 in the cluster/);
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+Deno.test("agent: a client agent without groups in its file learns the cluster's layout", async () => {
+  const address = `127.0.0.1:${freePort()}`;
+  const member = await Synod.start({ id: "a", members: { a: address }, partitions: 3, tickMs: 10 });
+  try {
+    const options = toSynodConnectOptions(parseConfig(
+      `cluster: { discovery: { nodes: [{ id: a, address: "${address}" }] } }\nprofiles: [client]\n`,
+      { env: () => undefined },
+    ));
+    assert.equal("partitions" in options || "partitionGroups" in options, false);
+    const agent = await Agent.start({
+      synod: { client: options },
+      http: { hostname: "127.0.0.1", port: 0 },
+      log: createLogger({ level: "off" }),
+    });
+    try {
+      assert.deepEqual(agent.synod.layout, member.layout);
+      const put = await fetch(`${agent.url}/v1/atomic-map/m/k`, {
+        method: "PUT",
+        body: "v",
+        headers: { "content-type": "text/plain" },
+      });
+      assert.equal(put.status, 200);
+      await put.body?.cancel();
+      assert.equal((await (await member.atomicMap("m")).get("k"))?.value, "v");
+    } finally {
+      await agent.close();
+    }
+  } finally {
+    await member.close();
   }
 });
 

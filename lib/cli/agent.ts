@@ -20,7 +20,8 @@ import type { CliIo } from "./main.ts";
  *
  * @param args The agent's flags.
  * @param io Where help and configuration errors go.
- * @returns The exit code: 0 after a clean stop, 2 for a bad configuration.
+ * @returns The exit code: 0 after a clean stop, 1 if the member's partition layout differs from
+ *   the cluster's (logged), 2 for a bad configuration.
  */
 export async function runAgent(args: readonly string[], io: CliIo): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -41,7 +42,7 @@ export async function runAgent(args: readonly string[], io: CliIo): Promise<numb
   agent.stopOnSignals();
   await agent.finished;
   await agent.close();
-  return 0;
+  return agent.failure === null ? 0 : 1;
 }
 
 const LOCAL_USAGE = `Usage: synod local-cluster N [--data-dir DIR] [-- AGENT FLAGS…]

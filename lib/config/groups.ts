@@ -37,6 +37,8 @@ export interface Groups {
   partitionGroups: Record<string, RaftGroup>;
   /** A `client` profile is listed: this process hosts none of the groups. */
   client: boolean;
+  /** No group is written out or made by a `consensus` profile: these are the defaults. */
+  groupsDefaulted: boolean;
 }
 
 /**
@@ -97,7 +99,8 @@ export function resolveGroups(
   const configured = management !== undefined || Object.keys(top.partitionGroups ?? {}).length > 0;
   const types = profiles === undefined ? [] : readProfiles(profiles, known, dataDir, issues, add);
   const client = types.includes("client");
-  if (!configured && !types.includes("consensus")) {
+  const groupsDefaulted = !configured && !types.includes("consensus");
+  if (groupsDefaulted) {
     // No groups written out: a consensus profile over every known member (for a client, the
     // layout of a cluster of members configured by default).
     for (const group of consensus({}, known, dataDir)) add(group, root.source, "profiles");
@@ -110,7 +113,7 @@ export function resolveGroups(
     managementGroup = groupOf("system", {}, members.sort(compare), dataDir, 1, 0);
   }
   if (!client) checkDirectories(root, managementGroup, partitionGroups, issues);
-  return { managementGroup, partitionGroups, client };
+  return { managementGroup, partitionGroups, client, groupsDefaulted };
 }
 
 function readProfiles(

@@ -117,9 +117,10 @@ export function toSynodConfig(
 }
 
 /**
- * The options of `Synod.connect` for a client (profile `client`): the members it reaches and
- * the cluster's layout. Its id is left to `Synod.connect` (a random one), so that many clients
- * may share one file.
+ * The options of `Synod.connect` for a client (profile `client`): the members it reaches and,
+ * if the file writes groups out, the layout it expects (checked against the cluster's); without
+ * groups, none, so that the client learns the cluster's layout. Its id is left to
+ * `Synod.connect` (a random one), so that many clients may share one file.
  *
  * @example
  * ```ts
@@ -137,8 +138,6 @@ export function toSynodConfig(
  * assert.deepEqual(toSynodConnectOptions(config), {
  *   members: { a: "10.0.0.1:5679", b: "10.0.0.2:5679" },
  *   clusterId: "synod",
- *   partitions: 7,
- *   partitionSize: 3,
  *   sessionTimeoutMs: 10_000,
  * });
  * ```
@@ -158,7 +157,10 @@ export function toSynodConnectOptions(
     issues.push({ ...sourceOf(config, path), path, message });
   const cluster = clusterOf(config, options, problem);
   if (issues.length > 0) throw new ConfigError(issues);
-  return cluster;
+  if (!config.client || !config.groupsDefaulted) return cluster;
+  // No groups in the file: the client learns the cluster's layout (`Synod.connect`).
+  const { partitions: _p, partitionSize: _s, partitionGroups: _g, ...learning } = cluster;
+  return learning;
 }
 
 /** What members and clients share: members, layout, primitives, session timeout, security. */

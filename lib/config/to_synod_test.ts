@@ -175,8 +175,6 @@ profiles: [client]
   assert.deepEqual(toSynodConnectOptions(parseConfig(client, { env: noEnv })), {
     members: { a: "10.0.0.1:5679", b: "10.0.0.2:5679" },
     clusterId: "synod",
-    partitions: 7,
-    partitionSize: 3,
     secret: "s",
   });
   assert.equal(

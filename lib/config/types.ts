@@ -148,6 +148,11 @@ export interface ResolvedConfig {
    * describe the cluster it reaches.
    */
   readonly client: boolean;
+  /**
+   * Whether no group is written out (under `managementGroup`, `partitionGroups`) or made by a
+   * `consensus` profile, so the groups are the defaults: a client then learns the cluster's.
+   */
+  readonly groupsDefaulted: boolean;
   /** The system group, or `null` if there are no groups. */
   readonly managementGroup: RaftGroup | null;
   /** The primitives' partition groups, by name. */

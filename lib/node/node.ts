@@ -229,6 +229,11 @@ export class SynodNode {
     return [...this.#members.values()];
   }
 
+  /** Whether the node is closed: its members stopped, its transport closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Messages dropped because this node hosts no such group. */
   get unknownGroupMessages(): number {
     return this.#mux.unknownGroup;

@@ -36,6 +36,15 @@ import { SYSTEM_GROUP } from "../partition/placement.ts";
 import { SynodNode } from "./node.ts";
 import { PartitionedClient } from "./partitioned_client.ts";
 import { PartitionedAtomicMap } from "./partitioned_map.ts";
+import type { RecordedLayout } from "../primitives/cluster_layout.ts";
+import {
+  fetchLayout,
+  LAYOUT_TIMEOUT_MS,
+  layoutDifference,
+  layoutOfRecorded,
+  recordedLayoutOf,
+  recordLayout,
+} from "./synod_layout.ts";
 import {
   groupStorageOf,
   layoutOf,
@@ -97,6 +106,8 @@ export class Synod {
   readonly clusterId: string;
   readonly #cluster: SynodClusterOptions;
   readonly #layout: SynodLayout;
+  /** Settles once this process's layout is known to be the cluster's (see `layoutChecked`). */
+  readonly #checked: Promise<void>;
   #registry: Promise<PrimitiveRegistry> | null = null;
   /** The TCP endpoints this process opened, the member's and the client's. */
   readonly #transports: readonly TcpTransport[];
@@ -109,6 +120,7 @@ export class Synod {
     transports: readonly TcpTransport[],
     cluster: SynodClusterOptions,
     layout: SynodLayout,
+    checked: (synod: Synod) => Promise<void>,
     local: LocalLinkStats | null = null,
   ) {
     this.node = node;
@@ -133,6 +145,28 @@ export class Synod {
       secret: cluster.secret,
       tls: cluster.tls,
     };
+    this.#checked = checked(this);
+    // Nobody may be listening: a failed check is reported through `layoutChecked` and refuses
+    // every primitive, and is no unhandled rejection.
+    this.#checked.catch(() => {});
+  }
+
+  /**
+   * Settles once this process's partition layout is known to be the cluster's, the one recorded
+   * in the system group. A client's is checked (or learned) before `Synod.connect` resolves. A
+   * member's is checked in the background after `Synod.start`: it records its layout if it is
+   * the first, else compares it with the recorded one, waiting for the system group to answer.
+   * On a difference the member stops its partitions and this rejects with a `TypeError` naming
+   * it (e.g. `group 'raft' has 3 partitions here but 7 in the cluster`); it also rejects if the
+   * member is closed before the check ends. Until it resolves, primitives are not handed out.
+   */
+  get layoutChecked(): Promise<void> {
+    return this.#checked;
+  }
+
+  /** The partition layout this process routes by, in the canonical form the cluster records. */
+  get layout(): RecordedLayout {
+    return recordedLayoutOf(this.#layout);
   }
 
   /** The partition groups of the primitives, by name (the system group is not one of them). */
@@ -208,24 +242,105 @@ export class Synod {
       throw error;
     }
     const client = clientOf(config, layout, clientEnd);
+    const id = config.id;
     return Promise.resolve(
-      new Synod(node, client, [transport, clientTransport], config, layout, local),
+      new Synod(node, client, [transport, clientTransport], config, layout, async (synod) => {
+        const mine = recordedLayoutOf(layout);
+        const difference = layoutDifference(mine, await recordLayout(synod.client, mine));
+        if (difference === null) return;
+        await node.close(); // its partitions may sit where the cluster's do not
+        throw new TypeError(
+          `Cannot run member '${id}' as its partition layout differs from the cluster's: ${difference}`,
+        );
+      }, local),
     );
   }
 
   /**
-   * Connects a client: it hosts nothing and talks to the members.
+   * Connects a client: it hosts nothing and talks to the members. Given only `members` (no
+   * `partitions`, `partitionSize` or `partitionGroups`), it learns the partition layout from the
+   * cluster's system group before it resolves; given a layout, it checks it against the cluster's.
+   * Either way it waits for a member to have recorded the layout, at most `layoutTimeoutMs`.
    *
    * @param options The cluster.
    * @returns The client.
-   * @throws {TypeError} If a value is malformed.
+   * @throws {TypeError} If a value is malformed (thrown, not rejected).
+   * @throws {TypeError} (rejected) If the given layout or members differ from the cluster's; the
+   *   message names each difference.
+   * @throws {SynodError} `TIMEOUT` (rejected) if the cluster gave no layout in time.
    */
   static connect(options: SynodConnectOptions): Promise<Synod> {
-    const layout = layoutOf(options);
+    const learn = options?.partitions === undefined && options?.partitionSize === undefined &&
+      options?.partitionGroups === undefined;
+    // Learning, the default group is checked against the cluster's groups once they are known.
+    const layout = layoutOf(learn ? { ...options, defaultGroup: undefined } : options);
+    const timeoutMs = options.layoutTimeoutMs ?? LAYOUT_TIMEOUT_MS;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      throw new TypeError(
+        `Cannot connect to Synod as 'layoutTimeoutMs' must be a positive number: current value is ${timeoutMs}`,
+      );
+    }
     const id = options.clientId ?? `client-${crypto.randomUUID()}`;
+    return learn
+      ? Synod.#learn(options, id, layout, timeoutMs)
+      : Synod.#connectChecked(options, id, layout, timeoutMs);
+  }
+
+  /** A client with its own layout, checked against the recorded one. */
+  static async #connectChecked(
+    options: SynodConnectOptions,
+    id: string,
+    layout: SynodLayout,
+    timeoutMs: number,
+  ): Promise<Synod> {
     const transport = clientTransportOf(options, id);
     const client = clientOf(options, layout, transport);
-    return Promise.resolve(new Synod(null, client, [transport], options, layout));
+    try {
+      const recorded = await fetchLayout(client, timeoutMs);
+      const difference = layoutDifference(recordedLayoutOf(layout), recorded);
+      if (difference !== null) {
+        throw new TypeError(
+          `Cannot connect to Synod as this client's partition layout differs from the cluster's: ${difference}`,
+        );
+      }
+    } catch (error) {
+      await client.close();
+      await transport.closed;
+      throw error;
+    }
+    return new Synod(null, client, [transport], options, layout, () => Promise.resolve());
+  }
+
+  /**
+   * A client that learns the layout: a first client reaches the system group (over every member,
+   * or the configured `systemGroup.members`), reads the layout and closes; the client proper
+   * routes by what it read.
+   */
+  static async #learn(
+    options: SynodConnectOptions,
+    id: string,
+    bootstrap: SynodLayout,
+    timeoutMs: number,
+  ): Promise<Synod> {
+    const probeTransport = clientTransportOf(options, `${id}-layout`);
+    const probe = clientOf(options, bootstrap, probeTransport);
+    let recorded: RecordedLayout;
+    try {
+      recorded = await fetchLayout(probe, timeoutMs);
+    } finally {
+      await probe.close();
+      await probeTransport.closed;
+    }
+    const known = Object.keys(options.members);
+    const layout = layoutOfRecorded(recorded, known);
+    if (options.defaultGroup !== undefined && options.defaultGroup !== layout.defaultGroup) {
+      throw new TypeError(
+        `Cannot connect to Synod as its 'defaultGroup' is '${options.defaultGroup}' but the cluster's is '${layout.defaultGroup}'`,
+      );
+    }
+    const transport = clientTransportOf(options, id);
+    const client = clientOf(options, layout, transport);
+    return new Synod(null, client, [transport], options, layout, () => Promise.resolve());
   }
 
   /**
@@ -380,9 +495,11 @@ export class Synod {
 
   #registryProxy(): Promise<PrimitiveRegistry> {
     if (this.#registry === null) {
-      const opening = this.client.sessionFor(1, SYSTEM_GROUP.name).then((session) =>
-        new PrimitiveRegistry(session)
-      );
+      // No primitive before the layout is checked: a member's keys would hash to partitions of
+      // its own layout. The check needs the system group, as the registry does, so it costs no
+      // availability.
+      const opening = this.#checked.then(() => this.client.sessionFor(1, SYSTEM_GROUP.name))
+        .then((session) => new PrimitiveRegistry(session));
       // A failed open (e.g. the client closed) is not kept: the next call tries again.
       opening.catch(() => {
         if (this.#registry === opening) this.#registry = null;
@@ -399,10 +516,18 @@ export class Synod {
    * @param options The client's id and session timeout.
    * @returns The client; close it when done.
    */
-  connectClient(
+  async connectClient(
     options: Pick<SynodConnectOptions, "clientId" | "sessionTimeoutMs"> = {},
   ): Promise<Synod> {
-    return Synod.connect({ ...this.#cluster, ...options });
+    // This process's layout is the cluster's once checked: the new client routes by it.
+    await this.#checked;
+    const cluster = { ...this.#cluster, ...options };
+    const transport = clientTransportOf(
+      cluster,
+      options.clientId ?? `client-${crypto.randomUUID()}`,
+    );
+    const client = clientOf(cluster, this.#layout, transport);
+    return new Synod(null, client, [transport], cluster, this.#layout, () => Promise.resolve());
   }
 
   /**

@@ -3,9 +3,11 @@
  * layout (the system group and the primitives' partition groups, each over every member or its
  * own), the default group, the Raft timings in ticks, and where a primitive lives.
  *
- * Every process of a cluster must compute the same layout, so members and clients are given the
- * same `partitionGroups` (or the same `partitions` and `partitionSize` of the one default group,
- * `raft`). Storage options are a member's own: clients ignore them.
+ * Every process of a cluster must compute the same layout, so members are given the same
+ * `partitionGroups` (or the same `partitions` and `partitionSize` of the one default group,
+ * `raft`); the system group records the first member's, and the others and clients are checked
+ * against it (lib/node/synod_layout.ts). A client given only `members` learns it. Storage
+ * options are a member's own: clients ignore them.
  *
  * @module
  */
@@ -126,6 +128,11 @@ export interface SynodConfig extends SynodClusterOptions {
 export interface SynodConnectOptions extends SynodClusterOptions {
   /** The client's address, unique in the cluster. Default: a random one. */
   readonly clientId?: string;
+  /**
+   * How long `Synod.connect` waits for the cluster's recorded layout (a quorum of the system
+   * group, and a member that has recorded its layout). Default 30 000 ms.
+   */
+  readonly layoutTimeoutMs?: number;
 }
 
 /** Options of a primitive without keys or values of user types (a counter, a lock). */

@@ -26,6 +26,7 @@ import { ATOMIC_COUNTER_TYPE, atomicCounterService } from "./atomic_counter.ts";
 import { ATOMIC_LOCK_TYPE, atomicLockService } from "./atomic_lock.ts";
 import { ATOMIC_MAP_TYPE, atomicMapService } from "./atomic_map.ts";
 import { ATOMIC_VALUE_TYPE, atomicValueService } from "./atomic_value.ts";
+import { CLUSTER_LAYOUT_TYPE, clusterLayoutService } from "./cluster_layout.ts";
 import { KV_TYPE, kvService } from "./kv.ts";
 import { PRIMITIVE_REGISTRY_TYPE, primitiveRegistryService } from "./primitive_registry.ts";
 
@@ -33,6 +34,7 @@ export * from "./atomic_counter.ts";
 export * from "./atomic_lock.ts";
 export * from "./atomic_map.ts";
 export * from "./atomic_value.ts";
+export * from "./cluster_layout.ts";
 export * from "./kv.ts";
 export * from "./primitive_registry.ts";
 export {
@@ -46,8 +48,8 @@ export { type Constructor, type TypeCodec, TypeRegistry } from "../codec/types.t
 export type { PlainData } from "./_plain.ts";
 
 /**
- * Every primitive's service constructor by type name, and the registry's that the system group
- * holds, for `Member`'s `services`.
+ * Every primitive's service constructor by type name, and the registry's and the layout's that
+ * the system group holds, for `Member`'s `services`.
  */
 export const primitiveServices: Readonly<Record<string, () => Service>> = Object.freeze({
   [ATOMIC_MAP_TYPE]: atomicMapService,
@@ -56,4 +58,5 @@ export const primitiveServices: Readonly<Record<string, () => Service>> = Object
   [ATOMIC_LOCK_TYPE]: atomicLockService,
   [KV_TYPE]: kvService,
   [PRIMITIVE_REGISTRY_TYPE]: primitiveRegistryService,
+  [CLUSTER_LAYOUT_TYPE]: clusterLayoutService,
 });
