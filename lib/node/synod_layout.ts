@@ -32,15 +32,27 @@ export function recordedLayoutOf(layout: SynodLayout): RecordedLayout {
     members: all,
     systemMembers: span(layout.systemGroup?.members),
     groups: layout.groups
-      .map((g) => ({
-        name: g.name,
-        partitions: g.partitions,
-        partitionSize: g.partitionSize ?? 0,
-        members: span(g.members),
-      }))
+      .map((g) => {
+        const members = span(g.members);
+        return {
+          name: g.name,
+          partitions: g.partitions,
+          partitionSize: replicasOf(g.partitionSize ?? 0, members.length),
+          members,
+        };
+      })
       .sort((x, y) => byCodeUnits(x.name, y.name)),
     defaultGroup: layout.defaultGroup,
   };
+}
+
+/**
+ * The replicas each partition gets, as placement counts them: 0 means every member of the group,
+ * and more than the group has is all of them. So `partitionSize: 0` and the member count, which
+ * place alike, are recorded alike.
+ */
+function replicasOf(partitionSize: number, members: number): number {
+  return partitionSize === 0 ? members : Math.min(partitionSize, members);
 }
 
 /**

@@ -112,6 +112,15 @@ Deno.test("Synod layout: defaults are written out, so equivalent options agree",
   }));
   assert.deepEqual(implicit, explicit);
   assert.equal(layoutDifference(implicit, explicit), null);
+  // 0 replicas (every member) and more than the group has place alike, so they agree.
+  const all = recordedLayoutOf(layoutOf({ members, partitions: 7, partitionSize: 0 }));
+  const more = recordedLayoutOf(layoutOf({ members, partitions: 7, partitionSize: 5 }));
+  assert.equal(layoutDifference(all, implicit), null);
+  assert.equal(layoutDifference(more, implicit), null);
+  assert.equal(
+    layoutDifference(recordedLayoutOf(layoutOf({ members, partitionSize: 2 })), implicit),
+    "group 'raft' has partitionSize 2 here but 3 in the cluster",
+  );
   const other = recordedLayoutOf(layoutOf({
     members,
     systemGroup: { members: ["a", "b"] },
@@ -120,6 +129,6 @@ Deno.test("Synod layout: defaults are written out, so equivalent options agree",
   }));
   assert.equal(
     layoutDifference(other, implicit),
-    "the system group spans a, b here but a, b, c in the cluster; group 'left' exists here but not in the cluster; group 'raft' spans a, b here but a, b, c in the cluster; the default group is 'left' here but 'raft' in the cluster",
+    "the system group spans a, b here but a, b, c in the cluster; group 'left' exists here but not in the cluster; group 'raft' has partitionSize 2 here but 3 in the cluster; group 'raft' spans a, b here but a, b, c in the cluster; the default group is 'left' here but 'raft' in the cluster",
   );
 });
