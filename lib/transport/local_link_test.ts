@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers";
 import assert from "node:assert/strict";
 import { InMemoryNetwork } from "./memory.ts";
 import { copyMessage, linkLocal } from "./local_link.ts";
@@ -18,8 +19,11 @@ function command(args: unknown): WireMessage {
   };
 }
 
-/** Lets the event loop poll for I/O once: what the link holds is delivered by then. */
-const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+/**
+ * Waits for the link's hand-over: immediates run in the order they were set, so one set after the
+ * sends runs after the link's (no timer, no wall-clock wait).
+ */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 Deno.test("linkLocal: the other end's messages go in process, in a later turn, copied", async () => {
   const network = new InMemoryNetwork();
