@@ -41,6 +41,28 @@ export const writeBody = encodeRequest.atomicWrite([], [{
 /** The `snapshot_read` answer holding that entry. */
 export const readOutput = encodeSnapshotReadOutput([[entry]]) as Uint8Array<ArrayBuffer>;
 
+/** The path of the database that answers with constant bytes ({@linkcode constantKvAnswer}). */
+export const CONSTANT_PATH = "/kv/constant";
+
+/**
+ * KV Connect answered with constant bytes, nothing behind it: the metadata exchange at
+ * {@linkcode CONSTANT_PATH}, and {@linkcode readOutput} for every call under it.
+ */
+export async function constantKvAnswer(request: Request): Promise<Response> {
+  if (new URL(request.url).pathname === CONSTANT_PATH) {
+    await request.text();
+    return Response.json({
+      version: 3,
+      databaseId: "8c3f1c1e-1111-8111-8111-111111111111",
+      endpoints: [{ url: `${CONSTANT_PATH}/data`, consistency: "strong" }],
+      token: TOKEN,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+  }
+  await request.arrayBuffer();
+  return new Response(readOutput, { headers: { "content-type": "application/x-protobuf" } });
+}
+
 /** Synod's KV Connect routes under `/kv`, over a database that answers at once with `entry`. */
 export function standInRoutes(): { app: Hono; close: () => void } {
   const standIn = {

@@ -16,7 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { cpuUs, loadAverage } from "./_measure.ts";
-import { readOutput, TOKEN } from "./_kv_stand_in.ts";
+import { CONSTANT_PATH, constantKvAnswer, TOKEN } from "./_kv_stand_in.ts";
 import { freePort } from "../lib/transport/_tcp_test_kit.ts";
 
 const { values: flags } = parseArgs({
@@ -28,20 +28,7 @@ if (flags.serve !== undefined) {
   // The constant server, in its own process.
   Deno.serve(
     { hostname: "127.0.0.1", port: Number(flags.serve), onListen() {} },
-    async (request) => {
-      if (new URL(request.url).pathname === "/kv/constant") {
-        await request.text();
-        return Response.json({
-          version: 3,
-          databaseId: "8c3f1c1e-1111-8111-8111-111111111111",
-          endpoints: [{ url: "/kv/constant/data", consistency: "strong" }],
-          token: TOKEN,
-          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-        });
-      }
-      await request.arrayBuffer();
-      return new Response(readOutput, { headers: { "content-type": "application/x-protobuf" } });
-    },
+    constantKvAnswer,
   );
 } else {
   const reads = Number(flags.reads);
@@ -56,7 +43,7 @@ if (flags.serve !== undefined) {
   }).spawn();
   try {
     Deno.env.set("DENO_KV_ACCESS_TOKEN", TOKEN);
-    const kv = await openWhenUp(`http://127.0.0.1:${port}/kv/constant`);
+    const kv = await openWhenUp(`http://127.0.0.1:${port}${CONSTANT_PATH}`);
     const results = [];
     for (const inFlight of [1, 8, 64]) {
       await readAll(kv, 500, inFlight); // warm-up

@@ -20,7 +20,7 @@
 
 import { parseArgs } from "node:util";
 import { createApp } from "../lib/http/app.ts";
-import { readBody, readOutput, standInRoutes, TOKEN, writeBody } from "./_kv_stand_in.ts";
+import { constantKvAnswer, readBody, standInRoutes, TOKEN, writeBody } from "./_kv_stand_in.ts";
 import { Synod } from "../lib/node/synod.ts";
 import { freePort } from "../lib/transport/_tcp_test_kit.ts";
 
@@ -47,22 +47,10 @@ async function cpuPerOp(op: () => Promise<unknown>): Promise<number> {
 // ── handler: a stand-in database behind the real routes, beside constant answers ──
 const routes = standInRoutes();
 const agentApp = routes.app;
-const constant = readOutput;
-const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
   const path = new URL(request.url).pathname;
   if (path.startsWith("/kv/synod")) return agentApp.fetch(request);
-  if (path === "/kv/constant") {
-    await request.text();
-    return Response.json({
-      version: 3,
-      databaseId: "8c3f1c1e-1111-8111-8111-111111111111",
-      endpoints: [{ url: "/kv/constant/data", consistency: "strong" }],
-      token: TOKEN,
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    });
-  }
-  await request.arrayBuffer();
-  return new Response(constant, { headers: { "content-type": "application/x-protobuf" } });
+  return constantKvAnswer(request);
 });
 const base = `http://127.0.0.1:${server.addr.port}`;
 Deno.env.set("DENO_KV_ACCESS_TOKEN", TOKEN);
@@ -89,7 +77,7 @@ await ok(app.request("/kv/bench", {
 }));
 await ok(app.request("/v1/atomic-map/benchmap/k1", { method: "PUT", body: '"vvvvvvvvvvvvvvvv"' }));
 /** A KV Connect data call (`snapshot_read`, `atomic_write`) with a protobuf body. */
-const kvCall = (endpoint: string, body: Uint8Array) =>
+const kvCall = (endpoint: string, body: Uint8Array<ArrayBuffer>) =>
   ok(app.request(`/kv/bench/data/${endpoint}`, {
     method: "POST",
     headers: {

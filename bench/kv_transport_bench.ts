@@ -9,18 +9,9 @@
  * @module
  */
 
-import { readBody, readOutput, standInRoutes, TOKEN } from "./_kv_stand_in.ts";
+import { CONSTANT_PATH, constantKvAnswer, readBody, standInRoutes, TOKEN } from "./_kv_stand_in.ts";
 
 const unstableKv = typeof (Deno as { openKv?: unknown }).openKv === "function";
-const metadata = (path: string) =>
-  Response.json({
-    version: 3,
-    databaseId: "8c3f1c1e-1111-8111-8111-111111111111",
-    endpoints: [{ url: `${path}/data`, consistency: "strong" }],
-    token: TOKEN,
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-  });
-
 const routes = standInRoutes();
 const agentApp = routes.app;
 
@@ -35,10 +26,8 @@ if (unstableKv) {
     if (path.startsWith("/kv/synod")) { // the real handler, mounted as the agent mounts it
       return agentApp.fetch(request);
     }
-    if (path === "/kv/constant") return await request.text(), metadata(path);
-    if (path === "/kv/constant/data/snapshot_read") {
-      await request.arrayBuffer();
-      return new Response(readOutput, { headers: { "content-type": "application/x-protobuf" } });
+    if (path === CONSTANT_PATH || path === `${CONSTANT_PATH}/data/snapshot_read`) {
+      return constantKvAnswer(request);
     }
     return Response.json("vvvvvvvvvvvvvvvv"); // as REST answers a map get
   });
