@@ -21,7 +21,7 @@ let constantKv: Deno.Kv | undefined;
 let handlerKv: Deno.Kv | undefined;
 let h2: Deno.HttpClient | undefined;
 if (unstableKv) {
-  server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     const path = new URL(request.url).pathname;
     if (path.startsWith("/kv/synod")) { // the real handler, mounted as the agent mounts it
       return agentApp.fetch(request);
