@@ -551,8 +551,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /**
    * Sends the Ready's appends and heartbeats whose commit index is durable here, and keeps the
    * other messages for after the sync.
+   *
+   * @returns Whether any message went early.
    */
-  #sendEarly(rd: Ready): void {
+  #sendEarly(rd: Ready): boolean {
     // Every entry before the Ready's went through an earlier Ready, which was synced.
     const durableIndex = rd.entries[0]!.index - 1;
     const early: Message[] = [];
@@ -561,10 +563,11 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       const replicates = m.type === MessageType.Append || m.type === MessageType.Heartbeat;
       (replicates && m.commit <= durableIndex ? early : later).push(m);
     }
-    if (early.length === 0) return;
+    if (early.length === 0) return false;
     this.#sendLater = later;
     this.messagesSentEarly += early.length;
     this.#hooks.send(early);
+    return true;
   }
 
   /**
@@ -579,13 +582,14 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       if (unwritten.length > 0) this.#storage.append(unwritten);
     }
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
-    if (early) this.#sendEarly(rd);
+    const sentEarly = early && this.#sendEarly(rd);
     this.#observer.written?.(rd); // a crash here (before the sync) follows the early messages
     if (!rd.mustSync) return undefined; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
     this.#syncs++;
-    if (this.#syncBatcher === null && (storage.syncAsync === undefined || !this.#syncOffLoop())) {
-      return storage.sync() ?? undefined;
+    if (storage.syncAsync === undefined || !this.#syncOffLoop(sentEarly)) {
+      if (this.#syncBatcher === null) return storage.sync() ?? undefined;
+      if (this.#syncBatcher.syncInPlace(storage)) return undefined;
     }
     this.#syncing = true;
     this.#busy = false;
@@ -594,9 +598,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   }
 
   /** Whether this sync goes off the event loop (see {@linkcode SyncMode}). */
-  #syncOffLoop(): boolean {
+  #syncOffLoop(sentEarly: boolean): boolean {
     if (this.#syncMode !== "adaptive") return this.#syncMode === "async";
-    return this.#busy || this.#syncs % ADAPTIVE_PROBE_EVERY === 0;
+    // In place, it would hold back the messages sent early: the transport sends after this turn.
+    return sentEarly || this.#busy || this.#syncs % ADAPTIVE_PROBE_EVERY === 0;
   }
 
   /** Syncs so far that ran off the event loop. */

@@ -6,7 +6,8 @@ import { RaftNode } from "../raft/raft.ts";
 import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
 import { type Entry, EntryType, type Membership } from "../raft/types.ts";
 import { type Message, message, MessageType } from "../raft/messages.ts";
-import { RaftDriver, type RaftDriverHooks } from "./raft_driver.ts";
+import { RaftDriver, type RaftDriverHooks, type RaftDriverOptions } from "./raft_driver.ts";
+import { SyncBatcher } from "./sync_batcher.ts";
 
 const ids = ["m1", "m2", "m3"];
 const bootstrap: Membership = { members: ids.map((id) => ({ id, type: "active" as const })) };
@@ -460,7 +461,11 @@ Deno.test("RaftDriver: a storage failure stops the member; pending proposals get
  * `m1` elected leader of `membership` by answering its (pre-)vote requests as `m2`; every
  * message it sends is recorded with whether a sync was held at that moment.
  */
-async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
+async function electedLeader(
+  storage: HeldSyncStorage,
+  membership: Membership,
+  options: RaftDriverOptions = { syncMode: "async" },
+) {
   const node = new RaftNode({ id: "m1", random: () => 0.5, bootstrap: membership }, storage);
   const sent: { m: Message; duringSync: boolean }[] = [];
   const applied: number[] = [];
@@ -491,7 +496,7 @@ async function electedLeader(storage: HeldSyncStorage, membership: Membership) {
       }
     },
   });
-  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, ...options });
   driver.start();
   driver.campaign();
   await led;
@@ -595,4 +600,57 @@ Deno.test("RaftDriver: a sole voter's messages wait for its sync (it commits its
   assert.ok(sent.some((s) => carries(s) && s.m.to === "m2"));
   assert.equal(driver.messagesSentEarly, 0);
   driver.stop();
+});
+
+Deno.test("RaftDriver: with a SyncBatcher, an idle follower syncs in place; a leader that sent its appends early syncs off the loop", async () => {
+  // Follower: an append arrives while nothing else syncs.
+  const follower = new HeldSyncStorage();
+  let inPlace = 0;
+  follower.sync = () => void inPlace++;
+  const batcher = new SyncBatcher();
+  const node = new RaftNode({ id: "m2", random: () => 0.5, bootstrap }, follower);
+  const d = new RaftDriver(node, follower, { send() {}, apply() {} }, {
+    tickMs: 1_000_000,
+    syncBatcher: batcher,
+  });
+  d.receive(message({
+    type: MessageType.Append,
+    from: "m1",
+    to: "m2",
+    term: 2,
+    index: 1,
+    logTerm: 1,
+    entries: [{ index: 2, term: 2, type: EntryType.Normal, data: new Uint8Array([2]) }],
+    commit: 1,
+  }));
+  await settle();
+  assert.deepEqual(follower.appends.flat(), [1, 2], "the bootstrap entry, then the append");
+  assert.ok(inPlace >= 1, "synced in place");
+  assert.equal(batcher.syncedInPlace, inPlace);
+  assert.equal(d.asyncSyncs, 0);
+  d.stop();
+
+  // Leader: its appends went before the sync, which must not hold them back.
+  const storage = new HeldSyncStorage();
+  const leader = await electedLeader(storage, bootstrap, { syncBatcher: new SyncBatcher() });
+  const asyncBefore = leader.driver.asyncSyncs;
+  leader.sent.length = 0;
+  storage.hold = true;
+  const x = leader.driver.propose(new TextEncoder().encode("x"));
+  await settle();
+  assert.equal(storage.held, 1, "the sync runs off the loop");
+  assert.equal(leader.driver.asyncSyncs, asyncBefore + 1);
+  const appends = leader.sent.filter((s) => s.m.type === MessageType.Append);
+  assert.ok(appends.some((s) => s.m.entries.length > 0), "the appends went while it syncs");
+  storage.hold = false;
+  storage.release();
+  leader.driver.receive(message({
+    type: MessageType.AppendResponse,
+    from: "m2",
+    to: "m1",
+    term: leader.node.term,
+    index: storage.lastIndex(),
+  }));
+  await x;
+  leader.driver.stop();
 });

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { RaftStorage } from "../raft/storage.ts";
 
 /** A storage whose sync can run off the event loop (`DiskStorage` has one). */
@@ -47,6 +48,29 @@ export class SyncBatcher {
   flushes = 0;
   /** Storages synced so far (one per storage per flush, however many requests it had). */
   synced = 0;
+  /** Syncs run in place so far ({@linkcode SyncBatcher.syncInPlace}). */
+  syncedInPlace = 0;
+  /** A sync ran in place in this turn of the event loop. */
+  #inPlaceThisTurn = false;
+
+  /**
+   * Syncs `storage` in place, blocking the event loop, when no other sync is requested or
+   * running and none ran in place in this turn of the event loop: a lone sync is about 0.2 ms
+   * sooner so (no hand-off to an I/O thread and back), but two groups syncing in the same turn
+   * are quicker together off the loop.
+   *
+   * @param storage The storage to sync.
+   * @returns Whether it synced; if not, call {@linkcode SyncBatcher.sync}.
+   * @throws What the storage's `sync()` throws.
+   */
+  syncInPlace(storage: RaftStorage): boolean {
+    if (this.#inPlaceThisTurn || this.#pending.size > 0 || this.#inFlight.size > 0) return false;
+    this.#inPlaceThisTurn = true;
+    setImmediate(() => this.#inPlaceThisTurn = false);
+    this.syncedInPlace++;
+    storage.sync();
+    return true;
+  }
 
   /**
    * Resolves once everything written to `storage` before the call is durable.
