@@ -117,3 +117,26 @@ Deno.test("SyncBatcher.syncInPlace: a lone sync runs at once; not beside request
   await new Promise((resolve) => setImmediate(resolve));
   assert.throws(() => batcher.syncInPlace(a), /disk on fire/);
 });
+
+Deno.test("SyncBatcher.syncInPlace: a sync requested while a flush runs keeps syncs off the loop until a flush runs alone", async () => {
+  const batcher = new SyncBatcher();
+  const releases: (() => void)[] = [];
+  const slow = Object.assign(new MemoryStorage(), {
+    syncAsync: () => new Promise<void>((resolve) => releases.push(resolve)),
+  });
+  const other = new CountingStorage();
+  const first = batcher.sync(slow);
+  await Promise.resolve();
+  const second = batcher.sync(slow); // arrives while the first flush runs: load
+  await Promise.resolve();
+  releases.splice(0).forEach((release) => release());
+  await Promise.all([first, second]);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(!batcher.syncInPlace(other), "busy after a flush that had company");
+  const alone = batcher.sync(slow);
+  await Promise.resolve();
+  releases.splice(0).forEach((release) => release());
+  await alone;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(batcher.syncInPlace(other), "quiet again after a flush with none arriving");
+});
