@@ -150,6 +150,23 @@ export class Segment {
   }
 
   /**
+   * Makes a new, empty segment of a file already zero-filled to `header.bytesMax` and synced (a
+   * spare the log prepared ahead and renamed to `path`). Its header is written with the first
+   * frames, as for {@linkcode Segment.create}.
+   *
+   * @param fs The file system.
+   * @param path The segment's path (the file was renamed there).
+   * @param header The header fields.
+   * @param file The open file.
+   * @returns The segment.
+   */
+  static adopt(fs: FileSystem, path: string, header: SegmentHeader, file: StorageFile): Segment {
+    const segment = new Segment(fs, path, header, file, false);
+    segment.#preallocated = true;
+    return segment;
+  }
+
+  /**
    * Opens a segment file and rebuilds its index, verifying the header and every frame.
    *
    * In the LAST segment, a short or checksum-failing frame with no valid frame after it (or

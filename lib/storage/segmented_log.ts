@@ -23,9 +23,16 @@ import { StorageCorruptionError, SynodError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import { type Entry, entrySize } from "../raft/types.ts";
 import { joinPath } from "./_io.ts";
+import { SPARE_FILE_NAME, SpareSegment } from "./_spare_segment.ts";
 import type { FileSystem } from "./file_system.ts";
 import { Segment } from "./segment.ts";
-import { parseSegmentFileName, Scratch, segmentFileName } from "./segment_format.ts";
+import {
+  FRAME_HEADER_BYTES,
+  parseSegmentFileName,
+  Scratch,
+  SEGMENT_HEADER_BYTES,
+  segmentFileName,
+} from "./segment_format.ts";
 
 /** Limits of a {@linkcode SegmentedLog}, all set (see `DiskStorageOptions` for meanings). */
 export interface LogLimits {
@@ -75,6 +82,13 @@ const RECOVERY_READ_BYTES = 8 << 20;
  * near 300 KiB per sync. Larger syncs grow the file instead.
  */
 export const PREALLOCATE_BYTES_PER_SYNC_MAX = 128 << 10;
+
+/**
+ * A new log's first segment, when preallocated, is at most this large (or just large enough for
+ * the largest entry): zero-filling it stalls the member's start (~80 ms for 32 MiB), and it rolls
+ * over onto a full-size spare filled meanwhile (see `_spare_segment.ts`).
+ */
+export const FIRST_SEGMENT_BYTES_MAX = 4 << 20;
 const ENTRY_TYPES: ReadonlySet<number> = new Set([1, 2, 3]);
 
 /** The segmented log. Not safe for use by two processes: {@linkcode DiskStorage} holds a lock. */
@@ -91,6 +105,8 @@ export class SegmentedLog {
   /** Segments whose `syncAsync()` is running (appends may continue meanwhile). */
   readonly #syncing = new Set<Segment>();
   #directoryDirty = false;
+  /** The next segment's file, zero-filled ahead (see `_spare_segment.ts`). */
+  #spare: SpareSegment | null = null;
   readonly #scratch = new Scratch(1 << 20);
   /** Recent entries: `#cache[#cacheHead…]` are the entries up to `lastIndex()`. */
   #cache: (Entry | undefined)[] = [];
@@ -173,6 +189,7 @@ export class SegmentedLog {
       throw error;
     }
     if (recovery.removedSegments.length > 0) fs.syncDirectory(directory);
+    fs.remove(joinPath(directory, SPARE_FILE_NAME)); // a spare left by a crash
     return new SegmentedLog(
       fs,
       directory,
@@ -360,6 +377,7 @@ export class SegmentedLog {
 
   /** Data-syncs every segment written since the last sync, then the directory if needed. */
   sync(): void {
+    this.#advanceSpare();
     for (const segment of this.#syncing) segment.sync(); // not durable until they finish
     for (const segment of this.#dirty) segment.sync();
     this.#dirty.clear();
@@ -375,16 +393,19 @@ export class SegmentedLog {
    * truncate or compact until it resolves.
    */
   async syncAsync(): Promise<void> {
+    this.#advanceSpare();
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    await Promise.all(dirty.map(async (segment) => {
+    const syncs = dirty.map(async (segment) => {
       this.#syncing.add(segment);
       try {
         await segment.syncAsync();
       } finally {
         this.#syncing.delete(segment);
       }
-    }));
+    });
+    const spare = this.#spare?.syncAsync() ?? null;
+    await Promise.all(spare === null ? syncs : [...syncs, spare]);
     if (this.#directoryDirty) {
       this.#fs.syncDirectory(this.#directory);
       this.#directoryDirty = false;
@@ -396,6 +417,11 @@ export class SegmentedLog {
    * is written and synced (see `Segment.close`).
    */
   close(): void {
+    if (this.#spare !== null) {
+      this.#spare.close();
+      this.#fs.remove(this.#spare.path);
+      this.#spare = null;
+    }
     const last = this.#segments.at(-1);
     for (const segment of this.#segments) segment.close(segment === last);
     this.#segments = [];
@@ -414,6 +440,34 @@ export class SegmentedLog {
       else hi = mid - 1;
     }
     return segments[lo]!;
+  }
+
+  /** A new log's first preallocated segment size (see {@linkcode FIRST_SEGMENT_BYTES_MAX}). */
+  #firstSegmentBytes(): number {
+    const largest = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + this.#limits.entryBytesMax;
+    return Math.min(this.#limits.segmentBytesMax, Math.max(FIRST_SEGMENT_BYTES_MAX, largest));
+  }
+
+  /**
+   * Starts a spare for the next segment once the last one is a quarter full (at once if the last
+   * one is a small first segment), and writes one more chunk of its zeros; called at each sync.
+   * No spare while the log would not preallocate the next segment.
+   */
+  #advanceSpare(): void {
+    if (this.#spare !== null) {
+      this.#spare.step();
+      return;
+    }
+    const last = this.#segments.at(-1);
+    const limits = this.#limits;
+    if (!limits.preallocate || last === undefined || !last.preallocated) return;
+    if (last.bytesPerSync >= PREALLOCATE_BYTES_PER_SYNC_MAX) return;
+    const small = last.header.bytesMax < limits.segmentBytesMax;
+    if (!small && last.size < last.header.bytesMax / 4 && last.count < last.header.entriesMax / 4) {
+      return;
+    }
+    this.#spare = new SpareSegment(this.#fs, this.#directory, limits.segmentBytesMax);
+    this.#spare.step();
   }
 
   /** Seals the last segment and starts a new one at `first`. */
@@ -436,13 +490,30 @@ export class SegmentedLog {
     // only while syncs are small (see PREALLOCATE_BYTES_PER_SYNC_MAX).
     const preallocate = this.#limits.preallocate &&
       (last?.bytesPerSync ?? 0) < PREALLOCATE_BYTES_PER_SYNC_MAX;
-    const segment = Segment.create(this.#fs, this.#directory, {
+    const spare = this.#spare;
+    this.#spare = null;
+    const header = {
       id: this.#nextId++,
       firstIndex: first,
       prevTerm,
-      bytesMax: this.#limits.segmentBytesMax,
+      bytesMax: preallocate && spare === null && last === undefined
+        ? this.#firstSegmentBytes()
+        : this.#limits.segmentBytesMax,
       entriesMax: this.#limits.segmentEntriesMax,
-    }, preallocate);
+    };
+    let segment: Segment;
+    if (preallocate && spare !== null && spare.bytes === header.bytesMax) {
+      const path = joinPath(this.#directory, segmentFileName(header.id));
+      const file = spare.take();
+      this.#fs.rename(spare.path, path);
+      segment = Segment.adopt(this.#fs, path, header, file);
+    } else {
+      if (spare !== null) {
+        spare.close();
+        this.#fs.remove(spare.path);
+      }
+      segment = Segment.create(this.#fs, this.#directory, header, preallocate);
+    }
     this.#segments.push(segment);
     this.#directoryDirty = true;
     return segment;
