@@ -35,12 +35,19 @@ export interface PrimitiveOp {
   readonly client: string;
   /** The primitive. */
   readonly primitive: PrimitiveKind;
-  /** The model's input (lib/testing/models.ts). */
-  readonly input: { readonly op: string } & Record<string, unknown>;
+  /**
+   * The model's input (lib/testing/models.ts); a lock operation's `session` is the session it
+   * ran in (see `session`).
+   */
+  input: { readonly op: string } & Record<string, unknown>;
   /** Whether it is a query (a failed query has no effect). */
   readonly query: boolean;
-  /** The session at the call. */
-  readonly session: number;
+  /**
+   * The session it ran in: the one at the call, or, for an operation that succeeded after the
+   * client moved to a new session, the new one. An operation sent in a session fails when the
+   * session expires (it may have run); one not sent yet is carried into the next session.
+   */
+  session: number;
   /** Virtual time of the call. */
   readonly call: number;
   /** Virtual time the proxy's promise settled, if it did. */
@@ -303,6 +310,11 @@ export class PrimitiveSimClient {
       (result) => {
         op.ret = cluster.now();
         op.output = output(result);
+        const session = this.client.sessionId;
+        if (session !== op.session && session !== 0) {
+          op.session = session;
+          if ("session" in op.input) op.input = { ...op.input, session };
+        }
         if (!this.#abandoned.has(op)) this.pending--;
         cluster.log(`${this.address} return #${op.n} ${JSON.stringify(op.output) ?? "ok"}`);
         return result;
