@@ -27,12 +27,13 @@ import { type Message, MessageType } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
-import type { Entry, MembershipChange, NodeId, Role } from "../raft/types.ts";
+import type { Entry, MembershipChange, NodeId, Role, Snapshot } from "../raft/types.ts";
 import type { RaftProposer } from "../protocols/raft/session_server.ts";
 import { type Cancel, type Clock, systemClock } from "./clock.ts";
 import type { AsyncSyncable, SyncBatcher } from "./sync_batcher.ts";
 
 export type {
+  AsyncSnapshotSaver,
   DrivenCore,
   RaftDriverHooks,
   RaftDriverObserver,
@@ -40,6 +41,7 @@ export type {
   SyncMode,
 } from "./raft_driver_edges.ts";
 import type {
+  AsyncSnapshotSaver,
   DrivenCore,
   RaftDriverHooks,
   RaftDriverObserver,
@@ -118,6 +120,8 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
   #writeAheadScheduled = false;
+  /** A snapshot is being saved off the event loop. */
+  #savingSnapshot = false;
   /** Messages of the Ready in progress left to send after its sync, when some went before. */
   #sendLater: readonly Message[] | null = null;
 
@@ -650,12 +654,33 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
     if (rd.snapshotRequest !== null && this.#hooks.takeSnapshot !== undefined) {
-      const data = this.#hooks.takeSnapshot();
-      this.#storage.saveSnapshot(
-        { metadata: rd.snapshotRequest.metadata, data },
-        this.#retainEntries,
-      );
+      this.#saveSnapshot({
+        metadata: rd.snapshotRequest.metadata,
+        data: this.#hooks.takeSnapshot(),
+      });
     }
+  }
+
+  /**
+   * Saves a snapshot the state machine took: off the event loop when the storage can
+   * (`saveSnapshotAsync`, as `DiskStorage` does), one at a time; a request made while a save runs
+   * is dropped (the core asks again after another `snapshotEntries`).
+   */
+  #saveSnapshot(snapshot: Snapshot): void {
+    const storage = this.#storage as RaftStorage & Partial<AsyncSnapshotSaver>;
+    if (storage.saveSnapshotAsync === undefined) {
+      storage.saveSnapshot(snapshot, this.#retainEntries);
+      return;
+    }
+    if (this.#savingSnapshot) return;
+    this.#savingSnapshot = true;
+    storage.saveSnapshotAsync(snapshot, this.#retainEntries).then(
+      () => this.#savingSnapshot = false,
+      (error) => {
+        this.#savingSnapshot = false;
+        if (!this.#stopped) this.#fail(error);
+      },
+    );
   }
 
   #failAll(error: Error): void {

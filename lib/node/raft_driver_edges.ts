@@ -90,6 +90,16 @@ export interface RaftDriverHooks {
   takeSnapshot?(): Uint8Array;
 }
 
+/** A storage that can save a snapshot off the event loop (`DiskStorage` can). */
+export interface AsyncSnapshotSaver {
+  /**
+   * Like `saveSnapshot`, with the slow part off the event loop; one at a time.
+   *
+   * @returns When the snapshot is durable and the log compacted (or the snapshot dropped).
+   */
+  saveSnapshotAsync(snapshot: Snapshot, retainEntries: number): Promise<void>;
+}
+
 /** Options for `RaftDriver`. */
 export interface RaftDriverOptions {
   /**

@@ -76,7 +76,10 @@ Deno.test("RaftDriver runs a group on disk: entries commit, snapshots compact th
     const entries = await Promise.all(proposals);
     assert.deepEqual(entries.map((e) => e.index), entries.map((_, i) => entries[0]!.index + i));
     const lastIndex = entries.at(-1)!.index;
-    const snapshot = first.storages.get(leaderId)!.snapshotMetadata();
+    // Snapshots are saved off the event loop: wait for the one running.
+    const storage = first.storages.get(leaderId)!;
+    while (storage.savingSnapshot) await settle();
+    const snapshot = storage.snapshotMetadata();
     assert.ok(snapshot !== null && snapshot.index >= 20, "the log was compacted into a snapshot");
     first.stop();
 

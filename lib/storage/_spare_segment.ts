@@ -8,8 +8,8 @@
  * event loop, and renames it into place when it rolls over. A spare the log rolls onto before it
  * is ready is finished in place (today's cost, once).
  *
- * The spare's name is not a segment's, so recovery never reads it as one; the log deletes a
- * leftover spare when it opens.
+ * The spare's name is not a segment's, so recovery never reads it as one; `DiskStorage.open`
+ * deletes a leftover spare with the other `*.tmp` files.
  *
  * @module
  */

@@ -128,6 +128,10 @@ export class DiskStorage implements RaftStorage, Disposable {
   readonly #snapshots: SnapshotStore;
   #hardState: HardState;
   #hardStateDirty = false;
+  /** A snapshot save is running ({@linkcode DiskStorage.saveSnapshotAsync}). */
+  #savingSnapshot = false;
+  /** A compaction waiting for the running `syncAsync()`s: the first index to keep, or 0. */
+  #compactTo = 0;
   #commitDirty = false;
   /** See {@linkcode DiskStorage.catchUpIndex}. */
   #catchUpIndex = 0;
@@ -350,18 +354,77 @@ export class DiskStorage implements RaftStorage, Disposable {
 
   /** Stores the snapshot durably, then deletes the whole segments it and the retained tail cover. */
   saveSnapshot(snapshot: Snapshot, retainEntries: number): void {
+    if (!this.#checkSave(snapshot, "saveSnapshot")) return;
+    this.#snapshots.save(snapshot);
+    this.#compactAfter(snapshot.metadata.index, retainEntries);
+  }
+
+  /**
+   * Like {@linkcode DiskStorage.saveSnapshot}, with the snapshot file's data sync off the event
+   * loop (a snapshot of a large state takes tens of milliseconds to sync). Meanwhile the log goes
+   * on as usual; the segments the snapshot covers are deleted once it is durable, or at the next
+   * sync if a `syncAsync()` runs then. A snapshot installed meanwhile at this index or later wins.
+   * One save at a time.
+   *
+   * @param snapshot The snapshot.
+   * @param retainEntries Entries to keep in the log before the snapshot's index.
+   * @returns When the snapshot is durable (or dropped).
+   */
+  async saveSnapshotAsync(snapshot: Snapshot, retainEntries: number): Promise<void> {
+    if (!this.#checkSave(snapshot, "saveSnapshotAsync")) return;
+    assert(!this.#savingSnapshot, "saveSnapshotAsync: a save is running");
+    this.#savingSnapshot = true;
+    try {
+      if (!await this.#snapshots.saveAsync(snapshot) || this.#closed) return;
+    } finally {
+      this.#savingSnapshot = false;
+    }
+    this.#compactAfter(snapshot.metadata.index, retainEntries);
+  }
+
+  /** Whether a snapshot save is running ({@linkcode DiskStorage.saveSnapshotAsync}). */
+  get savingSnapshot(): boolean {
+    return this.#savingSnapshot;
+  }
+
+  /** Checks a snapshot to save; false if the store already holds one as new. */
+  #checkSave(snapshot: Snapshot, what: string): boolean {
     this.#open();
     this.#notSyncing("save a snapshot");
     const { index, term } = snapshot.metadata;
-    assert(index <= this.lastIndex(), `saveSnapshot: index ${index} beyond log`);
+    assert(index <= this.lastIndex(), `${what}: index ${index} beyond log`);
     const current = this.#snapshots.metadata();
-    if (current !== null && current.index >= index) return;
+    if (current !== null && current.index >= index) return false;
     assert(
       this.term(index) === term,
-      `saveSnapshot: term ${term} at ${index}, log has ${this.term(index)}`,
+      `${what}: term ${term} at ${index}, log has ${this.term(index)}`,
     );
-    this.#snapshots.save(snapshot);
-    this.#log.compactTo(Math.max(this.firstIndex(), index + 1 - Math.max(0, retainEntries)));
+    return true;
+  }
+
+  /**
+   * Deletes the whole segments before `index + 1 - retainEntries`, now or, while a `syncAsync()`
+   * runs, when the next sync starts.
+   */
+  #compactAfter(index: number, retainEntries: number): void {
+    this.#compactBefore(index + 1 - Math.max(0, retainEntries));
+  }
+
+  /** Deletes the whole segments before `keep` (see {@linkcode DiskStorage.#compactAfter}). */
+  #compactBefore(keep: number): void {
+    if (this.#syncsInFlight > 0) {
+      this.#compactTo = Math.max(this.#compactTo, keep);
+      return;
+    }
+    this.#log.compactTo(Math.min(this.#log.lastIndex() + 1, Math.max(this.firstIndex(), keep)));
+  }
+
+  /** Runs a compaction deferred by {@linkcode DiskStorage.#compactBefore}. */
+  #compactDeferred(): void {
+    if (this.#compactTo === 0 || this.#syncsInFlight > 0) return;
+    const keep = this.#compactTo;
+    this.#compactTo = 0;
+    this.#compactBefore(keep);
   }
 
   /**
@@ -371,6 +434,7 @@ export class DiskStorage implements RaftStorage, Disposable {
    */
   sync(): void {
     this.#open();
+    this.#compactDeferred();
     this.#log.sync();
     if (this.#hardStateDirty) this.#storeHardState();
   }
@@ -384,6 +448,7 @@ export class DiskStorage implements RaftStorage, Disposable {
    */
   async syncAsync(): Promise<void> {
     this.#open();
+    this.#compactDeferred();
     this.#syncsInFlight++;
     try {
       await this.#log.syncAsync();

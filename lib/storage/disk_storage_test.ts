@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { StorageCorruptionError, SynodError } from "../errors.ts";
 import type { Entry, Snapshot } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions, LOCK_FILE } from "./disk_storage.ts";
+import { DenoFileSystem, type OpenOptions, type StorageFile } from "./file_system.ts";
 import { segmentFileName } from "./segment_format.ts";
 import { snapshotFileName } from "./snapshot_store.ts";
 
@@ -355,4 +356,123 @@ Deno.test("DiskStorage: with preallocate off, segments grow; with it on, a new s
     assert.ok(sizes[0]! < OPTIONS.segmentBytesMax!, "the sealed segment was cut to its frames");
     assert.equal(sizes[1], OPTIONS.segmentBytesMax, "the last is zero-filled");
   });
+});
+
+/**
+ * A file system whose snapshot saves' data syncs wait for `release()`, and segments' async syncs
+ * for `releaseSegments()` while `holdSegments` is set.
+ */
+class HeldSnapshotSyncs extends DenoFileSystem {
+  readonly #held: (() => void)[] = [];
+  readonly #heldSegments: (() => void)[] = [];
+  holdSegments = false;
+
+  override open(path: string, options?: OpenOptions): StorageFile {
+    const file = super.open(path, options);
+    const sync = file.syncDataAsync.bind(file);
+    if (path.endsWith(".saving.tmp")) {
+      file.syncDataAsync = () =>
+        new Promise<void>((resolve) => this.#held.push(resolve)).then(sync);
+    } else if (path.endsWith(".seg")) {
+      file.syncDataAsync = () =>
+        this.holdSegments
+          ? new Promise<void>((resolve) => this.#heldSegments.push(resolve)).then(sync)
+          : sync();
+    }
+    return file;
+  }
+
+  releaseSegments(): void {
+    for (const resolve of this.#heldSegments.splice(0)) resolve();
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  release(): void {
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("DiskStorage.saveSnapshotAsync: the log goes on during the save; compaction follows durability, or the next sync while a syncAsync runs", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "synod-disk-" });
+  const fs = new HeldSnapshotSyncs();
+  try {
+    const storage = DiskStorage.open(dir, { ...OPTIONS, fs });
+    storage.append(range(1, 17));
+    storage.sync();
+    const saved = storage.saveSnapshotAsync(snapshot(12, 1), 3);
+    await settle();
+    assert.equal(fs.held, 1, "the data sync runs");
+    assert.ok(storage.savingSnapshot);
+    assert.equal(storage.snapshotMetadata(), null, "not the newest before it is durable");
+    storage.append(range(18, 20));
+    storage.sync();
+    assert.equal(storage.firstIndex(), 1, "nothing compacted yet");
+    await assert.rejects(storage.saveSnapshotAsync(snapshot(15, 1), 0), /a save is running/);
+    fs.release();
+    await saved;
+    assert.equal(storage.snapshotMetadata()?.index, 12);
+    assert.equal(storage.firstIndex(), 6, "segment 1..5 went once the snapshot was durable");
+
+    // A save that completes during a syncAsync: compaction waits for the next sync.
+    const second = storage.saveSnapshotAsync(snapshot(17, 1), 0);
+    await settle();
+    storage.append(range(21, 21));
+    fs.holdSegments = true;
+    const syncing = storage.syncAsync();
+    fs.release();
+    await second;
+    assert.equal(storage.snapshotMetadata()?.index, 17);
+    assert.equal(storage.firstIndex(), 6, "deferred while the syncAsync runs");
+    fs.holdSegments = false;
+    fs.releaseSegments();
+    await syncing;
+    storage.sync();
+    assert.equal(storage.firstIndex(), 16, "compacted at the next sync");
+    storage.close();
+
+    const reopened = DiskStorage.open(dir, OPTIONS);
+    assert.equal(reopened.snapshotMetadata()?.index, 17);
+    assert.deepEqual(reopened.entries(18, 22, Infinity), range(18, 21));
+    reopened.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("DiskStorage.saveSnapshotAsync: a snapshot installed meanwhile wins; a close during a save leaves the old state", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "synod-disk-" });
+  const fs = new HeldSnapshotSyncs();
+  try {
+    const storage = DiskStorage.open(dir, { ...OPTIONS, fs });
+    storage.append(range(1, 12));
+    storage.sync();
+    const saved = storage.saveSnapshotAsync(snapshot(8, 1), 0);
+    await settle();
+    storage.installSnapshot(snapshot(20, 3)); // from a leader, past this log
+    fs.release();
+    await saved;
+    assert.equal(storage.snapshotMetadata()?.index, 20, "the installed one stays");
+    assert.equal(storage.firstIndex(), 21);
+    assert.ok(!files(dir).some((f) => f.endsWith(".tmp")), "the dropped save left no file");
+
+    storage.append(range(21, 30, 3));
+    storage.sync();
+    const closing = storage.saveSnapshotAsync(snapshot(25, 3), 0);
+    await settle();
+    storage.close();
+    fs.release();
+    await closing;
+    const reopened = DiskStorage.open(dir, OPTIONS);
+    assert.equal(reopened.snapshotMetadata()?.index, 20);
+    assert.equal(reopened.lastIndex(), 30);
+    assert.ok(!files(dir).some((f) => f.endsWith(".tmp")), "open removed the stray save");
+    reopened.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -23,7 +23,7 @@ import { StorageCorruptionError, SynodError } from "../errors.ts";
 import { assert } from "../raft/_assert.ts";
 import { type Entry, entrySize } from "../raft/types.ts";
 import { joinPath } from "./_io.ts";
-import { SPARE_FILE_NAME, SpareSegment } from "./_spare_segment.ts";
+import { SpareSegment } from "./_spare_segment.ts";
 import type { FileSystem } from "./file_system.ts";
 import { Segment } from "./segment.ts";
 import {
@@ -189,7 +189,6 @@ export class SegmentedLog {
       throw error;
     }
     if (recovery.removedSegments.length > 0) fs.syncDirectory(directory);
-    fs.remove(joinPath(directory, SPARE_FILE_NAME)); // a spare left by a crash
     return new SegmentedLog(
       fs,
       directory,

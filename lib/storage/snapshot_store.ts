@@ -119,6 +119,7 @@ export class SnapshotStore {
   readonly #fs: FileSystem;
   readonly #directory: string;
   #current: OpenSnapshot | null;
+  #closed = false;
   /** What open found; empty lists for a clean directory. */
   readonly recovery: SnapshotStoreRecovery;
 
@@ -221,11 +222,47 @@ export class SnapshotStore {
    * @param snapshot The snapshot.
    */
   save(snapshot: Snapshot): void {
-    const { index } = snapshot.metadata;
-    const name = snapshotFileName(index);
     const header = encodeSnapshotHeader(snapshot);
-    const path = joinPath(this.#directory, name);
+    const path = joinPath(this.#directory, snapshotFileName(snapshot.metadata.index));
     writeFileAtomic(this.#fs, path, [header, snapshot.data]);
+    this.#adopt(snapshot, path, header);
+  }
+
+  /**
+   * Like {@linkcode SnapshotStore.save}, with the file's data sync off the event loop (the file
+   * is written, renamed and its directory synced in place). A snapshot saved or installed
+   * meanwhile at this index or later wins: this one is then dropped.
+   *
+   * @param snapshot The snapshot.
+   * @returns Whether it became the newest (false if superseded, or the store was closed).
+   */
+  async saveAsync(snapshot: Snapshot): Promise<boolean> {
+    const { index } = snapshot.metadata;
+    const header = encodeSnapshotHeader(snapshot);
+    const path = joinPath(this.#directory, snapshotFileName(index));
+    const tmp = `${path}.saving.tmp`;
+    const file = this.#fs.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      file.write(header, 0);
+      file.write(snapshot.data, header.length);
+      await file.syncDataAsync();
+    } finally {
+      file.close();
+    }
+    // Closed: the files are left alone (the next open removes a stray *.tmp).
+    if (this.#closed) return false;
+    if ((this.#current?.metadata.index ?? -1) >= index) {
+      this.#fs.remove(tmp);
+      return false;
+    }
+    this.#fs.rename(tmp, path);
+    this.#fs.syncDirectory(this.#directory);
+    this.#adopt(snapshot, path, header);
+    return true;
+  }
+
+  /** Makes a durable snapshot file the newest, then removes the previous file. */
+  #adopt(snapshot: Snapshot, path: string, header: Uint8Array): void {
     const previous = this.#current;
     this.#current = {
       metadata: snapshot.metadata,
@@ -233,7 +270,8 @@ export class SnapshotStore {
       file: this.#fs.open(path),
       dataStart: header.length,
       dataBytes: snapshot.data.length,
-      dataCrc: crc32c(snapshot.data),
+      // Computed once, by encodeSnapshotHeader.
+      dataCrc: new DataView(header.buffer, header.byteOffset).getUint32(40, true),
     };
     if (previous !== null) {
       previous.file.close();
@@ -245,6 +283,7 @@ export class SnapshotStore {
 
   /** Closes the open snapshot file. */
   close(): void {
+    this.#closed = true;
     this.#current?.file.close();
     this.#current = null;
   }
