@@ -653,18 +653,17 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       }
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
-    if (rd.snapshotRequest !== null && this.#hooks.takeSnapshot !== undefined) {
-      this.#saveSnapshot({
-        metadata: rd.snapshotRequest.metadata,
-        data: this.#hooks.takeSnapshot(),
-      });
+    const hooks = this.#hooks;
+    if (rd.snapshotRequest !== null && hooks.takeSnapshot !== undefined && !this.#savingSnapshot) {
+      this.#saveSnapshot({ metadata: rd.snapshotRequest.metadata, data: hooks.takeSnapshot() });
     }
   }
 
   /**
    * Saves a snapshot the state machine took: off the event loop when the storage can
    * (`saveSnapshotAsync`, as `DiskStorage` does), one at a time; a request made while a save runs
-   * is dropped (the core asks again after another `snapshotEntries`).
+   * is dropped before the state machine serializes itself (the core asks again after another
+   * `snapshotEntries`).
    */
   #saveSnapshot(snapshot: Snapshot): void {
     const storage = this.#storage as RaftStorage & Partial<AsyncSnapshotSaver>;
@@ -672,7 +671,6 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       storage.saveSnapshot(snapshot, this.#retainEntries);
       return;
     }
-    if (this.#savingSnapshot) return;
     this.#savingSnapshot = true;
     storage.saveSnapshotAsync(snapshot, this.#retainEntries).then(
       () => this.#savingSnapshot = false,

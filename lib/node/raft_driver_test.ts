@@ -4,7 +4,7 @@ import { DiskStorage } from "../storage/mod.ts";
 import { SynodError } from "../errors.ts";
 import { RaftNode } from "../raft/raft.ts";
 import { MemoryStorage, type RaftStorage } from "../raft/storage.ts";
-import { type Entry, EntryType, type Membership } from "../raft/types.ts";
+import { type Entry, EntryType, type Membership, type Snapshot } from "../raft/types.ts";
 import { type Message, message, MessageType } from "../raft/messages.ts";
 import { RaftDriver, type RaftDriverHooks, type RaftDriverOptions } from "./raft_driver.ts";
 import { SyncBatcher } from "./sync_batcher.ts";
@@ -656,4 +656,39 @@ Deno.test("RaftDriver: with a SyncBatcher, an idle follower syncs in place; a le
   }));
   await x;
   leader.driver.stop();
+});
+
+Deno.test("RaftDriver: snapshots are saved off the loop one at a time; a request meanwhile is dropped before the state machine serializes", async () => {
+  const saves: { index: number; release: () => void }[] = [];
+  const storage = Object.assign(new MemoryStorage(), {
+    saveSnapshotAsync(snapshot: Snapshot, retain: number): Promise<void> {
+      return new Promise<void>((release) => saves.push({ index: snapshot.metadata.index, release }))
+        .then(() => storage.saveSnapshot(snapshot, retain));
+    },
+  });
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+    snapshotEntries: 2,
+  }, storage);
+  let taken = 0;
+  const { hooks, led } = reportingLeader({
+    send() {},
+    apply() {},
+    takeSnapshot: () => (taken++, new Uint8Array([taken])),
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000 });
+  await untilLeader(driver, led);
+  for (let i = 0; i < 6; i++) await driver.propose(new Uint8Array([i]));
+  assert.equal(taken, 1, "one snapshot taken while its save runs");
+  assert.equal(saves.length, 1);
+  saves[0]!.release();
+  await settle();
+  assert.equal(storage.snapshotMetadata()?.index, saves[0]!.index, "saved once released");
+  for (let i = 0; i < 4; i++) await driver.propose(new Uint8Array([i]));
+  assert.equal(taken, 2, "the next request after the save is served");
+  saves[1]!.release();
+  await settle();
+  driver.stop();
 });
