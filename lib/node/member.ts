@@ -16,6 +16,7 @@ import type { RaftConfig } from "../raft/config.ts";
 import type { RaftStorage } from "../raft/storage.ts";
 import type { Membership, NodeId, Role } from "../raft/types.ts";
 import { SessionStateMachine } from "../protocols/raft/session_manager.ts";
+import type { SnapshotWriter } from "../protocols/raft/_snapshot_writer.ts";
 import { SessionServer, type SessionServerOptions } from "../protocols/raft/session_server.ts";
 import type { Service, ServiceFactory } from "../protocols/raft/service.ts";
 import type { Transport, WireMessage } from "../transport/transport.ts";
@@ -196,7 +197,7 @@ export class Member {
       },
       softState: () => this.#noteRole(),
       readStates: (states) => this.#server.readStates(states),
-      takeSnapshot: () => this.stateMachine.snapshot(),
+      takeSnapshot: () => snapshotInSteps(this.stateMachine.snapshotWriter(), clock),
       tick: () => {
         this.#server.tick();
         this.#balanceLeader();
@@ -446,4 +447,27 @@ function bootstrapOf(id: NodeId, members: readonly NodeId[] | undefined): Member
     );
   }
   return { members: members.map((m) => ({ id: m, type: "active" as const })) };
+}
+
+/**
+ * Encodes a captured snapshot a step per turn of the event loop (`clock.after(0)`), so that a
+ * large state does not hold the loop; a small one is done at once.
+ *
+ * @param writer The captured snapshot.
+ * @param clock The member's clock.
+ * @returns The bytes, or their promise.
+ */
+function snapshotInSteps(writer: SnapshotWriter, clock: Clock): Uint8Array | Promise<Uint8Array> {
+  if (writer.step()) return writer.bytes();
+  return new Promise((resolve, reject) => {
+    const next = () => {
+      try {
+        if (writer.step()) resolve(writer.bytes());
+        else clock.after(0, next);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    clock.after(0, next);
+  });
 }

@@ -120,8 +120,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
   #writeAheadScheduled = false;
-  /** A snapshot is being saved off the event loop. */
+  /** A snapshot is being encoded or saved off the event loop. */
   #savingSnapshot = false;
+  /** A snapshot encoded over several turns, to save between two Readys. */
+  #pendingSnapshot: Snapshot | null = null;
   /** Messages of the Ready in progress left to send after its sync, when some went before. */
   #sendLater: readonly Message[] | null = null;
 
@@ -457,6 +459,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #run(): void {
     this.#running = true;
     while (!this.#stopped && this.node.hasReady()) {
+      this.#savePendingSnapshot(); // no sync runs between Readys
       const rd = this.node.ready();
       this.#observer.ready?.(rd);
       const syncing = this.#persist(rd);
@@ -489,7 +492,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       this.#finish(rd);
     }
     this.#running = false;
-    if (!this.#stopped) this.#hooks.idle?.();
+    if (this.#stopped) return;
+    this.#savePendingSnapshot();
+    this.#hooks.idle?.();
   }
 
   /** After a Ready is durable: send, apply, advance. */
@@ -655,8 +660,32 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
     const hooks = this.#hooks;
     if (rd.snapshotRequest !== null && hooks.takeSnapshot !== undefined && !this.#savingSnapshot) {
-      this.#saveSnapshot({ metadata: rd.snapshotRequest.metadata, data: hooks.takeSnapshot() });
+      const metadata = rd.snapshotRequest.metadata;
+      const data = hooks.takeSnapshot();
+      if (data instanceof Uint8Array) this.#saveSnapshot({ metadata, data });
+      else {
+        // Captured now, encoded over the next turns; saved between two Readys once encoded (no
+        // sync runs then), one at a time as ever.
+        this.#savingSnapshot = true;
+        data.then((bytes) => {
+          if (this.#stopped) return;
+          this.#pendingSnapshot = { metadata, data: bytes };
+          this.#schedule();
+        }, (error) => {
+          this.#savingSnapshot = false;
+          if (!this.#stopped) this.#fail(error);
+        });
+      }
     }
+  }
+
+  /** Saves the snapshot whose encoding finished, if any (call only while no sync runs). */
+  #savePendingSnapshot(): void {
+    const snapshot = this.#pendingSnapshot;
+    if (snapshot === null) return;
+    this.#pendingSnapshot = null;
+    this.#savingSnapshot = false;
+    this.#saveSnapshot(snapshot);
   }
 
   /**

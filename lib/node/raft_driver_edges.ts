@@ -85,9 +85,11 @@ export interface RaftDriverHooks {
   failed?(error: Error): void;
   /**
    * Serializes the state machine as it is now (everything applied so far), when the core asks
-   * for a snapshot. Without this hook no snapshot is taken and the log is never compacted.
+   * for a snapshot. Without this hook no snapshot is taken and the log is never compacted. It may
+   * capture the state now and return the bytes' promise, to encode them over later turns (the
+   * state machine goes on applying meanwhile); the snapshot is saved once they are ready.
    */
-  takeSnapshot?(): Uint8Array;
+  takeSnapshot?(): Uint8Array | Promise<Uint8Array>;
 }
 
 /** A storage that can save a snapshot off the event loop (`DiskStorage` can). */

@@ -692,3 +692,33 @@ Deno.test("RaftDriver: snapshots are saved off the loop one at a time; a request
   await settle();
   driver.stop();
 });
+
+Deno.test("RaftDriver: a snapshot encoded over later turns (a promise) is saved once ready; requests meanwhile are dropped", async () => {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+    snapshotEntries: 2,
+  }, storage);
+  const encodings: ((bytes: Uint8Array) => void)[] = [];
+  const { hooks, led } = reportingLeader({
+    send() {},
+    apply() {},
+    takeSnapshot: () => new Promise<Uint8Array>((resolve) => encodings.push(resolve)),
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000 });
+  await untilLeader(driver, led);
+  for (let i = 0; i < 6; i++) await driver.propose(new Uint8Array([i]));
+  assert.equal(encodings.length, 1, "one capture while it is encoded");
+  assert.equal(storage.snapshotMetadata(), null, "nothing saved before the bytes are ready");
+  encodings[0]!(new Uint8Array([42]));
+  await settle();
+  const saved = storage.snapshotMetadata();
+  assert.ok(saved !== null && saved.index >= 2, "saved once ready");
+  for (let i = 0; i < 4; i++) await driver.propose(new Uint8Array([i]));
+  assert.equal(encodings.length, 2, "the next request is served");
+  encodings[1]!(new Uint8Array([43]));
+  await settle();
+  driver.stop();
+});

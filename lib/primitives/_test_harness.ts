@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { decode } from "../codec/cbor.ts";
+import { readSnapshot } from "../protocols/raft/_snapshot_writer.ts";
 import { type Entry, EntryType } from "../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "../protocols/raft/operations.ts";
 import type { OperationResult, SessionEvent } from "../protocols/raft/protocol.ts";
@@ -145,7 +145,7 @@ export class PrimitiveLog {
 
   /** A service's own snapshot state, as its `snapshot()` returned it. */
   serviceState(name: string): unknown {
-    const state = decode(this.sm.snapshot()) as { services: [string, unknown][] };
+    const state = readSnapshot(this.sm.snapshot()) as { services: [string, unknown][] };
     return state.services.find(([n]) => n === name)?.[1];
   }
 

@@ -51,7 +51,12 @@
  * @module
  */
 
-import type { CommandContext, Commit, Service } from "../protocols/raft/service.ts";
+import {
+  type CommandContext,
+  type Commit,
+  type Service,
+  SnapshotItems,
+} from "../protocols/raft/service.ts";
 import { argsRecord, canonical, checkPlain, type PlainData, safeInteger } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
 import {
@@ -140,7 +145,8 @@ function keyOf(k: string): PlainData {
  */
 interface MapSnapshotV2 {
   v: 2;
-  entries: (PlainData | number | null)[];
+  /** Wrapped when taken, so that the state machine encodes it in steps; an array on restore. */
+  entries: (PlainData | number | null)[] | SnapshotItems;
   listeners: Registration[];
 }
 
@@ -355,11 +361,15 @@ export function atomicMapService(): Service {
         entries[i++] = e.creationTime;
         entries[i++] = timers.get(k) ?? null;
       }
-      return { v: 2, entries, listeners: listeners.snapshot() };
+      return { v: 2, entries: new SnapshotItems(entries), listeners: listeners.snapshot() };
     },
     restore: (state) => {
       const s = state as MapSnapshotV2 | MapSnapshotV1;
-      const flat = "v" in s && s.v === 2 ? s.entries : flatten((s as MapSnapshotV1).entries);
+      const flat = !("v" in s && s.v === 2)
+        ? flatten((s as MapSnapshotV1).entries)
+        : s.entries instanceof SnapshotItems
+        ? s.entries.items
+        : s.entries;
       [map, timers] = restoreEntries(flat);
       listeners.restore(s.listeners);
     },

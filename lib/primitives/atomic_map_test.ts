@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { decode, encode } from "../codec/cbor.ts";
+import { encode } from "../codec/cbor.ts";
+import { readSnapshot } from "../protocols/raft/_snapshot_writer.ts";
 import { assertDeterministic, PrimitiveLog } from "./_test_harness.ts";
 
 const M = "atomic-map/orders";
@@ -150,7 +151,7 @@ Deno.test("AtomicMap: a snapshot holds the entries flat, and restores keys, vers
   log.ok(s, M, "put", { key: { b: 1, a: [2] }, value: "x" }, 1001);
   log.ok(s, M, "put", { key: "t", value: 1, ttlMs: 500 }, 1002);
   log.ok(s, M, "put", { key: 3, value: { n: null } }, 1003);
-  const state = decode(log.sm.snapshot()) as { services: [string, unknown][] };
+  const state = readSnapshot(log.sm.snapshot()) as { services: [string, unknown][] };
   const map = state.services.find(([name]) => name === M)![1] as { v: number; entries: unknown[] };
   assert.equal(map.v, 2);
   assert.deepEqual(map.entries.filter((_, i) => i % 5 === 0), [{ b: 1, a: [2] }, "t", 3]);
@@ -169,7 +170,7 @@ Deno.test("AtomicMap: a snapshot written in version 1's layout (canonical key, e
   const s = log.register("c1", 1000);
   log.ok(s, M, "put", { key: "a", value: 1 }, 1001);
   log.ok(s, M, "put", { key: "b", value: 2, ttlMs: 100 }, 1002);
-  const state = decode(log.sm.snapshot()) as { services: [string, unknown][] };
+  const state = readSnapshot(log.sm.snapshot()) as { services: [string, unknown][] };
   const at = state.services.findIndex(([name]) => name === M);
   const v2 = state.services[at]![1] as { entries: unknown[]; listeners: unknown[] };
   const pairs = [];

@@ -42,7 +42,12 @@
  * @module
  */
 
-import type { CommandContext, ReadContext, Service } from "../protocols/raft/service.ts";
+import {
+  type CommandContext,
+  type ReadContext,
+  type Service,
+  SnapshotItems,
+} from "../protocols/raft/service.ts";
 import { argsRecord } from "./_plain.ts";
 import { Listeners, type Registration } from "./_listeners.ts";
 import { OrderedKeys } from "./_ordered_keys.ts";
@@ -177,7 +182,8 @@ type StoredRow = [
 ];
 
 interface KvSnapshot {
-  rows: StoredRow[];
+  /** Wrapped when taken, so that the state machine encodes it in steps; an array on restore. */
+  rows: StoredRow[] | SnapshotItems;
   recent: [string, KvWriteResult][];
   listeners: Registration[];
 }
@@ -535,17 +541,20 @@ export function kvService(): Service {
     onExpire: (s) => listeners.drop(s.id),
     onClose: (s) => listeners.drop(s.id),
     snapshot: (): KvSnapshot => ({
-      rows: keys.toArray().map((k) => {
-        const e = map.get(k)!;
-        return [k, e.value, e.encoding, e.version, e.expireAtMs, e.timer];
-      }),
+      rows: new SnapshotItems(
+        keys.toArray().map((k): StoredRow => {
+          const e = map.get(k)!;
+          return [k, e.value, e.encoding, e.version, e.expireAtMs, e.timer];
+        }),
+      ),
       recent: recent.entries(),
       listeners: listeners.snapshot(),
     }),
     restore: (state) => {
       const s = state as KvSnapshot;
-      keys = OrderedKeys.from(s.rows.map(([k]) => k)); // rows are in key order: built in O(n)
-      map = new Map(s.rows.map(([k, value, encoding, version, expireAtMs, timer]) => [
+      const rows = (s.rows instanceof SnapshotItems ? s.rows.items : s.rows) as StoredRow[];
+      keys = OrderedKeys.from(rows.map(([k]) => k)); // rows are in key order: built in O(n)
+      map = new Map(rows.map(([k, value, encoding, version, expireAtMs, timer]) => [
         k,
         { value, encoding, version, expireAtMs, timer },
       ]));

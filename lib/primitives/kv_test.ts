@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertDeterministic, PrimitiveLog } from "./_test_harness.ts";
-import type { ReadContext } from "../protocols/raft/service.ts";
+import type { ReadContext, SnapshotItems } from "../protocols/raft/service.ts";
 import {
   indexOfVersionstamp,
   KV_ENCODING_BYTES,
@@ -232,7 +232,11 @@ Deno.test("Kv: a snapshot of the shape kept before the B+tree (rows in key order
   };
   assert.deepEqual(read(false), ["a", "b"]);
   assert.deepEqual(read(true), ["c", "b"]);
-  assert.deepEqual((service.snapshot() as { rows: unknown[] }).rows, rows, "written back alike");
+  assert.deepEqual(
+    (service.snapshot() as { rows: SnapshotItems }).rows.items,
+    rows,
+    "written back alike",
+  );
 });
 
 Deno.test("Kv: a write publishes the keys it changed to each listener, once per commit", () => {

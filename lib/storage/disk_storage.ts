@@ -361,17 +361,18 @@ export class DiskStorage implements RaftStorage, Disposable {
 
   /**
    * Like {@linkcode DiskStorage.saveSnapshot}, with the snapshot file's data sync off the event
-   * loop (a snapshot of a large state takes tens of milliseconds to sync). Meanwhile the log goes
-   * on as usual; the segments the snapshot covers are deleted once it is durable, or at the next
-   * sync if a `syncAsync()` runs then. A snapshot installed meanwhile at this index or later wins.
-   * One save at a time.
+   * loop (a snapshot of a large state takes tens of milliseconds to sync). It may start while a
+   * `syncAsync()` runs, and meanwhile the log goes on as usual; the segments the snapshot covers
+   * are deleted once it is durable, or at the next sync if a `syncAsync()` runs then. A snapshot
+   * installed meanwhile at this index or later wins. One save at a time.
    *
    * @param snapshot The snapshot.
    * @param retainEntries Entries to keep in the log before the snapshot's index.
    * @returns When the snapshot is durable (or dropped).
    */
   async saveSnapshotAsync(snapshot: Snapshot, retainEntries: number): Promise<void> {
-    if (!this.#checkSave(snapshot, "saveSnapshotAsync")) return;
+    // A syncAsync() may run: the snapshot is a file of its own, and compaction waits for it.
+    if (!this.#checkSave(snapshot, "saveSnapshotAsync", false)) return;
     assert(!this.#savingSnapshot, "saveSnapshotAsync: a save is running");
     this.#savingSnapshot = true;
     try {
@@ -388,9 +389,9 @@ export class DiskStorage implements RaftStorage, Disposable {
   }
 
   /** Checks a snapshot to save; false if the store already holds one as new. */
-  #checkSave(snapshot: Snapshot, what: string): boolean {
+  #checkSave(snapshot: Snapshot, what: string, exclusive = true): boolean {
     this.#open();
-    this.#notSyncing("save a snapshot");
+    if (exclusive) this.#notSyncing("save a snapshot");
     const { index, term } = snapshot.metadata;
     assert(index <= this.lastIndex(), `${what}: index ${index} beyond log`);
     const current = this.#snapshots.metadata();

@@ -4,6 +4,7 @@ import type { Entry, Snapshot } from "../raft/types.ts";
 import { DiskStorage, type DiskStorageOptions, LOCK_FILE } from "./disk_storage.ts";
 import { DenoFileSystem, type OpenOptions, type StorageFile } from "./file_system.ts";
 import { segmentFileName } from "./segment_format.ts";
+import { SPARE_FILE_NAME } from "./_spare_segment.ts";
 import { snapshotFileName } from "./snapshot_store.ts";
 
 const OPTIONS: DiskStorageOptions = {
@@ -360,7 +361,7 @@ Deno.test("DiskStorage: with preallocate off, segments grow; with it on, a new s
 
 /**
  * A file system whose snapshot saves' data syncs wait for `release()`, and segments' async syncs
- * for `releaseSegments()` while `holdSegments` is set.
+ * (spares' too: a spare becomes a segment) for `releaseSegments()` while `holdSegments` is set.
  */
 class HeldSnapshotSyncs extends DenoFileSystem {
   readonly #held: (() => void)[] = [];
@@ -373,7 +374,7 @@ class HeldSnapshotSyncs extends DenoFileSystem {
     if (path.endsWith(".saving.tmp")) {
       file.syncDataAsync = () =>
         new Promise<void>((resolve) => this.#held.push(resolve)).then(sync);
-    } else if (path.endsWith(".seg")) {
+    } else if (path.endsWith(".seg") || path.endsWith(SPARE_FILE_NAME)) {
       file.syncDataAsync = () =>
         this.holdSegments
           ? new Promise<void>((resolve) => this.#heldSegments.push(resolve)).then(sync)

@@ -45,6 +45,7 @@ export {
   type UnregisterOperation,
 } from "./operations.ts";
 export * from "./service.ts";
+export { SNAPSHOT_SLICE_ITEMS, SnapshotWriter } from "./_snapshot_writer.ts";
 export {
   type ApplyResult,
   type SessionInfo,

@@ -144,7 +144,12 @@ export interface Service {
   readonly onExpire?: SessionHook;
   /** A session ended (after `onExpire`, or when the client closed it). It can no longer receive events. */
   readonly onClose?: SessionHook;
-  /** Returns the service's whole state as plain data (CBOR-encodable). */
+  /**
+   * Returns the service's whole state as plain data (CBOR-encodable). A large array may be
+   * wrapped in {@linkcode SnapshotItems} as a property of the returned object: the state machine
+   * then encodes it in steps while it goes on applying entries, and `restore` gets it back as a
+   * plain array.
+   */
   snapshot(): unknown;
   /**
    * Replaces the service's state with one returned by `snapshot()`.
@@ -162,3 +167,25 @@ export interface Service {
  * @returns A fresh service, or `undefined` if no such service type exists.
  */
 export type ServiceFactory = (name: string) => Service | undefined;
+
+/**
+ * A large array in a service's snapshot that the state machine may encode in steps, between which
+ * it goes on applying entries (see {@linkcode Service.snapshot}). The array must be fresh, and its
+ * items must never change afterwards.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SnapshotItems } from "@synod/synod/sessions";
+ * const entries = new SnapshotItems(["a", 1, "b", 2]);
+ * assert.equal(entries.items.length, 4);
+ * ```
+ */
+export class SnapshotItems {
+  /**
+   * Wraps a snapshot's array.
+   *
+   * @param items The items, fresh and never changed afterwards.
+   */
+  constructor(readonly items: readonly unknown[]) {}
+}

@@ -36,7 +36,7 @@
  */
 
 import { type Entry, EntryType } from "../../raft/types.ts";
-import { decode, encode } from "../../codec/cbor.ts";
+import { encode } from "../../codec/cbor.ts";
 import {
   type CommandOperation,
   decodeOperation,
@@ -50,6 +50,7 @@ import { type ContextHost, EntryContext, QueryContext } from "./_context.ts";
 import { appError, swallowUserError, unknownSession, userError } from "./_results.ts";
 import { assertInvariant, readState, type SessionState, writeState } from "./_state.ts";
 import { TaskQueue } from "./_task_queue.ts";
+import { readSnapshot, SNAPSHOT_SLICE_ITEMS, SnapshotWriter } from "./_snapshot_writer.ts";
 import type { EventBatch, OperationResult, SessionEvent } from "./protocol.ts";
 
 /** What applying one entry produced. */
@@ -95,6 +96,11 @@ export interface SessionStateMachineOptions {
   readonly maxCachedResults?: number;
   /** Scheduled tasks over all services; `schedule` throws `RangeError` beyond. Default 65536. */
   readonly maxScheduledTasks?: number;
+  /**
+   * Items of a service's large snapshot array encoded per {@linkcode SnapshotWriter} step.
+   * Default {@linkcode SNAPSHOT_SLICE_ITEMS}.
+   */
+  readonly snapshotSliceItems?: number;
 }
 
 /** What an entry that published nothing returns (never changed). */
@@ -132,6 +138,7 @@ export class SessionStateMachine {
   #maxPendingEventBatches: number;
   #maxCachedResults: number;
   #maxScheduledTasks: number;
+  readonly #snapshotSliceItems: number;
   #lastIndex = 0;
   #logTime = 0;
   /** A Noop was applied: the next timestamped entry resets every session's last-seen time. */
@@ -165,6 +172,10 @@ export class SessionStateMachine {
     );
     this.#maxCachedResults = positive(options.maxCachedResults ?? 4096, "maxCachedResults");
     this.#maxScheduledTasks = positive(options.maxScheduledTasks ?? 65536, "maxScheduledTasks");
+    this.#snapshotSliceItems = positive(
+      options.snapshotSliceItems ?? SNAPSHOT_SLICE_ITEMS,
+      "snapshotSliceItems",
+    );
   }
 
   /** Index of the last applied entry (0 if none). */
@@ -351,16 +362,30 @@ export class SessionStateMachine {
    * @returns CBOR bytes for {@linkcode SessionStateMachine.restore}.
    */
   snapshot(): Uint8Array {
+    const writer = this.snapshotWriter();
+    while (!writer.step());
+    return writer.bytes();
+  }
+
+  /**
+   * Captures the whole state now, to be encoded in steps (see {@linkcode SnapshotWriter}): the
+   * services' large arrays are encoded by `step()`, between which entries may be applied.
+   *
+   * @returns The writer; its `bytes()` are for {@linkcode SessionStateMachine.restore}.
+   */
+  snapshotWriter(): SnapshotWriter {
     assertInvariant(this.#applying === null, "snapshot() called while applying an entry");
-    return encode(writeState({
-      lastIndex: this.#lastIndex,
-      logTime: this.#logTime,
-      resetPending: this.#resetPending,
-      nextTaskId: this.#nextTaskId,
-      sessions: [...this.#sessions.values()],
-      tasks: this.#tasks.all,
-      services: [...this.#services].map(([name, svc]) => [name, svc.snapshot()]),
-    }));
+    const services = [...this.#services].map(([name, svc]) => [name, svc.snapshot()] as const);
+    return new SnapshotWriter(services, this.#snapshotSliceItems, (captured) =>
+      encode(writeState({
+        lastIndex: this.#lastIndex,
+        logTime: this.#logTime,
+        resetPending: this.#resetPending,
+        nextTaskId: this.#nextTaskId,
+        sessions: [...this.#sessions.values()],
+        tasks: this.#tasks.all,
+        services: captured,
+      })));
   }
 
   /**
@@ -372,7 +397,7 @@ export class SessionStateMachine {
    */
   restore(bytes: Uint8Array): void {
     assertInvariant(this.#applying === null, "restore() called while applying an entry");
-    const state = readState(decode(bytes));
+    const state = readState(readSnapshot(bytes));
     this.#lastIndex = state.lastIndex;
     this.#logTime = state.logTime;
     this.#resetPending = state.resetPending;

@@ -219,6 +219,20 @@ export class SimCluster implements SimNodeHost {
   }
 
   /**
+   * Runs a member's one-shot timer `delayMs` virtual ms from now; a member paused then runs it
+   * once its pause ends.
+   *
+   * @param node The member.
+   * @param delayMs The delay.
+   * @param fn The timer's callback.
+   */
+  scheduleTimer(node: SimNode, delayMs: number, fn: () => void): void {
+    this.after(delayMs, "timer", () => {
+      if (!this.holdWhilePaused(node, "timer", "timer", fn)) fn();
+    });
+  }
+
+  /**
    * Forwards an applied entry to {@linkcode SimCluster.applyListener}.
    *
    * @param node The member.

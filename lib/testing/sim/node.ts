@@ -95,6 +95,11 @@ export interface SimNodeHost {
    * Without it members sync in place only.
    */
   scheduleSync?(node: SimNode, complete: () => void): void;
+  /**
+   * Runs a member's one-shot timer after `delayMs` virtual ms (a member encoding a snapshot in
+   * steps uses them). Without it members schedule no one-shot timers.
+   */
+  scheduleTimer?(node: SimNode, delayMs: number, fn: () => void): void;
   /** Called after each entry is applied (and accepted by the checker). */
   onApply(node: SimNode, entry: Entry): void;
   /** Whether a crash of this member may tear its last write (its disk has faults). */
@@ -422,8 +427,18 @@ export class SimNode {
       monotonicMs: () => host.monotonicNow(this),
       wallMs: () => host.now(),
       every: () => () => {}, // the cluster ticks the member (phase, rate, pauses)
-      after: () => {
-        throw new Error("SimNode: members schedule no one-shot timers");
+      after: (delayMs, fn) => {
+        if (host.scheduleTimer === undefined) {
+          throw new Error("SimNode: members schedule no one-shot timers");
+        }
+        const incarnation = this.#incarnation;
+        let cancelled = false;
+        host.scheduleTimer(this, delayMs, () => {
+          if (cancelled || this.#status !== "running" || this.#incarnation !== incarnation) return;
+          fn();
+          this.#settle();
+        });
+        return () => cancelled = true;
       },
       defer: (fn) => this.#deferred.push(fn),
     };

@@ -297,6 +297,8 @@ export interface SessionHostOptions {
   readonly clockSkewMs: number;
   /** The state machine's bound on a session's cached results. Default: its own default. */
   readonly maxCachedResults?: number;
+  /** Items per snapshot encoding step (`SessionStateMachineOptions`). Default: its own default. */
+  readonly snapshotSliceItems?: number;
   /** Called when a command's session was expired by a bound of the state machine. */
   readonly onBoundExpiry?: (sessionId: number, index: number) => void;
   /** The group's preferred leader (`MemberOptions.preferredLeader`). Default: none. */
@@ -347,6 +349,7 @@ export class SessionHost implements SimApp {
     const sm = new RecordingStateMachine({
       createService: this.#o.createService,
       maxCachedResults: this.#o.maxCachedResults,
+      snapshotSliceItems: this.#o.snapshotSliceItems,
     });
     sm.onApplied = (r) => this.#o.published.record(r.events);
     if (this.#o.onBoundExpiry !== undefined) sm.onBoundExpiry = this.#o.onBoundExpiry;

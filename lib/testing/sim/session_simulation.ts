@@ -299,6 +299,9 @@ export class SessionSimulation {
     // them; with acknowledgements on every command a session holds at most its commands in
     // flight (≤ 3) and the last result, so an expiry by this bound is a bug.
     const maxCachedResults = root.fork("bounds").int(4, 6);
+    // Snapshots encoded in steps over virtual time (lib/protocols/raft/_snapshot_writer.ts) in
+    // half the runs: slices of a few items, so that the small states here take several steps.
+    const snapshotSliceItems = root.fork("snapshot-slices").pick([undefined, 2, 5]);
     // Leadership balance (lib/node/leader_balance.ts) in half the runs: a preferred leader that
     // the others hand leadership to, through crashes, partitions and membership changes.
     const balanceRng = root.fork("balance");
@@ -328,6 +331,7 @@ export class SessionSimulation {
           published: this.published,
           clockSkewMs: skewRng.int(-this.#faults.clockSkewMs, this.#faults.clockSkewMs),
           maxCachedResults,
+          snapshotSliceItems,
           ...(preferredLeader === null ? {} : { preferredLeader, leaderBalanceTicks }),
           onBoundExpiry: (sessionId, index) =>
             this.liveViolations.push(
