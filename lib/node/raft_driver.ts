@@ -122,6 +122,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #writeAheadScheduled = false;
   /** A snapshot is being encoded or saved off the event loop. */
   #savingSnapshot = false;
+  #prepareAheadScheduled = false;
   /** A snapshot encoded over several turns, to save between two Readys. */
   #pendingSnapshot: Snapshot | null = null;
   /** Messages of the Ready in progress left to send after its sync, when some went before. */
@@ -495,6 +496,27 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (this.#stopped) return;
     this.#savePendingSnapshot();
     this.#hooks.idle?.();
+    this.#schedulePrepareAhead();
+  }
+
+  /**
+   * Once this turn's messages are out (a timer, not a microtask), and if the loop is still idle
+   * then, a step of the storage's work kept ahead of need (`DiskStorage` zero-fills its next
+   * segment so).
+   */
+  #schedulePrepareAhead(): void {
+    const storage = this.#storage as RaftStorage & { prepareAhead?(): boolean };
+    if (storage.prepareAhead === undefined || this.#prepareAheadScheduled) return;
+    this.#prepareAheadScheduled = true;
+    this.#clock.after(0, () => {
+      this.#prepareAheadScheduled = false;
+      if (this.#stopped || this.#running || this.#scheduled) return;
+      try {
+        if (storage.prepareAhead!()) this.#schedulePrepareAhead();
+      } catch (e) {
+        this.#fail(e);
+      }
+    });
   }
 
   /** After a Ready is durable: send, apply, advance. */

@@ -3,10 +3,11 @@
  *
  * A preallocated segment costs a write of the whole file and a sync of it: ~80 ms for 32 MiB on
  * ext4, long enough to stall every group of a member when its log rolls over. A
- * {@linkcode SegmentedLog} starts a spare once its last segment is a quarter full, writes one
- * chunk of zeros per sync of the log, syncs the spare with the log's next sync that runs off the
- * event loop, and renames it into place when it rolls over. A spare the log rolls onto before it
- * is ready is finished in place (today's cost, once).
+ * {@linkcode SegmentedLog} starts a spare once its last segment is a quarter full, writes a chunk
+ * of zeros each time its owner has nothing else to do (`prepareAhead()`: the Raft driver calls it
+ * when its Ready loop goes idle), then syncs it off the event loop, and renames it into place
+ * when it rolls over. A spare the log rolls onto before it is ready is finished in place (the
+ * cost of a segment without a spare, once).
  *
  * The spare's name is not a segment's, so recovery never reads it as one; `DiskStorage.open`
  * deletes a leftover spare with the other `*.tmp` files.
@@ -21,8 +22,8 @@ import { zeros } from "./segment_format.ts";
 /** The spare's file name in the log's directory. */
 export const SPARE_FILE_NAME = "next-segment.tmp";
 
-/** Zeros written per step: about 0.3 ms of the event loop. */
-export const SPARE_STEP_BYTES = 256 << 10;
+/** Zeros written per step: about 0.15 ms of the event loop. */
+export const SPARE_STEP_BYTES = 128 << 10;
 
 /**
  * A file being zero-filled to its size.

@@ -459,6 +459,17 @@ export class DiskStorage implements RaftStorage, Disposable {
     if (this.#hardStateDirty) this.#storeHardState();
   }
 
+  /**
+   * Does one step of the work kept ahead of need (the next segment's zeros), for a caller with
+   * nothing else to do; see `SegmentedLog.prepareAhead`.
+   *
+   * @returns Whether work is left.
+   */
+  prepareAhead(): boolean {
+    this.#open();
+    return this.#log.prepareAhead();
+  }
+
   /** Syncs, closes every file and releases the lock. Calling it twice is harmless. */
   close(): void {
     if (this.#closed) return;
