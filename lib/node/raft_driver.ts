@@ -618,10 +618,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (!rd.mustSync) return undefined; // a commit index alone need not be durable
     const storage = this.#storage as RaftStorage & Partial<AsyncSyncable>;
     this.#syncs++;
-    if (storage.syncAsync === undefined || !this.#syncOffLoop(sentEarly)) {
-      if (this.#syncBatcher === null) return storage.sync() ?? undefined;
-      if (this.#syncBatcher.syncInPlace(storage)) return undefined;
-    }
+    if (
+      this.#syncBatcher === null &&
+      (storage.syncAsync === undefined || !this.#syncOffLoop(sentEarly))
+    ) return storage.sync() ?? undefined;
     this.#syncing = true;
     this.#busy = false;
     this.#asyncSyncs++;

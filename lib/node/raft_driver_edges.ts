@@ -127,7 +127,7 @@ export interface RaftDriverOptions {
   readonly entryBytesMax?: number;
   /**
    * How a Ready is synced when the storage has `syncAsync()` (see {@linkcode SyncMode}).
-   * Default `"adaptive"`. A `syncBatcher` takes the syncs that go off the event loop.
+   * Default `"adaptive"`. With a `syncBatcher`, syncs are always off the event loop.
    */
   readonly syncMode?: SyncMode;
 }

@@ -10,7 +10,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import type { RaftStorage } from "../raft/storage.ts";
 
 /** A storage whose sync can run off the event loop (`DiskStorage` has one). */
@@ -48,36 +47,6 @@ export class SyncBatcher {
   flushes = 0;
   /** Storages synced so far (one per storage per flush, however many requests it had). */
   synced = 0;
-  /** Syncs run in place so far ({@linkcode SyncBatcher.syncInPlace}). */
-  syncedInPlace = 0;
-  /** A sync ran in place in this turn of the event loop. */
-  #inPlaceThisTurn = false;
-  /** A sync was requested while a flush ran (load): syncs stay off the loop until a quiet flush. */
-  #busy = false;
-  /** A sync was requested while the flushes now running ran. */
-  #requestedDuringFlush = false;
-
-  /**
-   * Syncs `storage` in place, blocking the event loop, when the node is quiet: no other sync is
-   * requested or running, none ran in place in this turn of the event loop, and no sync was
-   * requested while the last flush ran. A lone sync is about 0.2 ms sooner so (no hand-off to an
-   * I/O thread and back), but under load a blocked loop holds back every group, and syncs of
-   * several groups are quicker together off the loop.
-   *
-   * @param storage The storage to sync.
-   * @returns Whether it synced; if not, call {@linkcode SyncBatcher.sync}.
-   * @throws What the storage's `sync()` throws.
-   */
-  syncInPlace(storage: RaftStorage): boolean {
-    if (this.#busy || this.#inPlaceThisTurn || this.#pending.size > 0 || this.#inFlight.size > 0) {
-      return false;
-    }
-    this.#inPlaceThisTurn = true;
-    setImmediate(() => this.#inPlaceThisTurn = false);
-    this.syncedInPlace++;
-    storage.sync();
-    return true;
-  }
 
   /**
    * Resolves once everything written to `storage` before the call is durable.
@@ -96,7 +65,6 @@ export class SyncBatcher {
         }
       }
       waiters.push({ resolve, reject });
-      if (this.#inFlight.size > 0) this.#requestedDuringFlush = this.#busy = true;
       if (!this.#scheduled) {
         this.#scheduled = true;
         // After the microtasks already queued: the other groups' Ready loops of this turn.
@@ -121,12 +89,7 @@ export class SyncBatcher {
   #flush(): Promise<void> {
     const flush = this.#flushBatch();
     this.#inFlight.add(flush);
-    return flush.finally(() => {
-      this.#inFlight.delete(flush);
-      if (this.#inFlight.size > 0) return;
-      this.#busy = this.#requestedDuringFlush;
-      this.#requestedDuringFlush = false;
-    });
+    return flush.finally(() => this.#inFlight.delete(flush));
   }
 
   async #flushBatch(): Promise<void> {

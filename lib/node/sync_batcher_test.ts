@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { RaftNode } from "../raft/raft.ts";
 import { MemoryStorage } from "../raft/storage.ts";
 import { DiskStorage } from "../storage/mod.ts";
@@ -96,47 +95,4 @@ Deno.test("SyncBatcher: settled() waits for requested and running syncs, failed 
   release();
   await Promise.all([synced, settled]);
   assert.deepEqual(order, ["failed", "synced", "settled"]);
-});
-
-Deno.test("SyncBatcher.syncInPlace: a lone sync runs at once; not beside requested or running syncs, nor twice in one turn", async () => {
-  const batcher = new SyncBatcher();
-  const a = new CountingStorage();
-  const b = new CountingStorage();
-  assert.ok(batcher.syncInPlace(a));
-  assert.equal(a.syncs, 1, "synced before it returned");
-  assert.ok(!batcher.syncInPlace(b), "a second sync of the same turn goes off the loop");
-  assert.equal(b.syncs, 0);
-  await new Promise((resolve) => setImmediate(resolve));
-  const requested = batcher.sync(b);
-  assert.ok(!batcher.syncInPlace(a), "not while another sync is requested");
-  await requested;
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.ok(batcher.syncInPlace(a));
-  assert.equal(batcher.syncedInPlace, 2);
-  a.fail = true;
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.throws(() => batcher.syncInPlace(a), /disk on fire/);
-});
-
-Deno.test("SyncBatcher.syncInPlace: a sync requested while a flush runs keeps syncs off the loop until a flush runs alone", async () => {
-  const batcher = new SyncBatcher();
-  const releases: (() => void)[] = [];
-  const slow = Object.assign(new MemoryStorage(), {
-    syncAsync: () => new Promise<void>((resolve) => releases.push(resolve)),
-  });
-  const other = new CountingStorage();
-  const first = batcher.sync(slow);
-  await Promise.resolve();
-  const second = batcher.sync(slow); // arrives while the first flush runs: load
-  await Promise.resolve();
-  releases.splice(0).forEach((release) => release());
-  await Promise.all([first, second]);
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.ok(!batcher.syncInPlace(other), "busy after a flush that had company");
-  const alone = batcher.sync(slow);
-  await Promise.resolve();
-  releases.splice(0).forEach((release) => release());
-  await alone;
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.ok(batcher.syncInPlace(other), "quiet again after a flush with none arriving");
 });
