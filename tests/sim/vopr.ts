@@ -292,6 +292,14 @@ async function inProcessCampaign(
   let failed = 0;
   console.error(`${kind} campaign: seeds ${lo}..${hi}, profile ${cli.profile}`);
   let lastProgress = started;
+  // A promise rejected and never handled fails the seed that left it (Deno would end the
+  // campaign with it, naming no seed).
+  const unhandled: unknown[] = [];
+  const onUnhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    unhandled.push(event.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
   for (let seed = lo; seed <= hi; seed++) {
     if (performance.now() - lastProgress > 10_000) {
       lastProgress = performance.now();
@@ -299,7 +307,12 @@ async function inProcessCampaign(
     }
     try {
       await run(seed);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // rejection events come in a task
+      if (unhandled.length > 0) {
+        throw new Error(`unhandled rejection: ${(unhandled[0] as Error)?.stack ?? unhandled[0]}`);
+      }
     } catch (error) {
+      unhandled.length = 0;
       failed++;
       console.log(
         `FAIL ${
@@ -308,6 +321,7 @@ async function inProcessCampaign(
       );
     }
   }
+  globalThis.removeEventListener("unhandledrejection", onUnhandled);
   console.log(
     `${hi - lo + 1} ${kind} seeds, ${failed} failed, ${
       ((performance.now() - started) / 1000).toFixed(1)
