@@ -76,6 +76,18 @@ export function cpuUs(pid: number | "self"): number {
 }
 
 /**
+ * Minor page faults a process took so far (all threads): each maps a fresh page, zeroed by the
+ * kernel, so memory handed back to the system and taken again shows here.
+ *
+ * @param pid The process, or `"self"`.
+ * @returns The count.
+ */
+export function minorFaults(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
+/**
  * A process's resident memory.
  *
  * @param pid The process.

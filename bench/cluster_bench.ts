@@ -30,7 +30,7 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
-import { cpuUs, loadAverage, measure as measureOps, rssMb } from "./_measure.ts";
+import { cpuUs, loadAverage, measure as measureOps, minorFaults, rssMb } from "./_measure.ts";
 import { placePartitions } from "../lib/partition/placement.ts";
 import { DEFAULTS } from "../lib/config/defaults.ts";
 
@@ -80,14 +80,22 @@ async function measure(
   const processes = [...cluster.ids.map((id) => cluster.pid(id)), "self" as const];
   const electedBefore = elections();
   const cpuBefore = processes.map(cpuUs);
+  const faultsBefore = processes.map(minorFaults);
   const measured = await measureOps(what, inFlight, total, op);
   const cpuPerOp = processes.map((p, i) => Math.round((cpuUs(p) - cpuBefore[i]!) / total));
+  const faultsPerOp = processes.map((p, i) =>
+    +((minorFaults(p) - faultsBefore[i]!) / total).toFixed(2)
+  );
   return {
     ...measured,
     cpuUsPerOp: {
       members: Object.fromEntries(cluster.ids.map((id, i) => [id, cpuPerOp[i]!])),
       client: cpuPerOp[cluster.ids.length]!,
       total: cpuPerOp.reduce((a, b) => a + b, 0),
+    },
+    minorFaultsPerOp: {
+      members: Object.fromEntries(cluster.ids.map((id, i) => [id, faultsPerOp[i]!])),
+      client: faultsPerOp[cluster.ids.length]!,
     },
     leadersElected: elections() - electedBefore,
   };

@@ -76,3 +76,21 @@ Deno.test("cbor results own their bytes: later encodes (small, huge, small) neve
   assert.deepEqual(encode(small), copy);
   assert.equal(first.buffer.byteLength, first.byteLength);
 });
+
+Deno.test("cbor decodes strings in JavaScript, without cbor-x's native addon, and round-trips every kind", async () => {
+  // The package root loads `cbor-extract` (Node-API), which decodes a log entry's strings 2–3×
+  // slower in Deno and adds ~10 MB to the process: cbor.ts imports the pure-JavaScript entry.
+  const { isNativeAccelerationEnabled } = await import("npm:cbor-x@^1.6.9/encode");
+  assert.equal(isNativeAccelerationEnabled, false);
+  const strings = [
+    "",
+    "k0000001",
+    "v".repeat(256),
+    "é".repeat(100),
+    "日本語のテキスト".repeat(20),
+    "emoji 🎉 and more 🧪",
+    "x".repeat(70_000),
+  ];
+  const value = { strings, nested: [strings.map((s) => ({ s }))] };
+  assert.deepEqual(decode(encode(value)), value);
+});
