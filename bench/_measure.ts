@@ -100,6 +100,20 @@ export function rssMb(pid: number): number {
 }
 
 /**
+ * A process's resident memory by kind: `anon` is its own (heaps, buffers, stacks), `file` the
+ * pages of files it maps (the `deno` binary and libraries, shared with every process mapping them).
+ *
+ * @param pid The process.
+ * @returns RSS, anonymous and file-backed RSS in MB (one decimal).
+ */
+export function rssKindsMb(pid: number): { rss: number; anon: number; file: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const mb = (field: string) =>
+    +(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024).toFixed(1);
+  return { rss: mb("VmRSS"), anon: mb("RssAnon"), file: mb("RssFile") };
+}
+
+/**
  * The machine's load average over 1, 5 and 15 minutes (`null` where `/proc` is missing).
  *
  * @returns The three figures.

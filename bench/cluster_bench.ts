@@ -30,7 +30,14 @@
 
 import { PartitionedAtomicMap, PartitionedClient, TcpTransport } from "../mod.ts";
 import { CLUSTER_ID, ProcessCluster, SECRET } from "../tests/cluster/harness.ts";
-import { cpuUs, loadAverage, measure as measureOps, minorFaults, rssMb } from "./_measure.ts";
+import {
+  cpuUs,
+  loadAverage,
+  measure as measureOps,
+  minorFaults,
+  rssKindsMb,
+  rssMb,
+} from "./_measure.ts";
 import { placePartitions } from "../lib/partition/placement.ts";
 import { DEFAULTS } from "../lib/config/defaults.ts";
 
@@ -149,6 +156,9 @@ try {
     ).catch((e) => console.error(`bench: ${e.message}`));
   }
   const loadBefore = loadAverage();
+  const memberRssStartMb = Object.fromEntries(
+    cluster.ids.map((id) => [id, rssKindsMb(cluster.pid(id))]),
+  );
   await measure("warm-up", 16, 500, (i) => map.put(key(i), value));
   const few = Math.min(Math.floor(OPS / 20), 5_000);
   const cases = {
@@ -168,8 +178,12 @@ try {
   // process has been idle for a while (its memory reducer), and glibc gives back what it can.
   console.error(`idle for ${IDLE_MS / 1000} s…`);
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-  const memberRssIdleMb = Object.fromEntries(
-    cluster.ids.map((id) => [id, rssMb(cluster.pid(id))]),
+  const idleKinds = cluster.ids.map((id) => rssKindsMb(cluster.pid(id)));
+  const memberRssIdleMb = Object.fromEntries(cluster.ids.map((id, i) => [id, idleKinds[i]!.rss]));
+  // Anonymous and file-backed RSS after the idle wait: the file part is mostly the `deno` binary's
+  // pages, which every member shares.
+  const memberRssIdleKindsMb = Object.fromEntries(
+    cluster.ids.map((id, i) => [id, idleKinds[i]!]),
   );
   // What the resident memory holds (V8's heap, array buffers), asked after RSS was read.
   const memberMemoryMb: Record<string, unknown> = {};
@@ -188,6 +202,8 @@ try {
       leaders,
       memberRssMb,
       memberRssIdleMb,
+      memberRssStartMb,
+      memberRssIdleKindsMb,
       memberMemoryMb,
     },
     null,
