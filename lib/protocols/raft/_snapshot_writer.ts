@@ -95,12 +95,64 @@ export class SnapshotWriter {
   bytes(): Uint8Array {
     if (!this.done) throw new Error("SnapshotWriter.bytes() called before the last step");
     if (this.#parts.length === 0) return this.#state;
-    return encode({
-      v: 2,
-      state: this.#state,
-      parts: this.#parts.map((p) => [p.service, p.key, p.chunks]),
-    });
+    // The CBOR of `{ v: 2, state, parts: [[service, key, chunks], …] }`, as `encode` writes it,
+    // laid out here at once: through the encoder, the chunks (the whole snapshot) were copied
+    // into its growing buffer and then out again (24–36 ms for a 33k-entry map, in one turn).
+    const pieces: Uint8Array[] = [
+      MAP_HEAD_3,
+      KEY_V,
+      VERSION_2,
+      KEY_STATE,
+      cborHead(MAJOR_BYTES, this.#state.byteLength),
+      this.#state,
+      KEY_PARTS,
+      cborHead(MAJOR_ARRAY, this.#parts.length),
+    ];
+    for (const part of this.#parts) {
+      pieces.push(
+        cborHead(MAJOR_ARRAY, 3),
+        encode(part.service),
+        encode(part.key),
+        cborHead(MAJOR_ARRAY, part.chunks.length),
+      );
+      for (const chunk of part.chunks) pieces.push(cborHead(MAJOR_BYTES, chunk.byteLength), chunk);
+    }
+    let size = 0;
+    for (const piece of pieces) size += piece.byteLength;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const piece of pieces) {
+      out.set(piece, at);
+      at += piece.byteLength;
+    }
+    return out;
   }
+}
+
+const MAJOR_BYTES = 2;
+const MAJOR_ARRAY = 4;
+const MAP_HEAD_3 = Uint8Array.of(0xb9, 0, 3); // a map of 3 pairs, its count in 16 bits as cbor-x writes it
+const KEY_V = encode("v");
+const VERSION_2 = encode(2);
+const KEY_STATE = encode("state");
+const KEY_PARTS = encode("parts");
+
+/** A CBOR head: major type and length, in the shortest form (as cbor-x writes arrays and byte strings). */
+function cborHead(major: number, length: number): Uint8Array {
+  const m = major << 5;
+  if (length < 24) return Uint8Array.of(m | length);
+  if (length < 0x100) return Uint8Array.of(m | 24, length);
+  if (length < 0x10000) return Uint8Array.of(m | 25, length >>> 8, length & 0xff);
+  if (length <= 0xffffffff) {
+    return Uint8Array.of(
+      m | 26,
+      length >>> 24,
+      (length >>> 16) & 0xff,
+      (length >>> 8) & 0xff,
+      length & 0xff,
+    );
+  }
+  throw new RangeError(`Cannot write a snapshot piece of ${length} bytes: at most 4 GiB`);
 }
 
 /**

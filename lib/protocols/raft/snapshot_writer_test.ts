@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { encode } from "../../codec/cbor.ts";
+import { decode, encode } from "../../codec/cbor.ts";
 import { type Entry, EntryType } from "../../raft/types.ts";
 import { encodeOperation, type Operation, OperationTag } from "./operations.ts";
 import { type Service, SnapshotItems } from "./service.ts";
 import { SessionStateMachine } from "./session_manager.ts";
-import { readSnapshot, SNAPSHOT_SLICE_ITEMS } from "./_snapshot_writer.ts";
+import { readSnapshot, SNAPSHOT_SLICE_ITEMS, SnapshotWriter } from "./_snapshot_writer.ts";
 
 /** A list service: `push` appends; its snapshot wraps the list for encoding in steps. */
 function listService(): Service {
@@ -106,4 +106,28 @@ Deno.test("readSnapshot: a malformed version-2 snapshot is a TypeError naming th
   bad({ v: 2, state, parts: [[3, "list", []]] }, /names no service snapshot/);
   bad({ v: 2, state, parts: [[0, "list", "x"]] }, /has no chunks/);
   bad({ v: 2, state, parts: [[0, "list", [encode(7)]]] }, /chunk that is no array/);
+});
+
+Deno.test("SnapshotWriter: the version-2 bytes laid out by hand are the CBOR encoder's, byte for byte, at every length form", () => {
+  const big = "v".repeat(300);
+  const services: [string, unknown][] = Array.from({ length: 30 }, (_, i) => [
+    `svc/${i}`,
+    i === 0
+      ? { wide: new SnapshotItems(Array.from({ length: 300 }, () => big)), n: 1 } // 90 kB chunks
+      : i === 25
+      ? { many: new SnapshotItems(Array.from({ length: 40 }, (_, k) => k)), note: "x".repeat(400) }
+      : i % 7 === 3
+      ? { tiny: new SnapshotItems([i]), empty: new SnapshotItems([]) }
+      : i,
+  ]);
+  for (const slice of [1, 2, 300]) {
+    const writer = new SnapshotWriter(services, slice, (s) => encode({ services: s }));
+    while (!writer.step());
+    const bytes = writer.bytes();
+    assert.deepEqual(bytes, encode(decode(bytes)), `slices of ${slice}`);
+    const restored = readSnapshot(bytes) as { services: [string, Record<string, unknown>][] };
+    assert.equal((restored.services[0]![1].wide as string[]).length, 300);
+    assert.deepEqual(restored.services[25]![1].many, Array.from({ length: 40 }, (_, k) => k));
+    assert.deepEqual(restored.services[3]![1], { tiny: [3], empty: [] });
+  }
 });
