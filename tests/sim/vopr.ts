@@ -50,7 +50,7 @@ const USAGE = `usage: deno task sim [--sessions] (--seed N [--trace] | --seeds A
 profiles: auto, ${PROFILE_NAMES.join(", ")}`;
 
 /** Parsed command line. */
-interface Cli {
+export interface Cli {
   readonly seed?: number;
   readonly seeds?: readonly [number, number];
   readonly trace: boolean;
@@ -84,7 +84,14 @@ function parseInteger(name: string, text: string): number {
   return n;
 }
 
-function parseCli(args: string[]): Cli {
+/**
+ * Reads the command line (see the module docs).
+ *
+ * @param args The arguments.
+ * @returns What to run.
+ * @throws {RangeError} On a bad value, with the usage.
+ */
+export function parseCli(args: string[]): Cli {
   const { values } = parseArgs({
     args,
     options: {
@@ -122,7 +129,8 @@ function parseCli(args: string[]): Cli {
     ticks: values.ticks === undefined ? undefined : parseInteger("ticks", values.ticks),
     nodes: values.nodes === undefined ? undefined : parseInteger("nodes", values.nodes),
     liveness: !values["no-liveness"],
-    sessions: values.sessions || parseWorkload(values.workload) !== undefined,
+    // Any workload is a session simulation's, `kv` too (it is only the default one).
+    sessions: values.sessions || values.workload !== undefined,
     primitives: parseWorkload(values.workload),
     workers: values.workers === undefined
       ? Math.max(1, navigator.hardwareConcurrency ?? 1)
