@@ -656,6 +656,16 @@ Deno.test("RaftDriver: with a SyncBatcher every sync runs off the loop, a quiet 
   leader.driver.stop();
 });
 
+/** A sole voter whose core asks for a snapshot every 2 entries. */
+function soleVoterSnapshottingEvery2(storage: RaftStorage): RaftNode {
+  return new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+    snapshotEntries: 2,
+  }, storage);
+}
+
 Deno.test("RaftDriver: snapshots are saved off the loop one at a time; a request meanwhile is dropped before the state machine serializes", async () => {
   const saves: { index: number; release: () => void }[] = [];
   const storage = Object.assign(new MemoryStorage(), {
@@ -664,12 +674,7 @@ Deno.test("RaftDriver: snapshots are saved off the loop one at a time; a request
         .then(() => storage.saveSnapshot(snapshot, retain));
     },
   });
-  const node = new RaftNode({
-    id: "m1",
-    random: () => 0.5,
-    bootstrap: { members: [{ id: "m1", type: "active" }] },
-    snapshotEntries: 2,
-  }, storage);
+  const node = soleVoterSnapshottingEvery2(storage);
   let taken = 0;
   const { hooks, led } = reportingLeader({
     send() {},
@@ -693,12 +698,7 @@ Deno.test("RaftDriver: snapshots are saved off the loop one at a time; a request
 
 Deno.test("RaftDriver: a snapshot encoded over later turns (a promise) is saved once ready; requests meanwhile are dropped", async () => {
   const storage = new MemoryStorage();
-  const node = new RaftNode({
-    id: "m1",
-    random: () => 0.5,
-    bootstrap: { members: [{ id: "m1", type: "active" }] },
-    snapshotEntries: 2,
-  }, storage);
+  const node = soleVoterSnapshottingEvery2(storage);
   const encodings: ((bytes: Uint8Array) => void)[] = [];
   const { hooks, led } = reportingLeader({
     send() {},
