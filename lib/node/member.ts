@@ -210,6 +210,8 @@ export class Member {
         this.#transport.close();
         (options.onFailure ?? reportFailure)(id, error);
       },
+      preparingFailed: (error) =>
+        console.error(`Synod member '${id}': preparing the next log segment failed:`, error),
     }, { ...options.driver, tickMs, clock });
     this.#server = new SessionServer({
       ...options.sessions,

@@ -123,6 +123,8 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** A snapshot is being encoded or saved off the event loop. */
   #savingSnapshot = false;
   #prepareAheadScheduled = false;
+  /** `prepareAhead()` failed once: nothing more is prepared ahead. */
+  #preparingFailed = false;
   /** A snapshot encoded over several turns, to save between two Readys. */
   #pendingSnapshot: Snapshot | null = null;
   /** Messages of the Ready in progress left to send after its sync, when some went before. */
@@ -506,7 +508,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    */
   #schedulePrepareAhead(): void {
     const storage = this.#storage as RaftStorage & { prepareAhead?(): boolean };
-    if (storage.prepareAhead === undefined || this.#prepareAheadScheduled) return;
+    if (
+      storage.prepareAhead === undefined || this.#prepareAheadScheduled || this.#preparingFailed
+    ) return;
     this.#prepareAheadScheduled = true;
     this.#clock.after(0, () => {
       this.#prepareAheadScheduled = false;
@@ -514,7 +518,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
       try {
         if (storage.prepareAhead!()) this.#schedulePrepareAhead();
       } catch (e) {
-        this.#fail(e);
+        // Background work only: the log is whole, and the roll-over does this work in place.
+        this.#preparingFailed = true;
+        this.#hooks.preparingFailed?.(e instanceof Error ? e : new Error(String(e)));
       }
     });
   }

@@ -84,6 +84,12 @@ export interface RaftDriverHooks {
    */
   failed?(error: Error): void;
   /**
+   * The storage's work ahead of need (`prepareAhead()`: `DiskStorage` zero-filling its next
+   * segment) failed. The driver goes on and prepares nothing more ahead; the storage does that
+   * work when it needs it, where a lasting fault (a full disk) fails the Ready loop.
+   */
+  preparingFailed?(error: Error): void;
+  /**
    * Serializes the state machine as it is now (everything applied so far), when the core asks
    * for a snapshot. Without this hook no snapshot is taken and the log is never compacted. It may
    * capture the state now and return the bytes' promise, to encode them over later turns (the

@@ -8,6 +8,7 @@ import { type Entry, EntryType, type Membership, type Snapshot } from "../raft/t
 import { type Message, message, MessageType } from "../raft/messages.ts";
 import { RaftDriver, type RaftDriverHooks, type RaftDriverOptions } from "./raft_driver.ts";
 import { SyncBatcher } from "./sync_batcher.ts";
+import { systemClock } from "./clock.ts";
 
 const ids = ["m1", "m2", "m3"];
 const bootstrap: Membership = { members: ids.map((id) => ({ id, type: "active" as const })) };
@@ -718,5 +719,45 @@ Deno.test("RaftDriver: a snapshot encoded over later turns (a promise) is saved 
   assert.equal(encodings.length, 2, "the next request is served");
   encodings[1]!(new Uint8Array([43]));
   await settle();
+  driver.stop();
+});
+
+Deno.test("RaftDriver: a failure preparing storage ahead is reported and ends that work, not the member", async () => {
+  const timers: (() => void)[] = [];
+  const clock = {
+    ...systemClock,
+    after: (_ms: number, fn: () => void) => (timers.push(fn), () => {}),
+  };
+  let prepared = 0;
+  const storage = Object.assign(new MemoryStorage(), {
+    prepareAhead(): boolean {
+      prepared++;
+      throw new Error("No space left on device (os error 28)");
+    },
+  });
+  const reported: Error[] = [];
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  const { hooks, led } = reportingLeader({
+    send() {},
+    apply() {},
+    preparingFailed: (e) => reported.push(e),
+  });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, clock });
+  await untilLeader(driver, led);
+  const runTimers = () => timers.splice(0).forEach((fn) => fn());
+  runTimers();
+  assert.equal(prepared, 1);
+  assert.equal(reported.length, 1);
+  assert.match(reported[0]!.message, /No space left/);
+  await driver.propose(new Uint8Array([1]));
+  runTimers();
+  await driver.propose(new Uint8Array([2]));
+  runTimers();
+  assert.equal(prepared, 1, "nothing more is prepared ahead");
+  assert.equal(driver.failure, null, "the member runs on");
   driver.stop();
 });

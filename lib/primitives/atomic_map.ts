@@ -351,7 +351,8 @@ export function atomicMapService(): Service {
     onExpire: (s) => listeners.drop(s.id),
     onClose: (s) => listeners.drop(s.id),
     snapshot: (): MapSnapshotV2 => {
-      // Encoded at once by the state machine, before any other command: no copies needed.
+      // Encoded in steps while later commands apply: a fresh array of the values as they are now
+      // (a write stores a new entry object and never changes a value in place).
       const entries = new Array(map.size * SNAPSHOT_ENTRY_VALUES);
       let i = 0;
       for (const [k, e] of map) {
