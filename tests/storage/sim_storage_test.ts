@@ -1,7 +1,9 @@
 /**
  * `DiskStorage` over the simulated file system: seeded runs of appends (some truncating a
  * conflicting suffix), syncs (in place and async, completed when the test says), hard-state
- * changes, clean reopens and power losses, with disk faults:
+ * changes, the next segment prepared ahead (`prepareAhead()`, a spare renamed into place at the
+ * roll-over), snapshots saved off the loop (`saveSnapshotAsync`, the log compacted once they are
+ * durable), clean reopens (some while a save runs) and power losses, with disk faults:
  *
  * - a plain crash or a torn last write never refuses the start and never loses a synced entry;
  *   a cut tail is reported as damage (`catchUpIndex`);
@@ -9,6 +11,9 @@
  *   refused as corruption; above it, it is refused or cut and reported as damage;
  * - a misdirected write is refused, caught by a read's checksum, or its loss reported as
  *   damage: never silently accepted.
+ *
+ * - a snapshot whose save completed survives any crash, and the log goes on right after it
+ *   (or overlaps it): no entry between the snapshot and the log is lost.
  *
  * Replay one run with `SEED=<seed> deno test -A tests/storage/sim_storage_test.ts`; run seeds
  * 1…n with `SIM_SEEDS=n`.
@@ -43,6 +48,11 @@ const seen = {
   misdirectsDetected: 0,
   misdirectsHarmless: 0,
   caughtUp: 0,
+  sparesPrepared: 0,
+  sparesAdopted: 0,
+  snapshotsSaved: 0,
+  savesInterrupted: 0,
+  compactions: 0,
 };
 
 /** A frame found in the durable image, and the last segment's watermark. */
@@ -59,6 +69,9 @@ function isCorruption(error: unknown): boolean {
   return error instanceof StorageCorruptionError;
 }
 
+/** Lets promise continuations and zero-delay timers run. */
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 class Run {
   readonly ops: Prng;
   readonly fs: SimFileSystem;
@@ -74,6 +87,10 @@ class Run {
   commit = 0;
   term = 1;
   pendingSync: { promise: Promise<void>; length: number } | null = null;
+  /** A `saveSnapshotAsync` under way; `done` once its promise settled. */
+  pendingSave: { promise: Promise<void>; index: number; done: boolean } | null = null;
+  /** The newest snapshot whose save completed: it must survive any crash. */
+  snapshotDurable = 0;
   /**
    * A misdirected write hit this directory. Its damage may stay latent (say, frames of a sealed
    * segment overwritten) until a later open or read refuses it: from then on a refusal is an
@@ -111,7 +128,10 @@ class Run {
       this.term++;
     }
     const batch = Array.from({ length: this.ops.int(1, 4) }, (_, k) => this.entry(first + k));
+    const spare = `${this.dir}/next-segment.tmp`;
+    const hadSpare = this.fs.stat(spare) !== null;
     this.storage.append(batch);
+    if (hadSpare && this.fs.stat(spare) === null) seen.sparesAdopted++; // renamed at a roll-over
     this.log = [...this.log.slice(0, first - 1), ...batch];
     this.durable = Math.min(this.durable, first - 1); // the truncation itself was synced
   }
@@ -123,6 +143,53 @@ class Run {
     while (this.completions.length > 0) this.completions.shift()!();
     await pending.promise;
     this.durable = Math.max(this.durable, pending.length);
+    await turn(); // what else the completions let go on (a save's rename) is done too
+  }
+
+  /** Zero-fills some of the next segment ahead, as the driver does when its loop is idle. */
+  prepare(): void {
+    for (let k = this.ops.int(1, 8); k > 0; k--) {
+      if (!this.storage.prepareAhead()) break;
+    }
+    if (this.fs.stat(`${this.dir}/next-segment.tmp`) !== null) seen.sparesPrepared++;
+  }
+
+  /** Starts saving a snapshot of a committed entry, off the loop (one save at a time). */
+  saveSnapshot(): void {
+    const from = (this.storage.snapshotMetadata()?.index ?? 0) + 1;
+    if (this.pendingSave !== null || this.commit < from) return;
+    const index = this.ops.int(from, this.commit);
+    const data = new Uint8Array(this.ops.int(1, 600)).fill(index & 0xff);
+    const snapshot = {
+      metadata: { index, term: this.log[index - 1]!.term, membership: { members: [] } },
+      data,
+    };
+    const firstBefore = this.storage.firstIndex();
+    const save = { promise: Promise.resolve(), index, done: false };
+    save.promise = this.storage.saveSnapshotAsync(snapshot, this.ops.pick([0, 2, 8]))
+      .finally(() => save.done = true);
+    save.promise.then(() => {
+      if (this.pendingSave !== save) return; // a crash or a reopen took it
+      if ((this.storage.snapshotMetadata()?.index ?? 0) >= index) {
+        this.snapshotDurable = Math.max(this.snapshotDurable, index);
+        seen.snapshotsSaved++;
+        if (this.storage.firstIndex() > firstBefore) seen.compactions++;
+      }
+    }, () => {});
+    this.pendingSave = save;
+  }
+
+  /** Lets the running save complete. */
+  async finishSave(): Promise<void> {
+    const save = this.pendingSave;
+    if (save === null) return;
+    for (let rounds = 0; !save.done; rounds++) {
+      assert.ok(rounds < 100, "a snapshot save never completed");
+      while (this.completions.length > 0) this.completions.shift()!();
+      await turn();
+    }
+    await save.promise;
+    this.pendingSave = null;
   }
 
   async sync(): Promise<void> {
@@ -144,10 +211,15 @@ class Run {
     this.storage.setHardState({ term: this.term, vote: "a", commit: this.commit });
   }
 
-  /** Power loss. Pending async syncs never complete. */
+  /** Power loss. Pending async syncs and saves never complete. */
   crash(tear: boolean): void {
     this.pendingSync?.promise.catch(() => {}); // rejects: the crash interrupted it
     this.pendingSync = null;
+    if (this.pendingSave !== null) {
+      this.pendingSave.promise.catch(() => {});
+      seen.savesInterrupted++;
+    }
+    this.pendingSave = null;
     if (tear) this.fs.tearLastWrite();
     this.fs.crash();
     while (this.completions.length > 0) this.completions.shift()!();
@@ -171,6 +243,13 @@ class Run {
   /** Checks a storage opened after a crash and takes its log as the new baseline. */
   adopt(storage: DiskStorage, what: string): void {
     const last = storage.lastIndex();
+    const snapshot = storage.snapshotMetadata()?.index ?? 0;
+    assert.ok(
+      snapshot >= this.snapshotDurable,
+      `${what}: snapshot ${snapshot} is older than the one saved, ${this.snapshotDurable}`,
+    );
+    const first = storage.firstIndex();
+    assert.ok(first <= snapshot + 1, `${what}: entries ${snapshot + 1}…${first - 1} lost`);
     if (last < this.durable) {
       assert.ok(
         storage.recovery.catchUpIndex >= this.durable,
@@ -180,14 +259,25 @@ class Run {
     }
     if (storage.recovery.tornBytes > 0) {
       seen.tornCuts++;
-      assert.ok(storage.recovery.catchUpIndex > last, `${what}: a cut tail must mark damage`);
+      // Unless the cut went no further than the snapshot, which holds all it removed (a loss of
+      // synced entries after it is the check above).
+      assert.ok(
+        storage.recovery.catchUpIndex > last || last === snapshot,
+        `${what}: a cut tail must mark damage`,
+      );
     }
-    const got = last === 0 ? [] : storage.entries(1, last + 1, Infinity);
-    assert.deepEqual(got, this.log.slice(0, last), `${what}: entries 1…${last} read back`);
+    const got = first > last ? [] : storage.entries(first, last + 1, Infinity);
+    assert.deepEqual(
+      got,
+      this.log.slice(first - 1, last),
+      `${what}: entries ${first}…${last} read back`,
+    );
     this.storage = storage;
     this.log = this.log.slice(0, last);
     this.durable = last; // recovery syncs what it found
-    this.commit = Math.min(this.commit, storage.hardState().commit);
+    this.snapshotDurable = snapshot;
+    // As the core restarts: what the hard state says, and at least what the snapshot covers.
+    this.commit = Math.max(Math.min(this.commit, storage.hardState().commit), snapshot);
     this.term = Math.max(this.term, storage.lastIndex() === 0 ? 1 : this.log[last - 1]!.term);
   }
 
@@ -198,6 +288,8 @@ class Run {
     this.log = [];
     this.durable = 0;
     this.commit = 0;
+    this.snapshotDurable = 0;
+    this.pendingSave = null;
     this.tainted = false;
   }
 
@@ -278,7 +370,9 @@ class Run {
       this.reopen(`after repairing ${what} (refused with: ${(refusal as Error).message})`);
       return;
     }
-    assert.ok(storage.lastIndex() < frame.index, `${what}: accepted`);
+    // Cut, or not part of the log at all (a segment the snapshot covers, dropped at the open).
+    const served = storage.firstIndex() <= frame.index && frame.index <= storage.lastIndex();
+    assert.ok(!served, `${what}: accepted`);
     try {
       this.adopt(storage, what);
     } catch (error) {
@@ -320,16 +414,34 @@ class Run {
   }
 
   async step(): Promise<void> {
+    if (this.ops.chance(0.15)) {
+      const what = this.ops.next();
+      if (what < 0.4) this.prepare();
+      else if (what < 0.75) this.saveSnapshot();
+      else await this.finishSave();
+      return;
+    }
     const roll = this.ops.next();
-    if (roll < 0.4) this.append();
-    else if (roll < 0.62) await this.sync();
+    if (roll < 0.4) {
+      this.append();
+      if (this.ops.chance(0.3)) this.prepare(); // as a driver does once its loop is idle
+    } else if (roll < 0.62) await this.sync();
     else if (roll < 0.67) this.setCommit();
     else if (roll < 0.72) await this.catchUp();
     else if (roll < 0.76) {
       await this.finishSync();
+      const save = this.pendingSave;
+      if (save !== null && this.ops.chance(0.5)) await this.finishSave();
+      else if (save !== null) {
+        // Closed while the save runs: the save gives up and leaves its file for the next open.
+        this.pendingSave = null;
+        while (this.completions.length > 0) this.completions.shift()!();
+        save.promise.catch(() => {});
+      }
       this.storage.close();
       this.durable = this.log.length;
       this.reopen("clean reopen");
+      await turn(); // the closed storage's save ends, touching nothing of the new one
     } else if (roll < 0.86) {
       const tear = this.ops.chance(0.6);
       this.crash(tear);
@@ -345,6 +457,7 @@ for (const seed of SEEDS) {
     try {
       for (let i = 0; i < STEPS; i++) await run.step();
       await run.finishSync();
+      await run.finishSave();
       run.storage.close();
     } catch (error) {
       console.error(`Replay: SEED=${seed} deno test -A tests/storage/sim_storage_test.ts`);
