@@ -197,7 +197,8 @@ export class Member {
       },
       softState: () => this.#noteRole(),
       readStates: (states) => this.#server.readStates(states),
-      takeSnapshot: () => snapshotInSteps(this.stateMachine.snapshotWriter(), clock),
+      takeSnapshot: () =>
+        snapshotInSteps(this.stateMachine.snapshotWriter(), clock, () => this.driver.stopped),
       tick: () => {
         this.#server.tick();
         this.#balanceLeader();
@@ -457,14 +458,21 @@ function bootstrapOf(id: NodeId, members: readonly NodeId[] | undefined): Member
  *
  * @param writer The captured snapshot.
  * @param clock The member's clock.
+ * @param stopped Whether the member stopped (the encoding then ends, its promise rejected).
  * @returns The bytes, or their promise.
  */
-function snapshotInSteps(writer: SnapshotWriter, clock: Clock): Uint8Array | Promise<Uint8Array> {
+function snapshotInSteps(
+  writer: SnapshotWriter,
+  clock: Clock,
+  stopped: () => boolean,
+): Uint8Array | Promise<Uint8Array> {
   if (writer.step()) return writer.bytes();
   return new Promise((resolve, reject) => {
     const next = () => {
       try {
-        if (writer.step()) resolve(writer.bytes());
+        // A stopped member saves nothing: its driver drops the bytes, so none are encoded.
+        if (stopped()) reject(new Error("The member stopped while its snapshot was encoded"));
+        else if (writer.step()) resolve(writer.bytes());
         else clock.after(0, next);
       } catch (error) {
         reject(error);
