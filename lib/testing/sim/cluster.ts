@@ -59,6 +59,13 @@ export interface SimClusterOptions {
    * writes): a minority, so the group stays available. Needs `storage: "files"`.
    */
   readonly faultyDisk?: NodeId;
+  /**
+   * With `storage: "files"`: members sync, save snapshots and prepare segments off the loop, as
+   * in production (`DiskStorage`'s asynchronous paths over the simulated file system). Their
+   * completions settle real promises, so after each this is called: the simulation then runs
+   * the microtasks (it must be asynchronous) and calls {@linkcode SimCluster.settleMembers}.
+   */
+  readonly onFileIo?: () => void;
 }
 
 /** An event in the cluster's queue: a member's tick, a message arriving, or a scheduled call. */
@@ -216,6 +223,16 @@ export class SimCluster implements SimNodeHost {
       if (!this.holdWhilePaused(node, "disk", "sync-done", complete)) complete();
     };
     this.after(this.#syncRng.int(0, 4), "sync-done", finish);
+  }
+
+  /** See {@linkcode SimClusterOptions.onFileIo}. */
+  get onFileIo(): (() => void) | undefined {
+    return this.#options.onFileIo;
+  }
+
+  /** Lets each running member act on what the last microtasks did (after file I/O completed). */
+  settleMembers(): void {
+    for (const node of this.nodes.values()) node.settle();
   }
 
   /**

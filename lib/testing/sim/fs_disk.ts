@@ -55,8 +55,18 @@ export class SimFsDisk implements SimStorage {
     corruptionDetected: 0,
     damagedOpens: 0,
   };
-  /** Async syncs are not offered: the storage syncs in place here. */
-  readonly scheduleSync: null = null;
+  /**
+   * Set when the disk does its slow work off the loop (`asyncIo`): syncs, snapshot saves and
+   * the next segment's zeros complete in virtual time, as `DiskStorage` does them in production.
+   * `null`: the storage syncs in place.
+   */
+  readonly scheduleSync: ((complete: () => void) => void) | null = null;
+  /** See `DiskStorage.syncAsync` (only with `asyncIo`). */
+  readonly syncAsync?: () => Promise<void>;
+  /** See `DiskStorage.saveSnapshotAsync` (only with `asyncIo`). */
+  readonly saveSnapshotAsync?: (snapshot: Snapshot, retainEntries: number) => Promise<void>;
+  /** See `DiskStorage.prepareAhead` (only with `asyncIo`). */
+  readonly prepareAhead?: () => boolean;
   /** The file system under the storage. */
   readonly fs: SimFileSystem;
   readonly #rng: Prng;
@@ -68,11 +78,43 @@ export class SimFsDisk implements SimStorage {
    * Creates an empty disk.
    *
    * @param rng The disk's random stream (file system faults, preallocation).
+   * @param asyncIo With it the disk offers `DiskStorage`'s off-loop paths (`syncAsync`,
+   *   `saveSnapshotAsync`, `prepareAhead`): `schedule` is where the file system's asynchronous
+   *   operations complete (a virtual time later), and `wake` asks the simulation to run the
+   *   microtasks of real promises (called as each such path starts; `schedule`'s caller calls it
+   *   after each completion).
    */
-  constructor(rng: Prng) {
+  constructor(
+    rng: Prng,
+    asyncIo?: { schedule(complete: () => void): void; wake(): void },
+  ) {
     this.#rng = rng;
-    this.fs = new SimFileSystem(rng.fork("fs"));
+    this.fs = new SimFileSystem(
+      rng.fork("fs"),
+      asyncIo === undefined ? {} : { schedule: (complete) => asyncIo.schedule(complete) },
+    );
     this.#options = { ...SIM_LIMITS, preallocate: rng.chance(0.5), fs: this.fs };
+    if (asyncIo === undefined) return;
+    this.scheduleSync = (complete) => asyncIo.schedule(complete);
+    this.syncAsync = () => {
+      const storage = this.#open();
+      const upTo = storage.lastIndex();
+      this.stats.asyncSyncs++;
+      asyncIo.wake(); // it may settle without waiting on the disk (nothing written)
+      return storage.syncAsync().then(() => {
+        if (this.#storage !== storage) return; // a crash came first
+        this.stats.syncs++;
+        this.#durableLast = Math.max(this.#durableLast, Math.min(upTo, storage.lastIndex()));
+      });
+    };
+    this.saveSnapshotAsync = (snapshot, retainEntries) => {
+      const storage = this.#open();
+      asyncIo.wake();
+      return storage.saveSnapshotAsync(snapshot, retainEntries).then(() => {
+        if (this.#storage === storage) this.stats.snapshotsSaved++;
+      });
+    };
+    this.prepareAhead = () => this.#open().prepareAhead();
   }
 
   /**

@@ -100,6 +100,11 @@ export interface SimNodeHost {
    * steps uses them). Without it members schedule no one-shot timers.
    */
   scheduleTimer?(node: SimNode, delayMs: number, fn: () => void): void;
+  /**
+   * Present when file-backed members do their I/O off the loop: called after each completion
+   * (see `SimClusterOptions.onFileIo`).
+   */
+  readonly onFileIo?: () => void;
   /** Called after each entry is applied (and accepted by the checker). */
   onApply(node: SimNode, entry: Entry): void;
   /** Whether a crash of this member may tear its last write (its disk has faults). */
@@ -209,9 +214,23 @@ export class SimNode {
     this.#options = options;
     this.#host = host;
     this.#sm = new SimStateMachine(options.initialMembership);
-    this.disk = options.storage === "files"
+    const onFileIo = host.onFileIo;
+    this.disk = options.storage !== "files"
+      ? new SimDisk()
+      : onFileIo === undefined || host.scheduleSync === undefined
       ? new SimFsDisk(options.rng.fork("disk"))
-      : new SimDisk();
+      : new SimFsDisk(options.rng.fork("disk"), {
+        schedule: (complete) => {
+          const incarnation = this.#incarnation;
+          host.scheduleSync!(this, () => {
+            // After a crash it never completes: that process is gone.
+            if (this.#status !== "running" || this.#incarnation !== incarnation) return;
+            complete();
+            onFileIo();
+          });
+        },
+        wake: onFileIo,
+      });
     if (host.scheduleSync !== undefined && this.disk instanceof SimDisk) {
       this.disk.scheduleSync = (complete) =>
         host.scheduleSync!(this, () => {
@@ -445,6 +464,11 @@ export class SimNode {
   }
 
   /** Runs the deferred work to the end; a crash point reached on the way crashes the member. */
+  /** Acts on what the driver did in microtasks (a sync completed through a real promise). */
+  settle(): void {
+    this.#settle();
+  }
+
   #settle(): void {
     while (this.#deferred.length > 0 && this.#status === "running") this.#deferred.shift()!();
     const driver = this.#driver;

@@ -84,6 +84,11 @@ const SESSION_FAULTS: Record<string, SessionFaults> = {
 
 /** Options of a session simulation (fault phase default {@linkcode SESSION_DEFAULT_TICKS} ticks). */
 export interface SessionSimulationOptions extends RunOptions {
+  /**
+   * File-backed members do their I/O off the loop (see `SimClusterOptions.onFileIo`): for an
+   * asynchronous driver of the simulation, called after each completion.
+   */
+  readonly onFileIo?: () => void;
   /** Simulated clients. Default 2–4. */
   readonly clients?: number;
   /** Run the random workload (default `true`; scenarios drive clients themselves). */
@@ -322,6 +327,7 @@ export class SessionSimulation {
       retainEntries,
       trace: options.trace,
       ...drawStorage(root.fork("storage"), this.profile, ids),
+      onFileIo: options.onFileIo,
       createApp: (id): SessionHost => {
         const host: SessionHost = new SessionHost({
           id,
