@@ -89,17 +89,27 @@ export function writeFileAtomic(fs: FileSystem, path: string, parts: readonly Ui
   const tmp = `${path}.tmp`;
   const file = fs.open(tmp, { write: true, create: true, truncate: true });
   try {
-    let position = 0;
-    for (const part of parts) {
-      file.write(part, position);
-      position += part.length;
-    }
+    writeParts(file, parts);
     file.syncData();
   } finally {
     file.close();
   }
   fs.rename(tmp, path);
   fs.syncDirectory(parentOf(path));
+}
+
+/**
+ * Writes `parts` one after another from the file's start.
+ *
+ * @param file The file.
+ * @param parts The bytes, in order.
+ */
+export function writeParts(file: StorageFile, parts: readonly Uint8Array[]): void {
+  let position = 0;
+  for (const part of parts) {
+    file.write(part, position);
+    position += part.length;
+  }
 }
 
 /**

@@ -50,6 +50,7 @@ export class SpareSegment {
   readonly path: string;
   /** The size it is filled to. */
   readonly bytes: number;
+  readonly #fs: FileSystem;
   readonly #file: StorageFile;
   #written = 0;
   #synced = false;
@@ -64,6 +65,7 @@ export class SpareSegment {
    * @param bytes The size to fill it to (the next segment's largest size).
    */
   constructor(fs: FileSystem, directory: string, bytes: number) {
+    this.#fs = fs;
     this.path = joinPath(directory, SPARE_FILE_NAME);
     this.bytes = bytes;
     this.#file = fs.open(this.path, { write: true, create: true, truncate: true });
@@ -117,9 +119,11 @@ export class SpareSegment {
     return this.#file;
   }
 
-  /** Closes the file (not taken) without removing it. */
-  close(): void {
-    if (!this.#taken) this.#file.close();
+  /** Closes and removes the file (not taken: the log no longer wants it). */
+  discard(): void {
+    if (this.#taken) return;
     this.#taken = true;
+    this.#file.close();
+    this.#fs.remove(this.path);
   }
 }

@@ -396,8 +396,6 @@ class HeldSnapshotSyncs extends DenoFileSystem {
   }
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
-
 Deno.test("DiskStorage.saveSnapshotAsync: the log goes on during the save; compaction follows durability, or the next sync while a syncAsync runs", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "synod-disk-" });
   const fs = new HeldSnapshotSyncs();
@@ -406,7 +404,6 @@ Deno.test("DiskStorage.saveSnapshotAsync: the log goes on during the save; compa
     storage.append(range(1, 17));
     storage.sync();
     const saved = storage.saveSnapshotAsync(snapshot(12, 1), 3);
-    await settle();
     assert.equal(fs.held, 1, "the data sync runs");
     assert.ok(storage.savingSnapshot);
     assert.equal(storage.snapshotMetadata(), null, "not the newest before it is durable");
@@ -421,7 +418,6 @@ Deno.test("DiskStorage.saveSnapshotAsync: the log goes on during the save; compa
 
     // A save that completes during a syncAsync: compaction waits for the next sync.
     const second = storage.saveSnapshotAsync(snapshot(17, 1), 0);
-    await settle();
     storage.append(range(21, 21));
     fs.holdSegments = true;
     const syncing = storage.syncAsync();
@@ -453,7 +449,6 @@ Deno.test("DiskStorage.saveSnapshotAsync: a snapshot installed meanwhile wins; a
     storage.append(range(1, 12));
     storage.sync();
     const saved = storage.saveSnapshotAsync(snapshot(8, 1), 0);
-    await settle();
     storage.installSnapshot(snapshot(20, 3)); // from a leader, past this log
     fs.release();
     await saved;
@@ -464,7 +459,6 @@ Deno.test("DiskStorage.saveSnapshotAsync: a snapshot installed meanwhile wins; a
     storage.append(range(21, 30, 3));
     storage.sync();
     const closing = storage.saveSnapshotAsync(snapshot(25, 3), 0);
-    await settle();
     storage.close();
     fs.release();
     await closing;

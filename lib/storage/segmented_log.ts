@@ -410,15 +410,14 @@ export class SegmentedLog {
   async syncAsync(): Promise<void> {
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    const syncs = dirty.map(async (segment) => {
+    await Promise.all(dirty.map(async (segment) => {
       this.#syncing.add(segment);
       try {
         await segment.syncAsync();
       } finally {
         this.#syncing.delete(segment);
       }
-    });
-    await Promise.all(syncs);
+    }));
     if (this.#directoryDirty) {
       this.#fs.syncDirectory(this.#directory);
       this.#directoryDirty = false;
@@ -430,11 +429,8 @@ export class SegmentedLog {
    * is written and synced (see `Segment.close`).
    */
   close(): void {
-    if (this.#spare !== null) {
-      this.#spare.close();
-      this.#fs.remove(this.#spare.path);
-      this.#spare = null;
-    }
+    this.#spare?.discard();
+    this.#spare = null;
     const last = this.#segments.at(-1);
     for (const segment of this.#segments) segment.close(segment === last);
     this.#segments = [];
@@ -521,10 +517,7 @@ export class SegmentedLog {
       this.#fs.rename(spare.path, path);
       segment = Segment.adopt(this.#fs, path, header, file);
     } else {
-      if (spare !== null) {
-        spare.close();
-        this.#fs.remove(spare.path);
-      }
+      spare?.discard();
       segment = Segment.create(this.#fs, this.#directory, header, preallocate);
     }
     this.#segments.push(segment);

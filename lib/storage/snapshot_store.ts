@@ -30,7 +30,7 @@ import {
   type SnapshotMetadata,
 } from "../raft/types.ts";
 import { crc32c, crc32cUpdate } from "./crc32c.ts";
-import { getU64, joinPath, readExactly, setU64, writeFileAtomic } from "./_io.ts";
+import { getU64, joinPath, readExactly, setU64, writeFileAtomic, writeParts } from "./_io.ts";
 import { DENO_FILE_SYSTEM, type FileSystem, type StorageFile } from "./file_system.ts";
 
 /** Bytes before the membership in a snapshot file. */
@@ -38,6 +38,8 @@ export const SNAPSHOT_HEADER_BYTES = 48;
 
 const MAGIC = "SYNODSNP";
 const VERSION = 1;
+/** Where the header holds the data's CRC32C. */
+const DATA_CRC_OFFSET = 40;
 const NAME_PATTERN = /^snapshot-(\d{20})\.snap$/;
 /** Read size when verifying a snapshot's data checksum on open. */
 const VERIFY_CHUNK_BYTES = 1 << 20;
@@ -74,7 +76,7 @@ export function encodeSnapshotHeader(snapshot: Snapshot): Uint8Array {
   setU64(view, 16, index);
   setU64(view, 24, term);
   setU64(view, 32, snapshot.data.length);
-  view.setUint32(40, crc32c(snapshot.data), true);
+  view.setUint32(DATA_CRC_OFFSET, crc32c(snapshot.data), true);
   bytes.set(members, SNAPSHOT_HEADER_BYTES);
   const headerCrc = crc32cUpdate(crc32c(bytes, 0, 44), bytes, SNAPSHOT_HEADER_BYTES);
   view.setUint32(44, headerCrc, true);
@@ -96,7 +98,7 @@ interface OpenSnapshot {
   readonly file: StorageFile;
   readonly dataStart: number;
   readonly dataBytes: number;
-  /** The data's CRC32C, as stored at offset 40. */
+  /** The data's CRC32C, as stored at `DATA_CRC_OFFSET`. */
   readonly dataCrc: number;
 }
 
@@ -243,8 +245,7 @@ export class SnapshotStore {
     const tmp = `${path}.saving.tmp`;
     const file = this.#fs.open(tmp, { write: true, create: true, truncate: true });
     try {
-      file.write(header, 0);
-      file.write(snapshot.data, header.length);
+      writeParts(file, [header, snapshot.data]);
       await file.syncDataAsync();
     } finally {
       file.close();
@@ -271,7 +272,7 @@ export class SnapshotStore {
       dataStart: header.length,
       dataBytes: snapshot.data.length,
       // Computed once, by encodeSnapshotHeader.
-      dataCrc: new DataView(header.buffer, header.byteOffset).getUint32(40, true),
+      dataCrc: new DataView(header.buffer, header.byteOffset).getUint32(DATA_CRC_OFFSET, true),
     };
     if (previous !== null) {
       previous.file.close();
@@ -331,10 +332,10 @@ function openSnapshot(fs: FileSystem, path: string, index: number): OpenSnapshot
       fail(`membership at offset 48 does not decode: ${error.message}`);
     }
     const dataCrc = checksumData(file, dataStart, dataBytes);
-    const storedDataCrc = view.getUint32(40, true);
+    const storedDataCrc = view.getUint32(DATA_CRC_OFFSET, true);
     if (dataCrc !== storedDataCrc) {
       fail(
-        `data checksum mismatch (stored ${hex(storedDataCrc)} at offset 40, ` +
+        `data checksum mismatch (stored ${hex(storedDataCrc)} at offset ${DATA_CRC_OFFSET}, ` +
           `computed ${hex(dataCrc)} over ${dataBytes} bytes from offset ${dataStart})`,
       );
     }
