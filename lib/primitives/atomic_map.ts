@@ -366,11 +366,10 @@ export function atomicMapService(): Service {
     },
     restore: (state) => {
       const s = state as MapSnapshotV2 | MapSnapshotV1;
-      const flat = !("v" in s && s.v === 2)
-        ? flatten((s as MapSnapshotV1).entries)
-        : s.entries instanceof SnapshotItems
-        ? s.entries.items
-        : s.entries;
+      // The state machine hands back a wrapped array as a plain one.
+      const flat = "v" in s && s.v === 2
+        ? s.entries as (PlainData | number | null)[]
+        : flatten((s as MapSnapshotV1).entries);
       [map, timers] = restoreEntries(flat);
       listeners.restore(s.listeners);
     },

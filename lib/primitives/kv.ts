@@ -552,7 +552,7 @@ export function kvService(): Service {
     }),
     restore: (state) => {
       const s = state as KvSnapshot;
-      const rows = (s.rows instanceof SnapshotItems ? s.rows.items : s.rows) as StoredRow[];
+      const rows = s.rows as StoredRow[]; // the state machine hands back a wrapped array as a plain one
       keys = OrderedKeys.from(rows.map(([k]) => k)); // rows are in key order: built in O(n)
       map = new Map(rows.map(([k, value, encoding, version, expireAtMs, timer]) => [
         k,
