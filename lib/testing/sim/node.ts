@@ -220,15 +220,15 @@ export class SimNode {
       : onFileIo === undefined || host.scheduleSync === undefined
       ? new SimFsDisk(options.rng.fork("disk"))
       : new SimFsDisk(options.rng.fork("disk"), {
-        schedule: (complete) => {
-          const incarnation = this.#incarnation;
-          host.scheduleSync!(this, () => {
-            // After a crash it never completes: that process is gone.
-            if (this.#status !== "running" || this.#incarnation !== incarnation) return;
-            complete();
-            onFileIo();
-          });
-        },
+        // After a crash it never completes: that process is gone.
+        schedule: (complete) =>
+          host.scheduleSync!(
+            this,
+            this.#inThisLife(() => {
+              complete();
+              onFileIo();
+            }),
+          ),
         wake: onFileIo,
       });
     if (host.scheduleSync !== undefined && this.disk instanceof SimDisk) {
@@ -450,25 +450,39 @@ export class SimNode {
         if (host.scheduleTimer === undefined) {
           throw new Error("SimNode: members schedule no one-shot timers");
         }
-        const incarnation = this.#incarnation;
         let cancelled = false;
-        host.scheduleTimer(this, delayMs, () => {
-          if (cancelled || this.#status !== "running" || this.#incarnation !== incarnation) return;
-          fn();
-          this.#settle();
-        });
+        host.scheduleTimer(
+          this,
+          delayMs,
+          this.#inThisLife(() => {
+            if (cancelled) return;
+            fn();
+            this.#settle();
+          }),
+        );
         return () => cancelled = true;
       },
       defer: (fn) => this.#deferred.push(fn),
     };
   }
 
-  /** Runs the deferred work to the end; a crash point reached on the way crashes the member. */
+  /**
+   * `fn`, to run only if the member still runs in the lifetime it was made in (a crashed
+   * process's timers and I/O never come back to it).
+   */
+  #inThisLife(fn: () => void): () => void {
+    const incarnation = this.#incarnation;
+    return () => {
+      if (this.#status === "running" && this.#incarnation === incarnation) fn();
+    };
+  }
+
   /** Acts on what the driver did in microtasks (a sync completed through a real promise). */
   settle(): void {
     this.#settle();
   }
 
+  /** Runs the deferred work to the end; a crash point reached on the way crashes the member. */
   #settle(): void {
     while (this.#deferred.length > 0 && this.#status === "running") this.#deferred.shift()!();
     const driver = this.#driver;
