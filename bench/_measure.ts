@@ -94,9 +94,7 @@ export function minorFaults(pid: number | "self"): number {
  * @returns Its RSS in MB (one decimal).
  */
 export function rssMb(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return +(kb / 1024).toFixed(1);
+  return rssKindsMb(pid).rss;
 }
 
 /**
