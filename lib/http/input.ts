@@ -8,6 +8,7 @@
 
 import { parseDuration as parseConfigDuration } from "../config/units.ts";
 import { HttpError } from "./errors.ts";
+import { concatBytes } from "../raft/_bytes.ts";
 
 /** Default limit of a request body, in bytes (1 MiB, the largest key or value taken). */
 export const BODY_LIMIT_BYTES = 1 << 20;
@@ -101,13 +102,7 @@ export async function readBytes(
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks, size);
 }
 
 function tooLarge(limit: number): HttpError {

@@ -21,6 +21,7 @@ import {
   ProposalDroppedError,
 } from "../errors.ts";
 import { assert, assertNever } from "./_assert.ts";
+import { concatBytes } from "./_bytes.ts";
 import { type RaftConfig, type ResolvedRaftConfig, resolveRaftConfig } from "./config.ts";
 import { RaftLog } from "./log.ts";
 import {
@@ -1194,7 +1195,7 @@ export class RaftNode {
       return;
     }
     this.#incomingSnapshot = null;
-    const data = concat(incoming.chunks, incoming.received);
+    const data = concatBytes(incoming.chunks, incoming.received);
     this.#restore({ metadata: meta, data });
     this.#send(m.from, MessageType.SnapshotResponse, {
       index: this.#log.committed,
@@ -1571,14 +1572,4 @@ function sameSoft(a: SoftState, b: SoftState): boolean {
 
 function sameHard(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }
