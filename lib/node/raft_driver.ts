@@ -27,9 +27,10 @@ import { type Message, MessageType } from "../raft/messages.ts";
 import type { RaftNode } from "../raft/raft.ts";
 import type { Ready } from "../raft/ready.ts";
 import type { RaftStorage } from "../raft/storage.ts";
-import type { Entry, MembershipChange, NodeId, Role, Snapshot } from "../raft/types.ts";
+import type { Entry, MembershipChange, NodeId, Role } from "../raft/types.ts";
 import type { RaftProposer } from "../protocols/raft/session_server.ts";
 import { type Cancel, type Clock, systemClock } from "./clock.ts";
+import { DriverSnapshots } from "./_driver_snapshots.ts";
 import type { AsyncSyncable, SyncBatcher } from "./sync_batcher.ts";
 
 export type {
@@ -41,7 +42,6 @@ export type {
   SyncMode,
 } from "./raft_driver_edges.ts";
 import type {
-  AsyncSnapshotSaver,
   DrivenCore,
   RaftDriverHooks,
   RaftDriverObserver,
@@ -94,7 +94,6 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   readonly #storage: RaftStorage;
   readonly #hooks: RaftDriverHooks;
   readonly #tickMs: number;
-  readonly #retainEntries: number;
   readonly #syncBatcher: SyncBatcher | null;
   readonly #entryBytesMax: number;
   readonly #syncMode: SyncMode;
@@ -120,13 +119,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   /** A Ready's sync is running: a leader writes new proposals ahead. */
   #syncing = false;
   #writeAheadScheduled = false;
-  /** A snapshot is being encoded or saved off the event loop. */
-  #savingSnapshot = false;
   #prepareAheadScheduled = false;
   /** `prepareAhead()` failed once: nothing more is prepared ahead. */
   #preparingFailed = false;
-  /** A snapshot encoded over several turns, to save between two Readys. */
-  #pendingSnapshot: Snapshot | null = null;
+  readonly #snapshots: DriverSnapshots;
   /** Messages of the Ready in progress left to send after its sync, when some went before. */
   #sendLater: readonly Message[] | null = null;
 
@@ -165,7 +161,11 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     this.#storage = storage;
     this.#hooks = hooks;
     this.#tickMs = tickMs;
-    this.#retainEntries = options.retainEntries ?? 1000;
+    this.#snapshots = new DriverSnapshots(storage, options.retainEntries ?? 1000, {
+      stopped: () => this.#stopped,
+      fail: (error) => this.#fail(error),
+      schedule: () => this.#schedule(),
+    });
     this.#syncBatcher = options.syncBatcher ?? null;
     this.#entryBytesMax = options.entryBytesMax ??
       (storage as Partial<{ entryBytesMax: number }>).entryBytesMax ?? Infinity;
@@ -462,7 +462,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #run(): void {
     this.#running = true;
     while (!this.#stopped && this.node.hasReady()) {
-      this.#savePendingSnapshot(); // no sync runs between Readys
+      this.#snapshots.savePending(); // no sync runs between Readys
       const rd = this.node.ready();
       this.#observer.ready?.(rd);
       const syncing = this.#persist(rd);
@@ -496,7 +496,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     }
     this.#running = false;
     if (this.#stopped) return;
-    this.#savePendingSnapshot();
+    this.#snapshots.savePending();
     this.#hooks.idle?.();
     this.#schedulePrepareAhead();
   }
@@ -687,55 +687,9 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     }
     if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
     const hooks = this.#hooks;
-    if (rd.snapshotRequest !== null && hooks.takeSnapshot !== undefined && !this.#savingSnapshot) {
-      const metadata = rd.snapshotRequest.metadata;
-      const data = hooks.takeSnapshot();
-      if (data instanceof Uint8Array) this.#saveSnapshot({ metadata, data });
-      else {
-        // Captured now, encoded over the next turns; saved between two Readys once encoded (no
-        // sync runs then), one at a time as ever.
-        this.#savingSnapshot = true;
-        data.then((bytes) => {
-          if (this.#stopped) return;
-          this.#pendingSnapshot = { metadata, data: bytes };
-          this.#schedule();
-        }, (error) => {
-          this.#savingSnapshot = false;
-          if (!this.#stopped) this.#fail(error);
-        });
-      }
+    if (rd.snapshotRequest !== null && hooks.takeSnapshot !== undefined) {
+      this.#snapshots.request(rd.snapshotRequest.metadata, () => hooks.takeSnapshot!());
     }
-  }
-
-  /** Saves the snapshot whose encoding finished, if any (call only while no sync runs). */
-  #savePendingSnapshot(): void {
-    const snapshot = this.#pendingSnapshot;
-    if (snapshot === null) return;
-    this.#pendingSnapshot = null;
-    this.#savingSnapshot = false;
-    this.#saveSnapshot(snapshot);
-  }
-
-  /**
-   * Saves a snapshot the state machine took: off the event loop when the storage can
-   * (`saveSnapshotAsync`, as `DiskStorage` does), one at a time; a request made while a save runs
-   * is dropped before the state machine serializes itself (the core asks again after another
-   * `snapshotEntries`).
-   */
-  #saveSnapshot(snapshot: Snapshot): void {
-    const storage = this.#storage as RaftStorage & Partial<AsyncSnapshotSaver>;
-    if (storage.saveSnapshotAsync === undefined) {
-      storage.saveSnapshot(snapshot, this.#retainEntries);
-      return;
-    }
-    this.#savingSnapshot = true;
-    storage.saveSnapshotAsync(snapshot, this.#retainEntries).then(
-      () => this.#savingSnapshot = false,
-      (error) => {
-        this.#savingSnapshot = false;
-        if (!this.#stopped) this.#fail(error);
-      },
-    );
   }
 
   #failAll(error: Error): void {
