@@ -93,6 +93,8 @@ export interface RaftStatus {
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
   /** Leader only: the member leadership is being transferred to. */
   readonly leadTransferee: NodeId | null;
+  /** Heartbeat rounds this member has sent as leader (periodic ones and those reads asked for). */
+  readonly heartbeatRounds: number;
 }
 
 /** Largest number of reads waiting for a heartbeat round or the leader's first commit. */
@@ -327,6 +329,7 @@ export class RaftNode {
       membership: this.#membership(),
       progress,
       leadTransferee: this.#leadTransferee,
+      heartbeatRounds: this.#reads.round,
     };
   }
 
@@ -519,7 +522,7 @@ export class RaftNode {
 
   /** Whether `ready()` would return any work. */
   hasReady(): boolean {
-    return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readRoundDue ||
+    return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readRoundStarts() ||
       this.#readStates.length > 0 ||
       this.#log.unstableEntries().length > 0 || this.#log.unstableSnapshot() !== null ||
       this.#log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#prevSoft) ||
@@ -1523,9 +1526,20 @@ export class RaftNode {
     this.#readRoundDue = true;
   }
 
+  /**
+   * Whether the next Ready starts the heartbeat round reads wait for: one is due and none is in
+   * flight. While a round is in flight, the reads that come meanwhile wait for it to be
+   * acknowledged and then share the next one (as etcd keeps one ReadIndex request in flight), so
+   * that under load a round confirms many reads instead of each turn's few. A round that is never
+   * acknowledged (its heartbeats lost) is followed by the periodic heartbeat's, which serves them.
+   */
+  #readRoundStarts(): boolean {
+    return this.#readRoundDue && !this.#reads.roundInFlight;
+  }
+
   /** Starts the heartbeat round reads wait for, unless one was started since they came. */
   #flushReadRound(): void {
-    if (!this.#readRoundDue) return;
+    if (!this.#readRoundStarts()) return;
     this.#readRoundDue = false;
     if (this.#role === "leader") this.#bcastHeartbeat();
   }

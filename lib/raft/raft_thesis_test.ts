@@ -323,6 +323,44 @@ Deno.test("thesis §6.4: the reads of one turn share one heartbeat round; a late
   assert.equal(rounds.size, 2, "one round per turn of reads");
 });
 
+Deno.test("thesis §6.4: while a read round is in flight, later reads wait for it and then share the next", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  c.stabilize();
+  const a = c.node("a");
+  const before = c.delivered.length;
+  a.raft.readIndex("first");
+  c.processReady("a"); // round 1 leaves, unanswered so far
+  const heartbeats = () => c.queue.filter((m) => m.type === MessageType.Heartbeat).length;
+  assert.equal(heartbeats(), 2);
+  // Three more turns of reads while round 1 is in flight: no round of their own, and no Ready
+  // to spin on.
+  for (const r of ["s1", "s2", "s3"]) {
+    a.raft.readIndex(r);
+    assert.equal(a.raft.hasReady(), false, `a read during a round in flight (${r}) waits`);
+  }
+  assert.equal(heartbeats(), 2, "no round while one is in flight");
+  c.stabilize();
+  assert.deepEqual(a.readStates.map((r) => r.context), ["first", "s1", "s2", "s3"]);
+  const rounds = new Set(
+    c.delivered.slice(before).filter((m) => m.type === MessageType.Heartbeat).map((m) => m.index),
+  );
+  assert.equal(rounds.size, 2, "the reads that came during round 1 shared round 2");
+  // A round whose heartbeats are lost does not hold reads for ever: the periodic heartbeat's
+  // round serves them.
+  c.isolate("a");
+  a.raft.readIndex("lost");
+  c.processReady("a");
+  c.stabilize(); // the round's heartbeats are dropped
+  a.raft.readIndex("after-lost");
+  assert.equal(a.raft.hasReady(), false);
+  c.heal();
+  c.tick(1); // the periodic heartbeat (every tick here)
+  c.stabilize();
+  assert.deepEqual(a.readStates.slice(-2).map((r) => r.context), ["lost", "after-lost"]);
+});
+
 Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not after it", () => {
   const c = new TestCluster(["a", "b", "c"], { tickMs: 10 });
   c.elect("a");

@@ -65,6 +65,8 @@ export class ReadOnly {
   readonly #leaseMs: number;
   /** Latest heartbeat round sent. */
   #round = 0;
+  /** Latest round a quorum acknowledged (rounds of earlier terms count as acknowledged). */
+  #acknowledged = 0;
   /** Host time at which each round not yet acknowledged by a quorum started (null: none known). */
   #roundStarts = new Map<number, number | null>();
   /** Start of the latest round a quorum acknowledged, with a known time; null: no lease. */
@@ -90,6 +92,11 @@ export class ReadOnly {
     return this.#round;
   }
 
+  /** Whether a round was sent that a quorum has not acknowledged yet. */
+  get roundInFlight(): boolean {
+    return this.#round > this.#acknowledged;
+  }
+
   /** Reads waiting, of both kinds. */
   get waiting(): number {
     return this.#pending.length + this.#deferred.length;
@@ -99,6 +106,7 @@ export class ReadOnly {
   reset(): void {
     this.#pending = [];
     this.#deferred = [];
+    this.#acknowledged = this.#round; // the rounds sent so far will never be counted now
     this.#roundStarts.clear();
     this.#leaseStartMs = null;
     this.#leaseEnded = false;
@@ -157,6 +165,7 @@ export class ReadOnly {
    * @returns The reads released, in request order.
    */
   acknowledged(round: number): readonly ReadState[] {
+    if (round > this.#acknowledged) this.#acknowledged = round;
     const startMs = this.#roundStarts.get(round);
     if (
       typeof startMs === "number" && !this.#leaseEnded && this.#leaseMs > 0 &&
