@@ -13,7 +13,8 @@
  *
  * Flags: `--quick` (fewer operations), `--ops=N` (operations at 256 in flight; a tenth, at most
  * 2,000, at 1), `--client=raw|fetch` (the HTTP client, raw by default), `--cpu-prof[=DIR]`
- * (profile member m1 with `deno run --cpu-prof` during puts at 256 in flight, and measure
+ * (profile member m1 with `deno run --cpu-prof` during puts at 256 in flight, or linearizable
+ * gets of the warmed-up keys with `--cpu-prof-op=get`, and measure
  * nothing else). `ETCD=path` chooses the etcd binary.
  *
  * @module
@@ -53,6 +54,8 @@ interface System {
   get(pool: Pool, i: number, consistency: "linearizable" | "sequential"): Promise<HttpAnswer>;
   /** The value a get answered, to check a sample. */
   valueOf(answer: HttpAnswer): string | null;
+  /** Log syncs and entries written so far, over all members (Synod's `/metrics`). */
+  log?(): Promise<{ syncs: number; entries: number; rounds: number }>;
 }
 
 interface Options {
@@ -60,6 +63,8 @@ interface Options {
   readonly ops: number;
   readonly client: "raw" | "fetch";
   readonly cpuProf: string | null;
+  /** What the profiled run does. */
+  readonly cpuProfOp: "put" | "get";
 }
 
 /**
@@ -73,6 +78,10 @@ type Row = Measured & {
     readonly client: number;
     readonly total: number;
   };
+  /** Log syncs per operation over all members, and the entries each sync made durable. */
+  readonly logSyncs?: { readonly perOp: number; readonly entriesPerSync: number };
+  /** Heartbeat rounds the leaders sent per operation (linearizable reads wait for one). */
+  readonly heartbeatRoundsPerOp?: number;
 };
 
 /** {@linkcode measureOps}, with each process's CPU time (user + system) per operation. */
@@ -85,11 +94,21 @@ async function measure(
 ): Promise<Row> {
   const names = Object.keys(system.pids);
   const processes = [...names.map((n) => system.pids[n]!), "self" as const];
+  const logBefore = await system.log?.();
   const before = processes.map(cpuUs);
   const measured = await measureOps(what, inFlight, total, op);
   const perOp = processes.map((p, i) => Math.round((cpuUs(p) - before[i]!) / total));
+  const logAfter = await system.log?.();
+  const syncs = logAfter === undefined ? 0 : logAfter.syncs - logBefore!.syncs;
   return {
     ...measured,
+    ...logAfter === undefined ? {} : {
+      logSyncs: {
+        perOp: +(syncs / total).toFixed(3),
+        entriesPerSync: +((logAfter.entries - logBefore!.entries) / Math.max(1, syncs)).toFixed(1),
+      },
+      heartbeatRoundsPerOp: +((logAfter.rounds - logBefore!.rounds) / total).toFixed(3),
+    },
     cpuUsPerOp: {
       members: Object.fromEntries(names.map((n, i) => [n, perOp[i]!])),
       client: perOp[names.length]!,
@@ -114,6 +133,7 @@ export async function main(args: readonly string[]): Promise<number> {
       ops: { type: "string" },
       client: { type: "string", default: "raw" },
       "cpu-prof": { type: "string" },
+      "cpu-prof-op": { type: "string", default: "put" },
     },
     strict: true,
   });
@@ -124,11 +144,16 @@ export async function main(args: readonly string[]): Promise<number> {
   if (values.client !== "raw" && values.client !== "fetch") {
     throw new TypeError(`'--client' must be raw or fetch: current value is ${values.client}`);
   }
+  const cpuProfOp = values["cpu-prof-op"];
+  if (cpuProfOp !== "put" && cpuProfOp !== "get") {
+    throw new TypeError(`'--cpu-prof-op' must be put or get: current value is ${cpuProfOp}`);
+  }
   const options: Options = {
     quick: values.quick ?? false,
     ops,
     client: values.client,
     cpuProf: values["cpu-prof"] === undefined ? null : values["cpu-prof"] || Deno.cwd(),
+    cpuProfOp,
   };
   // Say so before starting anything: a comparison was asked for and cannot be made.
   const etcd = values.etcd ? await findEtcd() : null;
@@ -190,6 +215,20 @@ async function runSynod(options: Options) {
         null,
       ),
     valueOf: (a) => JSON.parse(decoder.decode(a.body))?.value ?? null,
+    log: async () => {
+      let syncs = 0, entries = 0, rounds = 0;
+      for (const m of cluster.members) {
+        const text = await (await fetch(`${m.url}/metrics`)).text();
+        for (const [, name, n] of text.matchAll(/^synod_raft_log_(\w+)_total\{[^}]*\} (\d+)$/gm)) {
+          if (name === "syncs") syncs += Number(n);
+          else if (name === "entries_written") entries += Number(n);
+        }
+        for (const [, n] of text.matchAll(/^synod_raft_heartbeat_rounds_total\{[^}]*\} (\d+)$/gm)) {
+          rounds += Number(n);
+        }
+      }
+      return { syncs, entries, rounds };
+    },
   };
   try {
     await cluster.ready;
@@ -335,6 +374,16 @@ async function workload(
 async function profileRun(system: System, options: Options): Promise<Row> {
   await warmUp(system);
   const n = system.pools.length;
+  if (options.cpuProfOp === "get") {
+    // The keys the warm-up wrote, so that every get finds its value.
+    return await measure(
+      system,
+      "get",
+      IN_FLIGHT,
+      options.ops,
+      (i) => ok(system.get(system.pools[i % n]!, i % (2 * IN_FLIGHT), "linearizable"), "get"),
+    );
+  }
   return await measure(
     system,
     "put",

@@ -324,6 +324,16 @@ Deno.test("http: /metrics gives each partition's Raft state and each route's req
     assert.match(body, new RegExp(`^synod_raft_is_leader\\{group="${used}"\\} 1$`, "m"));
     assert.match(body, new RegExp(`^synod_raft_leader_changes_total\\{group="${used}"\\} 1$`, "m"));
     assert.match(body, /^synod_raft_applied_index\{group="raft\/\d"\} [1-9]/m);
+    // Its log was written and synced (the counter's increment at least); rounds are counted.
+    assert.match(
+      body,
+      new RegExp(`^synod_raft_log_entries_written_total\\{group="${used}"\\} [1-9]`, "m"),
+    );
+    assert.match(body, new RegExp(`^synod_raft_log_syncs_total\\{group="${used}"\\} [1-9]`, "m"));
+    assert.match(
+      body,
+      new RegExp(`^synod_raft_heartbeat_rounds_total\\{group="${used}"\\} \\d+$`, "m"),
+    );
     assert.match(
       body,
       /^synod_http_requests_total\{method="POST",route="\/v1\/atomic-counter\/:name\/inc",status="200"\} 1$/m,

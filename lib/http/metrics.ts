@@ -109,6 +109,24 @@ export class HttpMetrics {
         (m) => m.leaderChanges,
       ],
       [
+        "synod_raft_log_syncs_total",
+        "counter",
+        "Syncs of the partition's log on this node (each makes the entries written before it durable).",
+        (m) => m.syncs,
+      ],
+      [
+        "synod_raft_log_entries_written_total",
+        "counter",
+        "Entries this node wrote to the partition's log.",
+        (m) => m.entriesWritten,
+      ],
+      [
+        "synod_raft_heartbeat_rounds_total",
+        "counter",
+        "Heartbeat rounds this node sent as the partition's leader (periodic, and for reads).",
+        (m) => m.heartbeatRounds,
+      ],
+      [
         "synod_raft_failed",
         "gauge",
         "1 if this node's member stopped on a failure.",

@@ -277,6 +277,21 @@ export class Member {
     return this.driver.leaderChanges;
   }
 
+  /** Log syncs so far: with {@linkcode entriesWritten}, the entries each sync made durable. */
+  get syncs(): number {
+    return this.driver.syncs;
+  }
+
+  /** Heartbeat rounds sent as leader so far (periodic, and those linearizable reads asked for). */
+  get heartbeatRounds(): number {
+    return this.driver.node.status().heartbeatRounds;
+  }
+
+  /** Log entries written to storage so far. */
+  get entriesWritten(): number {
+    return this.driver.entriesWritten;
+  }
+
   /** The index of the last entry applied to the services. */
   get appliedIndex(): number {
     return this.stateMachine.lastIndex;

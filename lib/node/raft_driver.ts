@@ -101,6 +101,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
   #busy = false;
   #syncs = 0;
   #asyncSyncs = 0;
+  #entriesWritten = 0;
   #stopTimer: Cancel | undefined;
   #running = false;
   #scheduled = false;
@@ -451,6 +452,7 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (k < 0 || k >= unstable.length) return;
     if (k > 0 && this.#storage.term(first.index + k - 1) !== unstable[k - 1]!.term) return;
     this.#storage.append(unstable.slice(k));
+    this.#entriesWritten += unstable.length - k;
     this.entriesWrittenAhead += unstable.length - k;
   }
 
@@ -616,7 +618,10 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (rd.snapshot !== null) this.#storage.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       const unwritten = this.#unwritten(rd.entries);
-      if (unwritten.length > 0) this.#storage.append(unwritten);
+      if (unwritten.length > 0) {
+        this.#storage.append(unwritten);
+        this.#entriesWritten += unwritten.length;
+      }
     }
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
     const sentEarly = early && this.#sendEarly(rd);
@@ -639,6 +644,16 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
     if (this.#syncMode !== "adaptive") return this.#syncMode === "async";
     // In place, it would hold back the messages sent early: the transport sends after this turn.
     return sentEarly || this.#busy || this.#syncs % ADAPTIVE_PROBE_EVERY === 0;
+  }
+
+  /** Log syncs so far (each makes the entries written before it durable), in place or not. */
+  get syncs(): number {
+    return this.#syncs;
+  }
+
+  /** Log entries written to storage so far (a leader's written ahead of a sync included). */
+  get entriesWritten(): number {
+    return this.#entriesWritten;
   }
 
   /** Syncs so far that ran off the event loop. */
