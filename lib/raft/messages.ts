@@ -35,6 +35,10 @@ export const MessageType = {
   SnapshotResponse: 10,
   /** Leadership transfer: the receiver starts an election at once, skipping pre-vote. */
   TimeoutNow: 11,
+  /** A follower asks the leader for a read index (thesis §6.4): `context` = the follower's read. */
+  ReadIndex: 12,
+  /** The leader's answer to `ReadIndex` once a round confirmed it: `index`, `context` echoed. */
+  ReadIndexResponse: 13,
 } as const;
 /** One of {@linkcode MessageType}'s values. */
 export type MessageType = typeof MessageType[keyof typeof MessageType];
@@ -52,6 +56,8 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<MessageType, string>> = {
   9: "Snapshot",
   10: "SnapshotResponse",
   11: "TimeoutNow",
+  12: "ReadIndex",
+  13: "ReadIndexResponse",
 };
 
 /** A message between two members of a group. */
@@ -76,7 +82,7 @@ export interface Message {
   readonly reject: boolean;
   /** Fast back-off hint on a rejected `Append`: the follower's best guess for the match. */
   readonly rejectHint: number;
-  /** Opaque context: the ReadIndex round on heartbeats, "transfer" on forced votes. */
+  /** Opaque context: "transfer" on forced votes, a follower's read on `ReadIndex` and its answer. */
   readonly context: string;
   /** Snapshot being installed (`Snapshot` only). */
   readonly snapshot: SnapshotMetadata | null;

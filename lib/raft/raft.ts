@@ -35,7 +35,7 @@ import {
 } from "./membership.ts";
 import { type Message, message, MessageType, validateMessage } from "./messages.ts";
 import { Progress, type ProgressState } from "./progress.ts";
-import { ReadOnly } from "./read_only.ts";
+import { ReadOnly, type ReleasedRead } from "./read_only.ts";
 import type { Ready } from "./ready.ts";
 import type { LogStorage } from "./storage.ts";
 import {
@@ -473,25 +473,42 @@ export class RaftNode {
    * round a quorum acknowledged, on the host's monotonic clock (read_only.ts states the bound
    * and its assumptions). Otherwise, and before the leader's first commit, it waits for a round.
    *
+   * On a follower that knows its leader, the read is asked of the leader (a `ReadIndex` message,
+   * never a lease read) and released in a later Ready's `readStates` with the index the leader
+   * confirmed; the host serves it once it has applied that far. Such a read may never be released
+   * (the leader changed, a message was lost): the host gives up on it after a while.
+   *
    * @param context Returned unchanged with the read state.
    * @param options `lease` to allow a lease read; `nowMs`, the host's monotonic time read in the
    *   same synchronous turn as this call (a lease read without it waits for a round).
-   * @throws {NotLeaderError} If this member is not the leader.
+   * @throws {NotLeaderError} If this member is neither the leader nor a follower that knows it.
    * @throws {ProposalDroppedError} If too many reads are pending.
    * @throws {RangeError} If `nowMs` is not finite or is earlier than a time given before.
    */
   readIndex(context: string, options: { lease?: boolean; nowMs?: number } = {}): void {
     if (options.nowMs !== undefined) this.#noteTime(options.nowMs);
+    if (this.#role === "follower" && this.#leader !== null) {
+      // A follower's read (thesis §6.4): the leader confirms an index as for its own reads and
+      // answers with it; the follower serves the read once it has applied that far. No lease:
+      // the leader's clock would have to be read when the request arrives, not a tick earlier.
+      this.#send(this.#leader, MessageType.ReadIndex, { context });
+      return;
+    }
     if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
     if (this.#reads.waiting >= PENDING_READS_MAX) {
       throw new ProposalDroppedError(`Too many pending reads (${PENDING_READS_MAX})`);
     }
+    this.#requestRead(context, this.id, options.lease === true ? options.nowMs ?? null : null);
+  }
+
+  /** A read this leader confirms, for itself or for a follower (`from`). */
+  #requestRead(context: string, from: NodeId, leaseNowMs: number | null): void {
     if (this.#log.term(this.#log.committed) !== this.#term) {
       // Thesis §6.4 step 1: the leader must have committed an entry of its term first.
-      this.#reads.defer({ context });
+      this.#reads.defer({ context, from });
       return;
     }
-    this.#startRead(context, options.lease === true ? options.nowMs ?? null : null);
+    this.#startRead(context, from, leaseNowMs);
   }
 
   /** The host's clock is monotonic: a time earlier than one given before is a host bug. */
@@ -1067,9 +1084,13 @@ export class RaftNode {
       case MessageType.Snapshot:
         assert(false, `election safety: two leaders in term ${this.#term}: ${this.id}, ${m.from}`);
         return;
+      case MessageType.ReadIndex:
+        this.#handleReadIndex(m);
+        return;
       case MessageType.PreVoteResponse:
       case MessageType.VoteResponse:
       case MessageType.TimeoutNow:
+      case MessageType.ReadIndexResponse:
         return;
       default:
         assertNever(m.type as never, "message type");
@@ -1118,6 +1139,10 @@ export class RaftNode {
       case MessageType.TimeoutNow:
         // Thesis §3.10: the transfer target campaigns at once, skipping pre-vote.
         this.#hup(true);
+        return;
+      case MessageType.ReadIndexResponse:
+        // Only this term's leader answers in this term: the index a quorum confirmed.
+        this.#readStates.push({ index: m.index, context: m.context });
         return;
       default:
         return;
@@ -1363,7 +1388,7 @@ export class RaftNode {
 
   #afterCommit(): void {
     if (this.#log.term(this.#log.committed) === this.#term) {
-      for (const r of this.#reads.takeDeferred()) this.#startRead(r.context, null);
+      for (const r of this.#reads.takeDeferred()) this.#startRead(r.context, r.from, null);
     }
     // Thesis §4.2.2: a leader removed (or demoted) by a committed change steps down.
     if (!this.#isVoter(this.id) && this.#log.committed >= this.#configIndex()) {
@@ -1511,16 +1536,16 @@ export class RaftNode {
   /**
    * @param leaseNowMs For a lease read, the host's time given with it; null waits for a round.
    */
-  #startRead(context: string, leaseNowMs: number | null): void {
+  #startRead(context: string, from: NodeId, leaseNowMs: number | null): void {
     if (leaseNowMs !== null && this.#reads.leaseHolds(leaseNowMs)) {
-      this.#readStates.push({ index: this.#log.committed, context });
+      this.#releaseRead({ index: this.#log.committed, context, from });
       return;
     }
     if (this.#voters().length === 1 && this.#isVoter(this.id)) {
-      this.#readStates.push({ index: this.#log.committed, context });
+      this.#releaseRead({ index: this.#log.committed, context, from });
       return;
     }
-    this.#reads.holdForRound(context, this.#log.committed);
+    this.#reads.holdForRound(context, from, this.#log.committed);
     // Confirm leadership with a fresh heartbeat round started after the read (step 2): the next
     // round, whoever starts it, so the reads of a turn share one.
     this.#readRoundDue = true;
@@ -1551,9 +1576,27 @@ export class RaftNode {
     for (const id of this.#voters()) {
       acked.push(id === this.id ? this.#reads.round : this.#progress.get(id)?.ackedRound ?? 0);
     }
-    for (const state of this.#reads.acknowledged(majorityIndexSorting(acked))) {
-      this.#readStates.push(state);
+    for (const read of this.#reads.acknowledged(majorityIndexSorting(acked))) {
+      this.#releaseRead(read);
     }
+  }
+
+  /** Hands a confirmed read to this member's host, or answers the follower that asked. */
+  #releaseRead(read: ReleasedRead): void {
+    if (read.from === this.id) {
+      this.#readStates.push({ index: read.index, context: read.context });
+    } else {
+      this.#send(read.from, MessageType.ReadIndexResponse, {
+        index: read.index,
+        context: read.context,
+      });
+    }
+  }
+
+  /** A follower asks for a read index; too many pending reads, and it is not answered. */
+  #handleReadIndex(m: Message): void {
+    if (this.#reads.waiting >= PENDING_READS_MAX || !this.#progress.has(m.from)) return;
+    this.#requestRead(m.context, m.from, null);
   }
 
   // ---------------------------------------------------------------------------------------------

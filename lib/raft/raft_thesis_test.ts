@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   ConfigurationInProgressError,
   IllegalMemberStateError,
+  NotLeaderError,
   ProposalDroppedError,
 } from "../errors.ts";
 import { TestCluster } from "./_test_cluster.ts";
@@ -359,6 +360,56 @@ Deno.test("thesis §6.4: while a read round is in flight, later reads wait for i
   c.tick(1); // the periodic heartbeat (every tick here)
   c.stabilize();
   assert.deepEqual(a.readStates.slice(-2).map((r) => r.context), ["lost", "after-lost"]);
+});
+
+Deno.test("thesis §6.4: a follower's read is confirmed by the leader and released with the leader's index", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  c.cut.add("a->c"); // c lags: its commit index is behind the leader's
+  c.propose("a", "y");
+  const leaderCommit = c.node("a").raft.commitIndex;
+  assert.ok(c.node("c").raft.commitIndex < leaderCommit);
+  c.cut.delete("a->c");
+  c.node("c").raft.readIndex("f1");
+  c.processReady("c");
+  const asked = c.queue.filter((m) => m.type === MessageType.ReadIndex);
+  assert.deepEqual(asked.map((m) => [m.from, m.to, m.context]), [["c", "a", "f1"]]);
+  c.stabilize();
+  // The leader's commit index, confirmed by a round: c serves the read once it applied that far.
+  assert.deepEqual(c.node("c").readStates, [{ index: leaderCommit, context: "f1" }]);
+  assert.equal(c.node("a").readStates.length, 0, "the leader's host never sees a follower's read");
+
+  // A follower that knows no leader refuses at once; a deposed leader never answers.
+  const lone = new TestCluster(["a", "b", "c"]);
+  assert.throws(() => lone.node("b").raft.readIndex("none"), NotLeaderError);
+  c.cut.add("a->b");
+  c.cut.add("a->c");
+  c.node("b").raft.readIndex("f2"); // reaches a, whose heartbeats no longer reach anyone
+  c.stabilize();
+  assert.equal(c.node("b").readStates.length, 0);
+});
+
+Deno.test("thesis §6.4: a follower's read sent to a new leader waits for its first commit", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  // Leadership moves to b (caught up), whose Appends, its term's first entry with them, are
+  // held back until after c asks: b cannot commit in its term yet.
+  c.dropTypes.add(MessageType.Append);
+  c.node("a").raft.transferLeadership("b");
+  c.stabilize();
+  assert.equal(c.node("b").raft.role, "leader");
+  c.tick(1); // b's heartbeat tells c who leads
+  assert.equal(c.node("c").raft.leader, "b");
+  c.node("c").raft.readIndex("early");
+  c.stabilize();
+  assert.equal(c.node("c").readStates.length, 0, "no read index before b commits in its term");
+  c.heal();
+  c.tick(1);
+  c.stabilize();
+  const b = c.node("b").raft;
+  assert.deepEqual(c.node("c").readStates, [{ index: b.commitIndex, context: "early" }]);
 });
 
 Deno.test("thesis §6.4.1: a lease read is immediate inside the lease and not after it", () => {

@@ -44,6 +44,8 @@ const NONE: readonly never[] = Object.freeze([]);
 
 interface PendingRead {
   readonly context: string;
+  /** The member that asked: this one, or a follower (`ReadIndex`). */
+  readonly from: string;
   /** The commit index when the read was requested. */
   readonly index: number;
   /** The first heartbeat round sent after the read. */
@@ -57,6 +59,14 @@ interface PendingRead {
 export interface DeferredRead {
   /** The caller's context. */
   readonly context: string;
+  /** The member that asked: this one, or a follower (`ReadIndex`). */
+  readonly from: string;
+}
+
+/** A read a quorum confirmed: its index, and the member that asked for it. */
+export interface ReleasedRead extends ReadState {
+  /** The member that asked: this one, or a follower (`ReadIndex`). */
+  readonly from: string;
 }
 
 /** Reads and lease of one leadership term. */
@@ -153,8 +163,8 @@ export class ReadOnly {
   }
 
   /** Holds a read until a round started after it is acknowledged by a quorum (§6.4 step 2). */
-  holdForRound(context: string, commitIndex: number): void {
-    this.#pending.push({ context, index: commitIndex, round: this.#round + 1 });
+  holdForRound(context: string, from: string, commitIndex: number): void {
+    this.#pending.push({ context, from, index: commitIndex, round: this.#round + 1 });
   }
 
   /**
@@ -164,7 +174,7 @@ export class ReadOnly {
    * @param round The highest round a quorum acknowledged.
    * @returns The reads released, in request order.
    */
-  acknowledged(round: number): readonly ReadState[] {
+  acknowledged(round: number): readonly ReleasedRead[] {
     if (round > this.#acknowledged) this.#acknowledged = round;
     const startMs = this.#roundStarts.get(round);
     if (
@@ -180,6 +190,10 @@ export class ReadOnly {
     let released = 0;
     while (released < this.#pending.length && this.#pending[released]!.round <= round) released++;
     if (released === 0) return NONE;
-    return this.#pending.splice(0, released).map((r) => ({ index: r.index, context: r.context }));
+    return this.#pending.splice(0, released).map((r) => ({
+      index: r.index,
+      context: r.context,
+      from: r.from,
+    }));
   }
 }

@@ -4,10 +4,17 @@ import { ReadOnly } from "./read_only.ts";
 Deno.test("ReadOnly releases a read only once a round started after it is acknowledged", () => {
   const reads = new ReadOnly(81);
   reads.startRound(0); // round 1, before the read
-  reads.holdForRound("r1", 7);
+  reads.holdForRound("r1", "a", 7);
+  reads.holdForRound("f1", "b", 7); // a follower's, released the same way
   assert.deepEqual(reads.acknowledged(1), [], "round 1 left before the read");
+  assert.equal(reads.roundInFlight, false);
   const round = reads.startRound(1);
-  assert.deepEqual(reads.acknowledged(round), [{ index: 7, context: "r1" }]);
+  assert.equal(reads.roundInFlight, true);
+  assert.deepEqual(reads.acknowledged(round), [
+    { index: 7, context: "r1", from: "a" },
+    { index: 7, context: "f1", from: "b" },
+  ]);
+  assert.equal(reads.roundInFlight, false);
   assert.equal(reads.waiting, 0);
 });
 
@@ -28,8 +35,8 @@ Deno.test("ReadOnly lease: measured from the round's start, ended for good by en
 
 Deno.test("ReadOnly defers reads until the leader's first commit", () => {
   const reads = new ReadOnly(81);
-  reads.defer({ context: "a" });
+  reads.defer({ context: "a", from: "b" });
   assert.equal(reads.waiting, 1);
-  assert.deepEqual(reads.takeDeferred(), [{ context: "a" }]);
+  assert.deepEqual(reads.takeDeferred(), [{ context: "a", from: "b" }]);
   assert.equal(reads.waiting, 0);
 });

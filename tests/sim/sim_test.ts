@@ -98,6 +98,7 @@ Deno.test("sim: profiles inject what they promise", () => {
   // Raft-only runs read too, half of them on the lease, and every released read is checked.
   assert.ok(total("calm", "leaseReads") > 0);
   assert.ok(total("partition-isolate", "readsChecked") > 0);
+  assert.ok(total("calm", "followerReadsChecked") > 0, "followers' reads, confirmed by the leader");
   assert.ok(total("pause", "pauses") > 5 * 10);
   // The disk profile runs the production DiskStorage over a simulated file system and damages
   // one member's disk; other profiles use it in about a quarter of their runs.

@@ -1,10 +1,11 @@
 /**
  * Linearizable and lease reads in Raft-only runs: a reader asks members that believe they lead
- * for a read index (`RaftDriver.readIndex`, half of them lease reads) and checks each one the
- * member releases. A read returns the state at its index, so it is linearizable only if that
- * index covers every write acknowledged before the read was asked for (thesis §6.4): a leader
- * that lost its leadership without knowing it — partitioned, paused, its clock slow — must not
- * answer from its old state.
+ * for a read index (`RaftDriver.readIndex`, half of them lease reads), and in a third of its
+ * steps a follower instead (which asks its leader, `ReadIndex`), and checks each one the member
+ * releases. A read returns the state at its index, so it is linearizable only if that index
+ * covers every write acknowledged before the read was asked for (thesis §6.4): a leader that lost
+ * its leadership without knowing it — partitioned, paused, its clock slow — must not answer from
+ * its old state, nor confirm a follower's read.
  *
  * @module
  */
@@ -21,6 +22,8 @@ interface PendingRead {
   /** The highest index of a write acknowledged when the read was asked for. */
   readonly required: number;
   readonly askedAt: number;
+  /** Asked of a follower (its leader confirms it). */
+  readonly follower: boolean;
 }
 
 /** What the reader did. */
@@ -31,21 +34,33 @@ export interface ReadStats {
   leaseReads: number;
   /** Reads released and checked. */
   readsChecked: number;
+  /** Of those, reads asked of a follower and confirmed by its leader. */
+  followerReadsChecked: number;
   /** Reads refused (not the leader, too many pending). */
   readsRefused: number;
 }
 
 /** Reads pending per member before the reader holds back. */
 const PENDING_MAX = 64;
+/** A follower's read unanswered this long (virtual ms) is given up (its leader changed). */
+const FOLLOWER_READ_GIVE_UP_MS = 5_000;
 
 /**
  * Issues reads and checks the read states members release.
  */
 export class ReadWorkload {
   /** What the reader did so far. */
-  readonly stats: ReadStats = { reads: 0, leaseReads: 0, readsChecked: 0, readsRefused: 0 };
+  readonly stats: ReadStats = {
+    reads: 0,
+    leaseReads: 0,
+    readsChecked: 0,
+    followerReadsChecked: 0,
+    readsRefused: 0,
+  };
   readonly #cluster: SimCluster;
   readonly #rng: Prng;
+  /** Whether a step asks a follower, and which: drawn apart from `#rng`'s stream. */
+  readonly #followerRng: Prng;
   readonly #acknowledged: () => number;
   readonly #pending = new Map<string, PendingRead>();
   #seq = 0;
@@ -61,6 +76,7 @@ export class ReadWorkload {
   constructor(cluster: SimCluster, rng: Prng, acknowledged: () => number) {
     this.#cluster = cluster;
     this.#rng = rng;
+    this.#followerRng = rng.fork("follower-reads");
     this.#acknowledged = acknowledged;
   }
 
@@ -80,7 +96,15 @@ export class ReadWorkload {
     const leaders = this.#cluster.leaders();
     if (leaders.length === 0) return;
     // Any member that believes it leads, deposed ones included: those are the interesting ones.
-    const node = rng.pick(leaders);
+    let node = rng.pick(leaders);
+    if (this.#followerRng.chance(1 / 3)) {
+      const followers = this.#cluster.running().filter((n) =>
+        n.driver.role === "follower" && n.driver.leader !== null
+      );
+      if (followers.length === 0) return;
+      node = this.#followerRng.pick(followers);
+      this.#giveUpFollowerReads();
+    }
     if (node.pausedUntil > this.#cluster.now()) return; // a paused process asks nothing
     let waiting = 0;
     for (const r of this.#pending.values()) if (r.node === node.id) waiting++;
@@ -92,6 +116,7 @@ export class ReadWorkload {
       lease,
       required: this.#acknowledged(),
       askedAt: this.#cluster.now(),
+      follower: node.driver.role !== "leader",
     };
     try {
       node.act(() => node.driver.readIndex(context, { lease }));
@@ -122,6 +147,7 @@ export class ReadWorkload {
       }
       this.#pending.delete(state.context);
       this.stats.readsChecked++;
+      if (read.follower) this.stats.followerReadsChecked++;
       if (state.index < read.required) {
         this.#cluster.checker.failStaleRead(
           node.id,
@@ -130,6 +156,16 @@ export class ReadWorkload {
             read.lease ? "lease" : "linearizable"
           } read asked at t=${read.askedAt}ms returned index ${state.index}, but a write at ${read.required} was acknowledged before it was asked`,
         );
+      }
+    }
+  }
+
+  /** Forgets followers' reads that waited too long: their leader changed or a message was lost. */
+  #giveUpFollowerReads(): void {
+    const now = this.#cluster.now();
+    for (const [context, read] of this.#pending) {
+      if (read.follower && now - read.askedAt > FOLLOWER_READ_GIVE_UP_MS) {
+        this.#pending.delete(context);
       }
     }
   }

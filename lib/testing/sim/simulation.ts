@@ -113,6 +113,8 @@ export interface SimulationStats {
   readonly leaseReads: number;
   /** Reads released and checked against the acknowledged writes. */
   readonly readsChecked: number;
+  /** Of those, reads asked of a follower and confirmed by its leader. */
+  readonly followerReadsChecked: number;
   /** Reads refused (not the leader, too many pending). */
   readonly readsRefused: number;
   /** Membership changes accepted by a leader. */
