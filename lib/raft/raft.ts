@@ -35,7 +35,7 @@ import {
 } from "./membership.ts";
 import { type Message, message, MessageType, validateMessage } from "./messages.ts";
 import { Progress, type ProgressState } from "./progress.ts";
-import { ReadOnly, type ReleasedRead } from "./read_only.ts";
+import { FollowerReads, ReadOnly, type ReleasedRead } from "./read_only.ts";
 import type { Ready } from "./ready.ts";
 import type { LogStorage } from "./storage.ts";
 import {
@@ -204,6 +204,8 @@ export class RaftNode {
    * `ready()` (or sooner, by a tick): the reads of one turn share one round instead of one each.
    */
   #readRoundDue = false;
+  /** A follower's reads: one `ReadIndex` request to the leader at a time. */
+  readonly #followerReads: FollowerReads;
   #readStates: ReadState[] = [];
   #prevSoft: SoftState = { leader: null, role: "follower" };
   #prevHard: HardState;
@@ -222,6 +224,11 @@ export class RaftNode {
     const { checkQuorum, electionTicks, tickMs, maxClockDrift } = this.#config;
     this.#reads = new ReadOnly(
       checkQuorum ? (electionTicks - 1) * tickMs * (1 - maxClockDrift) : 0,
+    );
+    // Requests of an earlier run of this member, in the same term, may still be answered: this
+    // run's requests carry a prefix of their own, so that no such answer is taken for theirs.
+    this.#followerReads = new FollowerReads(
+      Math.floor(this.#config.random() * Number.MAX_SAFE_INTEGER).toString(36),
     );
     const hs = storage.hardState();
     this.#log = new RaftLog(storage, this.#config.applied);
@@ -491,7 +498,10 @@ export class RaftNode {
       // A follower's read (thesis §6.4): the leader confirms an index as for its own reads and
       // answers with it; the follower serves the read once it has applied that far. No lease:
       // the leader's clock would have to be read when the request arrives, not a tick earlier.
-      this.#send(this.#leader, MessageType.ReadIndex, { context });
+      if (this.#followerReads.waiting >= PENDING_READS_MAX) {
+        throw new ProposalDroppedError(`Too many pending reads (${PENDING_READS_MAX})`);
+      }
+      this.#followerReads.add(context); // asked of the leader by the next Ready
       return;
     }
     if (this.#role !== "leader") throw new NotLeaderError(this.#leader);
@@ -540,6 +550,7 @@ export class RaftNode {
   /** Whether `ready()` would return any work. */
   hasReady(): boolean {
     return this.#msgs.length > 0 || this.#bcastDue !== "none" || this.#readRoundStarts() ||
+      this.#followerReadsDue() ||
       this.#readStates.length > 0 ||
       this.#log.unstableEntries().length > 0 || this.#log.unstableSnapshot() !== null ||
       this.#log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#prevSoft) ||
@@ -550,6 +561,7 @@ export class RaftNode {
   ready(): Ready {
     this.#flushBcast();
     this.#flushReadRound();
+    this.#flushFollowerReads();
     const soft = this.#softState();
     const hard = this.#hardState();
     const entries = [...this.#log.unstableEntries()];
@@ -845,6 +857,7 @@ export class RaftNode {
     this.#readRoundDue = false;
     this.#leadTransferee = null;
     this.#reads.reset();
+    this.#followerReads.reset();
   }
 
   #becomeFollower(term: number, leader: NodeId | null): void {
@@ -953,6 +966,8 @@ export class RaftNode {
 
   #tickElection(): void {
     this.#electionElapsed++;
+    // A read-index request unanswered for an election timeout was lost (or its answer was).
+    this.#followerReads.expire(this.#ticks, this.#config.electionTicks);
     // A member that cannot campaign keeps counting, so its lease of a dead leader runs out and
     // it answers other members' pre-votes (etcd's promotable()).
     if (this.#canCampaign() && this.#electionElapsed >= this.#randomizedElectionTimeout) {
@@ -1142,7 +1157,9 @@ export class RaftNode {
         return;
       case MessageType.ReadIndexResponse:
         // Only this term's leader answers in this term: the index a quorum confirmed.
-        this.#readStates.push({ index: m.index, context: m.context });
+        for (const state of this.#followerReads.answered(m.context, m.index)) {
+          this.#readStates.push(state);
+        }
         return;
       default:
         return;
@@ -1560,6 +1577,18 @@ export class RaftNode {
    */
   #readRoundStarts(): boolean {
     return this.#readRoundDue && !this.#reads.roundInFlight;
+  }
+
+  /** Whether a follower's reads should be asked of its leader now. */
+  #followerReadsDue(): boolean {
+    return this.#followerReads.due && this.#role === "follower" && this.#leader !== null;
+  }
+
+  /** Asks the leader for a read index covering the reads waiting (one request at a time). */
+  #flushFollowerReads(): void {
+    if (!this.#followerReadsDue()) return;
+    const context = this.#followerReads.send(this.#ticks);
+    this.#send(this.#leader!, MessageType.ReadIndex, { context });
   }
 
   /** Starts the heartbeat round reads wait for, unless one was started since they came. */

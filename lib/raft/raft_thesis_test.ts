@@ -371,13 +371,27 @@ Deno.test("thesis §6.4: a follower's read is confirmed by the leader and releas
   const leaderCommit = c.node("a").raft.commitIndex;
   assert.ok(c.node("c").raft.commitIndex < leaderCommit);
   c.cut.delete("a->c");
+  // Two reads in one turn: one request to the leader covers both.
   c.node("c").raft.readIndex("f1");
+  c.node("c").raft.readIndex("f2");
   c.processReady("c");
-  const asked = c.queue.filter((m) => m.type === MessageType.ReadIndex);
-  assert.deepEqual(asked.map((m) => [m.from, m.to, m.context]), [["c", "a", "f1"]]);
+  const asked = () => c.queue.filter((m) => m.type === MessageType.ReadIndex);
+  assert.deepEqual(asked().map((m) => [m.from, m.to]), [["c", "a"]]);
+  // A read asked for while that request is under way waits for the next one.
+  c.node("c").raft.readIndex("f3");
+  assert.equal(c.node("c").raft.hasReady(), false, "one request at a time");
   c.stabilize();
   // The leader's commit index, confirmed by a round: c serves the read once it applied that far.
-  assert.deepEqual(c.node("c").readStates, [{ index: leaderCommit, context: "f1" }]);
+  assert.deepEqual(c.node("c").readStates, [
+    { index: leaderCommit, context: "f1" },
+    { index: leaderCommit, context: "f2" },
+    { index: leaderCommit, context: "f3" },
+  ]);
+  assert.equal(
+    c.delivered.filter((m) => m.type === MessageType.ReadIndex).length,
+    2,
+    "f3 went in a second request",
+  );
   assert.equal(c.node("a").readStates.length, 0, "the leader's host never sees a follower's read");
 
   // A follower that knows no leader refuses at once; a deposed leader never answers.
@@ -385,9 +399,52 @@ Deno.test("thesis §6.4: a follower's read is confirmed by the leader and releas
   assert.throws(() => lone.node("b").raft.readIndex("none"), NotLeaderError);
   c.cut.add("a->b");
   c.cut.add("a->c");
-  c.node("b").raft.readIndex("f2"); // reaches a, whose heartbeats no longer reach anyone
+  c.node("b").raft.readIndex("g1"); // reaches a, whose heartbeats no longer reach anyone
   c.stabilize();
   assert.equal(c.node("b").readStates.length, 0);
+
+  // A request lost on the way is given up after an election timeout; later reads ask again.
+  const d = new TestCluster(["a", "b", "c"]);
+  d.elect("a");
+  d.dropTypes.add(MessageType.ReadIndex);
+  d.node("b").raft.readIndex("h1");
+  d.stabilize();
+  d.tick(9);
+  d.node("b").raft.readIndex("h2");
+  assert.equal(d.node("b").raft.hasReady(), false, "h1's request is still under way");
+  d.heal();
+  d.tick(1); // the tenth tick since h1's request left: h2 goes in a new one
+  assert.equal(d.node("b").raft.leader, "a");
+  assert.deepEqual(d.node("b").readStates.map((r) => r.context), ["h2"], "h2 asked again");
+});
+
+Deno.test("thesis §6.4: a restarted follower never takes an answer meant for its earlier run (chaos seed 483)", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.propose("a", "x");
+  c.dropTypes.add(MessageType.ReadIndexResponse); // the answer is late: it comes after the restart
+  c.node("b").raft.readIndex("before-restart");
+  c.stabilize();
+  const first = c.delivered.filter((m) => m.type === MessageType.ReadIndex).at(-1)!;
+  // b restarts on its storage, in the same term, and asks again.
+  const storage = c.node("b").storage;
+  c.addNode("b", { storage, seed: 99 });
+  c.heal();
+  c.tick(1); // b hears from its leader again
+  c.dropTypes.add(MessageType.ReadIndex); // b's new request stays under way
+  c.node("b").raft.readIndex("after-restart");
+  c.stabilize();
+  const term = c.node("a").raft.term;
+  c.node("b").raft.step(message({
+    type: MessageType.ReadIndexResponse,
+    from: "a",
+    to: "b",
+    term,
+    index: 1,
+    context: first.context,
+  }));
+  c.processReady("b");
+  assert.deepEqual(c.node("b").readStates, [], "the earlier run's answer released nothing");
 });
 
 Deno.test("thesis §6.4: a follower's read sent to a new leader waits for its first commit", () => {

@@ -197,3 +197,94 @@ export class ReadOnly {
     }));
   }
 }
+
+/** A request a follower sent its leader for a read index, and the reads it covers. */
+interface FollowerRequest {
+  /** The request's context, echoed by the leader's answer. */
+  readonly id: string;
+  /** The reads asked for before it was sent. */
+  readonly contexts: readonly string[];
+  /** The follower's tick count when it was sent. */
+  readonly sentTick: number;
+}
+
+/**
+ * A follower's linearizable reads (thesis §6.4, as etcd's followers do): one `ReadIndex` request
+ * to the leader at a time, covering every read asked for before it left; the reads asked for
+ * while it is under way wait for the next one. The leader confirms an index no older than its
+ * commit index when the request arrived, which is after each read it covers was asked for.
+ */
+export class FollowerReads {
+  readonly #prefix: string;
+  #waiting: string[] = [];
+  #inFlight: FollowerRequest | null = null;
+  /** Never reset: a late answer to a request given up on matches no later one. */
+  #sent = 0;
+
+  /**
+   * Creates the bookkeeping.
+   *
+   * @param prefix Starts every request's context: it must differ from an earlier run's of the same
+   *   member (a random draw), whose requests may still be answered after a restart.
+   */
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  /** Reads waiting, in a request under way or for the next one. */
+  get waiting(): number {
+    return this.#waiting.length + (this.#inFlight?.contexts.length ?? 0);
+  }
+
+  /** Whether a request should leave now: reads wait and none is under way. */
+  get due(): boolean {
+    return this.#waiting.length > 0 && this.#inFlight === null;
+  }
+
+  /** A read asked for. */
+  add(context: string): void {
+    this.#waiting.push(context);
+  }
+
+  /**
+   * Takes the waiting reads into a request.
+   *
+   * @param tick The follower's tick count now.
+   * @returns The request's context, for the `ReadIndex` message.
+   */
+  send(tick: number): string {
+    assert(this.due, "follower reads: nothing to send, or a request is under way");
+    const id = `${this.#prefix}.${++this.#sent}`;
+    this.#inFlight = { id, contexts: this.#waiting, sentTick: tick };
+    this.#waiting = [];
+    return id;
+  }
+
+  /**
+   * The leader's answer.
+   *
+   * @param id The answer's context.
+   * @param index The read index the leader confirmed.
+   * @returns The reads it releases (none if it answers no request under way).
+   */
+  answered(id: string, index: number): readonly ReadState[] {
+    const request = this.#inFlight;
+    if (request === null || request.id !== id) return NONE;
+    this.#inFlight = null;
+    return request.contexts.map((context) => ({ index, context }));
+  }
+
+  /**
+   * Gives up on a request unanswered for `ticks` ticks (its message or the answer was lost): its
+   * reads are never released (the host gives up on them), and the next request may leave.
+   */
+  expire(tick: number, ticks: number): void {
+    if (this.#inFlight !== null && tick - this.#inFlight.sentTick >= ticks) this.#inFlight = null;
+  }
+
+  /** Forgets every read (a new term or role: the leader asked is no longer the one to ask). */
+  reset(): void {
+    this.#waiting = [];
+    this.#inFlight = null;
+  }
+}
