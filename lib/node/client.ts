@@ -41,6 +41,8 @@ export interface RaftClientOptions {
   readonly tickMs?: number;
   /** Where SEQUENTIAL queries go. Default `"leader"`. */
   readonly strategy?: ConnectionStrategy;
+  /** A member in this process, asked first for SEQUENTIAL and LINEARIZABLE reads (an agent's own). */
+  readonly localMember?: string;
   /** What to do when the session expires. Default `"recover"`. */
   readonly recovery?: RecoveryStrategy;
   /** Consistency of queries that do not name one. Default `"LINEARIZABLE"`. */
@@ -125,6 +127,7 @@ export class RaftClient {
       sessionTimeoutMs: options.sessionTimeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,
       strategy: options.strategy,
+      localMember: options.localMember,
       recovery: options.recovery,
     });
     const tickMs = options.tickMs ?? 25;

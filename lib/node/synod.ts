@@ -241,7 +241,8 @@ export class Synod {
       clientEnd.close();
       throw error;
     }
-    const client = clientOf(config, layout, clientEnd);
+    // The agent's own client reads from this member first: no hop to a partition's leader.
+    const client = clientOf(config, layout, clientEnd, config.id);
     const id = config.id;
     return Promise.resolve(
       new Synod(node, client, [transport, clientTransport], config, layout, async (synod) => {
@@ -556,6 +557,7 @@ function clientOf(
   options: SynodClusterOptions,
   layout: SynodLayout,
   transport: Transport,
+  localMember?: string,
 ): PartitionedClient {
   try {
     return new PartitionedClient({
@@ -565,6 +567,7 @@ function clientOf(
       defaultGroup: layout.defaultGroup,
       sessionTimeoutMs: options.sessionTimeoutMs,
       transport,
+      ...(localMember === undefined ? {} : { localMember }),
     });
   } catch (error) {
     transport.close();

@@ -22,12 +22,15 @@ export interface MemberSelectorOptions {
   readonly requestTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly strategy: ConnectionStrategy;
+  /** A member in the client's own process, asked first for reads (see `queryTarget`). */
+  readonly localMember?: string;
 }
 
 /** The members a client knows, the leader, and the members it suspects of being down. */
 export class MemberSelector {
   /** The leader, when known: where commands, keep-alives and registrations go. */
   leader: string | null = null;
+  readonly #localMember: string | null;
   /** The members given at construction and by `addSeeds`: the last resort. */
   #seeds: readonly string[];
   /** The voting members of the newest committed configuration learned (none before the first). */
@@ -63,6 +66,7 @@ export class MemberSelector {
     this.#requestTimeoutMs = options.requestTimeoutMs;
     this.#sessionTimeoutMs = options.sessionTimeoutMs;
     this.#strategy = options.strategy;
+    this.#localMember = options.localMember ?? null;
     this.#nextMember = Math.floor(this.#random() * this.#members.length);
   }
 
@@ -172,13 +176,25 @@ export class MemberSelector {
   }
 
   /**
-   * SEQUENTIAL reads go where the strategy says, among members not suspected of being down; after
-   * two unanswered attempts they go the leader's way, which is known to make progress.
+   * A first attempt at a SEQUENTIAL or LINEARIZABLE read goes to the local member if there is one
+   * in the partition and it is not suspected of being down (a lease read goes to the leader,
+   * where it needs no round). Otherwise SEQUENTIAL reads go where the strategy says, among members
+   * not suspected of being down; after two unanswered attempts they go the leader's way, which is
+   * known to make progress; the others go to the leader.
    *
    * @param consistency The query's consistency level.
    * @param tries The attempts of the query sent so far.
    */
   queryTarget(consistency: Consistency, tries: number): string {
+    const local = this.#localMember;
+    if (
+      local !== null && tries === 0 && consistency !== "LINEARIZABLE_LEASE" &&
+      this.#available(local) && (this.#learnedAll.has(local) || this.#seeds.includes(local))
+    ) {
+      // Read where the client runs: no hop to the leader for the query and its answer (a
+      // follower asks the leader only for a read index). A retry goes the usual way.
+      return local;
+    }
     if (consistency !== "SEQUENTIAL" || this.#strategy === "leader" || tries >= 2) {
       return this.leaderTarget();
     }

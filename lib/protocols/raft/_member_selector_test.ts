@@ -68,3 +68,20 @@ Deno.test("member selector: SEQUENTIAL queries follow the strategy, other querie
   assert.equal(s.queryTarget("SEQUENTIAL", 0), "b"); // random() = 0: the first follower
   assert.equal(s.queryTarget("SEQUENTIAL", 2), "a"); // two unanswered tries: the leader's way
 });
+
+Deno.test("member selector: a local member gets the first try of SEQUENTIAL and LINEARIZABLE reads, while it is not suspected", () => {
+  const now = { ms: 0 };
+  const s = selector({ localMember: "c" }, now);
+  s.leader = "a";
+  assert.equal(s.queryTarget("LINEARIZABLE", 0), "c");
+  assert.equal(s.queryTarget("SEQUENTIAL", 0), "c");
+  assert.equal(s.queryTarget("LINEARIZABLE_LEASE", 0), "a", "a lease read needs no round there");
+  assert.equal(s.queryTarget("LINEARIZABLE", 1), "a", "a retry goes the usual way");
+  assert.equal(s.leaderTarget(), "a", "writes still go to the leader");
+  s.suspect("c");
+  assert.equal(s.queryTarget("LINEARIZABLE", 0), "a");
+  // A local member outside the partition is never asked.
+  const other = selector({ localMember: "z" });
+  other.leader = "a";
+  assert.equal(other.queryTarget("LINEARIZABLE", 0), "a");
+});

@@ -60,6 +60,13 @@ export interface SessionClientOptions {
   readonly requestTimeoutMs?: number;
   /** Default `leader`. */
   readonly strategy?: ConnectionStrategy;
+  /**
+   * A member of the partition running in the client's own process (an agent's own client): the
+   * first attempt of every SEQUENTIAL or LINEARIZABLE query goes there, whatever `strategy`
+   * says; it serves the read from its own state (a follower once the leader confirmed a read
+   * index). Writes still go to the leader.
+   */
+  readonly localMember?: string;
   /** Default `recover`. */
   readonly recovery?: RecoveryStrategy;
 }
@@ -160,6 +167,7 @@ export class SessionClient {
       requestTimeoutMs: this.#requestTimeoutMs,
       sessionTimeoutMs: this.#sessionTimeoutMs,
       strategy: options.strategy ?? "leader",
+      localMember: options.localMember,
     });
   }
 

@@ -145,6 +145,19 @@ export interface SessionServerOptions {
    * with the leader's id and the client goes there itself. Default true.
    */
   readonly forwarding?: boolean;
+  /**
+   * A follower that knows its leader serves a linearizable read itself (thesis §6.4): it asks the
+   * leader for a read index and answers from its own state once it has applied that far, so the
+   * read and its answer never cross to the leader. Off (or when no leader is known), such reads
+   * are forwarded as `forwarding` says. Default true.
+   */
+  readonly followerReads?: boolean;
+  /**
+   * A follower's read whose index has not come back within this many ms (its leader changed, a
+   * message was lost) is answered `NOT_LEADER` naming the leader, so the client asks there.
+   * Default 500.
+   */
+  readonly followerReadTimeoutMs?: number;
 }
 
 /** A request to hand to the leader on the client's behalf. */
@@ -195,6 +208,8 @@ interface PendingQuery {
   readonly request: QueryRequest;
   /** For linearizable reads: the read index once confirmed; -1 while waiting for it. */
   readIndex: number;
+  /** A follower's read: when (`now()`) it asked its leader for the read index. */
+  readonly askedLeaderAt?: number;
 }
 
 /** Hosts one member's sessions. */
@@ -205,6 +220,8 @@ export class SessionServer {
   readonly #maxPendingQueries: number;
   readonly #maxBufferedCommands: number;
   readonly #forwarding: boolean;
+  readonly #followerReads: boolean;
+  readonly #followerReadTimeoutMs: number;
   #outbox: ClientOutput[] = [];
   #forwards: ForwardOutput[] = [];
   /** Leader only: proposals awaiting their entry, by index. */
@@ -245,6 +262,8 @@ export class SessionServer {
     this.#maxPendingQueries = options.maxPendingQueries ?? 10_000;
     this.#maxBufferedCommands = options.maxBufferedCommands ?? 1_000;
     this.#forwarding = options.forwarding ?? true;
+    this.#followerReads = options.followerReads ?? true;
+    this.#followerReadTimeoutMs = options.followerReadTimeoutMs ?? 500;
   }
 
   /** Requests to forward to the leader; the caller sends them to member `to`. */
@@ -402,6 +421,7 @@ export class SessionServer {
   /** Periodic work: the leader expires sessions whose timeout passed (copycat-spec §1.4). */
   tick(): void {
     this.#noticeLeadership();
+    this.#expireFollowerReads();
     if (this.#raft.role !== "leader") return;
     // Until this term's Initialize is applied, the clocks the state machine holds are the
     // previous leader's: they are about to restart, so nothing is decided from them.
@@ -439,16 +459,14 @@ export class SessionServer {
       for (const waiting of this.#buffered.values()) {
         for (const w of waiting.values()) this.#reply(w.client, w.request.id, this.#notLeader());
       }
-      for (const q of this.#readContexts.values()) {
-        this.#reply(q.client, q.request.id, this.#notLeader());
-      }
-      const dropped = new Set(this.#readContexts.values());
-      this.#queries = this.#queries.filter((q) => !dropped.has(q));
+      this.#failReads(() => true);
       this.#proposals.clear();
       this.#buffered.clear();
-      this.#readContexts.clear();
       this.#proposedSequence.clear();
       this.#expiring.clear();
+    } else if (term !== this.#term) {
+      // A follower's reads asked of the old term's leader: its answers will not be taken.
+      this.#failReads((q) => q.askedLeaderAt !== undefined);
     }
     this.#wasLeader = leader;
     this.#term = term;
@@ -577,7 +595,11 @@ export class SessionServer {
 
   #receiveQuery(client: Route, request: QueryRequest, forwarded: boolean): void {
     const linearizable = request.consistency !== "SEQUENTIAL";
-    if (linearizable && this.#raft.role !== "leader") {
+    const leader = this.#raft.role === "leader";
+    // A request another member forwarded is never served by a follower: it is refused.
+    const followerRead = linearizable && !leader && !forwarded && this.#followerReads &&
+      this.#raft.role === "follower" && this.#raft.leader !== null;
+    if (linearizable && !leader && !followerRead) {
       this.#forwardOrRefuse(client, request, forwarded);
       return;
     }
@@ -585,7 +607,9 @@ export class SessionServer {
       this.#reply(client, request.id, failure("PROPOSAL_DROPPED", "Too many pending queries"));
       return;
     }
-    const pending: PendingQuery = { client, request, readIndex: linearizable ? -1 : 0 };
+    const pending: PendingQuery = followerRead
+      ? { client, request, readIndex: -1, askedLeaderAt: this.#now() }
+      : { client, request, readIndex: linearizable ? -1 : 0 };
     this.#queries.push(pending);
     if (linearizable) {
       const context = `q${++this.#readCounter}`;
@@ -605,6 +629,25 @@ export class SessionServer {
       }
     }
     this.#serveQueries();
+  }
+
+  /** Answers `NOT_LEADER` to the reads waiting for a read index that `which` picks. */
+  #failReads(which: (q: PendingQuery) => boolean): void {
+    if (this.#readContexts.size === 0) return;
+    const failed = new Set<PendingQuery>();
+    for (const [context, q] of this.#readContexts) {
+      if (!which(q)) continue;
+      failed.add(q);
+      this.#readContexts.delete(context);
+      this.#reply(q.client, q.request.id, this.#notLeader());
+    }
+    if (failed.size > 0) this.#queries = this.#queries.filter((q) => !failed.has(q));
+  }
+
+  /** Gives up on followers' reads whose index did not come back in time (see the option). */
+  #expireFollowerReads(): void {
+    const before = this.#now() - this.#followerReadTimeoutMs;
+    this.#failReads((q) => q.askedLeaderAt !== undefined && q.askedLeaderAt <= before);
   }
 
   /**

@@ -77,7 +77,10 @@ class SessionHarness {
     this.servers.set(id, server);
   }
 
-  client(name: string, options: { timeoutMs?: number; strategy?: "any" | "leader" } = {}) {
+  client(
+    name: string,
+    options: { timeoutMs?: number; strategy?: "any" | "leader"; localMember?: string } = {},
+  ) {
     let r = 0;
     const client = new SessionClient({
       clientId: name,
@@ -87,6 +90,7 @@ class SessionHarness {
       sessionTimeoutMs: options.timeoutMs ?? 5_000,
       requestTimeoutMs: 500,
       strategy: options.strategy ?? "leader",
+      localMember: options.localMember,
     });
     this.clients.set(name, client);
     this.events.set(name, []);
@@ -421,6 +425,109 @@ Deno.test("client: with no leader known, requests back off exponentially instead
   h.cluster.elect("a");
   h.advance(1_000);
   assert.equal(client.state, "CONNECTED");
+});
+
+Deno.test("thesis §6.4: a follower answers a linearizable read itself, once the leader confirmed its index", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  h.command(client, 5);
+  h.settle();
+  // c lags: it has not heard of the write's commit when the read comes.
+  h.cluster.cut.add("a->c");
+  const written = h.command(client, 2);
+  h.settle();
+  assert.equal(written[0]?.ok && written[0].value, 7);
+  h.cluster.cut.delete("a->c");
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const answers = h.answersTo("reader");
+  h.raw("c", "reader", {
+    type: "query",
+    id: 515_151,
+    sessionId: client.sessionId,
+    sequence: 0,
+    index: 0,
+    consistency: "LINEARIZABLE",
+    service: "counter",
+    operation: "get",
+    args: null,
+  });
+  h.settle();
+  const answer = answers.get(515_151);
+  assert.ok(answer?.ok, "c answered");
+  assert.equal(answer.value, 7, "c waited until it applied the index the leader confirmed");
+  assert.ok(!seen.some((w) => w.from === "c" && w.to === "a"), "the query never went to a");
+  const asked = h.cluster.delivered.filter((m) => m.type === MessageType.ReadIndex);
+  assert.deepEqual(asked.map((m) => [m.from, m.to]), [["c", "a"]]);
+
+  // A read index that does not come back (the answer is lost) is given up: NOT_LEADER naming a.
+  h.cluster.dropTypes.add(MessageType.ReadIndexResponse);
+  h.raw("c", "reader", {
+    type: "query",
+    id: 525_252,
+    sessionId: client.sessionId,
+    sequence: 0,
+    index: 0,
+    consistency: "LINEARIZABLE",
+    service: "counter",
+    operation: "get",
+    args: null,
+  });
+  h.settle();
+  assert.equal(answers.get(525_252), undefined, "waiting for the read index");
+  h.advance(600, ["a", "b", "c"], false);
+  const refused = answers.get(525_252);
+  assert.equal(refused?.ok, false);
+  assert.equal(!refused?.ok && refused?.error.code, "NOT_LEADER");
+  assert.equal(!refused?.ok && refused?.error.leader, "a");
+});
+
+Deno.test("a follower's reads asked of the old leader fail when the term changes; clients retry at the new one", () => {
+  const h = started();
+  const client = h.client("c1");
+  client.open();
+  h.settle();
+  h.command(client, 4);
+  h.settle();
+  const answers = h.answersTo("reader");
+  h.cluster.dropTypes.add(MessageType.ReadIndexResponse);
+  h.raw("b", "reader", {
+    type: "query",
+    id: 535_353,
+    sessionId: client.sessionId,
+    sequence: 0,
+    index: 0,
+    consistency: "LINEARIZABLE",
+    service: "counter",
+    operation: "get",
+    args: null,
+  });
+  h.settle();
+  h.cluster.heal();
+  h.cluster.node("a").raft.transferLeadership("c");
+  h.settle();
+  h.advance(100, ["a", "b", "c"], false); // b notices the new term on its tick
+  const refused = answers.get(535_353);
+  assert.equal(!refused?.ok && refused?.error.code, "NOT_LEADER");
+  // A client whose local member is b reads there: b asks the new leader c for the index.
+  const local = h.client("c2", { localMember: "b" });
+  local.open();
+  h.settle();
+  const seen: Wire[] = [];
+  h.filter = (w) => {
+    seen.push(w);
+    return true;
+  };
+  const reads = h.query(local, "LINEARIZABLE");
+  h.settle();
+  assert.equal(reads[0]?.ok && reads[0].value, 4);
+  const queries = seen.filter((w) => (w.message as { type?: string }).type === "query");
+  assert.deepEqual(queries.map((w) => [w.from, w.to]), [["c2", "b"]]);
 });
 
 Deno.test("followers forward writes and linearizable reads to the leader, once", () => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Message } from "../../raft/messages.ts";
+import { type Message, MessageType } from "../../raft/messages.ts";
 import type { NodeId } from "../../raft/types.ts";
 import type { Prng } from "../prng.ts";
 import type { Partition } from "./partitions.ts";
@@ -53,6 +53,8 @@ export interface NetworkStats {
   duplicated: number;
   /** Messages held back by `reorder`. */
   reordered: number;
+  /** `ReadIndexResponse` messages sent: leaders confirming followers' reads. */
+  readIndexAnswers: number;
 }
 
 /** Schedules the delivery of one copy of `msg` at virtual time `at`. */
@@ -105,6 +107,7 @@ export class SimNetwork {
     lostToCrash: 0,
     duplicated: 0,
     reordered: 0,
+    readIndexAnswers: 0,
   };
   readonly #rng: Prng;
   readonly #now: () => number;
@@ -189,6 +192,7 @@ export class SimNetwork {
     const f = this.#faults;
     const rng = this.#rng;
     this.stats.sent++;
+    if (msg.type === MessageType.ReadIndexResponse) this.stats.readIndexAnswers++;
     const { lost, twice, late, delay, lateBy, copyDelay } = drawFaults(rng, f);
     if (lost) {
       this.stats.dropped++;

@@ -86,6 +86,8 @@ export interface PrimitiveSimClientOptions {
   readonly requestTimeoutMs: number;
   /** Where SEQUENTIAL queries go. */
   readonly strategy: ConnectionStrategy;
+  /** A member asked first for reads (see `SessionClientOptions.localMember`). */
+  readonly localMember?: string;
   /** The next operation number over all clients. */
   readonly nextOpNumber: () => number;
   /** Told when a promise of this client may have settled (a message arrived, a tick ran). */
@@ -226,6 +228,7 @@ export class PrimitiveSimClient {
       requestTimeoutMs: options.requestTimeoutMs,
       tickMs: TICK_MS,
       strategy: options.strategy,
+      localMember: options.localMember,
       recovery: "recover",
       consistency: "LINEARIZABLE",
     });

@@ -140,6 +140,10 @@ export class PrimitiveSimulation {
     for (let i = 1; i <= count; i++) {
       const address = `client-${i}`;
       const crng = root.fork(address);
+      // Half the clients read from one member first, as an agent's own client reads from its
+      // member: linearizable reads there are followers' reads (drawn apart from `crng`).
+      const local = crng.fork("local-member");
+      const localMember = local.chance(0.5) ? local.pick(this.sim.members) : undefined;
       this.clients.push(
         new PrimitiveSimClient({
           address,
@@ -151,6 +155,7 @@ export class PrimitiveSimulation {
           sessionTimeoutMs: this.sim.sessionTimeoutMs,
           requestTimeoutMs: this.sim.requestTimeoutMs,
           strategy: crng.pick(["leader", "any", "followers"] as const),
+          localMember,
           nextOpNumber: () => ++this.#opNumber,
           wake: () => void (this.#wake = true),
           onAddress: (a) => this.sim.addCutTarget(a),

@@ -129,6 +129,8 @@ export interface SessionSimulationStats extends HistoryStats {
   readonly nodes: number;
   /** Clients. */
   readonly clients: number;
+  /** Read indexes leaders sent to followers serving linearizable reads. */
+  readonly readIndexAnswers: number;
   /** Virtual ms at the end. */
   readonly virtualMs: number;
   /** Events processed. */
@@ -373,6 +375,10 @@ export class SessionSimulation {
       const address = `client-${i}`;
       const crng = root.fork(address);
       const strategy = crng.pick(["leader", "any", "followers"] as const);
+      // Half the clients read from one member first, as an agent's own client reads from its
+      // member: linearizable reads there are followers' reads (drawn apart from `crng`).
+      const local = crng.fork("local-member");
+      const localMember = local.chance(0.5) ? local.pick(ids) : undefined;
       const client = new SessionClient({
         clientId: address,
         members: ids,
@@ -381,6 +387,7 @@ export class SessionSimulation {
         sessionTimeoutMs: this.sessionTimeoutMs,
         requestTimeoutMs: this.requestTimeoutMs,
         strategy: options.clientStrategy ?? strategy,
+        localMember,
         recovery: "recover",
       });
       const sc = new SimClient(this, address, client);
@@ -729,6 +736,7 @@ export class SessionSimulation {
       sessions: this.clients.reduce((n, c) => n + c.sessions.length, 0),
       clientCuts: this.#clientCuts,
       pauses: this.#nemesis.stats.pauses,
+      readIndexAnswers: cluster.network.stats.readIndexAnswers,
       ...history,
       traceHash: cluster.traceHash,
       historyHash: this.historyHash(),
