@@ -509,10 +509,15 @@ export class RaftDriver<Core extends DrivenCore = RaftNode> implements RaftPropo
    * segment so).
    */
   #schedulePrepareAhead(): void {
-    const storage = this.#storage as RaftStorage & { prepareAhead?(): boolean };
+    const storage = this.#storage as RaftStorage & {
+      prepareAhead?(): boolean;
+      hasWorkAhead?(): boolean;
+    };
     if (
       storage.prepareAhead === undefined || this.#prepareAheadScheduled || this.#preparingFailed
     ) return;
+    // No timer when nothing waits (the spare is ready): this runs after every Ready loop.
+    if (storage.hasWorkAhead?.() === false) return;
     this.#prepareAheadScheduled = true;
     this.#clock.after(0, () => {
       this.#prepareAheadScheduled = false;

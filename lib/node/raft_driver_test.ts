@@ -761,3 +761,37 @@ Deno.test("RaftDriver: a failure preparing storage ahead is reported and ends th
   assert.equal(driver.failure, null, "the member runs on");
   driver.stop();
 });
+
+Deno.test("RaftDriver: no timer for the work kept ahead while storage says none is left", async () => {
+  const timers: (() => void)[] = [];
+  const clock = {
+    ...systemClock,
+    after: (_ms: number, fn: () => void) => (timers.push(fn), () => {}),
+  };
+  let work = false;
+  let prepared = 0;
+  const storage = Object.assign(new MemoryStorage(), {
+    prepareAhead(): boolean {
+      prepared++;
+      return false;
+    },
+    hasWorkAhead: () => work,
+  });
+  const node = new RaftNode({
+    id: "m1",
+    random: () => 0.5,
+    bootstrap: { members: [{ id: "m1", type: "active" }] },
+  }, storage);
+  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
+  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, clock });
+  await untilLeader(driver, led);
+  timers.splice(0).forEach((fn) => fn());
+  for (let i = 0; i < 5; i++) await driver.propose(new Uint8Array([i]));
+  assert.equal(timers.length, 0, "each Ready loop ended without scheduling one");
+  work = true; // the log neared its segment's end: a spare is wanted
+  await driver.propose(new Uint8Array([9]));
+  assert.equal(timers.length, 1);
+  timers.splice(0).forEach((fn) => fn());
+  assert.equal(prepared, 1);
+  driver.stop();
+});

@@ -81,6 +81,11 @@ export class SpareSegment {
     return this.#synced;
   }
 
+  /** Whether `step()` or `syncAsync()` has work to do now (none while its sync runs). */
+  get pending(): boolean {
+    return !this.#taken && (!this.filled || (!this.#synced && !this.#syncing));
+  }
+
   /** Writes the next chunk of zeros (nothing once filled). */
   step(): void {
     if (this.filled || this.#taken) return;

@@ -470,6 +470,16 @@ export class DiskStorage implements RaftStorage, Disposable {
     return this.#log.prepareAhead();
   }
 
+  /**
+   * Whether {@linkcode prepareAhead} has anything to do now, known without touching a file: a
+   * caller asks before it schedules the call.
+   *
+   * @returns False once the next segment is zeroed and synced (or need not be yet), or closed.
+   */
+  hasWorkAhead(): boolean {
+    return !this.#closed && this.#log.hasWorkAhead();
+  }
+
   /** Syncs, closes every file and releases the lock. Calling it twice is harmless. */
   close(): void {
     if (this.#closed) return;

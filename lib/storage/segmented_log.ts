@@ -381,6 +381,11 @@ export class SegmentedLog {
    *
    * @returns Whether work is left.
    */
+  /** Whether {@linkcode prepareAhead} has anything to do now; no file is touched to know. */
+  hasWorkAhead(): boolean {
+    return this.#spare !== null ? this.#spare.pending : this.#wantsSpare();
+  }
+
   prepareAhead(): boolean {
     this.#advanceSpare();
     const spare = this.#spare;
@@ -467,16 +472,20 @@ export class SegmentedLog {
       this.#spare.step();
       return;
     }
+    if (!this.#wantsSpare()) return;
+    this.#spare = new SpareSegment(this.#fs, this.#directory, this.#limits.segmentBytesMax);
+    this.#spare.step();
+  }
+
+  /** Whether a spare should be started now (there is none yet). */
+  #wantsSpare(): boolean {
     const last = this.#segments.at(-1);
     const limits = this.#limits;
-    if (!limits.preallocate || last === undefined || !last.preallocated) return;
-    if (last.bytesPerSync >= PREALLOCATE_BYTES_PER_SYNC_MAX) return;
+    if (!limits.preallocate || last === undefined || !last.preallocated) return false;
+    if (last.bytesPerSync >= PREALLOCATE_BYTES_PER_SYNC_MAX) return false;
     const small = last.header.bytesMax < limits.segmentBytesMax;
-    if (!small && last.size < last.header.bytesMax / 4 && last.count < last.header.entriesMax / 4) {
-      return;
-    }
-    this.#spare = new SpareSegment(this.#fs, this.#directory, limits.segmentBytesMax);
-    this.#spare.step();
+    return small || last.size >= last.header.bytesMax / 4 ||
+      last.count >= last.header.entriesMax / 4;
   }
 
   /** Seals the last segment and starts a new one at `first`. */

@@ -150,3 +150,39 @@ Deno.test(
     storage.close();
   }),
 );
+
+Deno.test(
+  "log: hasWorkAhead() says, without touching a file, whether prepareAhead() would do anything",
+  withDir(async (dir) => {
+    const fs = new CountingFileSystem();
+    const options: DiskStorageOptions = {
+      segmentBytesMax: 256 << 10,
+      entryBytesMax: 16 << 10,
+      preallocate: true,
+      fs,
+    };
+    const storage = DiskStorage.open(dir, options);
+    const spareWrites = () => fs.written.get(SPARE_FILE_NAME) ?? 0;
+    let index = 1;
+    let sawWork = false;
+    let sawIdleAfterWork = false;
+    while (!exists(`${dir}/${segmentFileName(2)}`) && index < 200) {
+      storage.append([entry(index++, 4 << 10)]);
+      await storage.syncAsync();
+      for (let k = 0; k < 4; k++) {
+        const work = storage.hasWorkAhead();
+        const before = spareWrites();
+        const left = storage.prepareAhead();
+        if (!work) {
+          assert.equal(left, false, `index ${index}: no work said, but work left`);
+          assert.equal(spareWrites(), before, `index ${index}: no work said, but zeros written`);
+          if (sawWork) sawIdleAfterWork = true;
+        } else sawWork = true;
+      }
+    }
+    assert.ok(sawWork, "a spare was prepared");
+    assert.ok(sawIdleAfterWork, "once filled (its sync under way or done), nothing was left to do");
+    storage.close();
+    assert.equal(storage.hasWorkAhead(), false, "closed");
+  }),
+);

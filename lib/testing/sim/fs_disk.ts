@@ -67,6 +67,8 @@ export class SimFsDisk implements SimStorage {
   readonly saveSnapshotAsync?: (snapshot: Snapshot, retainEntries: number) => Promise<void>;
   /** See `DiskStorage.prepareAhead` (only with `asyncIo`). */
   readonly prepareAhead?: () => boolean;
+  /** See `DiskStorage.hasWorkAhead` (only with `asyncIo`). */
+  readonly hasWorkAhead?: () => boolean;
   /** The file system under the storage. */
   readonly fs: SimFileSystem;
   readonly #rng: Prng;
@@ -115,6 +117,7 @@ export class SimFsDisk implements SimStorage {
       });
     };
     this.prepareAhead = () => this.#open().prepareAhead();
+    this.hasWorkAhead = () => this.#open().hasWorkAhead();
   }
 
   /**
