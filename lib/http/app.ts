@@ -26,6 +26,7 @@ import {
   readText,
   readValue,
 } from "./input.ts";
+import { Deadlines } from "./_deadlines.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { HttpSessions, SESSION_TIMEOUT_DEFAULT_MS } from "./sessions.ts";
 import { entryJson, HTTP_PRIMITIVE_TYPES, HttpPrimitives } from "./primitives.ts";
@@ -86,6 +87,7 @@ const CONSISTENCIES: ReadonlySet<string> = new Set(CONSISTENCY_LEVELS);
 export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp {
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const readLimits = new Deadlines(readTimeoutMs);
   const pollMaxMs = options.pollMaxMs ?? 60_000;
   const agentPrimitives = new HttpPrimitives(synod);
   const sessions = new HttpSessions(synod, options.maxSessions);
@@ -146,7 +148,15 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
       );
     }
     const o = q === undefined ? {} : { consistency: q.toUpperCase() as Consistency };
-    return deadline(run(o), readTimeoutMs, `${c.req.method} ${c.req.path}`);
+    return readLimits.bound(
+      run(o),
+      () =>
+        new HttpError(
+          504,
+          "TIMEOUT",
+          `${c.req.method} ${c.req.path}: no answer within ${readTimeoutMs} ms`,
+        ),
+    );
   };
 
   // ── KV Connect (lib/kv/connect.ts): Deno.openKv("http://…/kv/<name>") ──
@@ -385,6 +395,7 @@ export function createApp(synod: Synod, options: HttpAppOptions = {}): SynodApp 
     request: (input, init) => app.request(input, init),
     close: () => {
       closing.abort();
+      readLimits.close();
       kv.close();
       return sessions.closeAll();
     },
@@ -490,15 +501,4 @@ function status(synod: Synod): StatusJson {
     cluster: synod.clusterId,
     partitions,
   };
-}
-
-function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new HttpError(504, "TIMEOUT", `${what}: no answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
