@@ -12,7 +12,8 @@
  * the ratios Synod/etcd and the issue's goals.
  *
  * Flags: `--quick` (fewer operations), `--ops=N` (operations at 256 in flight; a tenth, at most
- * 2,000, at 1), `--client=raw|fetch` (the HTTP client, raw by default), `--cpu-prof[=DIR]`
+ * 2,000, at 1), `--partitions=N` (the agents' Raft partitions, default 7: fewer partitions batch
+ * more puts per log sync), `--client=raw|fetch` (the HTTP client, raw by default), `--cpu-prof[=DIR]`
  * (profile member m1 with `deno run --cpu-prof` during puts at 256 in flight, or linearizable
  * gets of the warmed-up keys with `--cpu-prof-op=get`, and measure
  * nothing else). `ETCD=path` chooses the etcd binary.
@@ -65,6 +66,8 @@ interface Options {
   readonly cpuProf: string | null;
   /** What the profiled run does. */
   readonly cpuProfOp: "put" | "get";
+  /** The agents' partition count (their `consensus` profile), or `null` for the default. */
+  readonly partitions: number | null;
 }
 
 /**
@@ -134,6 +137,7 @@ export async function main(args: readonly string[]): Promise<number> {
       client: { type: "string", default: "raw" },
       "cpu-prof": { type: "string" },
       "cpu-prof-op": { type: "string", default: "put" },
+      partitions: { type: "string" },
     },
     strict: true,
   });
@@ -148,12 +152,19 @@ export async function main(args: readonly string[]): Promise<number> {
   if (cpuProfOp !== "put" && cpuProfOp !== "get") {
     throw new TypeError(`'--cpu-prof-op' must be put or get: current value is ${cpuProfOp}`);
   }
+  const partitions = values.partitions === undefined ? null : Number(values.partitions);
+  if (partitions !== null && !(Number.isSafeInteger(partitions) && partitions >= 1)) {
+    throw new RangeError(
+      `'--partitions' must be a positive integer: current value is ${values.partitions}`,
+    );
+  }
   const options: Options = {
     quick: values.quick ?? false,
     ops,
     client: values.client,
     cpuProf: values["cpu-prof"] === undefined ? null : values["cpu-prof"] || Deno.cwd(),
     cpuProfOp,
+    partitions,
   };
   // Say so before starting anything: a comparison was asked for and cannot be made.
   const etcd = values.etcd ? await findEtcd() : null;
@@ -192,6 +203,9 @@ async function runSynod(options: Options) {
     members: 3,
     dataDir,
     program: CLI,
+    agentArgs: options.partitions === null
+      ? []
+      : [`--profiles=[{type: consensus, partitions: ${options.partitions}, partitionSize: 3}]`],
     runtimeArgs: profDir === null ? {} : {
       m1: ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-md", "--cpu-prof-flamegraph"],
     },
