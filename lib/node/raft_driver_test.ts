@@ -177,8 +177,11 @@ async function untilLeader(driver: RaftDriver, led: Promise<void>): Promise<void
   assert.equal(driver.node.hasReady(), false, "the election's Ready was worked through");
 }
 
-/** One member (its own quorum), elected leader; every Ready is synced with `syncAsync()`. */
-async function startSingle(storage: RaftStorage) {
+/**
+ * One member (its own quorum), elected leader; every Ready is synced with `syncAsync()` (unless
+ * `options` say otherwise).
+ */
+async function startSingle(storage: RaftStorage, options: RaftDriverOptions = {}) {
   const node = new RaftNode({
     id: "m1",
     random: () => 0.5,
@@ -191,7 +194,11 @@ async function startSingle(storage: RaftStorage) {
       for (const e of entries) if (e.type === EntryType.Normal) applied.push(e.index);
     },
   });
-  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, syncMode: "async" }); // the test ticks it
+  const driver = new RaftDriver(node, storage, hooks, {
+    tickMs: 1_000_000, // the test ticks it
+    syncMode: "async",
+    ...options,
+  });
   await untilLeader(driver, led);
   return { node, driver, applied };
 }
@@ -777,14 +784,7 @@ Deno.test("RaftDriver: no timer for the work kept ahead while storage says none 
     },
     hasWorkAhead: () => work,
   });
-  const node = new RaftNode({
-    id: "m1",
-    random: () => 0.5,
-    bootstrap: { members: [{ id: "m1", type: "active" }] },
-  }, storage);
-  const { hooks, led } = reportingLeader({ send() {}, apply() {} });
-  const driver = new RaftDriver(node, storage, hooks, { tickMs: 1_000_000, clock });
-  await untilLeader(driver, led);
+  const { driver } = await startSingle(storage, { clock });
   timers.splice(0).forEach((fn) => fn());
   for (let i = 0; i < 5; i++) await driver.propose(new Uint8Array([i]));
   assert.equal(timers.length, 0, "each Ready loop ended without scheduling one");

@@ -427,6 +427,21 @@ Deno.test("client: with no leader known, requests back off exponentially instead
   assert.equal(client.state, "CONNECTED");
 });
 
+/** A bare client's linearizable read of the counter, in `sessionId`. */
+function counterGet(id: number, sessionId: number): ClientRequest {
+  return {
+    type: "query",
+    id,
+    sessionId,
+    sequence: 0,
+    index: 0,
+    consistency: "LINEARIZABLE",
+    service: "counter",
+    operation: "get",
+    args: null,
+  };
+}
+
 Deno.test("thesis §6.4: a follower answers a linearizable read itself, once the leader confirmed its index", () => {
   const h = started();
   const client = h.client("c1");
@@ -446,17 +461,7 @@ Deno.test("thesis §6.4: a follower answers a linearizable read itself, once the
     return true;
   };
   const answers = h.answersTo("reader");
-  h.raw("c", "reader", {
-    type: "query",
-    id: 515_151,
-    sessionId: client.sessionId,
-    sequence: 0,
-    index: 0,
-    consistency: "LINEARIZABLE",
-    service: "counter",
-    operation: "get",
-    args: null,
-  });
+  h.raw("c", "reader", counterGet(515_151, client.sessionId));
   h.settle();
   const answer = answers.get(515_151);
   assert.ok(answer?.ok, "c answered");
@@ -467,17 +472,7 @@ Deno.test("thesis §6.4: a follower answers a linearizable read itself, once the
 
   // A read index that does not come back (the answer is lost) is given up: NOT_LEADER naming a.
   h.cluster.dropTypes.add(MessageType.ReadIndexResponse);
-  h.raw("c", "reader", {
-    type: "query",
-    id: 525_252,
-    sessionId: client.sessionId,
-    sequence: 0,
-    index: 0,
-    consistency: "LINEARIZABLE",
-    service: "counter",
-    operation: "get",
-    args: null,
-  });
+  h.raw("c", "reader", counterGet(525_252, client.sessionId));
   h.settle();
   assert.equal(answers.get(525_252), undefined, "waiting for the read index");
   h.advance(600, ["a", "b", "c"], false);
@@ -496,17 +491,7 @@ Deno.test("a follower's reads asked of the old leader fail when the term changes
   h.settle();
   const answers = h.answersTo("reader");
   h.cluster.dropTypes.add(MessageType.ReadIndexResponse);
-  h.raw("b", "reader", {
-    type: "query",
-    id: 535_353,
-    sessionId: client.sessionId,
-    sequence: 0,
-    index: 0,
-    consistency: "LINEARIZABLE",
-    service: "counter",
-    operation: "get",
-    args: null,
-  });
+  h.raw("b", "reader", counterGet(535_353, client.sessionId));
   h.settle();
   h.cluster.heal();
   h.cluster.node("a").raft.transferLeadership("c");
