@@ -317,8 +317,10 @@ export class SessionServer {
     }
     this.#noticeLeadership();
     // Events go to the member a client talks to directly, whatever its role: every member
-    // applies the same entries and holds the same event batches (copycat-spec §4.1).
-    if (!forwarded && request.type !== "register") {
+    // applies the same entries and holds the same event batches (copycat-spec §4.1). Queries do
+    // not move them: a client reading from another member than the one it writes and keeps
+    // alive through (a follower, its local member) would get every batch from both.
+    if (!forwarded && request.type !== "register" && request.type !== "query") {
       this.#connect(request.sessionId, client.client);
       if (request.type === "keepAlive") this.#resendEvents(request.sessionId, request.eventIndex);
     }

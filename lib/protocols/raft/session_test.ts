@@ -515,6 +515,27 @@ Deno.test("a follower's reads asked of the old leader fail when the term changes
   assert.deepEqual(queries.map((w) => [w.from, w.to]), [["c2", "b"]]);
 });
 
+Deno.test("a client that reads from its local member gets each event batch once, from the member it writes through", () => {
+  const h = started();
+  const client = h.client("c1", { localMember: "b" });
+  client.open();
+  h.settle();
+  const batches: Wire[] = [];
+  h.filter = (w) => {
+    if (w.to === "c1" && (w.message as { type?: string }).type === "events") batches.push(w);
+    return true;
+  };
+  h.query(client, "LINEARIZABLE"); // read at b
+  h.settle();
+  h.command(client, 3); // written through the leader a: its event batch follows
+  h.settle();
+  h.query(client, "SEQUENTIAL");
+  h.command(client, 4);
+  h.settle();
+  assert.deepEqual(h.events.get("c1")!.map((e) => e.payload), [3, 7]);
+  assert.deepEqual(batches.map((w) => w.from), ["a", "a"], "b, read from, sent none");
+});
+
 Deno.test("followers forward writes and linearizable reads to the leader, once", () => {
   const h = started();
   const client = h.client("c1");
