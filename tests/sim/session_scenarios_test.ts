@@ -307,8 +307,9 @@ Deno.test("session scenario: an event published just before a leader crash is de
   const sim = quietCluster();
   const [listener, writer] = sim.clients as [SimClient, SimClient];
   const leader = sim.leader()!;
-  // The leader learns where the listener is (events go where a client last talked).
-  assert.ok(read(sim, listener, KV_SERVICE, { key: "a" }, "LINEARIZABLE").ok);
+  // The leader learns where the listener is (events go where a client last sent a command or a
+  // keep-alive; a read does not move them).
+  assert.ok(call(sim, listener, KV_SERVICE, "put", { key: "b", value: "here" }).ok);
   let droppedEvent = false;
   // The leader applies the command and publishes the event, then crashes before pushing it.
   sim.intercept((from, to, msg) => {
