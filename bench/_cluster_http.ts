@@ -233,12 +233,12 @@ async function runSynod(options: Options) {
       let syncs = 0, entries = 0, rounds = 0;
       for (const m of cluster.members) {
         const text = await (await fetch(`${m.url}/metrics`)).text();
-        for (const [, name, n] of text.matchAll(/^synod_raft_log_(\w+)_total\{[^}]*\} (\d+)$/gm)) {
-          if (name === "syncs") syncs += Number(n);
-          else if (name === "entries_written") entries += Number(n);
-        }
-        for (const [, n] of text.matchAll(/^synod_raft_heartbeat_rounds_total\{[^}]*\} (\d+)$/gm)) {
-          rounds += Number(n);
+        const counters =
+          /^synod_raft_(log_syncs|log_entries_written|heartbeat_rounds)_total\{[^}]*\} (\d+)$/gm;
+        for (const [, name, n] of text.matchAll(counters)) {
+          if (name === "log_syncs") syncs += Number(n);
+          else if (name === "log_entries_written") entries += Number(n);
+          else rounds += Number(n);
         }
       }
       return { syncs, entries, rounds };

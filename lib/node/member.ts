@@ -284,7 +284,7 @@ export class Member {
 
   /** Heartbeat rounds sent as leader so far (periodic, and those linearizable reads asked for). */
   get heartbeatRounds(): number {
-    return this.driver.node.status().heartbeatRounds;
+    return this.driver.node.heartbeatRounds;
   }
 
   /** Log entries written to storage so far. */

@@ -93,8 +93,6 @@ export interface RaftStatus {
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
   /** Leader only: the member leadership is being transferred to. */
   readonly leadTransferee: NodeId | null;
-  /** Heartbeat rounds this member has sent as leader (periodic ones and those reads asked for). */
-  readonly heartbeatRounds: number;
 }
 
 /** Largest number of reads waiting for a heartbeat round or the leader's first commit. */
@@ -312,6 +310,11 @@ export class RaftNode {
     return this.#config.heartbeatTicks;
   }
 
+  /** Heartbeat rounds this member has sent as leader (periodic ones and those reads asked for). */
+  get heartbeatRounds(): number {
+    return this.#reads.round;
+  }
+
   /** A copy of the member's state for observers. */
   status(): RaftStatus {
     const progress: Record<NodeId, ProgressStatus> = {};
@@ -336,7 +339,6 @@ export class RaftNode {
       membership: this.#membership(),
       progress,
       leadTransferee: this.#leadTransferee,
-      heartbeatRounds: this.#reads.round,
     };
   }
 

@@ -599,7 +599,7 @@ export class SessionServer {
     const linearizable = request.consistency !== "SEQUENTIAL";
     const leader = this.#raft.role === "leader";
     // A request another member forwarded is never served by a follower: it is refused.
-    const followerRead = linearizable && !leader && !forwarded && this.#followerReads &&
+    const followerRead = linearizable && !forwarded && this.#followerReads &&
       this.#raft.role === "follower" && this.#raft.leader !== null;
     if (linearizable && !leader && !followerRead) {
       this.#forwardOrRefuse(client, request, forwarded);
